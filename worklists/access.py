@@ -1,0 +1,68 @@
+"""Who may see which studies. Every query that returns studies starts from studies_visible_to."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from worklists.models import Credential, Radiologist, Site, SiteMembership, Study
+
+COORDINATORS_GROUP = "coordinators"
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def is_coordinator(user: AnyUser) -> bool:
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    return user.groups.filter(name=COORDINATORS_GROUP).exists()  # type: ignore[union-attr]
+
+
+def radiologist_of(user: AnyUser) -> Radiologist | None:
+    if not user.is_authenticated:
+        return None
+    return Radiologist.objects.filter(user_id=user.pk, is_active=True).first()
+
+
+def valid_credentials_q(today: object | None = None) -> Q:
+    day = today or timezone.localdate()
+    return (
+        Q(revoked_at__isnull=True, valid_from__lte=day)
+        & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+    )
+
+
+def visible_site_ids(user: AnyUser) -> set[int] | None:
+    """The sites whose studies ``user`` may see; None means every site (coordinators)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if is_coordinator(user):
+        return None
+    site_ids: set[int] = set(
+        SiteMembership.objects.filter(user_id=user.pk).values_list("site_id", flat=True)
+    )
+    site_ids.update(
+        Credential.objects.filter(
+            valid_credentials_q(), radiologist__user_id=user.pk, radiologist__is_active=True
+        ).values_list("site_id", flat=True)
+    )
+    return site_ids
+
+
+def studies_visible_to(user: AnyUser) -> QuerySet[Study]:
+    """The one scoping function: a radiologist sees the sites they hold a valid credential for,
+    a site user their own site, a coordinator every site; anyone else nothing."""
+    site_ids = visible_site_ids(user)
+    if site_ids is None:
+        return Study.objects.all()
+    return Study.objects.filter(site_id__in=site_ids)
+
+
+def sites_visible_to(user: AnyUser) -> QuerySet[Site]:
+    site_ids = visible_site_ids(user)
+    if site_ids is None:
+        return Site.objects.all()
+    return Site.objects.filter(id__in=site_ids)

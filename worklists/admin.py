@@ -1,0 +1,174 @@
+from django.contrib import admin
+
+from worklists.models import (
+    Assignment,
+    AuditEvent,
+    ClassificationRule,
+    Competence,
+    Credential,
+    DeadlineContract,
+    InboundMessage,
+    Patient,
+    PatientIdentifier,
+    Radiologist,
+    Site,
+    SiteApiToken,
+    SiteMembership,
+    Study,
+    StudyEvent,
+    Subspecialty,
+)
+
+
+class DeadlineContractInline(admin.TabularInline):
+    model = DeadlineContract
+    extra = 0
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "time_zone", "hl7_sending_facility", "dicom_ae_title"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "name"]
+    inlines = [DeadlineContractInline]
+
+
+@admin.register(Subspecialty)
+class SubspecialtyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_general", "display_order"]
+
+
+@admin.register(ClassificationRule)
+class ClassificationRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "position",
+        "name",
+        "subspecialty",
+        "work_units",
+        "modality",
+        "body_part",
+        "procedure_code",
+        "procedure_code_prefix",
+        "description_pattern",
+        "site",
+        "is_active",
+    ]
+    list_editable = ["is_active"]
+    list_filter = ["subspecialty", "modality", "is_active"]
+    ordering = ["position", "id"]
+
+
+class PatientIdentifierInline(admin.TabularInline):
+    model = PatientIdentifier
+    extra = 0
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ["family_name", "given_name", "birth_date", "sex"]
+    search_fields = ["family_name", "given_name", "identifiers__value"]
+    inlines = [PatientIdentifierInline]
+
+
+class StudyEventInline(admin.TabularInline):
+    model = StudyEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "from_status", "to_status", "actor_label", "reason", "data"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    """Read-mostly: status changes go through the lifecycle services, never a form."""
+
+    list_display = [
+        "accession_number",
+        "site",
+        "modality",
+        "procedure_text",
+        "priority",
+        "status",
+        "worklist",
+        "is_unclassified",
+        "deadline",
+    ]
+    list_filter = ["status", "priority", "modality", "worklist", "is_unclassified", "site"]
+    search_fields = ["accession_number", "study_instance_uid", "procedure_text"]
+    raw_id_fields = ["patient"]
+    readonly_fields = [
+        "status",
+        "status_changed_at",
+        "ready_at",
+        "deadline",
+        "worklist",
+        "classification_rule",
+        "is_unclassified",
+        "work_units",
+    ]
+    inlines = [StudyEventInline]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["study", "radiologist", "kind", "assigned_at", "ended_at", "end_reason"]
+    list_filter = ["kind"]
+    raw_id_fields = ["study"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+class CompetenceInline(admin.TabularInline):
+    model = Competence
+    extra = 0
+
+
+class CredentialInline(admin.TabularInline):
+    model = Credential
+    extra = 0
+
+
+@admin.register(Radiologist)
+class RadiologistAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "hpr_number", "modalities", "is_active"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "hpr_number"]
+    inlines = [CompetenceInline, CredentialInline]
+
+
+@admin.register(SiteMembership)
+class SiteMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "site"]
+
+
+@admin.register(SiteApiToken)
+class SiteApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["site", "created_at", "last_used_at"]
+    readonly_fields = ["key", "created_at", "last_used_at"]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "channel", "site", "message_type", "status", "error"]
+    list_filter = ["channel", "status", "site"]
+    readonly_fields = [f.name for f in InboundMessage._meta.fields]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor_label", "action", "object_type", "object_id", "channel"]
+    list_filter = ["action", "channel"]
+    search_fields = ["actor_label", "object_id"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

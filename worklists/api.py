@@ -1,0 +1,198 @@
+"""REST API views: parse input, call one service or selector, shape output."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db.models import Prefetch, prefetch_related_objects
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from worklists import selectors
+from worklists.actors import Actor
+from worklists.authentication import IsSiteIntegration
+from worklists.models import AuditEvent, InboundMessage, PatientIdentifier, SiteApiToken, Study
+from worklists.serializers import (
+    OrderInSerializer,
+    OrderOutSerializer,
+    StudyDetailOutSerializer,
+    StudyListFilterSerializer,
+    StudyOutSerializer,
+    StudyPageSerializer,
+    TokenInSerializer,
+    TokenOutSerializer,
+    WorklistOutSerializer,
+)
+from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.inbound import inbound_mark_failed, inbound_store
+from worklists.services.orders import OrderError, OrderNotFound, order_apply
+from worklists.services.tokens import personal_token_get_or_create
+
+
+class OrdersApi(APIView):
+    """A site's RIS creates, updates or cancels an order. Stored raw first, then applied."""
+
+    permission_classes = [IsSiteIntegration]
+
+    @extend_schema(request=OrderInSerializer, responses={200: OrderOutSerializer, 201: OrderOutSerializer})
+    def post(self, request: Request) -> Response:
+        token = request.auth
+        assert isinstance(token, SiteApiToken)
+        site = token.site
+        inbound = inbound_store(
+            channel=InboundMessage.Channel.REST,
+            raw=request.body,
+            site_id=site.id,
+            peer=request.META.get("REMOTE_ADDR", ""),
+            content_type=request.content_type or "",
+            message_type="order",
+        )
+        serializer = OrderInSerializer(data=request.data, context={"site_code": site.code})
+        if not serializer.is_valid():
+            inbound_mark_failed(inbound_id=inbound.id, error=json.dumps(serializer.errors))
+            return Response(
+                {"errors": serializer.errors, "inbound_id": inbound.id},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            result = order_apply(
+                site_id=site.id,
+                order=serializer.to_order(),
+                actor=Actor.for_site(site.code),
+                inbound_id=inbound.id,
+            )
+        except OrderError as exc:
+            inbound_mark_failed(inbound_id=inbound.id, error=f"{exc.field}: {exc}")
+            code = status.HTTP_404_NOT_FOUND if isinstance(exc, OrderNotFound) else 409
+            return Response(
+                {"errors": {exc.field: [str(exc)]}, "inbound_id": inbound.id}, status=code
+            )
+        study = result.study
+        body = OrderOutSerializer(
+            {
+                "outcome": result.outcome.value,
+                "changed_fields": result.changed_fields,
+                "study_id": study.id,
+                "status": study.status,
+                "worklist": study.worklist.code if study.worklist_id and study.worklist else None,
+                "deadline": study.deadline,
+            }
+        ).data
+        created = result.outcome == "created"
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _with_identifiers(rows: list[Study]) -> None:
+    """Load all listed patients' identifiers in one query."""
+    prefetch_related_objects(
+        rows,
+        Prefetch("patient__identifiers", queryset=PatientIdentifier.objects.order_by("kind")),
+    )
+
+
+class StudyListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[StudyListFilterSerializer],
+        responses=StudyPageSerializer,
+        description="Studies the caller may see, ordered by deadline; follow `next` for more.",
+    )
+    def get(self, request: Request) -> Response:
+        params = StudyListFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = {k: v for k, v in params.validated_data.items() if k in selectors.STUDY_LIST_FILTERS}
+        cursor = None
+        if token := params.validated_data.get("cursor"):
+            try:
+                cursor = selectors.Cursor.decode(token)
+            except selectors.InvalidCursor as exc:
+                return Response({"errors": {"cursor": [str(exc)]}}, status=400)
+        page_size = params.validated_data.get("page_size", settings.STUDIES_PAGE_SIZE)
+        rows, next_cursor = selectors.study_list(
+            user=request.user, filters=filters, cursor=cursor, page_size=page_size
+        )
+        _with_identifiers(rows)
+        audit_study_reads(
+            context=AccessContext.from_request(request, channel="api"),
+            studies=rows,
+            action=AuditEvent.Action.STUDY_LIST,
+        )
+        next_url = None
+        if next_cursor is not None:
+            query = request.query_params.copy()
+            query["cursor"] = next_cursor.encode()
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        context = {"now": timezone.now()}
+        return Response(
+            {"next": next_url, "results": StudyOutSerializer(rows, many=True, context=context).data}
+        )
+
+
+class StudyDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=StudyDetailOutSerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        try:
+            study = selectors.study_get(user=request.user, study_id=study_id)
+        except Study.DoesNotExist:
+            return Response({"detail": "No such study."}, status=status.HTTP_404_NOT_FOUND)
+        audit_study_reads(
+            context=AccessContext.from_request(request, channel="api"),
+            studies=[study],
+            action=AuditEvent.Action.STUDY_VIEW,
+        )
+        context = {"assignment": selectors.study_active_assignment(study=study)}
+        return Response(StudyDetailOutSerializer(study, context=context).data)
+
+
+class WorklistListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("site", str, description="Only this site's studies")],
+        responses=WorklistOutSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        summaries = selectors.worklist_summaries(
+            user=request.user, site_code=request.query_params.get("site", "")
+        )
+        return Response(WorklistOutSerializer(summaries, many=True).data)
+
+
+class LoginThrottle(AnonRateThrottle):
+    rate = "20/min"
+
+
+class AuthTokenApi(APIView):
+    """A person exchanges username and password for a personal API token."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [LoginThrottle]
+
+    @extend_schema(request=TokenInSerializer, responses=TokenOutSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = TokenInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None:
+            return Response(
+                {"errors": {"non_field_errors": ["wrong username or password"]}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        token = personal_token_get_or_create(user_id=user.pk)
+        return Response(TokenOutSerializer({"token": token.key}).data)

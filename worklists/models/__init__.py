@@ -1,0 +1,39 @@
+from worklists.models.audit import AuditEvent
+from worklists.models.inbound import InboundMessage
+from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
+from worklists.models.patients import Patient, PatientIdentifier
+from worklists.models.radiologists import Competence, Credential, Radiologist
+from worklists.models.sites import DeadlineContract, Site, SiteApiToken, SiteMembership
+from worklists.models.studies import (
+    UNREAD_STATUSES,
+    Assignment,
+    Study,
+    StudyEvent,
+    StudyStatus,
+)
+from worklists.models.worklists import ClassificationRule, Subspecialty
+
+__all__ = [
+    "PRIORITY_RANK",
+    "UNREAD_STATUSES",
+    "Assignment",
+    "AuditEvent",
+    "ClassificationRule",
+    "Competence",
+    "Credential",
+    "DeadlineContract",
+    "InboundMessage",
+    "Modality",
+    "Patient",
+    "PatientIdentifier",
+    "Priority",
+    "Radiologist",
+    "Sex",
+    "Site",
+    "SiteApiToken",
+    "SiteMembership",
+    "Study",
+    "StudyEvent",
+    "StudyStatus",
+    "Subspecialty",
+]

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from worklists.models.choices import Modality, Priority
+
+
+class StudyStatus(models.TextChoices):
+    ORDERED = "ORDERED", "Ordered"
+    READY = "READY", "Ready"
+    ASSIGNED = "ASSIGNED", "Assigned"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    PRELIMINARY = "PRELIMINARY", "Preliminary"
+    FINAL = "FINAL", "Final"
+    CANCELLED = "CANCELLED", "Cancelled"
+    REJECTED = "REJECTED", "Rejected"
+    ON_HOLD = "ON_HOLD", "On hold"
+
+
+# Studies waiting for a (final) read: what a worklist counts as unread.
+UNREAD_STATUSES = (StudyStatus.READY, StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS)
+
+
+class Study(models.Model):
+    site = models.ForeignKey("worklists.Site", on_delete=models.PROTECT, related_name="studies")
+    accession_number = models.CharField(max_length=64)
+    study_instance_uid = models.CharField(max_length=64, blank=True)
+    patient = models.ForeignKey(
+        "worklists.Patient", on_delete=models.PROTECT, related_name="studies"
+    )
+    modality = models.CharField(max_length=4, choices=Modality.choices)
+    body_part = models.CharField(max_length=64, blank=True)
+    procedure_code = models.CharField(max_length=32, blank=True)
+    procedure_text = models.CharField(max_length=300)
+    procedure_coding_system = models.CharField(max_length=32, blank=True, default="NCRP")
+    priority = models.CharField(max_length=20, choices=Priority.choices, default=Priority.ROUTINE)
+    clinical_question = models.TextField(blank=True)
+    referring_physician = models.CharField(max_length=200, blank=True)
+    ordered_at = models.DateTimeField()
+    images_available = models.BooleanField(default=False)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    worklist = models.ForeignKey(
+        "worklists.Subspecialty",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="studies",
+    )
+    classification_rule = models.ForeignKey(
+        "worklists.ClassificationRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The rule that chose the worklist; empty for unclassified studies.",
+    )
+    is_unclassified = models.BooleanField(default=False)
+    work_units = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1.00"))
+    status = models.CharField(
+        max_length=12, choices=StudyStatus.choices, default=StudyStatus.ORDERED
+    )
+    status_changed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "accession_number"], name="accession_unique_per_site"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=StudyStatus.values), name="study_status_known"
+            ),
+        ]
+        indexes = [
+            # The keyset the lists page by: deadline then id.
+            models.Index(fields=["deadline", "id"], name="study_deadline_id"),
+            models.Index(fields=["status", "deadline", "id"], name="study_status_deadline"),
+            models.Index(
+                fields=["worklist", "status", "deadline", "id"], name="study_worklist_deadline"
+            ),
+            models.Index(fields=["site", "status", "deadline", "id"], name="study_site_deadline"),
+            models.Index(fields=["patient", "ordered_at"], name="study_patient_ordered"),
+            models.Index(fields=["study_instance_uid"], name="study_instance_uid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id}/{self.accession_number} {self.modality} {self.procedure_text}"
+
+    @property
+    def is_unread(self) -> bool:
+        return self.status in UNREAD_STATUSES
+
+
+class StudyEvent(models.Model):
+    """One row per lifecycle transition: who, when, from, to, why. Indicators come from here."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=12, choices=StudyStatus.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=StudyStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Who acted, also for systems without a user."
+    )
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["study", "at"]), models.Index(fields=["to_status", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.study_id}: {self.from_status or '-'} -> {self.to_status} at {self.at}"
+
+
+class Assignment(models.Model):
+    """A study in one radiologist's hands. At most one is active per study (database rule)."""
+
+    class Kind(models.TextChoices):
+        PUSH = "PUSH", "Routed"
+        PULL = "PULL", "Claimed"
+        MANUAL = "MANUAL", "Assigned by coordinator"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
+    radiologist = models.ForeignKey(
+        "worklists.Radiologist", on_delete=models.PROTECT, related_name="assignments"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    assigned_at = models.DateTimeField()
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(ended_at__isnull=True),
+                name="one_active_assignment_per_study",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["radiologist"],
+                condition=Q(ended_at__isnull=True),
+                name="assignment_active_by_reader",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "active" if self.ended_at is None else "ended"
+        return f"{self.study_id} -> {self.radiologist_id} ({state})"

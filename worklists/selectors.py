@@ -1,0 +1,169 @@
+"""Reads. Every query that returns studies starts from access.studies_visible_to."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, Min, Q, QuerySet, Sum
+
+from worklists.access import studies_visible_to
+from worklists.models import UNREAD_STATUSES, Assignment, Study, Subspecialty
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+STUDY_LIST_FILTERS = ("status", "site", "worklist", "modality", "priority", "unclassified")
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A keyset position in the (deadline NULLS LAST, id) order."""
+
+    deadline: dt.datetime | None
+    id: int
+
+    def encode(self) -> str:
+        payload = {"d": self.deadline.isoformat() if self.deadline else None, "i": self.id}
+        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            deadline = dt.datetime.fromisoformat(payload["d"]) if payload["d"] else None
+            return cls(deadline=deadline, id=int(payload["i"]))
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise InvalidCursor("the cursor is not one this server handed out") from exc
+
+
+def _after(cursor: Cursor) -> Q:
+    if cursor.deadline is None:
+        return Q(deadline__isnull=True, id__gt=cursor.id)
+    return (
+        Q(deadline__gt=cursor.deadline)
+        | Q(deadline=cursor.deadline, id__gt=cursor.id)
+        | Q(deadline__isnull=True)
+    )
+
+
+def study_list(
+    *,
+    user: AnyUser,
+    filters: Mapping[str, str],
+    cursor: Cursor | None = None,
+    page_size: int = 50,
+) -> tuple[list[Study], Cursor | None]:
+    """One page of studies ordered by deadline, and the cursor of the next page (or None).
+
+    Keyset pagination: no COUNT, no OFFSET, so the millionth row costs what the first does.
+    """
+    qs = studies_visible_to(user)
+    if filters.get("status"):
+        qs = qs.filter(status__in=filters["status"].split(","))
+    if filters.get("site"):
+        qs = qs.filter(site__code=filters["site"])
+    if filters.get("worklist"):
+        qs = qs.filter(worklist__code=filters["worklist"])
+    if filters.get("modality"):
+        qs = qs.filter(modality__in=filters["modality"].split(","))
+    if filters.get("priority"):
+        qs = qs.filter(priority__in=filters["priority"].split(","))
+    if filters.get("unclassified") in ("1", "true", True):
+        qs = qs.filter(is_unclassified=True)
+    if cursor is not None:
+        qs = qs.filter(_after(cursor))
+    rows = list(
+        qs.select_related("site", "worklist", "patient").order_by(
+            F("deadline").asc(nulls_last=True), "id"
+        )[: page_size + 1]
+    )
+    next_cursor = None
+    if len(rows) > page_size:
+        rows = rows[:page_size]
+        last = rows[-1]
+        next_cursor = Cursor(deadline=last.deadline, id=last.id)
+    return rows, next_cursor
+
+
+def study_get(*, user: AnyUser, study_id: int) -> Study:
+    """The study if ``user`` may see it; Study.DoesNotExist otherwise (never reveal existence)."""
+    return (
+        studies_visible_to(user)
+        .select_related("site", "worklist", "patient", "classification_rule")
+        .get(id=study_id)
+    )
+
+
+def study_active_assignment(*, study: Study) -> Assignment | None:
+    return (
+        Assignment.objects.filter(study=study, ended_at__isnull=True)
+        .select_related("radiologist__user")
+        .first()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistSummary:
+    worklist: Subspecialty
+    unread_count: int
+    unclassified_count: int
+    work_units: Decimal
+    oldest_ready_at: dt.datetime | None
+    most_urgent_deadline: dt.datetime | None
+
+
+def worklist_summaries(*, user: AnyUser, site_code: str = "") -> list[WorklistSummary]:
+    """Each worklist with its unread count, work units, oldest and most urgent study."""
+    qs = studies_visible_to(user).filter(status__in=UNREAD_STATUSES)
+    if site_code:
+        qs = qs.filter(site__code=site_code)
+    aggregates = {
+        row["worklist_id"]: row
+        for row in qs.values("worklist_id").annotate(
+            unread=Count("id"),
+            unclassified=Count("id", filter=Q(is_unclassified=True)),
+            units=Sum("work_units"),
+            oldest=Min("ready_at"),
+            urgent=Min("deadline"),
+        )
+    }
+    summaries = []
+    for worklist in Subspecialty.objects.all():
+        row = aggregates.get(worklist.id, {})
+        summaries.append(
+            WorklistSummary(
+                worklist=worklist,
+                unread_count=row.get("unread", 0),
+                unclassified_count=row.get("unclassified", 0),
+                work_units=row.get("units") or Decimal("0"),
+                oldest_ready_at=row.get("oldest"),
+                most_urgent_deadline=row.get("urgent"),
+            )
+        )
+    return summaries
+
+
+def study_events(*, study: Study) -> QuerySet:
+    return study.events.select_related("actor").order_by("at", "id")
+
+
+def patient_prior_studies(*, user: AnyUser, study: Study, limit: int = 20) -> list[Study]:
+    """The patient's other studies at every site the user may see, newest first."""
+    return list(
+        studies_visible_to(user)
+        .filter(patient_id=study.patient_id)
+        .exclude(id=study.id)
+        .select_related("site")
+        .order_by("-ordered_at")[:limit]
+    )

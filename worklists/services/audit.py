@@ -1,0 +1,56 @@
+"""The audit trail of reads of patient data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from worklists.models import AuditEvent, Study
+
+
+@dataclass(frozen=True, slots=True)
+class AccessContext:
+    """Who is reading, through which channel, from where."""
+
+    user_id: int | None
+    actor_label: str
+    channel: str
+    remote_addr: str | None = None
+    path: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, *, channel: str) -> AccessContext:
+        user = request.user
+        return cls(
+            user_id=user.pk if user.is_authenticated else None,
+            actor_label=user.get_username() if user.is_authenticated else "anonymous",
+            channel=channel,
+            remote_addr=request.META.get("REMOTE_ADDR") or None,
+            path=request.get_full_path()[:300],
+        )
+
+
+def audit_study_reads(*, context: AccessContext, studies: Iterable[Study], action: str) -> int:
+    """One row per study read, written in one statement."""
+    now = timezone.now()
+    rows = [
+        AuditEvent(
+            at=now,
+            actor_id=context.user_id,
+            actor_label=context.actor_label,
+            action=action,
+            object_type="study",
+            object_id=str(study.id),
+            patient_id=study.patient_id,
+            site_id=study.site_id,
+            channel=context.channel,
+            remote_addr=context.remote_addr,
+            path=context.path,
+        )
+        for study in studies
+    ]
+    AuditEvent.objects.bulk_create(rows)
+    return len(rows)

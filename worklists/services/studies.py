@@ -1,0 +1,369 @@
+"""Lifecycle services: one per transition, each in one transaction, each writing a StudyEvent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from worklists import classification, live
+from worklists.actors import Actor
+from worklists.lifecycle import HELD_STATUSES, IllegalTransition, is_allowed
+from worklists.models import (
+    Assignment,
+    ClassificationRule,
+    DeadlineContract,
+    Radiologist,
+    Study,
+    StudyEvent,
+    StudyStatus,
+    Subspecialty,
+)
+
+
+class NotTheHolder(Exception):
+    """The acting radiologist does not hold the study."""
+
+
+class ReasonRequired(ValueError):
+    pass
+
+
+def _lock_study(study_id: int) -> Study:
+    return Study.objects.select_for_update().get(id=study_id)
+
+
+def _record_transition(
+    *,
+    study: Study,
+    to_status: str,
+    actor: Actor,
+    at: dt.datetime,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    extra_fields: tuple[str, ...] = (),
+) -> StudyEvent:
+    """Apply one allowed transition to a locked study and write its event."""
+    from_status = study.status
+    if not is_allowed(from_status, to_status):
+        raise IllegalTransition(study.id, from_status, to_status)
+    study.status = to_status
+    study.status_changed_at = at
+    study.save(update_fields=["status", "status_changed_at", "updated_at", *extra_fields])
+    event = StudyEvent.objects.create(
+        study=study,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        at=at,
+        reason=reason,
+        data=data or {},
+    )
+    live.broadcast_after_commit(study_id=study.id, event="study.status", status=to_status)
+    return event
+
+
+def _end_active_assignment(study: Study, *, at: dt.datetime, end_reason: str) -> Assignment | None:
+    assignment = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
+    if assignment is not None:
+        assignment.ended_at = at
+        assignment.end_reason = end_reason[:200]
+        assignment.save(update_fields=["ended_at", "end_reason"])
+    return assignment
+
+
+def _require_holder(study: Study, radiologist_id: int) -> Assignment:
+    assignment = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
+    if assignment is None or assignment.radiologist_id != radiologist_id:
+        raise NotTheHolder(f"study {study.id} is not held by radiologist {radiologist_id}")
+    return assignment
+
+
+def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
+    """Choose worklist, work units and deadline for a study becoming READY."""
+    rules = [
+        classification.Rule(
+            id=r.id,
+            position=r.position,
+            subspecialty_id=r.subspecialty_id,
+            work_units=r.work_units,
+            site_id=r.site_id,
+            modality=r.modality,
+            body_part=r.body_part,
+            procedure_code=r.procedure_code,
+            procedure_code_prefix=r.procedure_code_prefix,
+            description_pattern=r.description_pattern,
+            min_age_years=r.min_age_years,
+            max_age_years=r.max_age_years,
+        )
+        for r in ClassificationRule.objects.filter(is_active=True)
+    ]
+    local_day = at.astimezone(study.site.zone).date()
+    facts = classification.StudyFacts(
+        site_id=study.site_id,
+        modality=study.modality,
+        body_part=study.body_part,
+        procedure_code=study.procedure_code,
+        procedure_text=study.procedure_text,
+        patient_age_years=study.patient.age_on(local_day),
+    )
+    rule = classification.first_matching_rule(rules, facts)
+    if rule is None:
+        study.worklist = Subspecialty.objects.get(is_general=True)
+        study.classification_rule = None
+        study.is_unclassified = True
+        study.work_units = classification.DEFAULT_WORK_UNITS
+    else:
+        study.worklist_id = rule.subspecialty_id
+        study.classification_rule_id = rule.id
+        study.is_unclassified = False
+        study.work_units = rule.work_units
+
+    contract = dict(
+        DeadlineContract.objects.filter(site_id=study.site_id).values_list(
+            "priority", "turnaround_minutes"
+        )
+    )
+    ready_at = study.ready_at or at
+    study.deadline, source = classification.deadline_for(
+        ready_at=ready_at,
+        priority=study.priority,
+        contract_minutes=contract,
+        default_minutes=settings.DEFAULT_TURNAROUND_MINUTES,
+    )
+    return {
+        "worklist": study.worklist.code if study.worklist else None,
+        "rule_id": rule.id if rule else None,
+        "unclassified": rule is None,
+        "work_units": str(study.work_units),
+        "deadline": study.deadline.isoformat(),
+        "deadline_source": source,
+    }
+
+
+CLASSIFICATION_FIELDS = (
+    "worklist",
+    "classification_rule",
+    "is_unclassified",
+    "work_units",
+    "deadline",
+)
+
+
+def study_reclassify_locked(study: Study, *, at: dt.datetime) -> dict[str, Any]:
+    """Re-run classification on a study already locked by the caller (order changed)."""
+    outcome = _classify(study, at=at)
+    study.save(update_fields=[*CLASSIFICATION_FIELDS, "updated_at"])
+    return outcome
+
+
+def study_mark_ready_locked(study: Study, *, actor: Actor, at: dt.datetime) -> StudyEvent:
+    """ORDERED -> READY for a study the caller has locked in its own transaction."""
+    if not is_allowed(study.status, StudyStatus.READY):
+        raise IllegalTransition(study.id, study.status, StudyStatus.READY)
+    study.images_available = True
+    study.ready_at = at
+    outcome = _classify(study, at=at)
+    return _record_transition(
+        study=study,
+        to_status=StudyStatus.READY,
+        actor=actor,
+        at=at,
+        reason="images complete",
+        data=outcome,
+        extra_fields=("images_available", "ready_at", *CLASSIFICATION_FIELDS),
+    )
+
+
+@transaction.atomic
+def study_mark_ready(*, study_id: int, actor: Actor, at: dt.datetime | None = None) -> Study:
+    """Images are complete: classify into a worklist, set the deadline, and open it for reading."""
+    study = _lock_study(study_id)
+    study_mark_ready_locked(study, actor=actor, at=at or timezone.now())
+    return study
+
+
+@transaction.atomic
+def study_assign(
+    *,
+    study_id: int,
+    radiologist_id: int,
+    actor: Actor,
+    kind: str = Assignment.Kind.PUSH,
+    reason: str = "",
+) -> Assignment:
+    """READY -> ASSIGNED: the study enters one radiologist's queue."""
+    study = _lock_study(study_id)
+    radiologist = Radiologist.objects.get(id=radiologist_id)
+    now = timezone.now()
+    _record_transition(
+        study=study,
+        to_status=StudyStatus.ASSIGNED,
+        actor=actor,
+        at=now,
+        reason=reason or f"assigned to {radiologist.display_name}",
+        data={"radiologist_id": radiologist_id, "kind": kind},
+    )
+    return Assignment.objects.create(
+        study=study,
+        radiologist=radiologist,
+        kind=kind,
+        assigned_at=now,
+        assigned_by_id=actor.user_id,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def study_reassign(
+    *, study_id: int, radiologist_id: int, actor: Actor, reason: str
+) -> Assignment:
+    """ASSIGNED/IN_PROGRESS -> ASSIGNED to another reader, by a coordinator, with a reason."""
+    if not reason.strip():
+        raise ReasonRequired("a reassignment needs a reason")
+    study = _lock_study(study_id)
+    radiologist = Radiologist.objects.get(id=radiologist_id)
+    now = timezone.now()
+    previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
+    _record_transition(
+        study=study,
+        to_status=StudyStatus.ASSIGNED,
+        actor=actor,
+        at=now,
+        reason=reason,
+        data={
+            "radiologist_id": radiologist_id,
+            "previous_radiologist_id": previous.radiologist_id if previous else None,
+            "kind": Assignment.Kind.MANUAL,
+        },
+    )
+    _end_active_assignment(study, at=now, end_reason=f"reassigned: {reason}")
+    return Assignment.objects.create(
+        study=study,
+        radiologist=radiologist,
+        kind=Assignment.Kind.MANUAL,
+        assigned_at=now,
+        assigned_by_id=actor.user_id,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def study_unassign(*, study_id: int, actor: Actor, reason: str) -> Study:
+    """ASSIGNED/IN_PROGRESS -> READY: the study goes back to the pool; any draft stays."""
+    study = _lock_study(study_id)
+    now = timezone.now()
+    _record_transition(
+        study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason
+    )
+    _end_active_assignment(study, at=now, end_reason=reason or "returned to pool")
+    return study
+
+
+@transaction.atomic
+def study_start_reading(*, study_id: int, radiologist_id: int, actor: Actor) -> Study:
+    """ASSIGNED -> IN_PROGRESS: the holder opens the study."""
+    study = _lock_study(study_id)
+    if study.status != StudyStatus.ASSIGNED:
+        raise IllegalTransition(study.id, study.status, StudyStatus.IN_PROGRESS)
+    _require_holder(study, radiologist_id)
+    _record_transition(
+        study=study, to_status=StudyStatus.IN_PROGRESS, actor=actor, at=timezone.now()
+    )
+    return study
+
+
+@transaction.atomic
+def study_issue_preliminary(*, study_id: int, radiologist_id: int, actor: Actor) -> Study:
+    """IN_PROGRESS -> PRELIMINARY: a wet read has been issued by the holder."""
+    study = _lock_study(study_id)
+    if study.status != StudyStatus.IN_PROGRESS:
+        raise IllegalTransition(study.id, study.status, StudyStatus.PRELIMINARY)
+    _require_holder(study, radiologist_id)
+    _record_transition(
+        study=study, to_status=StudyStatus.PRELIMINARY, actor=actor, at=timezone.now()
+    )
+    return study
+
+
+@transaction.atomic
+def study_finalize(*, study_id: int, radiologist_id: int, actor: Actor) -> Study:
+    """IN_PROGRESS/PRELIMINARY -> FINAL: the holder has signed; the assignment is complete."""
+    study = _lock_study(study_id)
+    if study.status not in (StudyStatus.IN_PROGRESS, StudyStatus.PRELIMINARY):
+        raise IllegalTransition(study.id, study.status, StudyStatus.FINAL)
+    _require_holder(study, radiologist_id)
+    now = timezone.now()
+    _record_transition(study=study, to_status=StudyStatus.FINAL, actor=actor, at=now)
+    _end_active_assignment(study, at=now, end_reason="signed")
+    return study
+
+
+def study_cancel_locked(study: Study, *, actor: Actor, reason: str, at: dt.datetime) -> None:
+    _record_transition(
+        study=study, to_status=StudyStatus.CANCELLED, actor=actor, at=at, reason=reason
+    )
+    _end_active_assignment(study, at=at, end_reason="order cancelled")
+
+
+@transaction.atomic
+def study_cancel(*, study_id: int, actor: Actor, reason: str = "") -> Study:
+    """-> CANCELLED: the site cancelled the order."""
+    study = _lock_study(study_id)
+    study_cancel_locked(study, actor=actor, reason=reason or "order cancelled", at=timezone.now())
+    return study
+
+
+@transaction.atomic
+def study_reject(*, study_id: int, actor: Actor, reason: str) -> Study:
+    """-> REJECTED: the referral is returned to the site with a reason."""
+    if not reason.strip():
+        raise ReasonRequired("a rejection needs a reason")
+    study = _lock_study(study_id)
+    now = timezone.now()
+    _record_transition(
+        study=study, to_status=StudyStatus.REJECTED, actor=actor, at=now, reason=reason
+    )
+    _end_active_assignment(study, at=now, end_reason="referral rejected")
+    return study
+
+
+@transaction.atomic
+def study_hold(*, study_id: int, actor: Actor, reason: str) -> Study:
+    """-> ON_HOLD: set aside (e.g. patient identity to resolve); whoever held it lets go."""
+    if not reason.strip():
+        raise ReasonRequired("putting a study on hold needs a reason")
+    study = _lock_study(study_id)
+    now = timezone.now()
+    was_held = study.status in HELD_STATUSES
+    _record_transition(
+        study=study, to_status=StudyStatus.ON_HOLD, actor=actor, at=now, reason=reason
+    )
+    if was_held:
+        _end_active_assignment(study, at=now, end_reason="put on hold")
+    return study
+
+
+@transaction.atomic
+def study_release_hold(*, study_id: int, actor: Actor, reason: str = "") -> Study:
+    """ON_HOLD -> READY (images were complete) or ORDERED (still waiting for images)."""
+    study = _lock_study(study_id)
+    now = timezone.now()
+    if study.status != StudyStatus.ON_HOLD:
+        raise IllegalTransition(study.id, study.status, StudyStatus.READY)
+    if study.ready_at is not None:
+        _record_transition(
+            study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason
+        )
+        return study
+    _record_transition(
+        study=study, to_status=StudyStatus.ORDERED, actor=actor, at=now, reason=reason
+    )
+    if study.images_available:
+        # Held before it ever became ready, and the images are in: open it for reading now.
+        study_mark_ready_locked(study, actor=actor, at=now)
+    return study
