@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ def is_coordinator(user: AnyUser) -> bool:
         return False
     if getattr(user, "is_superuser", False):
         return True
-    return user.groups.filter(name=COORDINATORS_GROUP).exists()  # type: ignore[union-attr]
+    return Group.objects.filter(name=COORDINATORS_GROUP, user__id=user.pk).exists()
 
 
 def radiologist_of(user: AnyUser) -> Radiologist | None:
@@ -29,9 +29,8 @@ def radiologist_of(user: AnyUser) -> Radiologist | None:
 
 def valid_credentials_q(today: object | None = None) -> Q:
     day = today or timezone.localdate()
-    return (
-        Q(revoked_at__isnull=True, valid_from__lte=day)
-        & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+    return Q(revoked_at__isnull=True, valid_from__lte=day) & (
+        Q(valid_until__isnull=True) | Q(valid_until__gte=day)
     )
 
 

@@ -74,8 +74,8 @@ class StudyEventInline(admin.TabularInline):
     model = StudyEvent
     extra = 0
     can_delete = False
-    readonly_fields = ["at", "from_status", "to_status", "actor_label", "reason", "data"]
-    fields = readonly_fields
+    fields = ("at", "from_status", "to_status", "actor_label", "reason", "data")
+    readonly_fields = ("at", "from_status", "to_status", "actor_label", "reason", "data")
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

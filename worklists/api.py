@@ -42,7 +42,9 @@ class OrdersApi(APIView):
 
     permission_classes = [IsSiteIntegration]
 
-    @extend_schema(request=OrderInSerializer, responses={200: OrderOutSerializer, 201: OrderOutSerializer})
+    @extend_schema(
+        request=OrderInSerializer, responses={200: OrderOutSerializer, 201: OrderOutSerializer}
+    )
     def post(self, request: Request) -> Response:
         token = request.auth
         assert isinstance(token, SiteApiToken)
@@ -109,7 +111,9 @@ class StudyListApi(APIView):
     def get(self, request: Request) -> Response:
         params = StudyListFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        filters = {k: v for k, v in params.validated_data.items() if k in selectors.STUDY_LIST_FILTERS}
+        filters = {
+            k: v for k, v in params.validated_data.items() if k in selectors.STUDY_LIST_FILTERS
+        }
         cursor = None
         if token := params.validated_data.get("cursor"):
             try:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser
-from django.utils import timezone
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 from worklists.models import SiteApiToken
 
-SITE_TOKEN_PREFIX = "site_"
+SITE_TOKEN_PREFIX = "site_"  # noqa: S105 (a prefix, not a secret)
 
 
 class SiteTokenAuthentication(authentication.BaseAuthentication):
@@ -40,5 +40,5 @@ class SiteTokenAuthentication(authentication.BaseAuthentication):
 class IsSiteIntegration(permissions.BasePermission):
     message = "this endpoint takes a site integration token"
 
-    def has_permission(self, request: Request, view: APIView) -> bool:  # noqa: ARG002
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return isinstance(request.auth, SiteApiToken)

@@ -8,9 +8,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.ORDERED: frozenset({S.READY, S.CANCELLED, S.ON_HOLD}),
     S.READY: frozenset({S.ASSIGNED, S.CANCELLED, S.REJECTED, S.ON_HOLD}),
     # ASSIGNED -> ASSIGNED is a reassignment to another reader.
-    S.ASSIGNED: frozenset(
-        {S.ASSIGNED, S.IN_PROGRESS, S.READY, S.CANCELLED, S.REJECTED, S.ON_HOLD}
-    ),
+    S.ASSIGNED: frozenset({S.ASSIGNED, S.IN_PROGRESS, S.READY, S.CANCELLED, S.REJECTED, S.ON_HOLD}),
     S.IN_PROGRESS: frozenset(
         {S.ASSIGNED, S.READY, S.PRELIMINARY, S.FINAL, S.CANCELLED, S.REJECTED, S.ON_HOLD}
     ),

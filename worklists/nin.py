@@ -111,7 +111,9 @@ def parse(raw: str, *, allow_2032_series: bool = True) -> NationalIdentityNumber
         month -= SYNTHETIC_MONTH_OFFSET
     elif month > H_NUMBER_MONTH_OFFSET:
         if kind is NinKind.D_NUMMER:
-            raise InvalidNationalIdentityNumber("a number cannot be both a D-nummer and an H-nummer")
+            raise InvalidNationalIdentityNumber(
+                "a number cannot be both a D-nummer and an H-nummer"
+            )
         kind = NinKind.H_NUMMER
         month -= H_NUMBER_MONTH_OFFSET
 

@@ -94,8 +94,11 @@ class OrderInSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["action"] != OrderAction.CANCEL:
-            missing = {name: ["required for a new or changed order"] for name in ("patient", "study")
-                       if name not in attrs}
+            missing = {
+                name: ["required for a new or changed order"]
+                for name in ("patient", "study")
+                if name not in attrs
+            }
             if missing:
                 raise serializers.ValidationError(missing)
         return attrs
@@ -164,7 +167,9 @@ class StudyOutSerializer(serializers.ModelSerializer):
     site = SiteRefSerializer()
     patient = PatientOutSerializer()
     procedure = serializers.SerializerMethodField()
-    worklist = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    worklist: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     deadline_risk = serializers.SerializerMethodField()
     viewer_url = serializers.SerializerMethodField()
 
@@ -221,7 +226,7 @@ class StudyEventOutSerializer(serializers.Serializer):
     to_status = serializers.CharField()
     actor = serializers.CharField(source="actor_label")
     reason = serializers.CharField()
-    data = serializers.JSONField()
+    details = serializers.JSONField(source="data")
 
 
 class StudyDetailOutSerializer(StudyOutSerializer):

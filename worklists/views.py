@@ -26,14 +26,19 @@ def _risk(study: Study, now: object) -> str:
 @login_required
 def worklist_page(request: HttpRequest) -> HttpResponse:
     summaries = selectors.worklist_summaries(user=request.user)
-    tab = request.GET.get("tab") or next(
-        (s.worklist.code for s in summaries if s.unread_count), summaries[0].worklist.code
-    ) if summaries else ""
+    tab = (
+        request.GET.get("tab")
+        or next((s.worklist.code for s in summaries if s.unread_count), summaries[0].worklist.code)
+        if summaries
+        else ""
+    )
     filters = {
         "worklist": tab,
         "status": ",".join(UNREAD_STATUSES),
         "site": request.GET.get("site", ""),
-        "modality": request.GET.get("modality", "") if request.GET.get("modality", "") in Modality.values else "",
+        "modality": modality
+        if (modality := request.GET.get("modality", "")) in Modality.values
+        else "",
         "unclassified": request.GET.get("unclassified", ""),
     }
     cursor = None

@@ -1,6 +1,6 @@
 from worklists.models.audit import AuditEvent
-from worklists.models.inbound import InboundMessage
 from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
+from worklists.models.inbound import InboundMessage
 from worklists.models.patients import Patient, PatientIdentifier
 from worklists.models.radiologists import Competence, Credential, Radiologist
 from worklists.models.sites import DeadlineContract, Site, SiteApiToken, SiteMembership

@@ -167,9 +167,7 @@ def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
     return changed
 
 
-def _create(
-    *, site_id: int, order: OrderInput, actor: Actor, now: dt.datetime
-) -> OrderResult:
+def _create(*, site_id: int, order: OrderInput, actor: Actor, now: dt.datetime) -> OrderResult:
     if order.study is None or order.patient is None:
         raise OrderError("a new order needs its patient and study", field="study")
     patient = _resolve_patient(order.patient)
@@ -202,9 +200,7 @@ def _create(
     return OrderResult(study=study, outcome=OrderOutcome.CREATED)
 
 
-def _update(
-    *, study: Study, order: OrderInput, actor: Actor, now: dt.datetime
-) -> OrderResult:
+def _update(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) -> OrderResult:
     if study.status in TERMINAL_STATUSES:
         raise OrderConflict(
             f"accession {study.accession_number} is {study.status} and can no longer change",

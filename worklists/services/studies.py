@@ -83,6 +83,15 @@ def _require_holder(study: Study, radiologist_id: int) -> Assignment:
     return assignment
 
 
+def _general_worklist() -> Subspecialty:
+    # Created by a data migration; recreated if someone removed it, so no study is left without
+    # a worklist.
+    worklist, _created = Subspecialty.objects.get_or_create(
+        is_general=True, defaults={"code": "general", "name": "General", "display_order": 1000}
+    )
+    return worklist
+
+
 def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
     """Choose worklist, work units and deadline for a study becoming READY."""
     rules = [
@@ -113,7 +122,7 @@ def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
     )
     rule = classification.first_matching_rule(rules, facts)
     if rule is None:
-        study.worklist = Subspecialty.objects.get(is_general=True)
+        study.worklist = _general_worklist()
         study.classification_rule = None
         study.is_unclassified = True
         study.work_units = classification.DEFAULT_WORK_UNITS
@@ -219,9 +228,7 @@ def study_assign(
 
 
 @transaction.atomic
-def study_reassign(
-    *, study_id: int, radiologist_id: int, actor: Actor, reason: str
-) -> Assignment:
+def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: str) -> Assignment:
     """ASSIGNED/IN_PROGRESS -> ASSIGNED to another reader, by a coordinator, with a reason."""
     if not reason.strip():
         raise ReasonRequired("a reassignment needs a reason")
@@ -257,9 +264,7 @@ def study_unassign(*, study_id: int, actor: Actor, reason: str) -> Study:
     """ASSIGNED/IN_PROGRESS -> READY: the study goes back to the pool; any draft stays."""
     study = _lock_study(study_id)
     now = timezone.now()
-    _record_transition(
-        study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason
-    )
+    _record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason)
     _end_active_assignment(study, at=now, end_reason=reason or "returned to pool")
     return study
 

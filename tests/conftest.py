@@ -1,0 +1,102 @@
+"""Personas: the owner (a radiologist credentialed at site A), another radiologist at site A,
+a radiologist of another site (B only), a site user of A, and a coordinator."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from teleradiology.celery import app as celery_app
+from tests import factories
+from worklists.access import COORDINATORS_GROUP
+from worklists.models import SiteApiToken, SiteMembership, Subspecialty
+
+celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def site_a():
+    return factories.SiteFactory(code="alfa", name="Alfa sjukehus", hl7_sending_facility="ALFA")
+
+
+@pytest.fixture
+def site_b():
+    return factories.SiteFactory(code="bravo", name="Bravo røntgeninstitutt", kind="PRIVATE_INSTITUTE", hl7_sending_facility="BRAVO")
+
+
+@pytest.fixture
+def general_worklist(db):
+    # get_or_create: transactional tests flush the rows the data migration created.
+    return Subspecialty.objects.get_or_create(
+        is_general=True, defaults={"code": "general", "name": "General"}
+    )[0]
+
+
+@pytest.fixture
+def neuro(db):
+    return factories.SubspecialtyFactory(code="neuro", name="Nevroradiologi")
+
+
+@pytest.fixture
+def owner(site_a, neuro):
+    rad = factories.RadiologistFactory(user__username="owner")
+    factories.credential(rad, site_a)
+    factories.competence(rad, neuro)
+    return rad
+
+
+@pytest.fixture
+def other_radiologist(site_a, neuro):
+    rad = factories.RadiologistFactory(user__username="other")
+    factories.credential(rad, site_a)
+    factories.competence(rad, neuro)
+    return rad
+
+
+@pytest.fixture
+def outsider(site_b, neuro):
+    """A radiologist credentialed only at another site."""
+    rad = factories.RadiologistFactory(user__username="outsider")
+    factories.credential(rad, site_b)
+    factories.competence(rad, neuro)
+    return rad
+
+
+@pytest.fixture
+def site_user(site_a):
+    user = factories.UserFactory(username="alfa-desk")
+    SiteMembership.objects.create(user=user, site=site_a)
+    return user
+
+
+@pytest.fixture
+def coordinator(db):
+    user = factories.UserFactory(username="coord")
+    user.groups.add(Group.objects.get_or_create(name=COORDINATORS_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """An API client logged in (by personal token) as the given user."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user=user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def site_a_client(site_a):
+    token = SiteApiToken.objects.create(site=site_a)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client

@@ -1,0 +1,137 @@
+"""Synthetic test data only: every national number is in the synthetic range (month + 80)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from worklists import nin
+from worklists.models import (
+    ClassificationRule,
+    Competence,
+    Credential,
+    Patient,
+    PatientIdentifier,
+    Radiologist,
+    Site,
+    Study,
+    StudyStatus,
+    Subspecialty,
+)
+
+_rng = random.Random(20261126)
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "Kari"
+    last_name = factory.Sequence(lambda n: f"Nordmann{n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"site{n}")
+    name = factory.Sequence(lambda n: f"Testsjukehuset {n}")
+    hl7_sending_facility = factory.LazyAttribute(lambda o: o.code.upper())
+    viewer_url_template = "https://pacs.example.test/viewer?StudyInstanceUIDs={study_instance_uid}"
+
+
+class SubspecialtyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subspecialty
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"sub{n}")
+    name = factory.LazyAttribute(lambda o: o.code.title())
+
+
+def synthetic_fnr(birth_date: dt.date = dt.date(1970, 5, 17)) -> str:
+    return nin.synthetic_number(birth_date, rng=_rng)
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+        skip_postgeneration_save = True
+
+    family_name = factory.Sequence(lambda n: f"Ås{n}")
+    given_name = "Bjørn"
+    birth_date = dt.date(1970, 5, 17)
+    sex = "M"
+
+    @factory.post_generation
+    def fnr(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            PatientIdentifier.objects.create(
+                patient=obj,
+                kind="FNR",
+                authority="NO-FREG",
+                value=extracted or synthetic_fnr(obj.birth_date),
+            )
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Study
+
+    site = factory.SubFactory(SiteFactory)
+    accession_number = factory.Sequence(lambda n: f"ACC{n:06d}")
+    study_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.1.{n}")
+    patient = factory.SubFactory(PatientFactory)
+    modality = "CT"
+    body_part = "HEAD"
+    procedure_code = "NCRP-CT-HEAD"
+    procedure_text = "CT caput uten kontrast"
+    priority = "ROUTINE"
+    ordered_at = factory.LazyFunction(timezone.now)
+    status = StudyStatus.ORDERED
+    status_changed_at = factory.LazyFunction(timezone.now)
+
+
+class RuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ClassificationRule
+
+    position = factory.Sequence(lambda n: (n + 1) * 10)
+    name = factory.Sequence(lambda n: f"rule {n}")
+    subspecialty = factory.SubFactory(SubspecialtyFactory)
+    work_units = Decimal("1.00")
+
+
+class RadiologistFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Radiologist
+
+    user = factory.SubFactory(UserFactory)
+    hpr_number = factory.Sequence(lambda n: f"{9000000 + n}")
+    modalities = ["CT", "MR", "CR", "DX", "US", "MG", "NM"]
+
+
+def credential(radiologist: Radiologist, site: Site, **kwargs: object) -> Credential:
+    defaults: dict[str, object] = {"valid_from": timezone.localdate() - dt.timedelta(days=365)}
+    defaults.update(kwargs)
+    return Credential.objects.create(radiologist=radiologist, site=site, **defaults)
+
+
+def competence(radiologist: Radiologist, subspecialty: Subspecialty, **kwargs: object) -> Competence:
+    return Competence.objects.create(radiologist=radiologist, subspecialty=subspecialty, **kwargs)

@@ -1,0 +1,37 @@
+"""Run the whole system in one process: the ASGI web server (HTTP and WebSocket).
+
+In the embedded default (no REDIS_URL) background tasks run in-process, so this one command is
+the complete system. In production, run the processes separately (see README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve HTTP and WebSocket on one port (ASGI), with in-process workers when embedded."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=1, help="Web worker processes.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        mode = "embedded" if settings.CELERY_TASK_ALWAYS_EAGER else "with external workers"
+        self.stdout.write(
+            f"Teleradiology serving on http://{options['host']}:{options['port']}/ ({mode}, "
+            f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})"
+        )
+        uvicorn.run(
+            "teleradiology.asgi:application",
+            host=options["host"],
+            port=options["port"],
+            workers=options["workers"],
+            lifespan="off",
+            log_level="info",
+        )
