@@ -16,12 +16,12 @@ celery_app.conf.task_always_eager = True
 
 
 @pytest.fixture
-def site_a():
+def site_a(db):
     return factories.SiteFactory(code="alfa", name="Alfa sjukehus", hl7_sending_facility="ALFA")
 
 
 @pytest.fixture
-def site_b():
+def site_b(db):
     return factories.SiteFactory(code="bravo", name="Bravo røntgeninstitutt", kind="PRIVATE_INSTITUTE", hl7_sending_facility="BRAVO")
 
 
