@@ -38,11 +38,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     first_name = "Kari"
     last_name = factory.Sequence(lambda n: f"Nordmann{n}")
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
-        if create:
-            obj.save()
+    _save = factory.PostGeneration(lambda obj, create, extracted, **kw: create and obj.save())
 
 
 class SiteFactory(factory.django.DjangoModelFactory):
@@ -69,6 +65,16 @@ def synthetic_fnr(birth_date: dt.date = dt.date(1970, 5, 17)) -> str:
     return nin.synthetic_number(birth_date, rng=_rng)
 
 
+def _add_fnr(patient: Patient, create: bool, value: str | None) -> None:
+    if create:
+        PatientIdentifier.objects.create(
+            patient=patient,
+            kind="FNR",
+            authority="NO-FREG",
+            value=value or synthetic_fnr(patient.birth_date or dt.date(1970, 5, 17)),
+        )
+
+
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
@@ -79,15 +85,9 @@ class PatientFactory(factory.django.DjangoModelFactory):
     birth_date = dt.date(1970, 5, 17)
     sex = "M"
 
-    @factory.post_generation
-    def fnr(obj, create, extracted, **kwargs):  # noqa: N805
-        if create:
-            PatientIdentifier.objects.create(
-                patient=obj,
-                kind="FNR",
-                authority="NO-FREG",
-                value=extracted or synthetic_fnr(obj.birth_date),
-            )
+    fnr = factory.PostGeneration(
+        lambda obj, create, extracted, **kw: _add_fnr(obj, create, extracted)
+    )
 
 
 class StudyFactory(factory.django.DjangoModelFactory):
@@ -133,5 +133,7 @@ def credential(radiologist: Radiologist, site: Site, **kwargs: object) -> Creden
     return Credential.objects.create(radiologist=radiologist, site=site, **defaults)
 
 
-def competence(radiologist: Radiologist, subspecialty: Subspecialty, **kwargs: object) -> Competence:
+def competence(
+    radiologist: Radiologist, subspecialty: Subspecialty, **kwargs: object
+) -> Competence:
     return Competence.objects.create(radiologist=radiologist, subspecialty=subspecialty, **kwargs)
