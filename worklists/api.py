@@ -10,6 +10,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,7 +58,16 @@ class OrdersApi(APIView):
             content_type=request.content_type or "",
             message_type="order",
         )
-        serializer = OrderInSerializer(data=request.data, context={"site_code": site.code})
+        try:
+            data = request.data
+        except (ParseError, UnsupportedMediaType) as exc:
+            # The body cannot be read as an order at all: keep it, marked failed, for inspection.
+            inbound_mark_failed(inbound_id=inbound.id, error=str(exc.detail))
+            return Response(
+                {"errors": {"non_field_errors": [str(exc.detail)]}, "inbound_id": inbound.id},
+                status=exc.status_code,
+            )
+        serializer = OrderInSerializer(data=data, context={"site_code": site.code})
         if not serializer.is_valid():
             inbound_mark_failed(inbound_id=inbound.id, error=json.dumps(serializer.errors))
             return Response(

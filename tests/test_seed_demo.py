@@ -1,0 +1,224 @@
+"""manage.py seed_demo: a fictional, synthetic, rerunnable demo built through the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db.models import Count
+from django.utils import timezone
+
+from worklists import nin
+from worklists.access import COORDINATORS_GROUP
+from worklists.models import (
+    Assignment,
+    ClassificationRule,
+    Competence,
+    Credential,
+    DeadlineContract,
+    Patient,
+    PatientIdentifier,
+    Radiologist,
+    Site,
+    SiteApiToken,
+    SiteMembership,
+    Study,
+    StudyEvent,
+    StudyStatus,
+    Subspecialty,
+)
+
+STUDIES = 60
+SITE_CODES = ["fjordheim", "havbakken", "elvedal", "nordskjaer", "vidda", "solvberg", "lysvika"]
+DEMO_USERNAMES = ["coordinator", *(f"rad{n:02d}" for n in range(1, 21)), *SITE_CODES]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2 at full strength would make logging in 28 users take longer than the seeding.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", "--studies", str(STUDIES), *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def output(db) -> str:
+    return seed()
+
+
+def row_counts() -> dict[str, int]:
+    models = (
+        Site,
+        DeadlineContract,
+        Subspecialty,
+        ClassificationRule,
+        User,
+        Radiologist,
+        Competence,
+        Credential,
+        SiteMembership,
+        SiteApiToken,
+        Patient,
+        PatientIdentifier,
+        Study,
+        StudyEvent,
+        Assignment,
+    )
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_it_creates_at_least_six_configured_sites_including_a_private_institute(output):
+    sites = Site.objects.filter(code__in=SITE_CODES)
+    assert sites.count() >= 6
+    assert sites.filter(kind=Site.Kind.PRIVATE_INSTITUTE).exists()
+    for site in sites:
+        assert site.time_zone == "Europe/Oslo"
+        assert site.hl7_sending_facility == site.code.upper()
+        assert site.dicom_ae_title
+        assert site.viewer_url(study_instance_uid="1.2.3", accession_number="A1") == (
+            f"https://pacs.{site.code}.example/viewer?StudyInstanceUIDs=1.2.3"
+        )
+        contracts = dict(site.deadline_contracts.values_list("priority", "turnaround_minutes"))
+        assert set(contracts) == {"STAT", "URGENT", "CANCER_PATHWAY", "ROUTINE"}
+        assert contracts["STAT"] < contracts["URGENT"] < contracts["CANCER_PATHWAY"]
+        assert contracts["CANCER_PATHWAY"] < contracts["ROUTINE"]
+
+
+def test_it_adds_subspecialty_worklists_but_keeps_the_single_general_worklist(output):
+    assert Subspecialty.objects.filter(is_general=True).count() == 1
+    codes = set(Subspecialty.objects.values_list("code", flat=True))
+    assert {"general", "neuro", "msk", "thorax", "abdomen", "mamma", "paediatric"} <= codes
+    assert ClassificationRule.objects.filter(max_age_years=15).exists()
+
+
+def test_it_creates_twenty_radiologists_with_competences_and_credentials(output):
+    radiologists = Radiologist.objects.all()
+    assert radiologists.count() == 20
+    today = timezone.localdate()
+    for radiologist in radiologists:
+        assert radiologist.hpr_number.isdigit()
+        assert 7 <= len(radiologist.hpr_number) <= 9
+        assert radiologist.modalities
+        assert radiologist.competences.exists()
+        assert radiologist.credentials.filter(valid_from__lt=today).count() >= 3
+    credentials = Credential.objects.all()
+    assert credentials.filter(valid_until__lt=today).exists(), "some credentials have expired"
+    assert credentials.filter(
+        valid_until__gte=today, valid_until__lte=today + dt.timedelta(days=30)
+    ).exists(), "one credential expires soon"
+    assert Competence.objects.filter(level=Competence.Level.BACKUP).exists()
+
+
+def test_every_demo_user_logs_in_with_the_password_demo(output):
+    for username in DEMO_USERNAMES:
+        assert authenticate(username=username, password="demo") is not None, username
+    coordinator = User.objects.get(username="coordinator")
+    assert coordinator.is_staff
+    assert coordinator.is_superuser
+    assert coordinator.groups.filter(name=COORDINATORS_GROUP).exists()
+    for code in SITE_CODES:
+        assert SiteMembership.objects.get(user__username=code).site.code == code
+
+
+def test_studies_span_several_modalities_and_every_main_status(output):
+    studies = Study.objects.all()
+    assert studies.count() == STUDIES
+    assert studies.values("modality").distinct().count() >= 5
+    statuses = set(studies.values_list("status", flat=True))
+    assert {
+        StudyStatus.ORDERED,
+        StudyStatus.READY,
+        StudyStatus.ASSIGNED,
+        StudyStatus.IN_PROGRESS,
+        StudyStatus.FINAL,
+        StudyStatus.CANCELLED,
+    } <= statuses
+    ready_or_later = studies.exclude(ready_at__isnull=True)
+    assert not ready_or_later.filter(worklist__isnull=True).exists()
+    assert not ready_or_later.filter(deadline__isnull=True).exists()
+    assert studies.filter(status=StudyStatus.ORDERED, worklist__isnull=True).exists()
+
+
+def test_every_national_identifier_is_a_valid_synthetic_number(output):
+    identifiers = PatientIdentifier.objects.filter(kind__in=PatientIdentifier.NATIONAL_KINDS)
+    assert identifiers.count() == Patient.objects.count()
+    for identifier in identifiers:
+        parsed = nin.parse(identifier.value)
+        assert parsed.synthetic, identifier.value
+        assert parsed.kind.value == identifier.kind
+        assert identifier.authority == "NO-FREG"
+        assert parsed.birth_date == identifier.patient.birth_date
+
+
+def test_some_studies_are_unclassified_in_the_general_worklist(output):
+    unclassified = Study.objects.filter(is_unclassified=True)
+    assert unclassified.exists()
+    assert not unclassified.exclude(worklist__is_general=True).exists()
+    assert Study.objects.filter(is_unclassified=False, classification_rule__isnull=False).exists()
+
+
+def test_some_patients_have_priors_at_another_site(output):
+    spread = Patient.objects.annotate(sites=Count("studies__site", distinct=True))
+    assert spread.filter(sites__gt=1).exists()
+
+
+def test_studies_are_held_only_by_credentialed_competent_readers(output):
+    held = Assignment.objects.select_related("study", "radiologist")
+    assert held.exists()
+    today = timezone.localdate()
+    for assignment in held:
+        study, reader = assignment.study, assignment.radiologist
+        assert any(c.is_valid_on(today) for c in reader.credentials.filter(site=study.site))
+        assert reader.competences.filter(subspecialty=study.worklist).exists()
+        assert reader.reads_modality(study.modality)
+
+
+def test_each_study_has_a_plausible_past_consistent_with_its_contract(output):
+    now = timezone.now()
+    for study in Study.objects.select_related("site"):
+        times = list(study.events.values_list("at", flat=True))
+        assert times == sorted(times), study.accession_number
+        assert study.ordered_at <= times[0] + dt.timedelta(seconds=1)
+        assert times[-1] <= now
+        assert study.status_changed_at == times[-1]
+        if study.ready_at is not None:
+            minutes = study.site.deadline_contracts.get(priority=study.priority).turnaround_minutes
+            assert study.deadline - study.ready_at == dt.timedelta(minutes=minutes)
+
+
+def test_rerunning_changes_nothing_and_duplicates_nothing(output):
+    before = row_counts()
+    study_state = list(Study.objects.order_by("id").values_list("id", "status", "deadline"))
+    again = seed()
+    assert row_counts() == before
+    assert list(Study.objects.order_by("id").values_list("id", "status", "deadline")) == (
+        study_state
+    )
+    assert "none added" in again
+
+
+def test_reset_replaces_the_studies_without_piling_up_patients(output):
+    before = row_counts()
+    seed("--reset")
+    after = row_counts()
+    assert after["Study"] == STUDIES
+    assert after["Patient"] == before["Patient"]
+    assert after["Site"] == before["Site"]
+    assert after["User"] == before["User"]
+
+
+def test_every_site_has_an_api_token_printed_with_the_logins(output):
+    assert "http://127.0.0.1:8000" in output
+    for username in DEMO_USERNAMES:
+        assert username in output
+    for code in SITE_CODES:
+        token = SiteApiToken.objects.get(site__code=code)
+        assert token.key in output
