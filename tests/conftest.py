@@ -22,7 +22,12 @@ def site_a(db):
 
 @pytest.fixture
 def site_b(db):
-    return factories.SiteFactory(code="bravo", name="Bravo røntgeninstitutt", kind="PRIVATE_INSTITUTE", hl7_sending_facility="BRAVO")
+    return factories.SiteFactory(
+        code="bravo",
+        name="Bravo røntgeninstitutt",
+        kind="PRIVATE_INSTITUTE",
+        hl7_sending_facility="BRAVO",
+    )
 
 
 @pytest.fixture

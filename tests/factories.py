@@ -41,7 +41,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     _save = factory.PostGeneration(lambda obj, create, extracted, **kw: create and obj.save())
 
 
-class SiteFactory(factory.django.DjangoModelFactory):
+class SiteFactory(factory.django.DjangoModelFactory[Site]):
     class Meta:
         model = Site
         django_get_or_create = ("code",)
@@ -52,7 +52,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
     viewer_url_template = "https://pacs.example.test/viewer?StudyInstanceUIDs={study_instance_uid}"
 
 
-class SubspecialtyFactory(factory.django.DjangoModelFactory):
+class SubspecialtyFactory(factory.django.DjangoModelFactory[Subspecialty]):
     class Meta:
         model = Subspecialty
         django_get_or_create = ("code",)
@@ -75,14 +75,17 @@ def _add_fnr(patient: Patient, create: bool, value: str | None) -> None:
         )
 
 
-class PatientFactory(factory.django.DjangoModelFactory):
+class PatientFactory(factory.django.DjangoModelFactory[Patient]):
     class Meta:
         model = Patient
         skip_postgeneration_save = True
 
     family_name = factory.Sequence(lambda n: f"Ås{n}")
     given_name = "Bjørn"
-    birth_date = dt.date(1970, 5, 17)
+    # A different birth date per patient keeps synthetic numbers from colliding.
+    birth_date = factory.Sequence(
+        lambda n: dt.date(1930, 1, 1) + dt.timedelta(days=(37 * n) % 30000)
+    )
     sex = "M"
 
     fnr = factory.PostGeneration(
@@ -90,7 +93,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     )
 
 
-class StudyFactory(factory.django.DjangoModelFactory):
+class StudyFactory(factory.django.DjangoModelFactory[Study]):
     class Meta:
         model = Study
 
@@ -108,7 +111,7 @@ class StudyFactory(factory.django.DjangoModelFactory):
     status_changed_at = factory.LazyFunction(timezone.now)
 
 
-class RuleFactory(factory.django.DjangoModelFactory):
+class RuleFactory(factory.django.DjangoModelFactory[ClassificationRule]):
     class Meta:
         model = ClassificationRule
 
@@ -118,7 +121,7 @@ class RuleFactory(factory.django.DjangoModelFactory):
     work_units = Decimal("1.00")
 
 
-class RadiologistFactory(factory.django.DjangoModelFactory):
+class RadiologistFactory(factory.django.DjangoModelFactory[Radiologist]):
     class Meta:
         model = Radiologist
 

@@ -94,7 +94,7 @@ def test_missing_fields_are_400_with_field_errors(api_client):
     response = api_client.post(URL, data={}, format="json")
 
     assert response.status_code == 400
-    assert set(response.data) == {"username", "password"}
+    assert set(response.data["errors"]) == {"username", "password"}
     assert not Token.objects.exists()
 
 
@@ -102,7 +102,7 @@ def test_a_blank_password_is_a_field_error(api_client, owner):
     response = login(api_client, username="owner", password="")
 
     assert response.status_code == 400
-    assert "password" in response.data
+    assert "password" in response.data["errors"]
 
 
 def test_the_token_endpoint_does_not_take_a_site_token(site_a_client, owner):

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _session_cookie(user) -> bytes:
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
 
 
 def _communicator(cookie: bytes | None) -> WebsocketCommunicator:

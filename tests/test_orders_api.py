@@ -57,6 +57,8 @@ def order(
     }
     study_fields.update(study)
     fnr = fnr or new_fnr()
+    birth_date = nin.parse(fnr).birth_date
+    assert birth_date is not None
     return {
         "accession_number": accession,
         "action": action,
@@ -65,7 +67,7 @@ def order(
             "identifiers": [{"kind": "FNR", "value": fnr}],
             "family_name": "Ås",
             "given_name": "Bjørn",
-            "birth_date": nin.parse(fnr).birth_date.isoformat(),
+            "birth_date": birth_date.isoformat(),
             "sex": "M",
         },
         "study": study_fields,

@@ -227,7 +227,9 @@ def test_worklist_lists_the_active_tabs_studies_by_deadline(
 def test_worklist_rows_link_to_the_study_page_and_show_the_patient(
     client, login, owner, site_a, neuro, neuro_rule
 ):
-    patient = factories.PatientFactory(family_name="Ødegård", given_name="Åse", sex="F")
+    patient = factories.PatientFactory(
+        family_name="Ødegård", given_name="Åse", sex="F", birth_date=dt.date(1970, 5, 17)
+    )
     study = ready_study(site=site_a, patient=patient, procedure_text="MR caput med kontrast")
     login(owner.user)
 

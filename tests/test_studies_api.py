@@ -228,14 +228,14 @@ def test_an_unknown_filter_value_is_400_with_a_field_error(client_for, coordinat
     response = client_for(coordinator).get(f"{LIST}?{query}")
 
     assert response.status_code == 400
-    assert field in response.data
+    assert field in response.data["errors"]
     assert not AuditEvent.objects.exists()
 
 
 def test_the_unknown_status_error_names_the_value_and_the_choices(client_for, coordinator):
     response = client_for(coordinator).get(f"{LIST}?status=READY,DONE")
 
-    message = str(response.data["status"][0])
+    message = str(response.data["errors"]["status"][0])
     assert "DONE" in message
     assert "READY" in message
 

@@ -72,8 +72,15 @@ def _century_candidates(individual: int, yy: int, series: ControlSeries) -> list
     return []
 
 
-def parse(raw: str, *, allow_2032_series: bool = True) -> NationalIdentityNumber:
-    """Parse and validate ``raw``; raise InvalidNationalIdentityNumber with the reason."""
+def parse(
+    raw: str, *, allow_2032_series: bool = True, today: dt.date | None = None
+) -> NationalIdentityNumber:
+    """Parse and validate ``raw``; raise InvalidNationalIdentityNumber with the reason.
+
+    ``today`` bounds the birth date: where the century is ambiguous (2032 series) the most
+    recent century that does not put the birth in the future is chosen.
+    """
+    latest_birth = today or dt.datetime.now(dt.UTC).date()
     value = raw.replace(" ", "").replace("-", "")
     if len(value) != 11:
         raise InvalidNationalIdentityNumber(f"must have 11 digits, has {len(value)}")
@@ -125,10 +132,12 @@ def parse(raw: str, *, allow_2032_series: bool = True) -> NationalIdentityNumber
     birth_date = None
     for century in centuries:
         try:
-            birth_date = dt.date(century + yy, month, day)
-            break
+            candidate = dt.date(century + yy, month, day)
         except ValueError:
             continue
+        if candidate <= latest_birth or century == centuries[-1]:
+            birth_date = candidate
+            break
     if birth_date is None:
         raise InvalidNationalIdentityNumber(
             f"{value[:6]} is not a valid birth date (day {day}, month {month})"

@@ -72,9 +72,9 @@ def study_list(
     if filters.get("status"):
         qs = qs.filter(status__in=filters["status"].split(","))
     if filters.get("site"):
-        qs = qs.filter(site__code=filters["site"])
+        qs = qs.filter(site__code__in=filters["site"].split(","))
     if filters.get("worklist"):
-        qs = qs.filter(worklist__code=filters["worklist"])
+        qs = qs.filter(worklist__code__in=filters["worklist"].split(","))
     if filters.get("modality"):
         qs = qs.filter(modality__in=filters["modality"].split(","))
     if filters.get("priority"):

@@ -115,7 +115,8 @@ CLASSIFICATION_INPUTS = frozenset(
 )
 
 
-def _resolve_patient(patient_in: PatientInput) -> Patient:
+def _resolve_patient(patient_in: PatientInput) -> tuple[Patient, list[str]]:
+    """The patient these identifiers name (created if new), and the demographics that changed."""
     matches = (
         PatientIdentifier.objects.select_for_update()
         .filter(
@@ -127,6 +128,7 @@ def _resolve_patient(patient_in: PatientInput) -> Patient:
     wanted = {(i.kind, i.authority, i.value) for i in patient_in.identifiers}
     found = [m for m in matches if (m.kind, m.authority, m.value) in wanted]
     patients = {m.patient_id: m.patient for m in found}
+    changed: list[str] = []
     if len(patients) > 1:
         raise OrderConflict(
             "the identifiers belong to different patients; merge the patients first",
@@ -134,14 +136,15 @@ def _resolve_patient(patient_in: PatientInput) -> Patient:
         )
     if patients:
         patient = next(iter(patients.values()))
-        changed = []
         for name in ("family_name", "given_name", "birth_date", "sex"):
             value = getattr(patient_in, name)
             if value not in ("", None) and getattr(patient, name) != value:
                 setattr(patient, name, value)
-                changed.append(name)
+                changed.append(f"patient.{name}")
         if changed:
-            patient.save(update_fields=[*changed, "updated_at"])
+            patient.save(
+                update_fields=[*(c.removeprefix("patient.") for c in changed), "updated_at"]
+            )
     else:
         patient = Patient.objects.create(
             family_name=patient_in.family_name,
@@ -150,17 +153,27 @@ def _resolve_patient(patient_in: PatientInput) -> Patient:
             sex=patient_in.sex,
         )
     known = {(m.kind, m.authority, m.value) for m in found}
+    new_identifiers = sorted(wanted - known)
     PatientIdentifier.objects.bulk_create(
         PatientIdentifier(patient=patient, kind=k, authority=a, value=v)
-        for (k, a, v) in sorted(wanted - known)
+        for (k, a, v) in new_identifiers
     )
-    return patient
+    if new_identifiers and patients:
+        changed.append("patient.identifiers")
+    return patient, changed
+
+
+# Identity set once and never taken away by an order that does not repeat it: the images
+# (DICOM) may have supplied the StudyInstanceUID the viewer link depends on.
+KEPT_WHEN_BLANK = frozenset({"study_instance_uid"})
 
 
 def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
     changed = []
     for f in fields(StudyInput):
         value = getattr(study_in, f.name)
+        if f.name in KEPT_WHEN_BLANK and not value:
+            continue
         if getattr(study, f.name) != value:
             setattr(study, f.name, value)
             changed.append(f.name)
@@ -170,7 +183,7 @@ def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
 def _create(*, site_id: int, order: OrderInput, actor: Actor, now: dt.datetime) -> OrderResult:
     if order.study is None or order.patient is None:
         raise OrderError("a new order needs its patient and study", field="study")
-    patient = _resolve_patient(order.patient)
+    patient, _ = _resolve_patient(order.patient)
     study = Study(
         site_id=site_id,
         accession_number=order.accession_number,
@@ -208,32 +221,38 @@ def _update(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) 
         )
     changed: list[str] = []
     if order.patient is not None:
-        patient = _resolve_patient(order.patient)
+        patient, changed = _resolve_patient(order.patient)
         if patient.id != study.patient_id:
             raise OrderConflict(
                 f"accession {study.accession_number} belongs to another patient; "
                 "correct the patient with a merge, not by a changed order",
                 field="patient.identifiers",
             )
-    if order.study is not None:
-        changed = _apply_study_fields(study, order.study)
-        if changed:
-            study.save(update_fields=[*changed, "updated_at"])
-            StudyEvent.objects.create(
-                study=study,
-                from_status=study.status,
-                to_status=study.status,
-                actor_id=actor.user_id,
-                actor_label=actor.label,
-                at=now,
-                reason="order updated",
-                data={"changed": changed},
-            )
-            if study.status in UNREAD_STATUSES and CLASSIFICATION_INPUTS.intersection(changed):
-                study_reclassify_locked(study, at=now)
+    study_changed = _apply_study_fields(study, order.study) if order.study else []
+    if study_changed:
+        study.save(update_fields=[*study_changed, "updated_at"])
+    changed.extend(study_changed)
+    if changed:
+        StudyEvent.objects.create(
+            study=study,
+            from_status=study.status,
+            to_status=study.status,
+            actor_id=actor.user_id,
+            actor_label=actor.label,
+            at=now,
+            reason="order updated",
+            data={"changed": changed},
+        )
+    if study.status in UNREAD_STATUSES and CLASSIFICATION_INPUTS.intersection(study_changed):
+        study_reclassify_locked(study, at=now)
     if order.images_available and study.status == StudyStatus.ORDERED:
         study_mark_ready_locked(study, actor=actor, at=now)
         changed.append("status")
+    elif order.images_available and not study.images_available:
+        # Images complete while the study is held: remembered, so releasing the hold opens it.
+        study.images_available = True
+        study.save(update_fields=["images_available", "updated_at"])
+        changed.append("images_available")
     outcome = OrderOutcome.UPDATED if changed else OrderOutcome.UNCHANGED
     return OrderResult(study=study, outcome=outcome, changed_fields=changed)
 

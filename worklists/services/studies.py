@@ -172,7 +172,10 @@ def study_reclassify_locked(study: Study, *, at: dt.datetime) -> dict[str, Any]:
 
 def study_mark_ready_locked(study: Study, *, actor: Actor, at: dt.datetime) -> StudyEvent:
     """ORDERED -> READY for a study the caller has locked in its own transaction."""
-    if not is_allowed(study.status, StudyStatus.READY):
+    # Only from ORDERED: the table also allows READY from ASSIGNED/IN_PROGRESS/ON_HOLD, but those
+    # are unassign and release_hold, not "images complete" (which would reclassify and leave any
+    # active assignment behind).
+    if study.status != StudyStatus.ORDERED:
         raise IllegalTransition(study.id, study.status, StudyStatus.READY)
     study.images_available = True
     study.ready_at = at
@@ -207,6 +210,9 @@ def study_assign(
 ) -> Assignment:
     """READY -> ASSIGNED: the study enters one radiologist's queue."""
     study = _lock_study(study_id)
+    if study.status != StudyStatus.READY:
+        # ASSIGNED/IN_PROGRESS -> ASSIGNED is a reassignment (study_reassign), not an assignment.
+        raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
     radiologist = Radiologist.objects.get(id=radiologist_id)
     now = timezone.now()
     _record_transition(
@@ -233,6 +239,9 @@ def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: 
     if not reason.strip():
         raise ReasonRequired("a reassignment needs a reason")
     study = _lock_study(study_id)
+    if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
+        # A READY study is assigned (study_assign), not reassigned.
+        raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
     radiologist = Radiologist.objects.get(id=radiologist_id)
     now = timezone.now()
     previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
@@ -263,6 +272,9 @@ def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: 
 def study_unassign(*, study_id: int, actor: Actor, reason: str) -> Study:
     """ASSIGNED/IN_PROGRESS -> READY: the study goes back to the pool; any draft stays."""
     study = _lock_study(study_id)
+    if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
+        # ORDERED/ON_HOLD -> READY must go through mark_ready/release_hold (classification).
+        raise IllegalTransition(study.id, study.status, StudyStatus.READY)
     now = timezone.now()
     _record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason)
     _end_active_assignment(study, at=now, end_reason=reason or "returned to pool")
