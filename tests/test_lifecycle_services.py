@@ -266,6 +266,21 @@ def test_reassign_ends_the_old_assignment_and_gives_the_study_to_the_other_radio
     assert Assignment.objects.filter(study=study).count() == 2
 
 
+@pytest.mark.parametrize("from_status", [S.READY, S.ORDERED, S.FINAL])
+def test_reassign_of_a_study_nobody_holds_is_illegal_and_writes_nothing(
+    journey, other_radiologist, from_status
+):
+    study = journey.study(from_status)
+    before = snapshot(study)
+
+    with pytest.raises(IllegalTransition):
+        services.study_reassign(
+            study_id=study.id, radiologist_id=other_radiologist.id, actor=SYSTEM, reason="load"
+        )
+
+    assert snapshot(study) == before
+
+
 @pytest.mark.parametrize("from_status", [S.ASSIGNED, S.IN_PROGRESS])
 def test_unassign_returns_the_study_to_ready_and_ends_the_assignment(journey, from_status):
     study = journey.study(from_status)

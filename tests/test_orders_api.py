@@ -345,6 +345,55 @@ def test_an_update_naming_another_patient_is_refused(site_a_client):
     assert InboundMessage.objects.latest("id").status == InboundMessage.Status.FAILED
 
 
+def test_an_order_that_omits_the_study_instance_uid_keeps_the_one_the_study_has(site_a_client):
+    fnr = new_fnr()
+    post(site_a_client, order("ACC-1", fnr=fnr, study_instance_uid="1.2.578.1.5"))
+
+    response, _ = post(site_a_client, order("ACC-1", fnr=fnr, action="update"))
+
+    assert response.status_code == 200
+    assert response.data["outcome"] == "unchanged"
+    assert Study.objects.get().study_instance_uid == "1.2.578.1.5"
+
+
+def test_a_changed_patient_name_is_reported_and_recorded(site_a_client):
+    fnr = new_fnr()
+    post(site_a_client, order("ACC-1", fnr=fnr))
+    payload = order("ACC-1", fnr=fnr, action="update")
+    payload["patient"]["family_name"] = "Ødegård"
+
+    response, _ = post(site_a_client, payload)
+
+    assert response.status_code == 200
+    assert response.data["outcome"] == "updated"
+    assert response.data["changed_fields"] == ["patient.family_name"]
+    assert Patient.objects.get().family_name == "Ødegård"
+    event = StudyEvent.objects.filter(reason="order updated").get()
+    assert event.data == {"changed": ["patient.family_name"]}
+
+
+def test_images_that_arrive_while_a_study_is_held_open_it_when_the_hold_is_released(
+    site_a_client,
+):
+    from worklists.actors import Actor
+    from worklists.services.studies import study_hold, study_release_hold
+
+    fnr = new_fnr()
+    post(site_a_client, order("ACC-1", fnr=fnr))
+    study = Study.objects.get()
+    study_hold(study_id=study.id, actor=Actor.system("test"), reason="identity check")
+
+    response, _ = post(site_a_client, order("ACC-1", fnr=fnr, images_available=True))
+
+    assert response.data["changed_fields"] == ["images_available"]
+    study.refresh_from_db()
+    assert study.status == StudyStatus.ON_HOLD
+    study_release_hold(study_id=study.id, actor=Actor.system("test"), reason="resolved")
+    study.refresh_from_db()
+    assert study.status == StudyStatus.READY
+    assert study.deadline is not None
+
+
 # --- cancel --------------------------------------------------------------------------------
 
 
