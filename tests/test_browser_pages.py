@@ -1,0 +1,100 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright against a live server.
+
+Skipped where no Chromium is installed (a bare developer machine); CI installs it and sets
+REQUIRE_BROWSER=1, which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.urls import reverse
+
+from tests import factories
+from worklists.actors import Actor
+from worklists.models import AuditEvent
+from worklists.services.studies import study_mark_ready
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
+    raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
+
+
+@pytest.fixture
+def page() -> Iterator:
+    if CHROMIUM is None:
+        pytest.skip("no chromium on this machine")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def ready_study(site_a, neuro):
+    # Made before the browser starts: Playwright's event loop and the after-commit broadcast
+    # cannot share this thread.
+    factories.RuleFactory(subspecialty=neuro, modality="CT", body_part="HEAD")
+    patient = factories.PatientFactory(family_name="Ødegård", given_name="Åse", sex="F")
+    study = factories.StudyFactory(
+        site=site_a, patient=patient, procedure_text="CT caput uten kontrast", priority="STAT"
+    )
+    return study_mark_ready(study_id=study.id, actor=Actor.system("test"))
+
+
+def test_a_radiologist_logs_in_sees_the_worklist_and_opens_a_study(
+    owner, ready_study, live_server, page
+):
+    study = ready_study
+    page.goto(live_server.url + reverse("login"))
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{reverse('worklist')}*")
+
+    row = page.locator(f"tr[data-study-id='{study.id}']")
+    assert row.is_visible()
+    assert "Ødegård, Åse" in row.inner_text()
+    assert page.locator("[data-tab='neuro'][aria-current='page']").is_visible()
+
+    row.locator("a", has_text="CT caput uten kontrast").click()
+    page.wait_for_url(f"**{reverse('study', args=[study.id])}")
+    assert page.locator("h1").inner_text() == "CT caput uten kontrast"
+    assert study.study_instance_uid in page.locator("[data-viewer-link]").get_attribute("href")
+    assert AuditEvent.objects.filter(
+        actor=owner.user, action="study.view", object_id=str(study.id)
+    ).exists()
+
+
+def test_a_wrong_password_keeps_the_user_on_the_login_page(owner, live_server, page):
+    page.goto(live_server.url + reverse("login"))
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+
+    assert page.url.startswith(live_server.url + reverse("login"))
+    assert page.locator("input[name=password]").is_visible()
+    assert "Log out" not in page.content()
