@@ -31,6 +31,10 @@ from worklists.services.studies import (
 )
 
 
+class _ConcurrentCreate(Exception):
+    """A unique key was taken by a concurrent transaction: run the whole order again."""
+
+
 class OrderAction(enum.StrEnum):
     NEW = "new"
     UPDATE = "update"
@@ -154,10 +158,16 @@ def _resolve_patient(patient_in: PatientInput) -> tuple[Patient, list[str]]:
         )
     known = {(m.kind, m.authority, m.value) for m in found}
     new_identifiers = sorted(wanted - known)
-    PatientIdentifier.objects.bulk_create(
-        PatientIdentifier(patient=patient, kind=k, authority=a, value=v)
-        for (k, a, v) in new_identifiers
-    )
+    try:
+        with transaction.atomic():
+            PatientIdentifier.objects.bulk_create(
+                PatientIdentifier(patient=patient, kind=k, authority=a, value=v)
+                for (k, a, v) in new_identifiers
+            )
+    except IntegrityError as exc:
+        # Another order named the same new patient an instant earlier and has committed (a
+        # unique index waits for the other transaction): retrying finds that patient.
+        raise _ConcurrentCreate from exc
     if new_identifiers and patients:
         changed.append("patient.identifiers")
     return patient, changed
@@ -269,15 +279,11 @@ def _cancel(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) 
     return OrderResult(study=study, outcome=OrderOutcome.CANCELLED, changed_fields=["status"])
 
 
-class _ConcurrentCreate(Exception):
-    pass
-
-
 def order_apply(
     *, site_id: int, order: OrderInput, actor: Actor, inbound_id: int | None = None
 ) -> OrderResult:
     """Create, update or cancel the order ``order.accession_number`` of ``site_id``."""
-    for _attempt in range(2):
+    for _attempt in range(3):
         try:
             return _order_apply_once(
                 site_id=site_id, order=order, actor=actor, inbound_id=inbound_id

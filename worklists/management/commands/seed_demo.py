@@ -791,7 +791,7 @@ class Command(BaseCommand):
             f"Teleradiology demo ready in {elapsed:.1f} s ({created} studies created this run).",
             f"Studies at the demo sites: {statuses or 'none'}.",
             "",
-            f"Open {DEMO_URL}   (start the server with: manage.py serve)",
+            f"Open {DEMO_URL}   (`make run` starts it; or: manage.py serve)",
             f"Admin: {DEMO_URL}/admin/",
             "",
             f"Demo logins; the password for every one is: {DEMO_PASSWORD}",

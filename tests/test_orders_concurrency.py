@@ -1,0 +1,106 @@
+"""Order ingest under real concurrency: real threads against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from tests import factories
+from worklists.actors import Actor
+from worklists.models import Patient, Study, StudyEvent
+from worklists.services.orders import (
+    IdentifierInput,
+    OrderAction,
+    OrderInput,
+    PatientInput,
+    StudyInput,
+    order_apply,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SENDERS = 8
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
+        pytest.skip("concurrency is tested on PostgreSQL (set DATABASE_URL)")
+
+
+def _order(accession: str, fnr: str) -> OrderInput:
+    from django.utils import timezone
+
+    return OrderInput(
+        accession_number=accession,
+        action=OrderAction.NEW,
+        images_available=True,
+        patient=PatientInput(
+            identifiers=(IdentifierInput(kind="FNR", value=fnr, authority="NO-FREG"),),
+            family_name="Ødegård",
+            given_name="Åse",
+        ),
+        study=StudyInput(
+            modality="CT", procedure_text="CT caput uten kontrast", ordered_at=timezone.now()
+        ),
+    )
+
+
+def _run_at_once(target, count: int) -> list[BaseException]:
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            target(index)
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+def test_the_same_order_sent_by_many_connections_at_once_creates_one_study(site_a):
+    fnr = factories.synthetic_fnr()
+    order = _order("RACE-1", fnr)
+
+    errors = _run_at_once(
+        lambda _i: order_apply(site_id=site_a.id, order=order, actor=Actor.for_site("alfa")),
+        SENDERS,
+    )
+
+    assert errors == []
+    study = Study.objects.get()
+    assert study.status == "READY"
+    assert Patient.objects.count() == 1
+    assert list(StudyEvent.objects.filter(study=study).values_list("from_status", "to_status")) == [
+        ("", "ORDERED"),
+        ("ORDERED", "READY"),
+    ]
+
+
+def test_orders_of_one_new_patient_at_once_share_one_patient(site_a):
+    fnr = factories.synthetic_fnr()
+
+    errors = _run_at_once(
+        lambda i: order_apply(
+            site_id=site_a.id, order=_order(f"SAME-PATIENT-{i}", fnr), actor=Actor.for_site("a")
+        ),
+        SENDERS,
+    )
+
+    assert errors == []
+    assert Study.objects.count() == SENDERS
+    assert Patient.objects.count() == 1
