@@ -169,3 +169,14 @@ def test_the_coordinator_check_costs_one_query_and_scoping_adds_no_study_query(
         qs = studies_visible_to(owner.user)
     with django_assert_num_queries(1):
         assert len(list(qs)) == 1
+
+
+def test_a_credential_is_judged_by_the_date_at_its_own_site(owner):
+    from worklists.access import credentialed_site_ids
+
+    auckland = factories.SiteFactory(code="akl", time_zone="Pacific/Auckland")
+    factories.credential(owner, auckland, valid_until=dt.date(2026, 11, 26))
+    noon_utc = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # 27 November in Auckland
+
+    assert auckland.id not in credentialed_site_ids(owner.user, now=noon_utc)
+    assert auckland.id in credentialed_site_ids(owner.user, now=noon_utc - dt.timedelta(hours=12))

@@ -498,3 +498,17 @@ def test_without_a_ready_time_only_overdue_can_be_told():
         )
         == "overdue"
     )
+
+
+def test_a_deadline_across_the_end_of_summer_time_is_the_contracted_real_time(site_a):
+    DeadlineContract.objects.create(site=site_a, priority="ROUTINE", turnaround_minutes=24 * 60)
+    oslo = site_a.zone
+    # 25 October 2026: clocks in Oslo go back from 03:00 to 02:00, a 25-hour day.
+    ready_at = dt.datetime(2026, 10, 25, 1, 30, tzinfo=oslo)
+    study = StudyFactory(site=site_a)
+
+    study = study_mark_ready(study_id=study.id, actor=Actor.system("test"), at=ready_at)
+
+    elapsed = study.deadline.astimezone(dt.UTC) - ready_at.astimezone(dt.UTC)
+    assert elapsed == dt.timedelta(hours=24)
+    assert study.deadline.astimezone(oslo).replace(tzinfo=None) == dt.datetime(2026, 10, 26, 0, 30)

@@ -20,7 +20,7 @@ from worklists.lifecycle import ALLOWED_TRANSITIONS, IllegalTransition
 from worklists.live import site_group
 from worklists.models import Assignment, Radiologist, Study, StudyEvent, StudyStatus
 from worklists.services import studies as services
-from worklists.services.studies import NotTheHolder, ReasonRequired
+from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
 
 S = StudyStatus
 SYSTEM = Actor.system("test")
@@ -714,3 +714,34 @@ def test_a_release_that_also_makes_the_study_ready_broadcasts_each_change(
         services.study_release_hold(study_id=study.id, actor=SYSTEM)
 
     assert len(callbacks) == 2
+
+
+def test_a_study_is_only_assigned_to_a_reader_credentialed_for_its_site(journey, outsider):
+    study = journey.study(S.READY)
+    before = snapshot(study)
+
+    with pytest.raises(NotEligible, match="no valid credential for alfa"):
+        services.study_assign(study_id=study.id, radiologist_id=outsider.id, actor=SYSTEM)
+
+    assert snapshot(study) == before
+
+
+def test_a_study_is_not_assigned_to_an_inactive_reader(journey, other_radiologist):
+    study = journey.study(S.READY)
+    other_radiologist.is_active = False
+    other_radiologist.save(update_fields=["is_active"])
+
+    with pytest.raises(NotEligible, match="not an active radiologist"):
+        services.study_assign(study_id=study.id, radiologist_id=other_radiologist.id, actor=SYSTEM)
+
+
+def test_a_reassignment_to_a_reader_of_another_site_is_refused(journey, outsider):
+    study = journey.study(S.ASSIGNED)
+    before = snapshot(study)
+
+    with pytest.raises(NotEligible):
+        services.study_reassign(
+            study_id=study.id, radiologist_id=outsider.id, actor=SYSTEM, reason="load"
+        )
+
+    assert snapshot(study) == before

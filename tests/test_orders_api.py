@@ -686,3 +686,97 @@ def test_a_patient_known_by_fnr_from_another_site_is_reused(
     study_b = Study.objects.get(id=second.data["study_id"])
     priors = patient_prior_studies(user=coordinator, study=study_b)
     assert [p.id for p in priors] == [first.data["study_id"]]
+
+
+# --- partial updates, authorities, clocks -----------------------------------------------------
+
+
+def test_an_update_changes_only_what_it_states(site_a_client):
+    fnr = new_fnr()
+    payload = order("ACC-1", fnr=fnr, images_available=True, priority="STAT")
+    payload["patient"]["sex"] = "F"
+    post(site_a_client, payload)
+    deadline = Study.objects.get().deadline
+
+    response, _ = post(
+        site_a_client,
+        {
+            "accession_number": "ACC-1",
+            "action": "update",
+            "study": {"referring_physician": "Dr. Ås"},
+        },
+    )
+
+    assert response.status_code == 200, response.data
+    assert response.data["changed_fields"] == ["referring_physician"]
+    study = Study.objects.get()
+    assert study.priority == "STAT"
+    assert study.deadline == deadline
+    assert study.clinical_question == "Hodepine, spørsmål om blødning"
+    assert study.patient.sex == "F"
+
+
+def test_a_new_order_must_state_modality_procedure_and_ordered_at(site_a_client):
+    payload = order("ACC-1")
+    del payload["study"]["modality"]
+    del payload["study"]["ordered_at"]
+
+    response, _ = post(site_a_client, payload)
+
+    assert response.status_code == 400
+    assert set(response.data["errors"]["study"]) == {"modality", "ordered_at"}
+    assert not Study.objects.exists()
+
+
+def test_an_ordered_at_without_utc_offset_is_refused(site_a_client):
+    response, _ = post(site_a_client, order("ACC-1", ordered_at="2026-11-26T21:14:00"))
+
+    assert response.status_code == 400
+    assert "UTC offset" in str(response.data["errors"]["study"]["ordered_at"][0])
+    assert not Study.objects.exists()
+
+
+def test_a_national_number_is_always_the_national_registers(site_a_client):
+    payload = order("ACC-1")
+    payload["patient"]["identifiers"][0]["authority"] = "alfa"
+
+    response, _ = post(site_a_client, payload)
+
+    assert response.status_code == 409
+    assert "issued by 'NO-FREG'" in response.data["errors"]["patient.identifiers"][0]
+    assert not Patient.objects.exists()
+
+
+def test_a_site_cannot_send_record_numbers_of_another_site(site_a_client, site_b):
+    payload = order("ACC-1")
+    payload["patient"]["identifiers"].append({"kind": "MR", "value": "B-17", "authority": "bravo"})
+
+    response, _ = post(site_a_client, payload)
+
+    assert response.status_code == 409
+    assert not PatientIdentifier.objects.filter(authority="bravo").exists()
+
+
+def test_a_local_record_number_belongs_to_the_sending_site(site_a_client):
+    payload = order("ACC-1")
+    payload["patient"]["identifiers"].append({"kind": "MR", "value": "A-17"})
+
+    post(site_a_client, payload)
+
+    assert PatientIdentifier.objects.get(kind="MR").authority == "alfa"
+
+
+def test_an_unexpected_failure_keeps_the_message_failed_with_its_cause(site_a_client, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("worklists.api.order_apply", broken)
+    site_a_client.raise_request_exception = False
+
+    response, body = post(site_a_client, order("ACC-1"))
+
+    assert response.status_code == 500
+    message = InboundMessage.objects.get()
+    assert message.status == InboundMessage.Status.FAILED
+    assert "disk full" in message.error
+    assert bytes(message.raw) == body

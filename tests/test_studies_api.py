@@ -308,7 +308,16 @@ def test_a_page_that_exactly_fills_has_no_next(client_for, owner, site_a):
     assert response.data["next"] is None
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "e30", "W10", "eyJkIjogNSwgImkiOiAxfQ"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",
+        "e30",
+        "W10",
+        "eyJkIjogNSwgImkiOiAxfQ",
+        "eyJkIjogIjIwMjYtMTEtMjZUMTA6MDA6MDAiLCAiaSI6IDF9",  # a deadline without its UTC offset
+    ],
+)
 def test_a_bad_cursor_is_400(client_for, owner, study_a, cursor):
     response = client_for(owner.user).get(f"{LIST}?cursor={cursor}")
 

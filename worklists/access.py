@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from worklists.models import Credential, Radiologist, Site, SiteMembership, Study
@@ -27,11 +29,15 @@ def radiologist_of(user: AnyUser) -> Radiologist | None:
     return Radiologist.objects.filter(user_id=user.pk, is_active=True).first()
 
 
-def valid_credentials_q(today: object | None = None) -> Q:
-    day = today or timezone.localdate()
-    return Q(revoked_at__isnull=True, valid_from__lte=day) & (
-        Q(valid_until__isnull=True) | Q(valid_until__gte=day)
-    )
+def credentialed_site_ids(user: AnyUser, *, now: dt.datetime | None = None) -> set[int]:
+    """Sites where ``user`` holds a credential valid today, "today" in each site's own zone."""
+    if user.pk is None:
+        return set()
+    moment = now or timezone.now()
+    credentials = Credential.objects.filter(
+        radiologist__user_id=user.pk, radiologist__is_active=True, revoked_at__isnull=True
+    ).select_related("site")
+    return {c.site_id for c in credentials if c.is_valid_on(moment.astimezone(c.site.zone).date())}
 
 
 def visible_site_ids(user: AnyUser) -> set[int] | None:
@@ -43,12 +49,7 @@ def visible_site_ids(user: AnyUser) -> set[int] | None:
     site_ids: set[int] = set(
         SiteMembership.objects.filter(user_id=user.pk).values_list("site_id", flat=True)
     )
-    site_ids.update(
-        Credential.objects.filter(
-            valid_credentials_q(), radiologist__user_id=user.pk, radiologist__is_active=True
-        ).values_list("site_id", flat=True)
-    )
-    return site_ids
+    return site_ids | credentialed_site_ids(user)
 
 
 def studies_visible_to(user: AnyUser) -> QuerySet[Study]:

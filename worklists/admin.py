@@ -1,5 +1,13 @@
-from django.contrib import admin
+from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from worklists.access import studies_visible_to
 from worklists.models import (
     Assignment,
     AuditEvent,
@@ -18,6 +26,7 @@ from worklists.models import (
     StudyEvent,
     Subspecialty,
 )
+from worklists.services.audit import AccessContext, audit_study_reads
 
 
 class DeadlineContractInline(admin.TabularInline):
@@ -58,16 +67,60 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
     ordering = ["position", "id"]
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Patient data changes through the services (orders, lifecycle), never through a form,
+    so that every change has its event; the admin shows it."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class PatientIdentifierInline(admin.TabularInline):
     model = PatientIdentifier
     extra = 0
+    fields = ("kind", "authority", "value")
+    readonly_fields = ("kind", "authority", "value")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(ReadOnlyAdmin):
     list_display = ["family_name", "given_name", "birth_date", "sex"]
     search_fields = ["family_name", "given_name", "identifiers__value"]
     inlines = [PatientIdentifierInline]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        patient = self.get_object(request, object_id)
+        if patient is not None:
+            context = AccessContext.from_request(request, channel="admin")
+            AuditEvent.objects.create(
+                at=timezone.now(),
+                actor_id=context.user_id,
+                actor_label=context.actor_label,
+                action=AuditEvent.Action.PATIENT_VIEW,
+                object_type="patient",
+                object_id=str(patient.pk),
+                patient=patient,
+                channel=context.channel,
+                remote_addr=context.remote_addr,
+                path=context.path,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class StudyEventInline(admin.TabularInline):
@@ -77,14 +130,12 @@ class StudyEventInline(admin.TabularInline):
     fields = ("at", "from_status", "to_status", "actor_label", "reason", "data")
     readonly_fields = ("at", "from_status", "to_status", "actor_label", "reason", "data")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
-    """Read-mostly: status changes go through the lifecycle services, never a form."""
-
+class StudyAdmin(ReadOnlyAdmin):
     list_display = [
         "accession_number",
         "site",
@@ -98,28 +149,32 @@ class StudyAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "priority", "modality", "worklist", "is_unclassified", "site"]
     search_fields = ["accession_number", "study_instance_uid", "procedure_text"]
-    raw_id_fields = ["patient"]
-    readonly_fields = [
-        "status",
-        "status_changed_at",
-        "ready_at",
-        "deadline",
-        "worklist",
-        "classification_rule",
-        "is_unclassified",
-        "work_units",
-    ]
     inlines = [StudyEventInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
+        return studies_visible_to(request.user).select_related("site", "worklist")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        study = self.get_object(request, object_id)
+        if study is not None:
+            audit_study_reads(
+                context=AccessContext.from_request(request, channel="admin"),
+                studies=[study],
+                action=AuditEvent.Action.STUDY_VIEW,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ReadOnlyAdmin):
     list_display = ["study", "radiologist", "kind", "assigned_at", "ended_at", "end_reason"]
     list_filter = ["kind"]
-    raw_id_fields = ["study"]
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 class CompetenceInline(admin.TabularInline):
@@ -164,11 +219,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_label", "object_id"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -34,7 +34,7 @@ from worklists.serializers import (
 )
 from worklists.services.audit import AccessContext, audit_study_reads
 from worklists.services.inbound import inbound_mark_failed, inbound_store
-from worklists.services.orders import OrderError, OrderNotFound, order_apply
+from worklists.services.orders import OrderError, OrderNotFound, OrderOutcome, order_apply
 from worklists.services.tokens import personal_token_get_or_create
 
 
@@ -67,7 +67,7 @@ class OrdersApi(APIView):
                 {"errors": {"non_field_errors": [str(exc.detail)]}, "inbound_id": inbound.id},
                 status=exc.status_code,
             )
-        serializer = OrderInSerializer(data=data, context={"site_code": site.code})
+        serializer = OrderInSerializer(data=data)
         if not serializer.is_valid():
             inbound_mark_failed(inbound_id=inbound.id, error=json.dumps(serializer.errors))
             return Response(
@@ -87,6 +87,10 @@ class OrdersApi(APIView):
             return Response(
                 {"errors": {exc.field: [str(exc)]}, "inbound_id": inbound.id}, status=code
             )
+        except Exception as exc:
+            # Kept, with what went wrong, for reprocessing once the fault is fixed.
+            inbound_mark_failed(inbound_id=inbound.id, error=f"internal error: {exc!r}")
+            raise
         study = result.study
         body = OrderOutSerializer(
             {
@@ -98,7 +102,7 @@ class OrdersApi(APIView):
                 "deadline": study.deadline,
             }
         ).data
-        created = result.outcome == "created"
+        created = result.outcome is OrderOutcome.CREATED
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -191,7 +195,7 @@ class AuthTokenApi(APIView):
     """A person exchanges username and password for a personal API token."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list = []
+    authentication_classes: list[type] = []
     throttle_classes = [LoginThrottle]
 
     @extend_schema(request=TokenInSerializer, responses=TokenOutSerializer)
@@ -199,7 +203,7 @@ class AuthTokenApi(APIView):
         serializer = TokenInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(
-            request._request,
+            request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
         )

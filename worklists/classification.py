@@ -88,9 +88,11 @@ def deadline_for(
     """The deadline and where its turnaround came from ('contract' or 'default')."""
     if ready_at.tzinfo is None:
         raise ValueError("ready_at must be timezone-aware")
+    # In UTC: adding to a local time would add wall-clock time, an hour off across DST.
+    start = ready_at.astimezone(dt.UTC)
     if priority in contract_minutes:
-        return ready_at + dt.timedelta(minutes=contract_minutes[priority]), "contract"
-    return ready_at + dt.timedelta(minutes=default_minutes[priority]), "default"
+        return start + dt.timedelta(minutes=contract_minutes[priority]), "contract"
+    return start + dt.timedelta(minutes=default_minutes[priority]), "default"
 
 
 def deadline_risk(

@@ -190,3 +190,11 @@ def synthetic_number(
             continue
         return "".join(str(d) for d in [*digits, k1, k2])
     raise RuntimeError("no valid individual number found")  # pragma: no cover
+
+
+def parse_as(kind: str, raw: str) -> NationalIdentityNumber:
+    """Parse ``raw`` and require it to be a number of ``kind`` ('FNR', 'DNR', 'HNR', 'FHN')."""
+    parsed = parse(raw)
+    if parsed.kind.value != kind:
+        raise InvalidNationalIdentityNumber(f"is a {parsed.kind.value}, not a {kind}")
+    return parsed

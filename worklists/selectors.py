@@ -10,13 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
 
-from worklists.access import studies_visible_to
-from worklists.models import UNREAD_STATUSES, Assignment, Study, Subspecialty
-
-AnyUser = AbstractBaseUser | AnonymousUser
+from worklists.access import AnyUser, studies_visible_to
+from worklists.models import UNREAD_STATUSES, Assignment, Study, StudyEvent, Subspecialty
 
 STUDY_LIST_FILTERS = ("status", "site", "worklist", "modality", "priority", "unclassified")
 
@@ -42,9 +39,12 @@ class Cursor:
             padded = token + "=" * (-len(token) % 4)
             payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
             deadline = dt.datetime.fromisoformat(payload["d"]) if payload["d"] else None
-            return cls(deadline=deadline, id=int(payload["i"]))
+            cursor = cls(deadline=deadline, id=int(payload["i"]))
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise InvalidCursor("the cursor is not one this server handed out") from exc
+        if cursor.deadline is not None and cursor.deadline.tzinfo is None:
+            raise InvalidCursor("the cursor is not one this server handed out")
+        return cursor
 
 
 def _after(cursor: Cursor) -> Q:
@@ -154,7 +154,7 @@ def worklist_summaries(*, user: AnyUser, site_code: str = "") -> list[WorklistSu
     return summaries
 
 
-def study_events(*, study: Study) -> QuerySet:
+def study_events(*, study: Study) -> QuerySet[StudyEvent]:
     return study.events.select_related("actor").order_by("at", "id")
 
 

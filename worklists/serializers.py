@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from worklists import classification, nin
+from worklists import nin
 from worklists.models import Modality, PatientIdentifier, Priority, Sex, Study, StudyStatus
 from worklists.services.orders import (
     IdentifierInput,
@@ -18,7 +18,18 @@ from worklists.services.orders import (
     StudyInput,
 )
 
-NATIONAL_AUTHORITY = "NO-FREG"
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A date-time that must state its UTC offset: a site's clock is not the server's."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            parsed = parse_datetime(value)
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    "must include a UTC offset, e.g. 2026-11-26T21:14:00+01:00"
+                )
+        return super().to_internal_value(value)
 
 
 class IdentifierInSerializer(serializers.Serializer):
@@ -27,22 +38,13 @@ class IdentifierInSerializer(serializers.Serializer):
     authority = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        kind = attrs["kind"]
-        if kind in PatientIdentifier.NATIONAL_KINDS:
+        if attrs["kind"] in PatientIdentifier.NATIONAL_KINDS:
             try:
-                parsed = nin.parse(attrs["value"])
+                attrs["value"] = nin.parse_as(attrs["kind"], attrs["value"]).value
             except nin.InvalidNationalIdentityNumber as exc:
-                raise serializers.ValidationError({"value": f"invalid {kind}: {exc}"}) from exc
-            if parsed.kind.value != kind:
                 raise serializers.ValidationError(
-                    {"value": f"{attrs['value']} is a {parsed.kind.value}, not a {kind}"}
-                )
-            attrs["value"] = parsed.value
-        if not attrs.get("authority"):
-            if kind == PatientIdentifier.Kind.LOCAL or kind == PatientIdentifier.Kind.H_NUMMER:
-                attrs["authority"] = self.context["site_code"]
-            else:
-                attrs["authority"] = NATIONAL_AUTHORITY
+                    {"value": f"invalid {attrs['kind']} {attrs['value']}: {exc}"}
+                ) from exc
         return attrs
 
 
@@ -51,7 +53,7 @@ class PatientInSerializer(serializers.Serializer):
     family_name = serializers.CharField(max_length=100)
     given_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     birth_date = serializers.DateField(required=False, allow_null=True)
-    sex = serializers.ChoiceField(choices=Sex.choices, required=False, default=Sex.UNKNOWN)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
 
     def validate_birth_date(self, value: Any) -> Any:
         if value is not None and value > timezone.localdate():
@@ -60,25 +62,24 @@ class PatientInSerializer(serializers.Serializer):
 
 
 class ProcedureSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    code = serializers.CharField(max_length=32, required=False, allow_blank=True)
     text = serializers.CharField(max_length=300)
-    coding_system = serializers.CharField(
-        max_length=32, required=False, allow_blank=True, default="NCRP"
-    )
+    coding_system = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
 
 class StudyInSerializer(serializers.Serializer):
-    modality = serializers.ChoiceField(choices=Modality.choices)
-    procedure = ProcedureSerializer()
-    body_part = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
-    clinical_question = serializers.CharField(required=False, allow_blank=True, default="")
-    referring_physician = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
-    )
-    ordered_at = serializers.DateTimeField()
+    """Every field optional here: a new order needs modality, procedure and ordered_at (checked
+    in OrderInSerializer); an update states only what changes."""
+
+    modality = serializers.ChoiceField(choices=Modality.choices, required=False)
+    procedure = ProcedureSerializer(required=False)
+    body_part = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    clinical_question = serializers.CharField(required=False, allow_blank=True)
+    referring_physician = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    ordered_at = AwareDateTimeField(required=False)
     study_instance_uid = serializers.RegexField(
-        r"^[0-9]+(\.[0-9]+)*$", max_length=64, required=False, allow_blank=True, default=""
+        r"^[0-9]+(\.[0-9]+)*$", max_length=64, required=False, allow_blank=True
     )
 
 
@@ -93,12 +94,19 @@ class OrderInSerializer(serializers.Serializer):
     study = StudyInSerializer(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["action"] != OrderAction.CANCEL:
-            missing = {
-                name: ["required for a new or changed order"]
+        if attrs["action"] == OrderAction.NEW:
+            missing: dict[str, Any] = {
+                name: ["required for a new order"]
                 for name in ("patient", "study")
                 if name not in attrs
             }
+            study_missing = {
+                name: ["required for a new order"]
+                for name in ("modality", "procedure", "ordered_at")
+                if "study" in attrs and name not in attrs["study"]
+            }
+            if study_missing:
+                missing["study"] = study_missing
             if missing:
                 raise serializers.ValidationError(missing)
         return attrs
@@ -110,28 +118,31 @@ class OrderInSerializer(serializers.Serializer):
             p = data["patient"]
             patient = PatientInput(
                 identifiers=tuple(
-                    IdentifierInput(kind=i["kind"], value=i["value"], authority=i["authority"])
+                    IdentifierInput(
+                        kind=i["kind"], value=i["value"], authority=i.get("authority", "")
+                    )
                     for i in p["identifiers"]
                 ),
                 family_name=p["family_name"],
-                given_name=p.get("given_name", ""),
+                given_name=p.get("given_name"),
                 birth_date=p.get("birth_date"),
-                sex=p.get("sex", Sex.UNKNOWN),
+                sex=p.get("sex"),
             )
         study = None
         if "study" in data:
             s = data["study"]
+            procedure = s.get("procedure", {})
             study = StudyInput(
-                modality=s["modality"],
-                procedure_text=s["procedure"]["text"],
-                procedure_code=s["procedure"]["code"],
-                procedure_coding_system=s["procedure"]["coding_system"],
-                body_part=s["body_part"],
-                priority=s["priority"],
-                clinical_question=s["clinical_question"],
-                referring_physician=s["referring_physician"],
-                ordered_at=s["ordered_at"],
-                study_instance_uid=s["study_instance_uid"],
+                modality=s.get("modality"),
+                procedure_text=procedure.get("text"),
+                procedure_code=procedure.get("code"),
+                procedure_coding_system=procedure.get("coding_system"),
+                body_part=s.get("body_part"),
+                priority=s.get("priority"),
+                clinical_question=s.get("clinical_question"),
+                referring_physician=s.get("referring_physician"),
+                ordered_at=s.get("ordered_at"),
+                study_instance_uid=s.get("study_instance_uid"),
             )
         return OrderInput(
             accession_number=data["accession_number"],
@@ -207,12 +218,7 @@ class StudyOutSerializer(serializers.ModelSerializer):
         }
 
     def get_deadline_risk(self, study: Study) -> str:
-        return classification.deadline_risk(
-            deadline=study.deadline,
-            ready_at=study.ready_at,
-            now=self.context.get("now") or timezone.now(),
-            risk_fraction=settings.DEADLINE_RISK_FRACTION,
-        )
+        return study.deadline_risk(self.context.get("now") or timezone.now())
 
     def get_viewer_url(self, study: Study) -> str:
         return study.site.viewer_url(

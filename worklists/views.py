@@ -8,24 +8,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from worklists import classification, selectors
+from worklists import selectors
 from worklists.access import is_coordinator, sites_visible_to
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_study_reads
 
 
-def _risk(study: Study, now: object) -> str:
-    return classification.deadline_risk(
-        deadline=study.deadline,
-        ready_at=study.ready_at,
-        now=now,  # type: ignore[arg-type]
-        risk_fraction=settings.DEADLINE_RISK_FRACTION,
-    )
-
-
 @login_required
 def worklist_page(request: HttpRequest) -> HttpResponse:
-    summaries = selectors.worklist_summaries(user=request.user)
+    summaries = selectors.worklist_summaries(
+        user=request.user, site_code=request.GET.get("site", "")
+    )
     tab = (
         request.GET.get("tab")
         or next((s.worklist.code for s in summaries if s.unread_count), summaries[0].worklist.code)
@@ -68,7 +61,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         {
             "summaries": summaries,
             "tab": tab,
-            "rows": [(study, _risk(study, now)) for study in rows],
+            "rows": [(study, study.deadline_risk(now)) for study in rows],
             "sites": sites_visible_to(request.user),
             "modalities": Modality.choices,
             "filters": filters,
@@ -102,12 +95,12 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
         "worklists/study.html",
         {
             "study": study,
-            "risk": _risk(study, now),
+            "risk": study.deadline_risk(now),
             "assignment": selectors.study_active_assignment(study=study),
             "events": selectors.study_events(study=study),
             "priors": priors,
             "identifiers": study.patient.identifiers.order_by("kind"),
-            "age": study.patient.age_on(timezone.localdate()),
+            "age": study.patient.age_on(now.astimezone(study.site.zone).date()),
             "viewer_url": study.site.viewer_url(
                 study_instance_uid=study.study_instance_uid,
                 accession_number=study.accession_number,

@@ -11,6 +11,7 @@ class AuditEvent(models.Model):
         STUDY_VIEW = "study.view", "Viewed a study"
         STUDY_LIST = "study.list", "Saw a study in a list"
         REPORT_VIEW = "report.view", "Viewed a report"
+        PATIENT_VIEW = "patient.view", "Viewed a patient record"
 
     at = models.DateTimeField()
     actor = models.ForeignKey(

@@ -48,7 +48,12 @@ class PatientIdentifier(models.Model):
         H_NUMMER = "HNR", "H-nummer"
         LOCAL = "MR", "Local record number"
 
+    # Numbers in the national format, validated with their check digits.
     NATIONAL_KINDS = frozenset({Kind.FODSELSNUMMER, Kind.D_NUMMER, Kind.H_NUMMER})
+    # Issued by the national population register, the same patient whichever site sends them;
+    # an H-nummer is issued by the health institution, like a local record number.
+    NATIONAL_REGISTER_KINDS = frozenset({Kind.FODSELSNUMMER, Kind.D_NUMMER})
+    NATIONAL_AUTHORITY = "NO-FREG"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="identifiers")
     kind = models.CharField(max_length=3, choices=Kind.choices)
@@ -70,8 +75,6 @@ class PatientIdentifier(models.Model):
     def clean(self) -> None:
         if self.kind in self.NATIONAL_KINDS:
             try:
-                parsed = nin.parse(self.value)
+                nin.parse_as(self.kind, self.value)
             except nin.InvalidNationalIdentityNumber as exc:
                 raise ValidationError({"value": str(exc)}) from exc
-            if parsed.kind.value != self.kind:
-                raise ValidationError({"value": f"is a {parsed.kind.value}, not a {self.kind}"})

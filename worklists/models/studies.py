@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from worklists.classification import deadline_risk
 from worklists.models.choices import Modality, Priority
 
 
@@ -96,6 +98,15 @@ class Study(models.Model):
     @property
     def is_unread(self) -> bool:
         return self.status in UNREAD_STATUSES
+
+    def deadline_risk(self, now: dt.datetime) -> str:
+        """'overdue', 'at_risk', 'ok', or '' for a study without a deadline."""
+        return deadline_risk(
+            deadline=self.deadline,
+            ready_at=self.ready_at,
+            now=now,
+            risk_fraction=settings.DEADLINE_RISK_FRACTION,
+        )
 
 
 class StudyEvent(models.Model):

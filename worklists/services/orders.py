@@ -1,24 +1,28 @@
 """Order ingest: a site creates, updates or cancels an order with its patient.
 
 Idempotent on site + accession number: the same order applied twice changes nothing the second
-time. Everything happens in one transaction, so a failure leaves nothing half-written.
+time. An update changes only what it states; a field it leaves out keeps its value. Everything
+happens in one transaction, so a failure leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from worklists import live
 from worklists.actors import Actor
 from worklists.lifecycle import TERMINAL_STATUSES
 from worklists.models import (
     UNREAD_STATUSES,
     Patient,
     PatientIdentifier,
+    Site,
     Study,
     StudyEvent,
     StudyStatus,
@@ -68,32 +72,37 @@ class OrderConflict(OrderError):
 class IdentifierInput:
     kind: str
     value: str
-    authority: str
+    authority: str = ""  # empty: the authority that issues this kind (see _with_authorities)
 
 
 @dataclass(frozen=True, slots=True)
 class PatientInput:
+    """The order's patient; None means "not stated": a known value is kept."""
+
     identifiers: tuple[IdentifierInput, ...]
     family_name: str
-    given_name: str = ""
+    given_name: str | None = None
     birth_date: dt.date | None = None
-    sex: str = "U"
+    sex: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StudyInput:
-    """The order's study fields, as the site's RIS states them."""
+    """The order's study fields as the site's RIS states them; None means "not stated"."""
 
-    modality: str
-    procedure_text: str
-    ordered_at: dt.datetime
-    procedure_code: str = ""
-    procedure_coding_system: str = "NCRP"
-    body_part: str = ""
-    priority: str = "ROUTINE"
-    clinical_question: str = ""
-    referring_physician: str = ""
-    study_instance_uid: str = ""
+    modality: str | None = None
+    procedure_text: str | None = None
+    ordered_at: dt.datetime | None = None
+    procedure_code: str | None = None
+    procedure_coding_system: str | None = None
+    body_part: str | None = None
+    priority: str | None = None
+    clinical_question: str | None = None
+    referring_physician: str | None = None
+    study_instance_uid: str | None = None
+
+
+REQUIRED_FOR_NEW = ("modality", "procedure_text", "ordered_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,47 +126,65 @@ class OrderResult:
 CLASSIFICATION_INPUTS = frozenset(
     {"modality", "body_part", "procedure_code", "procedure_text", "priority"}
 )
+# Identity set once and never taken away by an order that sends it blank: the images (DICOM)
+# may have supplied the StudyInstanceUID the viewer link depends on.
+KEPT_WHEN_BLANK = frozenset({"study_instance_uid"})
 
 
-def _resolve_patient(patient_in: PatientInput) -> tuple[Patient, list[str]]:
+def _with_authorities(site: Site, identifiers: tuple[IdentifierInput, ...]) -> set[tuple]:
+    """(kind, authority, value) for each identifier, with the authority that issues its kind.
+
+    National numbers belong to the national register whoever sends them, so one person is one
+    patient across all sites; any other identifier is the sending site's own.
+    """
+    keyed = set()
+    for identifier in identifiers:
+        national = identifier.kind in PatientIdentifier.NATIONAL_REGISTER_KINDS
+        authority = PatientIdentifier.NATIONAL_AUTHORITY if national else site.code
+        if identifier.authority and identifier.authority != authority:
+            raise OrderError(
+                f"a {identifier.kind} from this site is issued by {authority!r}, "
+                f"not {identifier.authority!r}",
+                field="patient.identifiers",
+            )
+        keyed.add((identifier.kind, authority, identifier.value))
+    return keyed
+
+
+def _resolve_patient(site: Site, patient_in: PatientInput) -> tuple[Patient, list[str]]:
     """The patient these identifiers name (created if new), and the demographics that changed."""
+    wanted = _with_authorities(site, patient_in.identifiers)
     matches = (
         PatientIdentifier.objects.select_for_update()
-        .filter(
-            kind__in=[i.kind for i in patient_in.identifiers],
-            value__in=[i.value for i in patient_in.identifiers],
-        )
+        .filter(kind__in={k for k, _, _ in wanted}, value__in={v for _, _, v in wanted})
         .select_related("patient")
+        .order_by("id")
     )
-    wanted = {(i.kind, i.authority, i.value) for i in patient_in.identifiers}
     found = [m for m in matches if (m.kind, m.authority, m.value) in wanted]
     patients = {m.patient_id: m.patient for m in found}
-    changed: list[str] = []
     if len(patients) > 1:
         raise OrderConflict(
             "the identifiers belong to different patients; merge the patients first",
             field="patient.identifiers",
         )
+    changed: list[str] = []
     if patients:
         patient = next(iter(patients.values()))
         for name in ("family_name", "given_name", "birth_date", "sex"):
             value = getattr(patient_in, name)
-            if value not in ("", None) and getattr(patient, name) != value:
+            if value is not None and getattr(patient, name) != value:
                 setattr(patient, name, value)
-                changed.append(f"patient.{name}")
+                changed.append(name)
         if changed:
-            patient.save(
-                update_fields=[*(c.removeprefix("patient.") for c in changed), "updated_at"]
-            )
+            patient.save(update_fields=[*changed, "updated_at"])
     else:
         patient = Patient.objects.create(
             family_name=patient_in.family_name,
-            given_name=patient_in.given_name,
+            given_name=patient_in.given_name or "",
             birth_date=patient_in.birth_date,
-            sex=patient_in.sex,
+            sex=patient_in.sex or Patient._meta.get_field("sex").get_default(),
         )
-    known = {(m.kind, m.authority, m.value) for m in found}
-    new_identifiers = sorted(wanted - known)
+    new_identifiers = sorted(wanted - {(m.kind, m.authority, m.value) for m in found})
     try:
         with transaction.atomic():
             PatientIdentifier.objects.bulk_create(
@@ -169,20 +196,16 @@ def _resolve_patient(patient_in: PatientInput) -> tuple[Patient, list[str]]:
         # unique index waits for the other transaction): retrying finds that patient.
         raise _ConcurrentCreate from exc
     if new_identifiers and patients:
-        changed.append("patient.identifiers")
-    return patient, changed
-
-
-# Identity set once and never taken away by an order that does not repeat it: the images
-# (DICOM) may have supplied the StudyInstanceUID the viewer link depends on.
-KEPT_WHEN_BLANK = frozenset({"study_instance_uid"})
+        changed.append("identifiers")
+    return patient, [f"patient.{name}" for name in changed]
 
 
 def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
+    """Set the stated fields on ``study``; return the names of those that changed."""
     changed = []
-    for f in fields(StudyInput):
+    for f in dataclasses.fields(StudyInput):
         value = getattr(study_in, f.name)
-        if f.name in KEPT_WHEN_BLANK and not value:
+        if value is None or (f.name in KEPT_WHEN_BLANK and not value):
             continue
         if getattr(study, f.name) != value:
             setattr(study, f.name, value)
@@ -190,12 +213,15 @@ def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
     return changed
 
 
-def _create(*, site_id: int, order: OrderInput, actor: Actor, now: dt.datetime) -> OrderResult:
+def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) -> OrderResult:
     if order.study is None or order.patient is None:
         raise OrderError("a new order needs its patient and study", field="study")
-    patient, _ = _resolve_patient(order.patient)
+    missing = [name for name in REQUIRED_FOR_NEW if getattr(order.study, name) is None]
+    if missing:
+        raise OrderError(f"a new order needs {', '.join(missing)}", field=f"study.{missing[0]}")
+    patient, _ = _resolve_patient(site, order.patient)
     study = Study(
-        site_id=site_id,
+        site=site,
         accession_number=order.accession_number,
         patient=patient,
         status=StudyStatus.ORDERED,
@@ -206,8 +232,8 @@ def _create(*, site_id: int, order: OrderInput, actor: Actor, now: dt.datetime) 
         with transaction.atomic():
             study.save()
     except IntegrityError as exc:
-        # Another request created the same accession number an instant ago: let the caller
-        # retry, which then finds it and applies this order as an update.
+        # Another request created the same accession number an instant ago: the retry finds it
+        # and applies this order as an update.
         raise _ConcurrentCreate from exc
     StudyEvent.objects.create(
         study=study,
@@ -218,12 +244,15 @@ def _create(*, site_id: int, order: OrderInput, actor: Actor, now: dt.datetime) 
         at=now,
         reason="order received",
     )
+    live.broadcast_after_commit(study_id=study.id, event="study.created", status=study.status)
     if order.images_available:
         study_mark_ready_locked(study, actor=actor, at=now)
     return OrderResult(study=study, outcome=OrderOutcome.CREATED)
 
 
-def _update(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) -> OrderResult:
+def _update(
+    *, site: Site, study: Study, order: OrderInput, actor: Actor, now: dt.datetime
+) -> OrderResult:
     if study.status in TERMINAL_STATUSES:
         raise OrderConflict(
             f"accession {study.accession_number} is {study.status} and can no longer change",
@@ -231,7 +260,7 @@ def _update(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) 
         )
     changed: list[str] = []
     if order.patient is not None:
-        patient, changed = _resolve_patient(order.patient)
+        patient, changed = _resolve_patient(site, order.patient)
         if patient.id != study.patient_id:
             raise OrderConflict(
                 f"accession {study.accession_number} belongs to another patient; "
@@ -242,6 +271,13 @@ def _update(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) 
     if study_changed:
         study.save(update_fields=[*study_changed, "updated_at"])
     changed.extend(study_changed)
+    data: dict[str, object] = {"changed": changed}
+    # A held study that was ready goes back to its worklist on release: keep it current too.
+    was_ready = study.status in UNREAD_STATUSES or (
+        study.status == StudyStatus.ON_HOLD and study.ready_at is not None
+    )
+    if was_ready and CLASSIFICATION_INPUTS.intersection(study_changed):
+        data["classification"] = study_reclassify_locked(study, at=now)
     if changed:
         StudyEvent.objects.create(
             study=study,
@@ -251,10 +287,9 @@ def _update(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) 
             actor_label=actor.label,
             at=now,
             reason="order updated",
-            data={"changed": changed},
+            data=data,
         )
-    if study.status in UNREAD_STATUSES and CLASSIFICATION_INPUTS.intersection(study_changed):
-        study_reclassify_locked(study, at=now)
+        live.broadcast_after_commit(study_id=study.id, event="study.updated", status=study.status)
     if order.images_available and study.status == StudyStatus.ORDERED:
         study_mark_ready_locked(study, actor=actor, at=now)
         changed.append("status")
@@ -298,22 +333,25 @@ def _order_apply_once(
     *, site_id: int, order: OrderInput, actor: Actor, inbound_id: int | None
 ) -> OrderResult:
     now = timezone.now()
+    site = Site.objects.get(id=site_id)
     study = (
         Study.objects.select_for_update()
         .filter(site_id=site_id, accession_number=order.accession_number)
         .first()
     )
+    if study is not None:
+        study.site = site
     if study is None:
         if order.action is not OrderAction.NEW:
             raise OrderNotFound(
                 f"no order with accession number {order.accession_number} at this site",
                 field="accession_number",
             )
-        result = _create(site_id=site_id, order=order, actor=actor, now=now)
+        result = _create(site=site, order=order, actor=actor, now=now)
     elif order.action is OrderAction.CANCEL:
         result = _cancel(study=study, order=order, actor=actor, now=now)
     else:
-        result = _update(study=study, order=order, actor=actor, now=now)
+        result = _update(site=site, study=study, order=order, actor=actor, now=now)
     if inbound_id is not None:
         inbound_mark_applied(inbound_id=inbound_id, study_id=result.study.id)
     return result

@@ -32,8 +32,23 @@ class ReasonRequired(ValueError):
     pass
 
 
+class NotEligible(Exception):
+    """The radiologist may not read this study (inactive, or no valid credential for its site)."""
+
+
+def _require_may_read(radiologist: Radiologist, study: Study, *, at: dt.datetime) -> None:
+    if not radiologist.is_active:
+        raise NotEligible(f"{radiologist.display_name} is not an active radiologist")
+    site_day = at.astimezone(study.site.zone).date()
+    if not any(c.is_valid_on(site_day) for c in radiologist.credentials.filter(site=study.site_id)):
+        raise NotEligible(
+            f"{radiologist.display_name} holds no valid credential for {study.site.code}"
+        )
+
+
 def _lock_study(study_id: int) -> Study:
-    return Study.objects.select_for_update().get(id=study_id)
+    # of=("self",): lock the study row only, not the site joined in for its time zone.
+    return Study.objects.select_for_update(of=("self",)).select_related("site").get(id=study_id)
 
 
 def _record_transition(
@@ -164,14 +179,15 @@ CLASSIFICATION_FIELDS = (
 
 
 def study_reclassify_locked(study: Study, *, at: dt.datetime) -> dict[str, Any]:
-    """Re-run classification on a study already locked by the caller (order changed)."""
+    """Re-run classification (order changed). The caller owns the transaction and has locked
+    the study row."""
     outcome = _classify(study, at=at)
     study.save(update_fields=[*CLASSIFICATION_FIELDS, "updated_at"])
     return outcome
 
 
 def study_mark_ready_locked(study: Study, *, actor: Actor, at: dt.datetime) -> StudyEvent:
-    """ORDERED -> READY for a study the caller has locked in its own transaction."""
+    """ORDERED -> READY. The caller owns the transaction and has locked the study row."""
     # Only from ORDERED: the table also allows READY from ASSIGNED/IN_PROGRESS/ON_HOLD, but those
     # are unassign and release_hold, not "images complete" (which would reclassify and leave any
     # active assignment behind).
@@ -213,8 +229,9 @@ def study_assign(
     if study.status != StudyStatus.READY:
         # ASSIGNED/IN_PROGRESS -> ASSIGNED is a reassignment (study_reassign), not an assignment.
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
-    radiologist = Radiologist.objects.get(id=radiologist_id)
+    radiologist = Radiologist.objects.select_related("user").get(id=radiologist_id)
     now = timezone.now()
+    _require_may_read(radiologist, study, at=now)
     _record_transition(
         study=study,
         to_status=StudyStatus.ASSIGNED,
@@ -242,8 +259,9 @@ def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: 
     if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
         # A READY study is assigned (study_assign), not reassigned.
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
-    radiologist = Radiologist.objects.get(id=radiologist_id)
+    radiologist = Radiologist.objects.select_related("user").get(id=radiologist_id)
     now = timezone.now()
+    _require_may_read(radiologist, study, at=now)
     previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     _record_transition(
         study=study,
@@ -321,6 +339,7 @@ def study_finalize(*, study_id: int, radiologist_id: int, actor: Actor) -> Study
 
 
 def study_cancel_locked(study: Study, *, actor: Actor, reason: str, at: dt.datetime) -> None:
+    """-> CANCELLED. The caller owns the transaction and has locked the study row."""
     _record_transition(
         study=study, to_status=StudyStatus.CANCELLED, actor=actor, at=at, reason=reason
     )

@@ -1,0 +1,208 @@
+"""`make bench`: measured figures, printed as a table and written to benchmarks/results/latest.json.
+
+Runs against a throw-away database next to the one DATABASE_URL names (PostgreSQL in earnest;
+SQLite works for a smoke run). Figures, not assertions: tests assert behaviour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import django
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teleradiology.settings")
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from worklists import nin, selectors  # noqa: E402
+from worklists.actors import Actor  # noqa: E402
+from worklists.models import (  # noqa: E402
+    Credential,
+    Patient,
+    PatientIdentifier,
+    Radiologist,
+    Site,
+    Study,
+    StudyStatus,
+    Subspecialty,
+)
+from worklists.services.orders import (  # noqa: E402
+    IdentifierInput,
+    OrderAction,
+    OrderInput,
+    PatientInput,
+    StudyInput,
+    order_apply,
+)
+
+STUDIES = int(os.environ.get("BENCH_STUDIES", "200000"))
+SITES = 10
+PAGE_SIZE = 50
+REPEATS = int(os.environ.get("BENCH_REPEATS", "50"))
+ORDERS = int(os.environ.get("BENCH_ORDERS", "500"))
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+
+
+def timed(fn: Callable[[], object], repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def populate(rng: random.Random) -> tuple[Radiologist, list[Site]]:
+    sites = [
+        Site.objects.create(code=f"bench{i}", name=f"Benchmark sjukehus {i}") for i in range(SITES)
+    ]
+    worklists = [
+        Subspecialty.objects.create(code=f"bench-{c}", name=c) for c in ("neuro", "msk", "thorax")
+    ]
+    user = get_user_model().objects.create_user("bench-reader", password="x")  # noqa: S106
+    reader = Radiologist.objects.create(user=user, hpr_number="9999999", modalities=["CT"])
+    for site in sites[: SITES // 2]:
+        Credential.objects.create(radiologist=reader, site=site, valid_from=dt.date(2020, 1, 1))
+    now = timezone.now()
+    batch = 5000
+    for offset in range(0, STUDIES, batch):
+        count = min(batch, STUDIES - offset)
+        patients = Patient.objects.bulk_create(
+            Patient(family_name=f"Bench{offset + i}", birth_date=dt.date(1960, 1, 1))
+            for i in range(count)
+        )
+        PatientIdentifier.objects.bulk_create(
+            PatientIdentifier(patient=p, kind="MR", authority="bench", value=f"B{offset + i}")
+            for i, p in enumerate(patients)
+        )
+        Study.objects.bulk_create(
+            Study(
+                site=sites[rng.randrange(SITES)],
+                accession_number=f"BENCH{offset + i}",
+                patient=p,
+                modality="CT",
+                procedure_text="CT caput",
+                ordered_at=now,
+                ready_at=now,
+                deadline=now + dt.timedelta(minutes=rng.randrange(1, 20000)),
+                worklist=worklists[rng.randrange(len(worklists))],
+                work_units=Decimal("1.00"),
+                status=StudyStatus.READY,
+                status_changed_at=now,
+            )
+            for i, p in enumerate(patients)
+        )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE")
+    return reader, sites
+
+
+def bench_lists(reader: Radiologist) -> dict[str, float]:
+    user = reader.user
+    filters = {"status": "READY"}
+    first = timed(
+        lambda: selectors.study_list(user=user, filters=filters, page_size=PAGE_SIZE), REPEATS
+    )
+    # A cursor deep in the list: the position of the study 90% of the way down.
+    visible = selectors.studies_visible_to(user).filter(status="READY").order_by("deadline", "id")
+    depth = int(visible.count() * 0.9)
+    deep_row = visible[depth]
+    cursor = selectors.Cursor(deadline=deep_row.deadline, id=deep_row.id)
+    deep = timed(
+        lambda: selectors.study_list(
+            user=user, filters=filters, cursor=cursor, page_size=PAGE_SIZE
+        ),
+        REPEATS,
+    )
+    offset = timed(lambda: list(visible[depth : depth + PAGE_SIZE]), REPEATS)
+    return {
+        "studies_total": float(STUDIES),
+        "list_depth_rows": float(depth),
+        "list_first_page_p50_ms": statistics.median(first),
+        "list_first_page_p95_ms": p95(first),
+        "list_deep_page_keyset_p50_ms": statistics.median(deep),
+        "list_deep_page_keyset_p95_ms": p95(deep),
+        "list_deep_page_offset_p50_ms": statistics.median(offset),
+        "list_deep_over_first_ratio": statistics.median(deep) / statistics.median(first),
+        "list_offset_over_keyset_ratio": statistics.median(offset) / statistics.median(deep),
+    }
+
+
+def bench_orders(site: Site, rng: random.Random) -> dict[str, float]:
+    now = timezone.now()
+    orders = [
+        OrderInput(
+            accession_number=f"ORD{i}",
+            action=OrderAction.NEW,
+            images_available=True,
+            patient=PatientInput(
+                identifiers=(
+                    IdentifierInput(
+                        kind="FNR",
+                        value=nin.synthetic_number(
+                            dt.date(1940, 1, 1) + dt.timedelta(days=i * 7), rng=rng
+                        ),
+                        authority="NO-FREG",
+                    ),
+                ),
+                family_name="Ødegård",
+            ),
+            study=StudyInput(modality="CT", procedure_text="CT caput", ordered_at=now),
+        )
+        for i in range(ORDERS)
+    ]
+    actor = Actor.for_site(site.code)
+    start = time.perf_counter()
+    for order in orders:
+        order_apply(site_id=site.id, order=order, actor=actor)
+    elapsed = time.perf_counter() - start
+    return {"orders_applied_per_s": ORDERS / elapsed}
+
+
+def main() -> None:
+    rng = random.Random(42)
+    print(f"database: {connection.vendor}; {STUDIES} studies; {REPEATS} repeats", flush=True)
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
+        start = time.perf_counter()
+        reader, sites = populate(rng)
+        print(f"populated in {time.perf_counter() - start:.1f} s", flush=True)
+        figures = {"database_is_postgresql": float(connection.vendor == "postgresql")}
+        figures.update(bench_lists(reader))
+        figures.update(bench_orders(sites[0], rng))
+    finally:
+        teardown_databases(old_config, verbosity=0)
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    existing.update({k: round(v, 3) for k, v in figures.items()})
+    RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+    width = max(len(k) for k in figures)
+    print()
+    for key, value in figures.items():
+        print(f"  {key:<{width}}  {value:>12.3f}")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

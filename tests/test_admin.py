@@ -1,0 +1,102 @@
+"""The admin shows patient data read-only, scoped and audited; configuration stays editable."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests import factories
+from worklists.models import AuditEvent, Study
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_for(client):
+    def make(user):
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def superuser():
+    user = factories.UserFactory(username="boss")
+    user.is_staff = True
+    user.is_superuser = True
+    user.save()
+    return user
+
+
+def test_viewing_a_study_in_the_admin_writes_an_audit_row(admin_client_for, superuser, site_a):
+    study = factories.StudyFactory(site=site_a)
+
+    response = admin_client_for(superuser).get(
+        reverse("admin:worklists_study_change", args=[study.id])
+    )
+
+    assert response.status_code == 200
+    event = AuditEvent.objects.get()
+    assert (event.action, event.object_id, event.channel) == ("study.view", str(study.id), "admin")
+    assert event.patient_id == study.patient_id
+
+
+def test_viewing_a_patient_in_the_admin_writes_an_audit_row(admin_client_for, superuser):
+    patient = factories.PatientFactory()
+
+    response = admin_client_for(superuser).get(
+        reverse("admin:worklists_patient_change", args=[patient.id])
+    )
+
+    assert response.status_code == 200
+    assert AuditEvent.objects.get().action == "patient.view"
+
+
+def test_a_study_cannot_be_edited_through_the_admin(admin_client_for, superuser, site_a):
+    study = factories.StudyFactory(site=site_a, priority="ROUTINE")
+
+    response = admin_client_for(superuser).post(
+        reverse("admin:worklists_study_change", args=[study.id]), {"priority": "STAT"}
+    )
+
+    assert response.status_code == 403
+    study.refresh_from_db()
+    assert study.priority == "ROUTINE"
+    assert not study.events.exists()
+
+
+@pytest.mark.parametrize("url", ["admin:worklists_study_add", "admin:worklists_assignment_add"])
+def test_studies_and_assignments_cannot_be_added_through_the_admin(
+    admin_client_for, superuser, url
+):
+    assert admin_client_for(superuser).get(reverse(url)).status_code == 403
+
+
+def test_the_admin_study_list_is_scoped_like_everything_else(
+    admin_client_for, outsider, site_a, site_b
+):
+    outsider.user.is_staff = True
+    outsider.user.save()
+    theirs = factories.StudyFactory(site=site_b)
+    hidden = factories.StudyFactory(site=site_a)
+    from django.contrib.auth.models import Permission
+
+    outsider.user.user_permissions.add(Permission.objects.get(codename="view_study"))
+
+    client = admin_client_for(outsider.user)
+    listing = client.get(reverse("admin:worklists_study_changelist"))
+    hidden_page = client.get(reverse("admin:worklists_study_change", args=[hidden.id]))
+
+    assert listing.status_code == 200
+    assert theirs.accession_number in listing.content.decode()
+    assert hidden.accession_number not in listing.content.decode()
+    assert hidden_page.status_code == 302  # the admin's "does not exist" redirect
+    assert Study.objects.count() == 2
+
+
+def test_sites_and_rules_stay_editable_configuration(admin_client_for, superuser, site_a):
+    client = admin_client_for(superuser)
+
+    assert client.get(reverse("admin:worklists_site_change", args=[site_a.id])).status_code == 200
+    assert client.get(reverse("admin:worklists_classificationrule_add")).status_code == 200
