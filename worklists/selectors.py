@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
 from worklists.access import AnyUser, studies_visible_to
 from worklists.models import UNREAD_STATUSES, Assignment, Study, StudyEvent, Subspecialty
@@ -47,14 +48,27 @@ class Cursor:
         return cursor
 
 
-def _after(cursor: Cursor) -> Q:
-    if cursor.deadline is None:
-        return Q(deadline__isnull=True, id__gt=cursor.id)
-    return (
-        Q(deadline__gt=cursor.deadline)
-        | Q(deadline=cursor.deadline, id__gt=cursor.id)
-        | Q(deadline__isnull=True)
-    )
+def _after_in_order(qs: QuerySet[Study], cursor: Cursor | None, limit: int) -> list[Study]:
+    """Up to ``limit`` rows after ``cursor`` in (deadline NULLS LAST, id) order.
+
+    Dated and undated rows are read separately so that each part is one range scan of the
+    (…, deadline, id) indexes: a row comparison ``(deadline, id) > (d, i)`` rather than an OR
+    of conditions, which PostgreSQL cannot walk an index with.
+    """
+    rows: list[Study] = []
+    if cursor is None or cursor.deadline is not None:
+        dated = qs.filter(deadline__isnull=False)
+        if cursor is not None:
+            dated = dated.filter(
+                TupleGreaterThan(Tuple(F("deadline"), F("id")), (cursor.deadline, cursor.id))
+            )
+        rows = list(dated.order_by("deadline", "id")[:limit])
+    if len(rows) < limit:
+        undated = qs.filter(deadline__isnull=True)
+        if cursor is not None and cursor.deadline is None:
+            undated = undated.filter(id__gt=cursor.id)
+        rows += list(undated.order_by("id")[: limit - len(rows)])
+    return rows
 
 
 def study_list(
@@ -81,13 +95,7 @@ def study_list(
         qs = qs.filter(priority__in=filters["priority"].split(","))
     if filters.get("unclassified") in ("1", "true", True):
         qs = qs.filter(is_unclassified=True)
-    if cursor is not None:
-        qs = qs.filter(_after(cursor))
-    rows = list(
-        qs.select_related("site", "worklist", "patient").order_by(
-            F("deadline").asc(nulls_last=True), "id"
-        )[: page_size + 1]
-    )
+    rows = _after_in_order(qs.select_related("site", "worklist", "patient"), cursor, page_size + 1)
     next_cursor = None
     if len(rows) > page_size:
         rows = rows[:page_size]
