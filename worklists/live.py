@@ -14,9 +14,11 @@ def site_group(site_id: int) -> str:
     return f"worklist.site.{site_id}"
 
 
-def broadcast_after_commit(*, study_id: int, event: str, status: str = "") -> None:
+def broadcast_after_commit(*, study_id: int, site_id: int, event: str, status: str = "") -> None:
     from worklists.tasks import broadcast_study_event
 
     transaction.on_commit(
-        lambda: broadcast_study_event.delay(study_id=study_id, event=event, status=status)
+        lambda: broadcast_study_event.delay(
+            study_id=study_id, site_id=site_id, event=event, status=status
+        )
     )

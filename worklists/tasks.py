@@ -5,15 +5,13 @@ from celery import shared_task
 from channels.layers import get_channel_layer
 
 from worklists.live import ALL_SITES_GROUP, site_group
-from worklists.models import Study
 
 
 @shared_task(ignore_result=True)
-def broadcast_study_event(*, study_id: int, event: str, status: str = "") -> None:
+def broadcast_study_event(*, study_id: int, site_id: int, event: str, status: str = "") -> None:
     """Send one study event to the sockets of its site and of coordinators."""
-    site_id = Study.objects.filter(id=study_id).values_list("site_id", flat=True).first()
     layer = get_channel_layer()
-    if site_id is None or layer is None:
+    if layer is None:
         return
     message = {"type": "study.event", "event": event, "study_id": study_id, "status": status}
     for group in (site_group(site_id), ALL_SITES_GROUP):

@@ -244,7 +244,9 @@ def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) ->
         at=now,
         reason="order received",
     )
-    live.broadcast_after_commit(study_id=study.id, event="study.created", status=study.status)
+    live.broadcast_after_commit(
+        study_id=study.id, site_id=study.site_id, event="study.created", status=study.status
+    )
     if order.images_available:
         study_mark_ready_locked(study, actor=actor, at=now)
     return OrderResult(study=study, outcome=OrderOutcome.CREATED)
@@ -289,7 +291,9 @@ def _update(
             reason="order updated",
             data=data,
         )
-        live.broadcast_after_commit(study_id=study.id, event="study.updated", status=study.status)
+        live.broadcast_after_commit(
+            study_id=study.id, site_id=study.site_id, event="study.updated", status=study.status
+        )
     if order.images_available and study.status == StudyStatus.ORDERED:
         study_mark_ready_locked(study, actor=actor, at=now)
         changed.append("status")

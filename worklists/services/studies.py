@@ -78,7 +78,9 @@ def _record_transition(
         reason=reason,
         data=data or {},
     )
-    live.broadcast_after_commit(study_id=study.id, event="study.status", status=to_status)
+    live.broadcast_after_commit(
+        study_id=study.id, site_id=study.site_id, event="study.status", status=to_status
+    )
     return event
 
 
