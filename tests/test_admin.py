@@ -100,3 +100,24 @@ def test_sites_and_rules_stay_editable_configuration(admin_client_for, superuser
 
     assert client.get(reverse("admin:worklists_site_change", args=[site_a.id])).status_code == 200
     assert client.get(reverse("admin:worklists_classificationrule_add")).status_code == 200
+
+
+def test_the_admin_patient_list_shows_only_patients_of_visible_sites(
+    admin_client_for, outsider, site_a, site_b
+):
+    from django.contrib.auth.models import Permission
+
+    outsider.user.is_staff = True
+    outsider.user.save()
+    outsider.user.user_permissions.add(Permission.objects.get(codename="view_patient"))
+    theirs = factories.StudyFactory(site=site_b, patient__family_name="Synlig")
+    hidden = factories.StudyFactory(site=site_a, patient__family_name="Skjult")
+
+    client = admin_client_for(outsider.user)
+    listing = client.get(reverse("admin:worklists_patient_changelist")).content.decode()
+    hidden_page = client.get(reverse("admin:worklists_patient_change", args=[hidden.patient_id]))
+
+    assert theirs.patient.family_name in listing
+    assert hidden.patient.family_name not in listing
+    assert hidden_page.status_code == 302
+    assert not AuditEvent.objects.exists()

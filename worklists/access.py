@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from worklists.models import Credential, Radiologist, Site, SiteMembership, Study
+from worklists.models import Credential, Patient, Radiologist, Site, SiteMembership, Study
 
 COORDINATORS_GROUP = "coordinators"
 
@@ -66,3 +66,13 @@ def sites_visible_to(user: AnyUser) -> QuerySet[Site]:
     if site_ids is None:
         return Site.objects.all()
     return Site.objects.filter(id__in=site_ids)
+
+
+def patients_visible_to(user: AnyUser) -> QuerySet[Patient]:
+    """Patients with at least one study the user may see."""
+    site_ids = visible_site_ids(user)
+    if site_ids is None:
+        return Patient.objects.all()
+    return Patient.objects.filter(
+        id__in=Study.objects.filter(site_id__in=site_ids).values("patient_id")
+    )

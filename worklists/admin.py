@@ -5,9 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
-from worklists.access import studies_visible_to
+from worklists.access import patients_visible_to, studies_visible_to
 from worklists.models import (
     Assignment,
     AuditEvent,
@@ -26,7 +25,7 @@ from worklists.models import (
     StudyEvent,
     Subspecialty,
 )
-from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.audit import AccessContext, audit_patient_read, audit_study_reads
 
 
 class DeadlineContractInline(admin.TabularInline):
@@ -67,9 +66,24 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
     ordering = ["position", "id"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class PatientDataAdmin(admin.ModelAdmin):
     """Patient data changes through the services (orders, lifecycle), never through a form,
-    so that every change has its event; the admin shows it."""
+    so that every change has its event; the admin shows it, scoped, and audits each view."""
+
+    def audit_view(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            self.audit_view(request, obj)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -93,34 +107,18 @@ class PatientIdentifierInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ReadOnlyAdmin):
+class PatientAdmin(PatientDataAdmin):
     list_display = ["family_name", "given_name", "birth_date", "sex"]
     search_fields = ["family_name", "given_name", "identifiers__value"]
     inlines = [PatientIdentifierInline]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        patient = self.get_object(request, object_id)
-        if patient is not None:
-            context = AccessContext.from_request(request, channel="admin")
-            AuditEvent.objects.create(
-                at=timezone.now(),
-                actor_id=context.user_id,
-                actor_label=context.actor_label,
-                action=AuditEvent.Action.PATIENT_VIEW,
-                object_type="patient",
-                object_id=str(patient.pk),
-                patient=patient,
-                channel=context.channel,
-                remote_addr=context.remote_addr,
-                path=context.path,
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
+        return patients_visible_to(request.user)
+
+    def audit_view(self, request: HttpRequest, obj: Patient) -> None:
+        audit_patient_read(
+            context=AccessContext.from_request(request, channel="admin"), patient=obj
+        )
 
 
 class StudyEventInline(admin.TabularInline):
@@ -135,7 +133,7 @@ class StudyEventInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(ReadOnlyAdmin):
+class StudyAdmin(PatientDataAdmin):
     list_display = [
         "accession_number",
         "site",
@@ -154,27 +152,29 @@ class StudyAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
         return studies_visible_to(request.user).select_related("site", "worklist")
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        study = self.get_object(request, object_id)
-        if study is not None:
-            audit_study_reads(
-                context=AccessContext.from_request(request, channel="admin"),
-                studies=[study],
-                action=AuditEvent.Action.STUDY_VIEW,
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def audit_view(self, request: HttpRequest, obj: Study) -> None:
+        audit_study_reads(
+            context=AccessContext.from_request(request, channel="admin"),
+            studies=[obj],
+            action=AuditEvent.Action.STUDY_VIEW,
+        )
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyAdmin):
+class AssignmentAdmin(PatientDataAdmin):
     list_display = ["study", "radiologist", "kind", "assigned_at", "ended_at", "end_reason"]
     list_filter = ["kind"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Assignment]:
+        visible = studies_visible_to(request.user)
+        return Assignment.objects.filter(study__in=visible).select_related("study", "radiologist")
+
+    def audit_view(self, request: HttpRequest, obj: Assignment) -> None:
+        audit_study_reads(
+            context=AccessContext.from_request(request, channel="admin"),
+            studies=[obj.study],
+            action=AuditEvent.Action.STUDY_VIEW,
+        )
 
 
 class CompetenceInline(admin.TabularInline):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from django.utils import timezone
 
-from worklists.models import AuditEvent, Study
+from worklists.models import AuditEvent, Patient, Study
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +54,18 @@ def audit_study_reads(*, context: AccessContext, studies: Iterable[Study], actio
     ]
     AuditEvent.objects.bulk_create(rows)
     return len(rows)
+
+
+def audit_patient_read(*, context: AccessContext, patient: Patient) -> AuditEvent:
+    return AuditEvent.objects.create(
+        at=timezone.now(),
+        actor_id=context.user_id,
+        actor_label=context.actor_label,
+        action=AuditEvent.Action.PATIENT_VIEW,
+        object_type="patient",
+        object_id=str(patient.pk),
+        patient=patient,
+        channel=context.channel,
+        remote_addr=context.remote_addr,
+        path=context.path,
+    )
