@@ -4,6 +4,7 @@ a radiologist of another site (B only), a site user of A, and a coordinator."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
@@ -13,6 +14,9 @@ from worklists.access import COORDINATORS_GROUP
 from worklists.models import SiteApiToken, SiteMembership, Subspecialty
 
 celery_app.conf.task_always_eager = True
+# Threads of the tests (live server, WebSocket consumers, concurrency tests) must not keep
+# connections open after they finish, or the test database cannot be dropped at the end.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture
