@@ -88,6 +88,13 @@ class Study(models.Model):
                 fields=["worklist", "status", "deadline", "id"], name="study_worklist_deadline"
             ),
             models.Index(fields=["site", "status", "deadline", "id"], name="study_site_deadline"),
+            # The worklist page: unread studies of one worklist by deadline, however many
+            # signed studies the table holds.
+            models.Index(
+                fields=["worklist", "deadline", "id"],
+                condition=Q(status__in=["READY", "ASSIGNED", "IN_PROGRESS"]),
+                name="study_unread_by_deadline",
+            ),
             models.Index(fields=["patient", "ordered_at"], name="study_patient_ordered"),
             models.Index(fields=["study_instance_uid"], name="study_instance_uid"),
         ]
