@@ -7,6 +7,7 @@ SQLite works for a smoke run). Figures, not assertions: tests assert behaviour.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import os
 import random
@@ -187,17 +188,39 @@ def bench_orders(site: Site, rng: random.Random) -> dict[str, float]:
     return {"orders_applied_per_s": ORDERS / elapsed}
 
 
+# Sections: `lists` and `orders` live here; every `benchmarks/bench_<name>.py` module adds a section
+# `<name>` with `def run(rng: random.Random) -> dict[str, float]` that sets up its own data in the
+# throw-away database. BENCH_ONLY=name,name runs a subset.
+
+
+def discovered_sections() -> dict[str, Callable[[random.Random], dict[str, float]]]:
+    sections: dict[str, Callable[[random.Random], dict[str, float]]] = {}
+    for path in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        module = importlib.import_module(f"benchmarks.{path.stem}")
+        sections[path.stem.removeprefix("bench_")] = module.run
+    return sections
+
+
 def main() -> None:
     rng = random.Random(42)
+    only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
     print(f"database: {connection.vendor}; {STUDIES} studies; {REPEATS} repeats", flush=True)
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
-        start = time.perf_counter()
-        reader, sites = populate(rng)
-        print(f"populated in {time.perf_counter() - start:.1f} s", flush=True)
         figures = {"database_is_postgresql": float(connection.vendor == "postgresql")}
-        figures.update(bench_lists(reader))
-        figures.update(bench_orders(sites[0], rng))
+        if not only or only & {"lists", "orders"}:
+            start = time.perf_counter()
+            reader, sites = populate(rng)
+            print(f"populated in {time.perf_counter() - start:.1f} s", flush=True)
+            if not only or "lists" in only:
+                figures.update(bench_lists(reader))
+            if not only or "orders" in only:
+                figures.update(bench_orders(sites[0], rng))
+        for name, run in discovered_sections().items():
+            if only and name not in only:
+                continue
+            print(f"section {name}", flush=True)
+            figures.update(run(random.Random(42)))
     finally:
         teardown_databases(old_config, verbosity=0)
 

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "channels",
     "worklists",
     "reports",
+    "hl7_interface",
+    "dicom",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +202,14 @@ DEFAULT_TURNAROUND_MINUTES = {
 }
 # A study whose remaining time falls below this share of its turnaround is shown "at risk".
 DEADLINE_RISK_FRACTION = env.float("DEADLINE_RISK_FRACTION", default=0.25)
+
+# Routing: shifts, coverage, push and pull, escalation
+
+# HL7 interface: MLLP listener and outbound delivery
+
+# Reading and reporting
+
+# DICOM receiver
 
 LOGGING = {
     "version": 1,

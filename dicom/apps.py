@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class DicomConfig(AppConfig):
+    """DICOM C-STORE receiver and study assembly."""
+
+    name = "dicom"
+    verbose_name = "DICOM"
+    default_auto_field = "django.db.models.BigAutoField"

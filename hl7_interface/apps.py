@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class Hl7InterfaceConfig(AppConfig):
+    """HL7 v2 over MLLP: orders in from each site's RIS, signed reports and cancellations out."""
+
+    name = "hl7_interface"
+    verbose_name = "HL7 interface"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,104 @@
+"""Enqueue deliveries owed to a site's RIS. Call inside the transaction that commits the content.
+
+The content is a frozen snapshot (plain JSON), so what is delivered is exactly what was signed,
+whatever happens to the rows it came from afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from hl7_interface.models import OutboundKind, OutboundMessage
+from worklists.models import Study
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportSection:
+    title: str
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticalCommunication:
+    category: str
+    communicated_to: str
+    method: str
+    communicated_at: dt.datetime
+    read_back_confirmed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportDelivery:
+    """One report version as it is delivered (OBR-25 P, F or C)."""
+
+    report_version_id: int
+    version_number: int
+    result_status: str  # "P", "F" or "C"
+    sections: tuple[ReportSection, ...]
+    signed_by_name: str
+    signed_by_hpr: str
+    signed_at: dt.datetime
+    correction_reason: str = ""
+    critical_finding_category: str = ""
+    critical_communications: tuple[CriticalCommunication, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class RejectionDelivery:
+    """A returned referral (ORC-1 OC): coded reason in ORC-16, free text in NTE."""
+
+    reason_code: str
+    reason_text: str
+    comment: str
+    rejected_by_name: str
+    rejected_by_hpr: str
+    rejected_at: dt.datetime
+
+
+def _as_json(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        if timezone.is_naive(value):
+            raise ValueError("delivery times must be timezone-aware")
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_as_json(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _as_json(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    return value
+
+
+def _enqueue(*, study_id: int, kind: str, result_status: str, content: object) -> OutboundMessage:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("enqueue a delivery inside the transaction that commits its content")
+    site_id = Study.objects.values_list("site_id", flat=True).get(pk=study_id)
+    return OutboundMessage.objects.create(
+        site_id=site_id,
+        study_id=study_id,
+        kind=kind,
+        result_status=result_status,
+        content=_as_json(content),
+        next_attempt_at=timezone.now(),
+    )
+
+
+def outbox_enqueue_report(*, study_id: int, delivery: ReportDelivery) -> OutboundMessage:
+    if delivery.result_status not in {"P", "F", "C"}:
+        raise ValueError(f"result status must be P, F or C, not {delivery.result_status!r}")
+    return _enqueue(
+        study_id=study_id,
+        kind=OutboundKind.REPORT,
+        result_status=delivery.result_status,
+        content=delivery,
+    )
+
+
+def outbox_enqueue_rejection(*, study_id: int, rejection: RejectionDelivery) -> OutboundMessage:
+    return _enqueue(
+        study_id=study_id, kind=OutboundKind.ORDER_REJECTION, result_status="", content=rejection
+    )
