@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -140,6 +141,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Periodic tasks, name -> {"task": dotted task name, "schedule": seconds}; each section below adds
+# its own. Celery beat fires them in production; `manage.py serve` fires them in-process when
+# embedded (teleradiology/embedded.py).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+# Callables `(stop: threading.Event) -> None` that `manage.py serve` runs in daemon threads on the
+# embedded default (receivers that are separate processes in production); sections below add theirs.
+EMBEDDED_SERVICES: list[str] = []
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

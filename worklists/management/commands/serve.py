@@ -1,4 +1,5 @@
-"""Run the whole system in one process: the ASGI web server (HTTP and WebSocket).
+"""Run the whole system in one process: the ASGI web server (HTTP and WebSocket), and on the
+embedded default the periodic tasks and receivers too (teleradiology/embedded.py).
 
 In the embedded default (no REDIS_URL) background tasks run in-process, so this one command is
 the complete system. In production, run the processes separately (see README).
@@ -6,11 +7,14 @@ the complete system. In production, run the processes separately (see README).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from teleradiology.embedded import start_embedded_services
 
 
 class Command(BaseCommand):
@@ -22,11 +26,21 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="Web worker processes.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        mode = "embedded" if settings.CELERY_TASK_ALWAYS_EAGER else "with external workers"
+        embedded = settings.CELERY_TASK_ALWAYS_EAGER
+        mode = "embedded" if embedded else "with external workers"
         self.stdout.write(
             f"Teleradiology serving on http://{options['host']}:{options['port']}/ ({mode}, "
             f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})"
         )
+        stop = threading.Event()
+        if embedded:
+            start_embedded_services(stop)
+        try:
+            self._serve_web(options)
+        finally:
+            stop.set()
+
+    def _serve_web(self, options: dict[str, Any]) -> None:
         uvicorn.run(
             "teleradiology.asgi:application",
             host=options["host"],
