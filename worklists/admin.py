@@ -12,6 +12,7 @@ from worklists.models import (
     AuditEvent,
     ClassificationRule,
     Competence,
+    CoordinatorAlert,
     Credential,
     DeadlineContract,
     InboundMessage,
@@ -226,4 +227,15 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CoordinatorAlert)
+class CoordinatorAlertAdmin(admin.ModelAdmin):
+    list_display = ["raised_at", "kind", "site", "study", "message", "resolved_at"]
+    list_filter = ["kind", "site", ("resolved_at", admin.EmptyFieldListFilter)]
+    readonly_fields = ["kind", "study", "site", "message", "data", "raised_at"]
+    raw_id_fields = ["study"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

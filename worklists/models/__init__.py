@@ -1,3 +1,4 @@
+from worklists.models.alerts import CoordinatorAlert
 from worklists.models.audit import AuditEvent
 from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
@@ -20,6 +21,7 @@ __all__ = [
     "AuditEvent",
     "ClassificationRule",
     "Competence",
+    "CoordinatorAlert",
     "Credential",
     "DeadlineContract",
     "InboundMessage",
