@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_raising_the_same_open_alert_twice_keeps_one_alert(site_a) -> None:
-    study = StudyFactory(site=site_a)
+    study = StudyFactory.create(site=site_a)
     first, created = alert_raise(kind="routing.escalation", message="nobody", study_id=study.id)
     again, created_again = alert_raise(kind="routing.escalation", message="x", study_id=study.id)
     assert created
@@ -24,7 +24,7 @@ def test_raising_the_same_open_alert_twice_keeps_one_alert(site_a) -> None:
 
 
 def test_a_resolved_alert_can_be_raised_anew(site_a, coordinator) -> None:
-    study = StudyFactory(site=site_a)
+    study = StudyFactory.create(site=site_a)
     first, _ = alert_raise(kind="dicom.patient_mismatch", message="PID differs", study_id=study.id)
     resolved = alert_resolve(alert_id=first.pk, actor=Actor.for_user(coordinator), resolution="ok")
     assert resolved.resolved_by_id == coordinator.pk

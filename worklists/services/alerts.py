@@ -48,6 +48,8 @@ def alert_raise(
                 raised_at=at or timezone.now(),
             )
     except IntegrityError:
+        if study_id is None:
+            raise
         # Raised by someone else between our look and our insert: theirs is the alert.
         return CoordinatorAlert.objects.get(
             kind=kind, study_id=study_id, resolved_at__isnull=True
