@@ -216,6 +216,18 @@ DEADLINE_RISK_FRACTION = env.float("DEADLINE_RISK_FRACTION", default=0.25)
 # HL7 interface: MLLP listener and outbound delivery
 
 # Reading and reporting
+# A critical finding with no communication recorded after this many minutes goes to coordinators.
+REPORTS_CRITICAL_COMMUNICATION_MINUTES = env.int(
+    "REPORTS_CRITICAL_COMMUNICATION_MINUTES", default=30
+)
+if REPORTS_CRITICAL_COMMUNICATION_MINUTES < 1:
+    raise ImproperlyConfigured("REPORTS_CRITICAL_COMMUNICATION_MINUTES must be at least 1")
+# The report editor saves the draft this long after the last keystroke.
+REPORTS_AUTOSAVE_DELAY_MS = env.int("REPORTS_AUTOSAVE_DELAY_MS", default=1200)
+CELERY_BEAT_SCHEDULE["reports-escalate-critical-findings"] = {
+    "task": "reports.tasks.escalate_critical_findings",
+    "schedule": env.float("REPORTS_ESCALATION_INTERVAL_SECONDS", default=60.0),
+}
 
 # DICOM receiver
 

@@ -140,3 +140,27 @@ def competence(
     radiologist: Radiologist, subspecialty: Subspecialty, **kwargs: object
 ) -> Competence:
     return Competence.objects.create(radiologist=radiologist, subspecialty=subspecialty, **kwargs)
+
+
+# Reports (issue 5)
+
+
+def held_study(radiologist: Radiologist, **kwargs: object) -> Study:
+    """A study made READY and assigned to ``radiologist`` through the lifecycle services."""
+    from worklists.actors import Actor
+    from worklists.services.studies import study_assign, study_mark_ready
+
+    study = StudyFactory(**kwargs)
+    study_mark_ready(study_id=study.id, actor=Actor.system("test"))
+    study_assign(study_id=study.id, radiologist_id=radiologist.id, actor=Actor.system("test"))
+    study.refresh_from_db()
+    return study
+
+
+def report_sections(findings: str = "Ingen blødning.", conclusion: str = "Normal CT caput.") -> list:
+    return [
+        {"key": "clinical_information", "title": "Clinical information", "text": "Hodepine."},
+        {"key": "technique", "title": "Technique", "text": "CT caput uten kontrast."},
+        {"key": "findings", "title": "Findings", "text": findings},
+        {"key": "conclusion", "title": "Conclusion", "text": conclusion},
+    ]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from reports.models import (
+    CriticalCommunication,
+    CriticalFinding,
+    ReferralRejection,
+    ReportTemplate,
+    ReportTemplateSection,
+    ReportVersion,
+)
+from reports.services.audit import audit_report_reads
+from worklists.access import studies_visible_to
+from worklists.admin import PatientDataAdmin
+from worklists.services.audit import AccessContext
+
+
+class ReportTemplateSectionInline(admin.TabularInline):
+    model = ReportTemplateSection
+    extra = 0
+    fields = ("position", "key", "title", "default_text")
+
+
+@admin.register(ReportTemplate)
+class ReportTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "procedure_code", "modality", "subspecialty", "is_active"]
+    list_filter = ["subspecialty", "modality", "is_active"]
+    search_fields = ["name", "procedure_code"]
+    inlines = [ReportTemplateSectionInline]
+
+
+class ReportDataAdmin(PatientDataAdmin):
+    """Reports change only through the services; the admin shows them, scoped and audited."""
+
+    def audit_view(self, request: HttpRequest, obj: Any) -> None:
+        audit_report_reads(
+            context=AccessContext.from_request(request, channel="admin"), studies=[obj.study]
+        )
+
+
+@admin.register(ReportVersion)
+class ReportVersionAdmin(ReportDataAdmin):
+    list_display = ["study", "number", "kind", "signer_name", "signed_at", "critical_category"]
+    list_filter = ["kind", "critical_category"]
+    search_fields = ["study__accession_number", "signer_name", "signer_hpr"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReportVersion]:
+        return ReportVersion.objects.filter(
+            study__in=studies_visible_to(request.user)
+        ).select_related("study")
+
+
+class CriticalCommunicationInline(admin.TabularInline):
+    model = CriticalCommunication
+    extra = 0
+    can_delete = False
+    fields = ("communicated_to", "method", "communicated_at", "read_back_confirmed", "recorded_by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CriticalFinding)
+class CriticalFindingAdmin(ReportDataAdmin):
+    list_display = ["study", "category", "flagged_at", "communicated_at", "escalated_at"]
+    list_filter = ["category", ("communicated_at", admin.EmptyFieldListFilter)]
+    inlines = [CriticalCommunicationInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CriticalFinding]:
+        return CriticalFinding.objects.filter(
+            study__in=studies_visible_to(request.user)
+        ).select_related("study")
+
+
+@admin.register(ReferralRejection)
+class ReferralRejectionAdmin(ReportDataAdmin):
+    """Returned referrals; the filters show the count per site and per reason."""
+
+    list_display = ["study", "site", "reason", "rejected_by", "rejected_at"]
+    list_filter = ["site", "reason", "rejected_at"]
+    show_facets = admin.ShowFacets.ALWAYS
+    date_hierarchy = "rejected_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReferralRejection]:
+        return ReferralRejection.objects.filter(
+            study__in=studies_visible_to(request.user)
+        ).select_related("study", "site", "rejected_by__user")

@@ -1,0 +1,274 @@
+"""Report API: parse input, call one service or selector, shape output.
+
+Only the radiologist who holds a study writes its report; anyone who may see the study (a
+coordinator, a site user, a credentialed reader) may read it, and every read is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reports import selectors
+from reports.serializers import (
+    AddendumInSerializer,
+    CommunicationInSerializer,
+    DraftInSerializer,
+    DraftOutSerializer,
+    OptionalDraftInSerializer,
+    RejectInSerializer,
+    RejectionCountOutSerializer,
+    RejectionFilterSerializer,
+    RejectionOutSerializer,
+    ReportOutSerializer,
+    SignInSerializer,
+    VersionCreatedSerializer,
+    communication_input,
+)
+from reports.services.audit import audit_report_reads
+from reports.services.critical import critical_communication_record
+from reports.services.errors import (
+    DraftConflict,
+    NotPermitted,
+    ReportError,
+    ReportInvalid,
+    WrongPassword,
+)
+from reports.services.rejections import referral_reject
+from reports.services.reports import (
+    report_amend,
+    report_draft_save,
+    report_issue_preliminary,
+    report_sign,
+)
+from worklists import selectors as study_selectors
+from worklists.lifecycle import IllegalTransition
+from worklists.models import Study
+from worklists.services.audit import AccessContext
+
+NOT_FOUND = Response({"detail": "No such study."}, status=status.HTTP_404_NOT_FOUND)
+
+
+def refusal(exc: ReportError | IllegalTransition) -> Response:
+    """A refused change, as {"errors": {field: [message]}} with the status that fits it."""
+    if isinstance(exc, IllegalTransition):
+        return Response({"errors": {"non_field_errors": [str(exc)]}}, status=409)
+    body: dict[str, Any] = {"errors": {exc.field: [str(exc)]}}
+    code: int
+    if isinstance(exc, NotPermitted | WrongPassword):
+        code = status.HTTP_403_FORBIDDEN
+    elif isinstance(exc, ReportInvalid):
+        code = status.HTTP_400_BAD_REQUEST
+    else:
+        code = status.HTTP_409_CONFLICT
+    if isinstance(exc, DraftConflict):
+        body["current_revision"] = exc.current_revision
+    return Response(body, status=code)
+
+
+def visible_study(request: Request, study_id: int) -> Study | None:
+    try:
+        return study_selectors.study_get(user=request.user, study_id=study_id)
+    except Study.DoesNotExist:
+        return None
+
+
+class ReportApi(APIView):
+    """The study's report: its draft and every version. PUT saves the draft (autosave)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ReportOutSerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        study = visible_study(request, study_id)
+        if study is None:
+            return NOT_FOUND
+        state = selectors.report_state(study=study)
+        audit_report_reads(
+            context=AccessContext.from_request(request, channel="api"), studies=[study]
+        )
+        context = {
+            "may_write": selectors.may_write(study=study, user=request.user),
+            "starting_sections": []
+            if state.draft or state.versions
+            else selectors.starting_sections(study=study),
+        }
+        return Response(ReportOutSerializer(state, context=context).data)
+
+    @extend_schema(request=DraftInSerializer, responses={200: DraftOutSerializer})
+    def put(self, request: Request, study_id: int) -> Response:
+        if visible_study(request, study_id) is None:
+            return NOT_FOUND
+        serializer = DraftInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            draft = report_draft_save(
+                study_id=study_id,
+                user=request.user,  # type: ignore[arg-type]
+                sections=[dict(s) for s in serializer.validated_data["sections"]],
+                base_revision=serializer.validated_data["revision"],
+            )
+        except (ReportError, IllegalTransition) as exc:
+            return refusal(exc)
+        return Response(DraftOutSerializer(draft).data)
+
+
+class PreliminaryApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=OptionalDraftInSerializer, responses={201: VersionCreatedSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        if visible_study(request, study_id) is None:
+            return NOT_FOUND
+        serializer = OptionalDraftInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            version = report_issue_preliminary(
+                study_id=study_id,
+                user=request.user,  # type: ignore[arg-type]
+                draft=serializer.draft_input(),
+            )
+        except (ReportError, IllegalTransition) as exc:
+            return refusal(exc)
+        return Response(VersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class SignApi(APIView):
+    """Sign the final report; the password is re-entered. A wrong one signs nothing (403)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=SignInSerializer, responses={201: VersionCreatedSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        if visible_study(request, study_id) is None:
+            return NOT_FOUND
+        serializer = SignInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            version = report_sign(
+                study_id=study_id,
+                user=request.user,  # type: ignore[arg-type]
+                password=data["password"],
+                draft=serializer.draft_input(),
+                critical_category=data["critical_category"],
+                communication=communication_input(data["communication"])
+                if "communication" in data
+                else None,
+            )
+        except (ReportError, IllegalTransition) as exc:
+            return refusal(exc)
+        return Response(VersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class AddendaApi(APIView):
+    """An addendum or a correction of a final report: a new signed version, delivered as C."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=AddendumInSerializer, responses={201: VersionCreatedSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        if visible_study(request, study_id) is None:
+            return NOT_FOUND
+        serializer = AddendumInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            version = report_amend(
+                study_id=study_id,
+                user=request.user,  # type: ignore[arg-type]
+                password=data["password"],
+                kind=data["kind"],
+                reason=data["reason"],
+                addendum_text=data["text"],
+                sections=[dict(s) for s in data["sections"]] if "sections" in data else None,
+                critical_category=data["critical_category"],
+                communication=communication_input(data["communication"])
+                if "communication" in data
+                else None,
+            )
+        except (ReportError, IllegalTransition) as exc:
+            return refusal(exc)
+        return Response(VersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class RejectApi(APIView):
+    """Return the referral with a coded reason; the site is told (ORC-1 OC)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=RejectInSerializer, responses={201: RejectionOutSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        if visible_study(request, study_id) is None:
+            return NOT_FOUND
+        serializer = RejectInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rejection = referral_reject(
+                study_id=study_id,
+                user=request.user,  # type: ignore[arg-type]
+                reason=serializer.validated_data["reason"],
+                comment=serializer.validated_data["comment"],
+            )
+        except (ReportError, IllegalTransition) as exc:
+            return refusal(exc)
+        except IntegrityError:
+            # Two returns of one referral racing: the first one stands.
+            return Response(
+                {"errors": {"non_field_errors": ["the referral has already been returned"]}},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(RejectionOutSerializer(rejection).data, status=status.HTTP_201_CREATED)
+
+
+class CriticalCommunicationsApi(APIView):
+    """Record that a critical finding was communicated: whom, how, when, read back or not."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=CommunicationInSerializer, responses={201: ReportOutSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        study = visible_study(request, study_id)
+        if study is None:
+            return NOT_FOUND
+        serializer = CommunicationInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            critical_communication_record(
+                study_id=study_id,
+                user=request.user,  # type: ignore[arg-type]
+                communication=serializer.to_input(),
+            )
+        except ReportError as exc:
+            return refusal(exc)
+        state = selectors.report_state(study=study)
+        audit_report_reads(
+            context=AccessContext.from_request(request, channel="api"), studies=[study]
+        )
+        return Response(ReportOutSerializer(state).data, status=status.HTTP_201_CREATED)
+
+
+class RejectionCountsApi(APIView):
+    """Returned referrals per site and reason (the indicator), over the sites the caller sees."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[RejectionFilterSerializer], responses=RejectionCountOutSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        params = RejectionFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        counts = selectors.rejection_counts(
+            user=request.user,
+            since=params.validated_data.get("since"),
+            until=params.validated_data.get("until"),
+        )
+        return Response(RejectionCountOutSerializer(counts, many=True).data)

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from reports import api
+
+urlpatterns = [
+    path("studies/<int:study_id>/report", api.ReportApi.as_view(), name="api-report"),
+    path(
+        "studies/<int:study_id>/report/preliminary",
+        api.PreliminaryApi.as_view(),
+        name="api-report-preliminary",
+    ),
+    path("studies/<int:study_id>/report/sign", api.SignApi.as_view(), name="api-report-sign"),
+    path(
+        "studies/<int:study_id>/report/addenda", api.AddendaApi.as_view(), name="api-report-addenda"
+    ),
+    path("studies/<int:study_id>/reject", api.RejectApi.as_view(), name="api-study-reject"),
+    path(
+        "studies/<int:study_id>/critical-communications",
+        api.CriticalCommunicationsApi.as_view(),
+        name="api-critical-communications",
+    ),
+    path("indicators/rejections", api.RejectionCountsApi.as_view(), name="api-rejection-counts"),
+]

@@ -1,0 +1,81 @@
+"""The reading page's forms: they check form only; the services decide."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+from django.utils import timezone
+
+from reports.models import CommunicationMethod, CriticalCategory, RejectionReason
+from reports.services.reports import CommunicationInput, DraftInput
+
+MAX_POSTED_SECTIONS = 20
+
+
+def posted_draft(data: QueryDict) -> DraftInput | None:
+    """The editor's sections as posted (sections-N-key/-title/-text), with their revision."""
+    try:
+        count = min(int(data.get("section_count", "0")), MAX_POSTED_SECTIONS)
+        revision = int(data.get("revision", ""))
+    except ValueError:
+        return None
+    sections = [
+        {
+            "key": data.get(f"sections-{i}-key", ""),
+            "title": data.get(f"sections-{i}-title", ""),
+            "text": data.get(f"sections-{i}-text", ""),
+        }
+        for i in range(count)
+    ]
+    return DraftInput(sections=sections, base_revision=revision) if sections else None
+
+
+class SignForm(forms.Form):
+    password = forms.CharField(strip=False, required=False, widget=forms.PasswordInput)
+    critical_category = forms.ChoiceField(
+        choices=[("", "No critical finding"), *CriticalCategory.choices], required=False
+    )
+
+
+class CommunicationForm(forms.Form):
+    communicated_to = forms.CharField(max_length=200, label="Communicated to")
+    method = forms.ChoiceField(choices=CommunicationMethod.choices)
+    communicated_at = forms.DateTimeField(
+        label="When", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    read_back_confirmed = forms.BooleanField(required=False, label="Read back and confirmed")
+
+    def __init__(self, *args: Any, zone: zoneinfo.ZoneInfo, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The reader types the time on the site's clock.
+        self.zone = zone
+
+    def clean_communicated_at(self) -> dt.datetime:
+        value: dt.datetime = self.cleaned_data["communicated_at"]
+        # Django read the naive input on the server's clock; read it again on the site's.
+        naive = timezone.make_naive(value) if timezone.is_aware(value) else value
+        return timezone.make_aware(naive, self.zone)
+
+    def to_input(self) -> CommunicationInput:
+        data = self.cleaned_data
+        return CommunicationInput(
+            communicated_to=data["communicated_to"],
+            method=data["method"],
+            communicated_at=data["communicated_at"],
+            read_back_confirmed=data["read_back_confirmed"],
+        )
+
+
+class RejectForm(forms.Form):
+    reason = forms.ChoiceField(choices=RejectionReason.choices)
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AddendumForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    password = forms.CharField(strip=False, widget=forms.PasswordInput)

@@ -1,0 +1,274 @@
+"""Reports: templates, the draft a reader is writing, the signed versions, critical findings and
+their communication, and returned referrals.
+
+A study has at most one draft (mutable, autosaved) and any number of versions (immutable once
+written: the services never update them, and a database trigger refuses an UPDATE).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+# The sections every report has unless a template says otherwise, in the order they are shown.
+STANDARD_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("clinical_information", "Clinical information"),
+    ("technique", "Technique"),
+    ("findings", "Findings"),
+    ("conclusion", "Conclusion"),
+)
+
+
+class ReportTemplate(models.Model):
+    """Sections and default text for a procedure, or for a whole subspecialty."""
+
+    name = models.CharField(max_length=200)
+    procedure_code = models.CharField(
+        max_length=32, blank=True, help_text="Used for studies with exactly this procedure code."
+    )
+    modality = models.CharField(
+        max_length=4, blank=True, help_text="Optional: only studies of this modality."
+    )
+    subspecialty = models.ForeignKey(
+        "worklists.Subspecialty",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="report_templates",
+        help_text="Used for studies in this worklist when no procedure template matches.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(procedure_code="") | Q(subspecialty__isnull=False),
+                name="report_template_has_a_scope",
+                violation_error_message="A template is for a procedure code or a subspecialty.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReportTemplateSection(models.Model):
+    template = models.ForeignKey(ReportTemplate, on_delete=models.CASCADE, related_name="sections")
+    position = models.PositiveSmallIntegerField(default=0)
+    key = models.SlugField(
+        max_length=40, help_text="e.g. clinical_information, technique, findings, conclusion"
+    )
+    title = models.CharField(max_length=100)
+    default_text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "key"], name="template_section_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.name}: {self.title}"
+
+
+class VersionKind(models.TextChoices):
+    PRELIMINARY = "PRELIMINARY", "Preliminary"
+    FINAL = "FINAL", "Final"
+    ADDENDUM = "ADDENDUM", "Addendum"
+    CORRECTION = "CORRECTION", "Correction"
+
+
+# OBR-25 result status each kind is delivered with.
+RESULT_STATUS = {
+    VersionKind.PRELIMINARY: "P",
+    VersionKind.FINAL: "F",
+    VersionKind.ADDENDUM: "C",
+    VersionKind.CORRECTION: "C",
+}
+
+
+class ReportDraft(models.Model):
+    """What the reader is writing, saved as they type. Keyed by study, not by reader: it survives
+    a claim expiry or a reassignment, and the next reader sees it and who wrote it."""
+
+    study = models.OneToOneField(
+        "worklists.Study", on_delete=models.CASCADE, related_name="report_draft"
+    )
+    template = models.ForeignKey(
+        ReportTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sections = models.JSONField(default=list)
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Raised by every save; a save based on an older revision is refused."
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Draft of study {self.study_id} (rev {self.revision}, {self.author_name})"
+
+
+class ReportVersion(models.Model):
+    """One issued or signed version of a study's report. Immutable: the full text as delivered,
+    who signed it and when, and a hash of exactly that content."""
+
+    study = models.ForeignKey(
+        "worklists.Study", on_delete=models.PROTECT, related_name="report_versions"
+    )
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=12, choices=VersionKind.choices)
+    sections = models.JSONField(help_text="The whole report as valid from this version on.")
+    reason = models.TextField(blank=True, help_text="Why an addendum or correction was made.")
+    signed_by = models.ForeignKey(
+        "worklists.Radiologist", on_delete=models.PROTECT, related_name="signed_report_versions"
+    )
+    signer_name = models.CharField(max_length=150)
+    signer_hpr = models.CharField("HPR number", max_length=9)
+    signed_at = models.DateTimeField()
+    password_confirmed = models.BooleanField(
+        help_text="Signed with the password re-entered (every version but a preliminary)."
+    )
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the signed content.")
+    critical_category = models.CharField(max_length=12, blank=True)
+
+    class Meta:
+        ordering = ["study", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "number"], name="report_version_number"),
+            models.CheckConstraint(
+                condition=Q(kind__in=VersionKind.values), name="report_version_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=[VersionKind.ADDENDUM, VersionKind.CORRECTION])
+                | ~Q(reason=""),
+                name="report_amendment_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(content_hash__regex=r"^[0-9a-f]{64}$"), name="report_version_hashed"
+            ),
+            # One final per study; later changes are addenda and corrections.
+            models.UniqueConstraint(
+                fields=["study"], condition=Q(kind="FINAL"), name="one_final_report_per_study"
+            ),
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(kind="PRELIMINARY"),
+                name="one_preliminary_report_per_study",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Study {self.study_id} v{self.number} {self.kind}"
+
+    @property
+    def result_status(self) -> str:
+        return RESULT_STATUS[VersionKind(self.kind)]
+
+
+class CriticalCategory(models.TextChoices):
+    # After the ACR's three-tier model of actionable findings.
+    RED = "RED", "Red: immediately life-threatening, communicate within minutes"
+    ORANGE = "ORANGE", "Orange: urgent, communicate within hours"
+    YELLOW = "YELLOW", "Yellow: significant unexpected finding, communicate within days"
+
+
+class CriticalFinding(models.Model):
+    """A critical finding marked at signing. The report is not complete until a communication
+    with read-back is recorded; without one it is escalated to the coordinators."""
+
+    version = models.OneToOneField(
+        ReportVersion, on_delete=models.PROTECT, related_name="critical_finding"
+    )
+    study = models.ForeignKey(
+        "worklists.Study", on_delete=models.PROTECT, related_name="critical_findings"
+    )
+    category = models.CharField(max_length=12, choices=CriticalCategory.choices)
+    flagged_at = models.DateTimeField()
+    communicated_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["flagged_at"],
+                condition=Q(communicated_at__isnull=True, escalated_at__isnull=True),
+                name="critical_awaiting_escalation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} finding, study {self.study_id}"
+
+    @property
+    def is_communicated(self) -> bool:
+        return self.communicated_at is not None
+
+
+class CommunicationMethod(models.TextChoices):
+    PHONE = "PHONE", "Telephone"
+    IN_PERSON = "IN_PERSON", "In person"
+    SECURE_MESSAGE = "SECURE_MESSAGE", "Secure message (e-dialogue)"
+    OTHER = "OTHER", "Other"
+
+
+class CriticalCommunication(models.Model):
+    """Whom the finding was told to, by what means, when, and whether they read it back."""
+
+    finding = models.ForeignKey(
+        CriticalFinding, on_delete=models.PROTECT, related_name="communications"
+    )
+    communicated_to = models.CharField(max_length=200)
+    method = models.CharField(max_length=16, choices=CommunicationMethod.choices)
+    communicated_at = models.DateTimeField()
+    read_back_confirmed = models.BooleanField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["communicated_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} to {self.communicated_to} at {self.communicated_at}"
+
+
+class RejectionReason(models.TextChoices):
+    NOT_INDICATED = "NOT_INDICATED", "Not indicated by guideline"
+    OTHER_MODALITY = "OTHER_MODALITY", "Other modality recommended"
+    INSUFFICIENT_INFORMATION = "INSUFFICIENT_INFO", "Insufficient clinical information"
+    DUPLICATE = "DUPLICATE", "Duplicate of a recent examination"
+    OTHER = "OTHER", "Other"
+
+
+class ReferralRejection(models.Model):
+    """A referral returned to the site with a coded reason; counted for the indicators."""
+
+    study = models.OneToOneField(
+        "worklists.Study", on_delete=models.PROTECT, related_name="referral_rejection"
+    )
+    site = models.ForeignKey("worklists.Site", on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=20, choices=RejectionReason.choices)
+    comment = models.TextField(blank=True)
+    rejected_by = models.ForeignKey(
+        "worklists.Radiologist", on_delete=models.PROTECT, related_name="+"
+    )
+    rejected_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=RejectionReason.values), name="rejection_reason_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason="OTHER") | ~Q(comment=""), name="rejection_other_explained"
+            ),
+        ]
+        indexes = [models.Index(fields=["site", "reason", "rejected_at"])]
+
+    def __str__(self) -> str:
+        return f"Study {self.study_id} returned: {self.get_reason_display()}"

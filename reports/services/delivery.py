@@ -1,0 +1,51 @@
+"""The snapshot of a report version owed to the site's RIS, written to the HL7 outbox."""
+
+from __future__ import annotations
+
+from hl7_interface.models import OutboundMessage
+from hl7_interface.outbox import (
+    CriticalCommunication as DeliveredCommunication,
+)
+from hl7_interface.outbox import (
+    ReportDelivery,
+    ReportSection,
+    outbox_enqueue_report,
+)
+from reports.models import CriticalCommunication, ReportVersion
+
+
+def report_delivery_enqueue(*, version: ReportVersion, result_status: str) -> OutboundMessage:
+    """Owe the site this version. Call inside the transaction that wrote it.
+
+    Every confirmed critical-result communication of the study so far travels with it: the
+    communication is part of the delivered report.
+    """
+    communications = (
+        CriticalCommunication.objects.filter(finding__study_id=version.study_id)
+        .select_related("finding")
+        .order_by("communicated_at", "id")
+    )
+    categories = [c.finding.category for c in communications]
+    category = version.critical_category or (categories[-1] if categories else "")
+    delivery = ReportDelivery(
+        report_version_id=version.id,
+        version_number=version.number,
+        result_status=result_status,
+        sections=tuple(ReportSection(title=s["title"], text=s["text"]) for s in version.sections),
+        signed_by_name=version.signer_name,
+        signed_by_hpr=version.signer_hpr,
+        signed_at=version.signed_at,
+        correction_reason=version.reason,
+        critical_finding_category=category,
+        critical_communications=tuple(
+            DeliveredCommunication(
+                category=c.finding.category,
+                communicated_to=c.communicated_to,
+                method=c.get_method_display(),
+                communicated_at=c.communicated_at,
+                read_back_confirmed=c.read_back_confirmed,
+            )
+            for c in communications
+        ),
+    )
+    return outbox_enqueue_report(study_id=version.study_id, delivery=delivery)

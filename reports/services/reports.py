@@ -1,0 +1,393 @@
+"""Writing and signing a study's report: the draft, the preliminary, the final, amendments.
+
+Each service locks the study row first (the one fixed lock order: study, then report rows),
+calls the lifecycle service for the transition in the same transaction, and writes the outbox
+row owed to the site before it commits. Passwords are checked before any lock is taken: hashing
+is deliberately slow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from reports.models import (
+    CriticalCategory,
+    CriticalCommunication,
+    CriticalFinding,
+    ReportDraft,
+    ReportVersion,
+    VersionKind,
+)
+from reports.services import content
+from reports.services.delivery import report_delivery_enqueue
+from reports.services.errors import (
+    DraftConflict,
+    NotPermitted,
+    ReportInvalid,
+    ReportStateConflict,
+    WrongPassword,
+)
+from reports.services.holding import lock_study, require_holder
+from worklists import live
+from worklists.actors import Actor
+from worklists.models import Radiologist, Study, StudyStatus
+from worklists.services import studies as lifecycle
+from worklists.services.claims import claim_touch
+
+# Statuses in which the holder writes the first report (a preliminary does not end the writing).
+WRITABLE_STATUSES = (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS, StudyStatus.PRELIMINARY)
+# A communication logged a little ahead of the server's clock is skew, not the future.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CommunicationInput:
+    communicated_to: str
+    method: str
+    communicated_at: dt.datetime
+    read_back_confirmed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DraftInput:
+    """Sections to save before issuing, and the draft revision they were written on."""
+
+    sections: list[Any]
+    base_revision: int
+
+
+def _check_password(user: AbstractBaseUser, password: str) -> None:
+    if not password or not user.check_password(password):
+        raise WrongPassword("the password is not correct; nothing was signed")
+
+
+def _open_for_reading(study: Study, radiologist: Radiologist, actor: Actor) -> Study:
+    """An ASSIGNED study becomes IN_PROGRESS at the reader's first write."""
+    if study.status == StudyStatus.ASSIGNED:
+        return lifecycle.study_start_reading(
+            study_id=study.id, radiologist_id=radiologist.id, actor=actor
+        )
+    return study
+
+
+def _save_draft_locked(
+    *, study: Study, user: AbstractBaseUser, sections: list[Any], base_revision: int
+) -> ReportDraft:
+    cleaned = content.clean_sections(sections)
+    now = timezone.now()
+    draft = ReportDraft.objects.filter(study=study).first()
+    current = draft.revision if draft is not None else 0
+    if base_revision != current:
+        raise DraftConflict(
+            f"the draft was saved elsewhere since revision {base_revision} "
+            f"(now revision {current}); reload it before saving",
+            current_revision=current,
+        )
+    name = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    author_name = (name or user.get_username())[:150]
+    if draft is None:
+        from reports.selectors import template_for_study
+
+        return ReportDraft.objects.create(
+            study=study,
+            template=template_for_study(study=study),
+            sections=cleaned,
+            revision=1,
+            author_id=user.pk,
+            author_name=author_name,
+            created_at=now,
+            updated_at=now,
+        )
+    draft.sections = cleaned
+    draft.revision = current + 1
+    draft.author_id = user.pk
+    draft.author_name = author_name
+    draft.updated_at = now
+    draft.save(update_fields=["sections", "revision", "author", "author_name", "updated_at"])
+    return draft
+
+
+@transaction.atomic
+def report_draft_save(
+    *, study_id: int, user: AbstractBaseUser, sections: list[Any], base_revision: int
+) -> ReportDraft:
+    """Autosave: replace the draft's sections if it is still at ``base_revision``."""
+    study = lock_study(study_id)
+    radiologist = require_holder(study, user)
+    if study.status not in WRITABLE_STATUSES:
+        raise ReportStateConflict(
+            f"the report of a {study.get_status_display().lower()} study cannot be drafted"
+        )
+    _open_for_reading(study, radiologist, Actor.for_user(user))
+    draft = _save_draft_locked(
+        study=study, user=user, sections=sections, base_revision=base_revision
+    )
+    # Writing is activity: the reader's claim must not expire while they type.
+    claim_touch(study_id=study.id, radiologist_id=radiologist.id)
+    return draft
+
+
+def _next_number(study: Study) -> int:
+    latest = ReportVersion.objects.filter(study=study).aggregate(n=Max("number"))["n"]
+    return (latest or 0) + 1
+
+
+def _create_version(
+    *,
+    study: Study,
+    radiologist: Radiologist,
+    kind: VersionKind,
+    sections: list[content.Section],
+    reason: str = "",
+    critical_category: str = "",
+    password_confirmed: bool,
+) -> ReportVersion:
+    if not content.has_text(sections):
+        raise ReportInvalid("the report is empty: write it before issuing it", field="sections")
+    number = _next_number(study)
+    signed_at = timezone.now()
+    return ReportVersion.objects.create(
+        study=study,
+        number=number,
+        kind=kind,
+        sections=sections,
+        reason=reason,
+        signed_by=radiologist,
+        signer_name=radiologist.display_name,
+        signer_hpr=radiologist.hpr_number,
+        signed_at=signed_at,
+        password_confirmed=password_confirmed,
+        critical_category=critical_category,
+        content_hash=content.content_hash(
+            study_id=study.id,
+            accession_number=study.accession_number,
+            site_code=study.site.code,
+            number=number,
+            kind=kind,
+            sections=sections,
+            reason=reason,
+            signer_hpr=radiologist.hpr_number,
+            signed_at=signed_at,
+            critical_category=critical_category,
+        ),
+    )
+
+
+def _clean_critical(
+    critical_category: str, communication: CommunicationInput | None
+) -> tuple[str, CommunicationInput | None]:
+    if critical_category and critical_category not in CriticalCategory.values:
+        raise ReportInvalid(
+            f"unknown critical finding category {critical_category!r}; one of "
+            f"{', '.join(CriticalCategory.values)}",
+            field="critical_category",
+        )
+    if communication is not None and not critical_category:
+        raise ReportInvalid(
+            "a communication is recorded for a critical finding: give its category",
+            field="critical_category",
+        )
+    return critical_category, communication
+
+
+def _flag_critical(
+    *,
+    version: ReportVersion,
+    user: AbstractBaseUser,
+    communication: CommunicationInput | None,
+) -> CriticalFinding:
+    finding = CriticalFinding.objects.create(
+        version=version,
+        study_id=version.study_id,
+        category=version.critical_category,
+        flagged_at=version.signed_at,
+    )
+    if communication is not None:
+        critical_communication_add_locked(finding=finding, user=user, communication=communication)
+    return finding
+
+
+def critical_communication_add_locked(
+    *, finding: CriticalFinding, user: AbstractBaseUser, communication: CommunicationInput
+) -> CriticalCommunication:
+    """Record one communication; a read-back-confirmed one completes the finding. The caller
+    owns the transaction and has locked the study row."""
+    now = timezone.now()
+    if not communication.communicated_to.strip():
+        raise ReportInvalid("say whom the finding was communicated to", field="communicated_to")
+    if communication.communicated_at.tzinfo is None:
+        raise ReportInvalid("the time must include a UTC offset", field="communicated_at")
+    if communication.communicated_at > now + CLOCK_SKEW:
+        raise ReportInvalid("the communication cannot be in the future", field="communicated_at")
+    record = CriticalCommunication.objects.create(
+        finding=finding,
+        communicated_to=communication.communicated_to.strip()[:200],
+        method=communication.method,
+        communicated_at=communication.communicated_at,
+        read_back_confirmed=communication.read_back_confirmed,
+        recorded_by_id=user.pk,
+        recorded_at=now,
+    )
+    if communication.read_back_confirmed and finding.communicated_at is None:
+        finding.communicated_at = communication.communicated_at
+        finding.save(update_fields=["communicated_at"])
+    return record
+
+
+@transaction.atomic
+def report_issue_preliminary(
+    *, study_id: int, user: AbstractBaseUser, draft: DraftInput | None = None
+) -> ReportVersion:
+    """Issue the draft as a preliminary report (wet read), delivered with status P.
+
+    The draft stays: the reader goes on to write the final report from it.
+    """
+    study = lock_study(study_id)
+    radiologist = require_holder(study, user)
+    actor = Actor.for_user(user)
+    if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
+        raise ReportStateConflict(
+            f"a preliminary report is issued while reading, not when the study is "
+            f"{study.get_status_display().lower()}"
+        )
+    _open_for_reading(study, radiologist, actor)
+    if draft is not None:
+        _save_draft_locked(
+            study=study, user=user, sections=draft.sections, base_revision=draft.base_revision
+        )
+    current = ReportDraft.objects.filter(study=study).first()
+    if current is None:
+        raise ReportInvalid("the report is empty: write it before issuing it", field="sections")
+    version = _create_version(
+        study=study,
+        radiologist=radiologist,
+        kind=VersionKind.PRELIMINARY,
+        sections=current.sections,
+        password_confirmed=False,
+    )
+    lifecycle.study_issue_preliminary(study_id=study.id, radiologist_id=radiologist.id, actor=actor)
+    report_delivery_enqueue(version=version, result_status="P")
+    return version
+
+
+@transaction.atomic
+def report_sign(
+    *,
+    study_id: int,
+    user: AbstractBaseUser,
+    password: str,
+    draft: DraftInput | None = None,
+    critical_category: str = "",
+    communication: CommunicationInput | None = None,
+) -> ReportVersion:
+    """Sign the draft as the final report (status F) with the password re-entered.
+
+    Stores signer, time, HPR number and the content hash; the study becomes FINAL and the draft
+    is consumed. A critical finding may be marked, with its communication if already made.
+    """
+    _check_password(user, password)
+    critical_category, communication = _clean_critical(critical_category, communication)
+    study = lock_study(study_id)
+    radiologist = require_holder(study, user)
+    actor = Actor.for_user(user)
+    if study.status not in WRITABLE_STATUSES:
+        raise ReportStateConflict(f"a {study.get_status_display().lower()} study cannot be signed")
+    _open_for_reading(study, radiologist, actor)
+    if draft is not None:
+        _save_draft_locked(
+            study=study, user=user, sections=draft.sections, base_revision=draft.base_revision
+        )
+    current = ReportDraft.objects.filter(study=study).first()
+    if current is None:
+        raise ReportInvalid("the report is empty: write it before signing it", field="sections")
+    version = _create_version(
+        study=study,
+        radiologist=radiologist,
+        kind=VersionKind.FINAL,
+        sections=current.sections,
+        critical_category=critical_category,
+        password_confirmed=True,
+    )
+    if critical_category:
+        _flag_critical(version=version, user=user, communication=communication)
+    lifecycle.study_finalize(study_id=study.id, radiologist_id=radiologist.id, actor=actor)
+    current.delete()
+    report_delivery_enqueue(version=version, result_status="F")
+    return version
+
+
+@transaction.atomic
+def report_amend(
+    *,
+    study_id: int,
+    user: AbstractBaseUser,
+    password: str,
+    kind: str,
+    reason: str,
+    addendum_text: str = "",
+    sections: list[Any] | None = None,
+    critical_category: str = "",
+    communication: CommunicationInput | None = None,
+) -> ReportVersion:
+    """Add an addendum to, or correct, a final report: a new signed version, delivered as C.
+
+    An addendum appends its text to the report as it stands; a correction replaces the
+    sections. Only the radiologist who signed the final report amends it.
+    """
+    if kind not in (VersionKind.ADDENDUM, VersionKind.CORRECTION):
+        raise ReportInvalid("kind must be ADDENDUM or CORRECTION", field="kind")
+    if not reason.strip():
+        raise ReportInvalid("an addendum or correction needs a reason", field="reason")
+    _check_password(user, password)
+    critical_category, communication = _clean_critical(critical_category, communication)
+    study = lock_study(study_id)
+    if study.status != StudyStatus.FINAL:
+        raise ReportStateConflict("only a final report can have an addendum or a correction")
+    final = (
+        ReportVersion.objects.filter(study=study, kind=VersionKind.FINAL)
+        .select_related("signed_by__user")
+        .get()
+    )
+    if final.signed_by.user_id != user.pk:
+        raise NotPermitted("only the radiologist who signed the final report may amend it")
+    latest = ReportVersion.objects.filter(study=study).order_by("-number").first()
+    assert latest is not None  # the final is there
+    if kind == VersionKind.ADDENDUM:
+        if not addendum_text.strip():
+            raise ReportInvalid("write the addendum", field="text")
+        number = _next_number(study)
+        new_sections = [
+            *latest.sections,
+            {
+                "key": f"addendum-{number}",
+                "title": f"Addendum ({timezone.localdate():%d.%m.%Y})",
+                "text": addendum_text.replace("\r\n", "\n"),
+            },
+        ]
+    else:
+        new_sections = content.clean_sections(sections if sections is not None else [])
+        if new_sections == latest.sections:
+            raise ReportInvalid("the correction changes nothing", field="sections")
+    version = _create_version(
+        study=study,
+        radiologist=final.signed_by,
+        kind=VersionKind(kind),
+        sections=content.clean_sections(new_sections),
+        reason=reason.strip(),
+        critical_category=critical_category,
+        password_confirmed=True,
+    )
+    if critical_category:
+        _flag_critical(version=version, user=user, communication=communication)
+    report_delivery_enqueue(version=version, result_status="C")
+    live.broadcast_after_commit(
+        study_id=study.id, site_id=study.site_id, event="report.amended", status=study.status
+    )
+    return version

@@ -1,0 +1,116 @@
+// Reading page: autosave the report draft as the reader types (debounced), and count down to
+// the deadline. The form still works without this script: signing posts the sections.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) {
+      return decodeURIComponent(match[1]);
+    }
+    var field = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+
+  // Deadline countdown, refreshed every 30 seconds.
+  var countdown = document.querySelector("[data-deadline]");
+  if (countdown) {
+    var deadline = new Date(countdown.getAttribute("data-deadline"));
+    var left = countdown.querySelector("[data-countdown]");
+    var tick = function () {
+      var minutes = Math.round((deadline.getTime() - Date.now()) / 60000);
+      var abs = Math.abs(minutes);
+      var text = abs >= 60 ? Math.floor(abs / 60) + " h " + (abs % 60) + " min" : abs + " min";
+      left.textContent = minutes < 0 ? "overdue by " + text : text + " left";
+      countdown.classList.toggle("deadline--overdue", minutes < 0);
+    };
+    tick();
+    window.setInterval(tick, 30000);
+  }
+
+  var form = document.getElementById("report-form");
+  if (!form) {
+    return;
+  }
+  var url = form.getAttribute("data-autosave-url");
+  var delay = parseInt(form.getAttribute("data-autosave-delay"), 10) || 1200;
+  var revisionInput = form.querySelector("[data-revision]");
+  var status = form.querySelector("[data-autosave-status]");
+  var timer = null;
+  var saving = false;
+  var dirty = false;
+  var stopped = false;
+
+  function sections() {
+    return Array.prototype.map.call(form.querySelectorAll("[data-section-key]"), function (el) {
+      return {
+        key: el.getAttribute("data-section-key"),
+        title: el.querySelector("input[name$='-title']").value,
+        text: el.querySelector("[data-section-text]").value
+      };
+    });
+  }
+
+  function show(text, state) {
+    status.textContent = text;
+    status.setAttribute("data-state", state);
+  }
+
+  function save() {
+    timer = null;
+    if (saving || stopped) {
+      dirty = true;
+      return;
+    }
+    saving = true;
+    dirty = false;
+    show("Saving…", "saving");
+    fetch(url, {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ sections: sections(), revision: parseInt(revisionInput.value, 10) })
+    }).then(function (response) {
+      return response.json().then(function (body) { return { status: response.status, body: body }; });
+    }).then(function (result) {
+      saving = false;
+      if (result.status === 200) {
+        revisionInput.value = result.body.revision;
+        show("Draft saved " + new Date(result.body.updated_at).toLocaleTimeString(), "saved");
+        if (dirty) {
+          schedule();
+        }
+      } else {
+        stopped = true;
+        var errors = result.body.errors || {};
+        var first = Object.keys(errors).map(function (k) { return errors[k].join(" "); })[0];
+        show("Not saved: " + (first || "error " + result.status), "error");
+      }
+    }).catch(function () {
+      saving = false;
+      show("Not saved: the server cannot be reached; retrying", "error");
+      schedule();
+    });
+  }
+
+  function schedule() {
+    if (timer !== null) {
+      window.clearTimeout(timer);
+    }
+    timer = window.setTimeout(save, delay);
+  }
+
+  form.addEventListener("input", function (event) {
+    if (event.target.hasAttribute("data-section-text")) {
+      show("Unsaved changes", "dirty");
+      schedule();
+    }
+  });
+  // Signing or issuing posts the text itself; a pending autosave must not race it.
+  form.addEventListener("submit", function () {
+    stopped = true;
+    if (timer !== null) {
+      window.clearTimeout(timer);
+    }
+  });
+})();

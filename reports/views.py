@@ -1,0 +1,235 @@
+"""The reading page and its forms: parse the request, call one service, render or redirect.
+
+Every form posts to its own URL and redirects back on success. On a refusal the page is
+rendered again with what the reader typed, so that a wrong password loses no text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from reports import selectors
+from reports.forms import AddendumForm, CommunicationForm, RejectForm, SignForm, posted_draft
+from reports.models import CommunicationMethod, CriticalCategory, RejectionReason
+from reports.services.audit import audit_report_reads
+from reports.services.critical import critical_communication_record
+from reports.services.errors import NotPermitted, ReportError, ReportInvalid, WrongPassword
+from reports.services.rejections import referral_reject
+from reports.services.reports import (
+    report_amend,
+    report_issue_preliminary,
+    report_sign,
+)
+from worklists import selectors as study_selectors
+from worklists.access import is_coordinator
+from worklists.lifecycle import IllegalTransition
+from worklists.models import AuditEvent, Study
+from worklists.services.audit import AccessContext, audit_study_reads
+
+
+def _study(request: HttpRequest, study_id: int) -> Study:
+    try:
+        return study_selectors.study_get(user=request.user, study_id=study_id)
+    except Study.DoesNotExist as exc:
+        raise Http404("No such study") from exc
+
+
+def _ai_findings(study: Study) -> list[Any] | None:
+    """The study's AI findings, or None where this installation has no AI findings yet."""
+    related = getattr(study, "ai_findings", None)
+    return list(related.all()) if related is not None else None
+
+
+def _render_reading(
+    request: HttpRequest,
+    study: Study,
+    *,
+    sections: list[dict[str, Any]] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = AccessContext.from_request(request, channel="web")
+    audit_study_reads(context=context, studies=[study], action=AuditEvent.Action.STUDY_VIEW)
+    priors = study_selectors.patient_prior_studies(user=request.user, study=study)
+    audit_study_reads(context=context, studies=priors, action=AuditEvent.Action.STUDY_LIST)
+    prior_reports = selectors.latest_versions(studies=priors)
+    state = selectors.report_state(study=study)
+    shown = [p for p in priors if p.id in prior_reports]
+    if state.has_content:
+        shown.append(study)
+    audit_report_reads(context=context, studies=shown)
+
+    now = timezone.now()
+    may_write = selectors.may_write(study=study, user=request.user)
+    if sections is None:
+        sections = state.draft.sections if state.draft else selectors.starting_sections(study=study)
+    return render(
+        request,
+        "reports/reading.html",
+        {
+            "study": study,
+            "now": now,
+            "risk": study.deadline_risk(now),
+            "age": study.patient.age_on(now.astimezone(study.site.zone).date()),
+            "viewer_url": study.site.viewer_url(
+                study_instance_uid=study.study_instance_uid,
+                accession_number=study.accession_number,
+            ),
+            "assignment": study_selectors.study_active_assignment(study=study),
+            "priors": [(prior, prior_reports.get(prior.id)) for prior in priors],
+            "ai_findings": _ai_findings(study),
+            "state": state,
+            "may_write": may_write,
+            "can_reject": may_write and study.status in ("ASSIGNED", "IN_PROGRESS"),
+            "can_draft": may_write and study.status in ("ASSIGNED", "IN_PROGRESS", "PRELIMINARY"),
+            "can_amend": bool(
+                study.status == "FINAL"
+                and any(
+                    v.version.kind == "FINAL" and v.version.signed_by.user_id == request.user.pk
+                    for v in state.versions
+                )
+            ),
+            "can_communicate": bool(state.open_findings)
+            and (
+                is_coordinator(request.user)
+                or any(f.version.signed_by.user_id == request.user.pk for f in state.open_findings)
+            ),
+            "sections": sections,
+            "revision": state.draft.revision if state.draft else 0,
+            "error": error,
+            "critical_categories": CriticalCategory.choices,
+            "communication_methods": CommunicationMethod.choices,
+            "rejection_reasons": RejectionReason.choices,
+            "autosave_delay_ms": settings.REPORTS_AUTOSAVE_DELAY_MS,
+        },
+        status=status,
+    )
+
+
+@login_required
+def reading_page(request: HttpRequest, study_id: int) -> HttpResponse:
+    return _render_reading(request, _study(request, study_id))
+
+
+def _refused(
+    request: HttpRequest, study: Study, exc: ReportError | IllegalTransition, sections: Any = None
+) -> HttpResponse:
+    if isinstance(exc, NotPermitted | WrongPassword):
+        status = 403
+    elif isinstance(exc, ReportInvalid):
+        status = 400
+    else:
+        status = 409
+    return _render_reading(request, study, sections=sections, error=str(exc), status=status)
+
+
+@login_required
+@require_POST
+def reading_preliminary(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = _study(request, study_id)
+    draft = posted_draft(request.POST)
+    try:
+        report_issue_preliminary(study_id=study.id, user=request.user, draft=draft)  # type: ignore[arg-type]
+    except (ReportError, IllegalTransition) as exc:
+        return _refused(request, study, exc, draft.sections if draft else None)
+    messages.success(request, "Preliminary report issued and marked for delivery (P).")
+    return redirect("reading", study_id=study.id)
+
+
+@login_required
+@require_POST
+def reading_sign(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = _study(request, study_id)
+    draft = posted_draft(request.POST)
+    form = SignForm(request.POST)
+    if not form.is_valid():
+        return _render_reading(request, study, error="Check the signing form.", status=400)
+    try:
+        report_sign(
+            study_id=study.id,
+            user=request.user,  # type: ignore[arg-type]
+            password=form.cleaned_data["password"],
+            draft=draft,
+            critical_category=form.cleaned_data["critical_category"],
+        )
+    except (ReportError, IllegalTransition) as exc:
+        return _refused(request, study, exc, draft.sections if draft else None)
+    messages.success(request, "Report signed and marked for delivery (F).")
+    return redirect("reading", study_id=study.id)
+
+
+@login_required
+@require_POST
+def reading_addendum(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = _study(request, study_id)
+    form = AddendumForm(request.POST)
+    if not form.is_valid():
+        return _render_reading(
+            request, study, error="Give the addendum, its reason and your password.", status=400
+        )
+    try:
+        report_amend(
+            study_id=study.id,
+            user=request.user,  # type: ignore[arg-type]
+            password=form.cleaned_data["password"],
+            kind="ADDENDUM",
+            reason=form.cleaned_data["reason"],
+            addendum_text=form.cleaned_data["text"],
+        )
+    except (ReportError, IllegalTransition) as exc:
+        return _refused(request, study, exc)
+    messages.success(request, "Addendum signed and marked for delivery (C).")
+    return redirect("reading", study_id=study.id)
+
+
+@login_required
+@require_POST
+def reading_communication(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = _study(request, study_id)
+    form = CommunicationForm(request.POST, zone=study.site.zone)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
+        return _render_reading(request, study, error=errors, status=400)
+    try:
+        record = critical_communication_record(
+            study_id=study.id,
+            user=request.user,  # type: ignore[arg-type]
+            communication=form.to_input(),
+        )
+    except ReportError as exc:
+        return _refused(request, study, exc)
+    if record.read_back_confirmed:
+        messages.success(request, "Communication recorded; the report is complete.")
+    else:
+        messages.warning(
+            request, "Communication recorded without read-back: the finding is still open."
+        )
+    return redirect("reading", study_id=study.id)
+
+
+@login_required
+@require_POST
+def reading_reject(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = _study(request, study_id)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        return _render_reading(request, study, error="Choose a reason.", status=400)
+    try:
+        referral_reject(
+            study_id=study.id,
+            user=request.user,  # type: ignore[arg-type]
+            reason=form.cleaned_data["reason"],
+            comment=form.cleaned_data["comment"],
+        )
+    except (ReportError, IllegalTransition) as exc:
+        return _refused(request, study, exc)
+    messages.success(request, "Referral returned to the site.")
+    return redirect("reading", study_id=study.id)
