@@ -38,6 +38,10 @@ class OutboundMessage(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The RIS's answer to the last attempt, as received: its MSA-1 and the whole ACK.
+    ack_code = models.CharField(max_length=2, blank=True)
+    ack_message = models.TextField(blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -52,3 +56,48 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for study {self.study_id} ({self.status})"
+
+
+class Charset(models.TextChoices):
+    UTF8 = "UNICODE UTF-8", "UTF-8"
+    LATIN1 = "8859/1", "ISO 8859-1 (Latin-1)"
+    ASCII = "ASCII", "ASCII"
+
+
+class SiteHl7Config(models.Model):
+    """How one site's RIS talks HL7 with us: who it is, where its results go, what it speaks.
+
+    The site is identified on inbound messages by MSH-4 (``Site.hl7_sending_facility``).
+    """
+
+    site = models.OneToOneField(
+        "worklists.Site", on_delete=models.CASCADE, related_name="hl7_config"
+    )
+    receiving_application = models.CharField(
+        max_length=64, blank=True, help_text="MSH-5 on results we send to the site's RIS."
+    )
+    receiving_facility = models.CharField(
+        max_length=64, blank=True, help_text="MSH-6 on results we send to the site's RIS."
+    )
+    ris_host = models.CharField(
+        max_length=255, blank=True, help_text="Where results are delivered (MLLP); empty: none."
+    )
+    ris_port = models.PositiveIntegerField(null=True, blank=True)
+    allowed_source_addresses = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Comma-separated addresses or networks (CIDR) the site may send from; "
+        "empty: any.",
+    )
+    default_charset = models.CharField(
+        max_length=16,
+        choices=Charset.choices,
+        default=Charset.UTF8,
+        help_text="Character set of messages whose MSH-18 is empty, and of results sent.",
+    )
+
+    class Meta:
+        verbose_name = "site HL7 configuration"
+
+    def __str__(self) -> str:
+        return f"HL7 configuration of site {self.site_id}"

@@ -77,7 +77,7 @@ def _enqueue(*, study_id: int, kind: str, result_status: str, content: object) -
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("enqueue a delivery inside the transaction that commits its content")
     site_id = Study.objects.values_list("site_id", flat=True).get(pk=study_id)
-    return OutboundMessage.objects.create(
+    message = OutboundMessage.objects.create(
         site_id=site_id,
         study_id=study_id,
         kind=kind,
@@ -85,6 +85,11 @@ def _enqueue(*, study_id: int, kind: str, result_status: str, content: object) -
         content=_as_json(content),
         next_attempt_at=timezone.now(),
     )
+    # Sent by a worker after commit; if that is lost, the periodic drain finds the row.
+    from hl7_interface.delivery import schedule_delivery
+
+    schedule_delivery(message.id)
+    return message
 
 
 def outbox_enqueue_report(*, study_id: int, delivery: ReportDelivery) -> OutboundMessage:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -21,22 +22,40 @@ from worklists.lifecycle import TERMINAL_STATUSES
 from worklists.models import (
     UNREAD_STATUSES,
     Patient,
-    PatientIdentifier,
     Site,
     Study,
     StudyEvent,
     StudyStatus,
 )
 from worklists.services.inbound import inbound_mark_applied
+from worklists.services.patients import (
+    ConcurrentCreate,
+    IdentifierInput,
+    PatientConflict,
+    PatientError,
+    PatientInput,
+    patient_resolve_locked,
+)
 from worklists.services.studies import (
     study_cancel_locked,
     study_mark_ready_locked,
     study_reclassify_locked,
 )
 
-
-class _ConcurrentCreate(Exception):
-    """A unique key was taken by a concurrent transaction: run the whole order again."""
+__all__ = [
+    "IdentifierInput",
+    "OrderAction",
+    "OrderConflict",
+    "OrderError",
+    "OrderInput",
+    "OrderNotFound",
+    "OrderOutcome",
+    "OrderResult",
+    "PatientInput",
+    "StudyInput",
+    "order_apply",
+    "orders_apply",
+]
 
 
 class OrderAction(enum.StrEnum):
@@ -66,24 +85,6 @@ class OrderNotFound(OrderError):
 
 class OrderConflict(OrderError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifierInput:
-    kind: str
-    value: str
-    authority: str = ""  # empty: the authority that issues this kind (see _with_authorities)
-
-
-@dataclass(frozen=True, slots=True)
-class PatientInput:
-    """The order's patient; None means "not stated": a known value is kept."""
-
-    identifiers: tuple[IdentifierInput, ...]
-    family_name: str
-    given_name: str | None = None
-    birth_date: dt.date | None = None
-    sex: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,73 +132,18 @@ CLASSIFICATION_INPUTS = frozenset(
 KEPT_WHEN_BLANK = frozenset({"study_instance_uid"})
 
 
-def _with_authorities(site: Site, identifiers: tuple[IdentifierInput, ...]) -> set[tuple]:
-    """(kind, authority, value) for each identifier, with the authority that issues its kind.
-
-    National numbers belong to the national register whoever sends them, so one person is one
-    patient across all sites; any other identifier is the sending site's own.
-    """
-    keyed = set()
-    for identifier in identifiers:
-        national = identifier.kind in PatientIdentifier.NATIONAL_REGISTER_KINDS
-        authority = PatientIdentifier.NATIONAL_AUTHORITY if national else site.code
-        if identifier.authority and identifier.authority != authority:
-            raise OrderError(
-                f"a {identifier.kind} from this site is issued by {authority!r}, "
-                f"not {identifier.authority!r}",
-                field="patient.identifiers",
-            )
-        keyed.add((identifier.kind, authority, identifier.value))
-    return keyed
-
-
 def _resolve_patient(site: Site, patient_in: PatientInput) -> tuple[Patient, list[str]]:
     """The patient these identifiers name (created if new), and the demographics that changed."""
-    wanted = _with_authorities(site, patient_in.identifiers)
-    matches = (
-        PatientIdentifier.objects.select_for_update()
-        .filter(kind__in={k for k, _, _ in wanted}, value__in={v for _, _, v in wanted})
-        .select_related("patient")
-        .order_by("id")
-    )
-    found = [m for m in matches if (m.kind, m.authority, m.value) in wanted]
-    patients = {m.patient_id: m.patient for m in found}
-    if len(patients) > 1:
-        raise OrderConflict(
-            "the identifiers belong to different patients; merge the patients first",
-            field="patient.identifiers",
-        )
-    changed: list[str] = []
-    if patients:
-        patient = next(iter(patients.values()))
-        for name in ("family_name", "given_name", "birth_date", "sex"):
-            value = getattr(patient_in, name)
-            if value is not None and getattr(patient, name) != value:
-                setattr(patient, name, value)
-                changed.append(name)
-        if changed:
-            patient.save(update_fields=[*changed, "updated_at"])
-    else:
-        patient = Patient.objects.create(
-            family_name=patient_in.family_name,
-            given_name=patient_in.given_name or "",
-            birth_date=patient_in.birth_date,
-            sex=patient_in.sex or Patient._meta.get_field("sex").get_default(),
-        )
-    new_identifiers = sorted(wanted - {(m.kind, m.authority, m.value) for m in found})
     try:
-        with transaction.atomic():
-            PatientIdentifier.objects.bulk_create(
-                PatientIdentifier(patient=patient, kind=k, authority=a, value=v)
-                for (k, a, v) in new_identifiers
-            )
-    except IntegrityError as exc:
-        # Another order named the same new patient an instant earlier and has committed (a
-        # unique index waits for the other transaction): retrying finds that patient.
-        raise _ConcurrentCreate from exc
-    if new_identifiers and patients:
-        changed.append("identifiers")
-    return patient, [f"patient.{name}" for name in changed]
+        patient, changed = patient_resolve_locked(site=site, patient_in=patient_in)
+    except PatientConflict as exc:
+        raise OrderConflict(
+            f"{exc}; correct the patient with a merge", field="patient.identifiers"
+        ) from exc
+    except PatientError as exc:
+        raise OrderError(str(exc), field=exc.field) from exc
+    assert patient is not None
+    return patient, changed
 
 
 def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
@@ -229,12 +175,12 @@ def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) ->
     )
     _apply_study_fields(study, order.study)
     try:
-        with transaction.atomic():
-            study.save()
+        study.save()
     except IntegrityError as exc:
-        # Another request created the same accession number an instant ago: the retry finds it
-        # and applies this order as an update.
-        raise _ConcurrentCreate from exc
+        # Another request created the same accession number an instant ago: the whole
+        # transaction is rolled back (no savepoint on the hot path) and the retry finds the
+        # study and applies this order as an update.
+        raise ConcurrentCreate from exc
     StudyEvent.objects.create(
         study=study,
         from_status="",
@@ -294,6 +240,12 @@ def _update(
         live.broadcast_after_commit(
             study_id=study.id, site_id=study.site_id, event="study.updated", status=study.status
         )
+    if study.status == StudyStatus.ORDERED:
+        # The images may have come first (DICOM receiver): if complete, the order opens it.
+        from dicom.services.completion import study_images_order_arrived_locked
+
+        if study_images_order_arrived_locked(study, actor=actor, at=now):
+            changed.append("status")
     if order.images_available and study.status == StudyStatus.ORDERED:
         study_mark_ready_locked(study, actor=actor, at=now)
         changed.append("status")
@@ -319,28 +271,54 @@ def _cancel(*, study: Study, order: OrderInput, actor: Actor, now: dt.datetime) 
 
 
 def order_apply(
-    *, site_id: int, order: OrderInput, actor: Actor, inbound_id: int | None = None
+    *,
+    site_id: int,
+    order: OrderInput,
+    actor: Actor,
+    inbound_id: int | None = None,
+    site: Site | None = None,
 ) -> OrderResult:
-    """Create, update or cancel the order ``order.accession_number`` of ``site_id``."""
+    """Create, update or cancel the order ``order.accession_number`` of ``site_id``.
+
+    ``site`` may be passed by a caller that has it already (the HL7 listener caches sites).
+    """
+    return orders_apply(
+        site_id=site_id, orders=(order,), actor=actor, inbound_id=inbound_id, site=site
+    )[0]
+
+
+def orders_apply(
+    *,
+    site_id: int,
+    orders: Sequence[OrderInput],
+    actor: Actor,
+    inbound_id: int | None = None,
+    site: Site | None = None,
+) -> list[OrderResult]:
+    """Apply several orders of one message, all or none, and mark the message applied with
+    them (one transaction: an acknowledgement after commit means the change is durable)."""
     for _attempt in range(3):
         try:
-            return _order_apply_once(
-                site_id=site_id, order=order, actor=actor, inbound_id=inbound_id
-            )
-        except _ConcurrentCreate:
+            with transaction.atomic():
+                the_site = site if site is not None else Site.objects.get(id=site_id)
+                results = [
+                    _order_apply_once(site=the_site, order=order, actor=actor) for order in orders
+                ]
+                if inbound_id is not None:
+                    inbound_mark_applied(
+                        inbound_id=inbound_id, study_id=results[0].study.id if results else None
+                    )
+                return results
+        except ConcurrentCreate:
             continue
     raise OrderConflict("the order kept colliding with a concurrent change; send it again")
 
 
-@transaction.atomic
-def _order_apply_once(
-    *, site_id: int, order: OrderInput, actor: Actor, inbound_id: int | None
-) -> OrderResult:
+def _order_apply_once(*, site: Site, order: OrderInput, actor: Actor) -> OrderResult:
     now = timezone.now()
-    site = Site.objects.get(id=site_id)
     study = (
         Study.objects.select_for_update()
-        .filter(site_id=site_id, accession_number=order.accession_number)
+        .filter(site_id=site.id, accession_number=order.accession_number)
         .first()
     )
     if study is not None:
@@ -351,11 +329,7 @@ def _order_apply_once(
                 f"no order with accession number {order.accession_number} at this site",
                 field="accession_number",
             )
-        result = _create(site=site, order=order, actor=actor, now=now)
-    elif order.action is OrderAction.CANCEL:
-        result = _cancel(study=study, order=order, actor=actor, now=now)
-    else:
-        result = _update(site=site, study=study, order=order, actor=actor, now=now)
-    if inbound_id is not None:
-        inbound_mark_applied(inbound_id=inbound_id, study_id=result.study.id)
-    return result
+        return _create(site=site, order=order, actor=actor, now=now)
+    if order.action is OrderAction.CANCEL:
+        return _cancel(study=study, order=order, actor=actor, now=now)
+    return _update(site=site, study=study, order=order, actor=actor, now=now)

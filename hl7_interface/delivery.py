@@ -1,0 +1,379 @@
+"""Delivering the outbox to each site's RIS over MLLP, with retries held in the database.
+
+A delivery is claimed in a short transaction (``SKIP LOCKED``: drainers never wait for each
+other), sent with no transaction or lock open, and its outcome recorded by compare-and-set on the
+attempt number, so a claim that outlived its lease cannot overwrite a newer attempt. The claim
+itself moves ``next_attempt_at`` forward by a lease: a worker that dies mid-send leaves a row that
+is simply due again later. Per study, rows go out in the order they were written: a correction
+is never sent while the final it corrects is undelivered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import random
+import zoneinfo
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from hl7_interface.client import MllpClient, MllpError
+from hl7_interface.codec import Hl7Error, parse
+from hl7_interface.models import (
+    Charset,
+    OutboundKind,
+    OutboundMessage,
+    OutboundStatus,
+    SiteHl7Config,
+)
+from hl7_interface.writer import (
+    Destination,
+    OrderData,
+    PatientData,
+    order_return,
+    oru_r01,
+)
+from worklists.actors import Actor
+from worklists.models import InboundMessage, Study
+from worklists.services.alerts import alert_raise
+
+logger = logging.getLogger(__name__)
+
+DEAD_LETTER_ALERT = "hl7.dead_letter"
+
+
+class NotResendable(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Claim:
+    id: int
+    attempt: int
+    study_id: int
+    site_id: int
+
+
+def retry_delay(attempt: int, *, rng: random.Random | None = None) -> dt.timedelta:
+    """Exponential backoff with full jitter in its upper half: base * 2**(attempt-1), capped."""
+    ceiling = min(
+        settings.HL7_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0), settings.HL7_RETRY_MAX_SECONDS
+    )
+    fraction = 0.5 + (rng or random).random() / 2
+    return dt.timedelta(seconds=ceiling * fraction)
+
+
+def _lease() -> dt.timedelta:
+    # Long enough for connect + send + ACK wait; a row claimed by a dead worker is due after it.
+    return dt.timedelta(
+        seconds=settings.HL7_CONNECT_TIMEOUT_SECONDS + settings.HL7_ACK_TIMEOUT_SECONDS + 30
+    )
+
+
+def outbox_claim(
+    *, limit: int, ids: Iterable[int] | None = None, study_id: int | None = None
+) -> list[Claim]:
+    """Claim up to ``limit`` due deliveries (optionally only these ids / this study)."""
+    now = timezone.now()
+    earlier_undelivered = OutboundMessage.objects.filter(
+        study_id=OuterRef("study_id"), id__lt=OuterRef("id")
+    ).exclude(status=OutboundStatus.DELIVERED)
+    due = (
+        OutboundMessage.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=now)
+        .filter(~Exists(earlier_undelivered))
+        .order_by("next_attempt_at", "id")
+    )
+    if ids is not None:
+        due = due.filter(id__in=list(ids))
+    if study_id is not None:
+        due = due.filter(study_id=study_id)
+    with transaction.atomic():
+        rows = list(
+            due.select_for_update(skip_locked=True, of=("self",)).values_list(
+                "id", "attempts", "study_id", "site_id"
+            )[:limit]
+        )
+        if not rows:
+            return []
+        OutboundMessage.objects.filter(id__in=[r[0] for r in rows]).update(
+            attempts=F("attempts") + 1, next_attempt_at=now + _lease(), last_attempt_at=now
+        )
+    return [Claim(id=r[0], attempt=r[1] + 1, study_id=r[2], site_id=r[3]) for r in rows]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prepared:
+    claim: Claim
+    host: str
+    port: int | None
+    control_id: str
+    payload: bytes
+
+
+def _patient_data(study: Study) -> PatientData:
+    patient = study.patient
+    identifiers = tuple(
+        (i.kind, i.value) for i in sorted(patient.identifiers.all(), key=lambda i: (i.kind, i.id))
+    )
+    return PatientData(
+        identifiers=identifiers,
+        family_name=patient.family_name,
+        given_name=patient.given_name,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+    )
+
+
+def _order_numbers(study: Study) -> tuple[str, str]:
+    """Placer and filler order numbers as the site's RIS sent them (ORC-2/ORC-3, else OBR-2/3);
+    the accession number stands in for any it did not send."""
+    inbound = (
+        InboundMessage.objects.filter(
+            study_id=study.id,
+            channel=InboundMessage.Channel.HL7,
+            status=InboundMessage.Status.APPLIED,
+        )
+        .order_by("-id")
+        .first()
+    )
+    placer = filler = ""
+    if inbound is not None:
+        try:
+            message = parse(bytes(inbound.raw), default_charset="8859/1")
+        except Hl7Error:
+            message = None
+        if message is not None:
+            for orc in message.all("ORC"):
+                placer = placer or orc.component(2)
+                filler = filler or orc.component(3)
+            obr = message.first("OBR")
+            if obr is not None:
+                placer = placer or obr.component(2)
+                filler = filler or obr.component(3)
+    return placer or study.accession_number, filler or study.accession_number
+
+
+def _prepare(claim: Claim, *, at: dt.datetime) -> Prepared:
+    row = OutboundMessage.objects.get(id=claim.id)
+    study = (
+        Study.objects.select_related("site", "patient")
+        .prefetch_related("patient__identifiers")
+        .get(id=row.study_id)
+    )
+    config = SiteHl7Config.objects.filter(site_id=study.site_id).first()
+    destination = Destination(
+        receiving_application=config.receiving_application if config else "",
+        receiving_facility=(config.receiving_facility if config else "")
+        or study.site.hl7_sending_facility,
+        charset=config.default_charset if config else Charset.UTF8,
+        zone=zoneinfo.ZoneInfo(study.site.time_zone),
+        site_authority=study.site.hl7_sending_facility or study.site.code,
+    )
+    placer, filler = _order_numbers(study)
+    order = OrderData(
+        placer_order_number=placer,
+        filler_order_number=filler,
+        accession_number=study.accession_number,
+        procedure_code=study.procedure_code,
+        procedure_text=study.procedure_text,
+        procedure_coding_system=study.procedure_coding_system,
+        modality=study.modality,
+        observed_at=study.ready_at or study.ordered_at,
+        study_instance_uid=study.study_instance_uid,
+    )
+    # One control id per row: a RIS that saw an earlier attempt recognises the repeat.
+    control_id = f"TR{row.id}"
+    from hl7_interface.services import identity
+
+    content = row.content
+    assert isinstance(content, dict)
+    if row.kind == OutboundKind.REPORT:
+        payload = oru_r01(
+            identity=identity(),
+            destination=destination,
+            patient=_patient_data(study),
+            order=order,
+            report=content,
+            control_id=control_id,
+            at=at,
+        )
+    else:
+        payload = order_return(
+            identity=identity(),
+            destination=destination,
+            patient=_patient_data(study),
+            order=order,
+            rejection=content,
+            control_id=control_id,
+            at=at,
+        )
+    host = config.ris_host if config else ""
+    port = config.ris_port if config else None
+    return Prepared(claim=claim, host=host, port=port, control_id=control_id, payload=payload)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    delivered: bool
+    error: str = ""
+    ack_code: str = ""
+    ack_message: str = ""
+
+
+def _record(claim: Claim, outcome: Outcome) -> str:
+    """Store one attempt's outcome; returns the row's new status."""
+    now = timezone.now()
+    current = OutboundMessage.objects.filter(
+        id=claim.id, attempts=claim.attempt, status=OutboundStatus.PENDING
+    )
+    ack = {"ack_code": outcome.ack_code, "ack_message": outcome.ack_message}
+    if outcome.delivered:
+        current.update(
+            status=OutboundStatus.DELIVERED,
+            delivered_at=now,
+            next_attempt_at=None,
+            last_error="",
+            **ack,
+        )
+        return OutboundStatus.DELIVERED
+    if claim.attempt >= settings.HL7_MAX_ATTEMPTS:
+        with transaction.atomic():
+            updated = current.update(
+                status=OutboundStatus.DEAD, next_attempt_at=None, last_error=outcome.error, **ack
+            )
+            if updated:
+                alert_raise(
+                    kind=DEAD_LETTER_ALERT,
+                    study_id=claim.study_id,
+                    site_id=claim.site_id,
+                    message=f"Result delivery to the site's RIS failed {claim.attempt} times: "
+                    f"{outcome.error}",
+                    data={"outbound_message_id": claim.id},
+                    at=now,
+                )
+        return OutboundStatus.DEAD
+    current.update(
+        next_attempt_at=now + retry_delay(claim.attempt), last_error=outcome.error, **ack
+    )
+    return OutboundStatus.PENDING
+
+
+def _send_all(prepared: list[Prepared]) -> list[tuple[Claim, Outcome]]:
+    """Send each message over one connection per RIS endpoint, in order, waiting for ACKs."""
+    results: list[tuple[Claim, Outcome]] = []
+    clients: dict[tuple[str, int], MllpClient] = {}
+    failed: dict[tuple[str, int], str] = {}
+    try:
+        for item in prepared:
+            if not item.host or not item.port:
+                results.append(
+                    (item.claim, Outcome(False, "the site has no RIS endpoint configured"))
+                )
+                continue
+            endpoint = (item.host, item.port)
+            if endpoint in failed:
+                # One refused connection is enough: the rest for this RIS wait for their retry.
+                results.append((item.claim, Outcome(False, failed[endpoint])))
+                continue
+            try:
+                client = clients.get(endpoint)
+                if client is None:
+                    client = clients[endpoint] = MllpClient(
+                        item.host,
+                        item.port,
+                        connect_timeout=settings.HL7_CONNECT_TIMEOUT_SECONDS,
+                        timeout=settings.HL7_ACK_TIMEOUT_SECONDS,
+                    )
+                ack = client.send_message(item.payload)
+            except MllpError as exc:
+                failed[endpoint] = str(exc)
+                stale = clients.pop(endpoint, None)
+                if stale is not None:
+                    stale.close()
+                results.append((item.claim, Outcome(False, str(exc))))
+                continue
+            answer = ack.raw.decode("utf-8", errors="replace")
+            if ack.control_id and ack.control_id != item.control_id:
+                error = f"the ACK is for message {ack.control_id!r}, not {item.control_id!r}"
+                results.append((item.claim, Outcome(False, error, ack.code, answer)))
+            elif ack.accepted:
+                results.append((item.claim, Outcome(True, "", ack.code, answer)))
+            else:
+                error = f"the RIS answered {ack.code}: {ack.text or 'no reason given'}"
+                results.append((item.claim, Outcome(False, error, ack.code, answer)))
+    finally:
+        for client in clients.values():
+            client.close()
+    return results
+
+
+def deliver_claims(claims: list[Claim]) -> dict[int, str]:
+    """Build, send and record the claimed deliveries; returns each row's new status."""
+    now = timezone.now()
+    prepared: list[Prepared] = []
+    statuses: dict[int, str] = {}
+    for claim in claims:
+        try:
+            prepared.append(_prepare(claim, at=now))
+        except Exception as exc:
+            logger.exception("outbound message %s could not be built", claim.id)
+            statuses[claim.id] = _record(claim, Outcome(False, f"cannot build: {exc!r}"))
+    for claim, outcome in _send_all(prepared):
+        statuses[claim.id] = _record(claim, outcome)
+    return statuses
+
+
+def outbox_deliver(*, message_id: int) -> dict[int, str]:
+    """Deliver one row now if it is due, then whatever its study owes next."""
+    statuses: dict[int, str] = {}
+    claims = outbox_claim(limit=1, ids=[message_id])
+    while claims:
+        statuses.update(deliver_claims(claims))
+        if statuses.get(claims[0].id) != OutboundStatus.DELIVERED:
+            break
+        claims = outbox_claim(limit=1, study_id=claims[0].study_id)
+    return statuses
+
+
+def outbox_drain(*, batch: int | None = None, rounds: int = 50) -> dict[int, str]:
+    """Deliver everything due, a batch at a time (a later row of a study follows in the next)."""
+    statuses: dict[int, str] = {}
+    for _round in range(rounds):
+        claims = outbox_claim(limit=batch or settings.HL7_DRAIN_BATCH)
+        if not claims:
+            break
+        statuses.update(deliver_claims(claims))
+    return statuses
+
+
+def outbox_resend(*, message_id: int, actor: Actor) -> OutboundMessage:
+    """Send a dead-lettered (or delivered) message again, from a fresh set of attempts."""
+    now = timezone.now()
+    updated = OutboundMessage.objects.filter(
+        Q(status=OutboundStatus.DEAD) | Q(status=OutboundStatus.DELIVERED), id=message_id
+    ).update(
+        status=OutboundStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error=f"re-send requested by {actor.label} at {now.isoformat()}",
+    )
+    if not updated:
+        raise NotResendable(f"outbound message {message_id} is already waiting to be sent")
+    schedule_delivery(message_id)
+    return OutboundMessage.objects.get(id=message_id)
+
+
+def schedule_delivery(message_id: int) -> None:
+    """After commit, ask a worker to deliver now (the periodic drain is the safety net; on the
+    embedded default, with tasks run in-process, the drain does it so no request waits on a
+    RIS)."""
+    from hl7_interface.tasks import deliver_outbound
+
+    if deliver_outbound.app.conf.task_always_eager:
+        return
+    transaction.on_commit(lambda: deliver_outbound.delay(message_id=message_id))

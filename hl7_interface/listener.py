@@ -1,0 +1,222 @@
+"""The MLLP listener: an asyncio server whose connections hand each frame to a worker thread.
+
+The event loop only frames bytes and writes ACKs; storing and applying a message (blocking
+database work) runs in a pool of worker threads, each with its own database connection. Frames of
+one connection are handled one after another, in order; connections run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from hl7_interface.codec import Frame, FrameDecoder, frame
+from hl7_interface.services import (
+    Received,
+    hl7_receive,
+    hl7_receive_oversize,
+    hl7_recover_unapplied,
+)
+
+logger = logging.getLogger(__name__)
+
+Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+class WorkerPool:
+    """Threads that run blocking jobs for the event loop and close their database connections
+    when stopped (so a test database can be dropped and a restart leaves nothing open)."""
+
+    def __init__(self, size: int) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"hl7-worker-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                fn, loop, future = job
+                try:
+                    result = fn()
+                except BaseException as exc:
+                    # A lost connection leaves the thread's connection unusable: reopen next time.
+                    close_old_connections()
+                    loop.call_soon_threadsafe(_set_exception, future, exc)
+                else:
+                    loop.call_soon_threadsafe(_set_result, future, result)
+        finally:
+            connections.close_all()
+
+    def run(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((fn, loop, future))
+        return future
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.cancelled():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.cancelled():
+        future.set_exception(exc)
+
+
+class Listener:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        max_frame_bytes: int | None = None,
+        idle_timeout: float | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.max_frame_bytes = max_frame_bytes or settings.HL7_MAX_FRAME_BYTES
+        self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
+        self.pool = WorkerPool(workers or settings.HL7_WORKERS)
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        """Recover messages a previous run stored but never applied, then listen; returns the
+        bound port (useful when asked for port 0)."""
+        recovered = await self.pool.run(hl7_recover_unapplied)
+        if recovered:
+            logger.info("recovered %d stored HL7 messages", len(recovered))
+        self._server = await asyncio.start_server(
+            self._serve_connection, self.host, self.port, limit=256 * 1024
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        logger.info("HL7 listener on %s:%s", self.host, self.port)
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            # Connections still open are closed by their own idle timeout or the loop's end.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=1)
+        await asyncio.get_running_loop().run_in_executor(None, self.pool.stop)
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        address = writer.get_extra_info("peername") or ("", 0)
+        peer = f"{address[0]}:{address[1]}"
+        decoder = FrameDecoder(self.max_frame_bytes)
+        try:
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), self.idle_timeout)
+                except TimeoutError:
+                    logger.info("HL7 connection from %s idle, closed", peer)
+                    return
+                if not data:
+                    return
+                for item in decoder.feed(data):
+                    received = await self._handle(item, peer)
+                    writer.write(frame(received.ack))
+                await writer.drain()
+        except (ConnectionError, OSError) as exc:
+            logger.info("HL7 connection from %s lost: %s", peer, exc)
+        except Exception:
+            # Not stored means not acknowledged: the sender keeps the message and sends it again.
+            logger.exception("HL7 connection from %s closed without an ACK", peer)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _handle(self, item: object, peer: str) -> Received:
+        if isinstance(item, Frame):
+            payload = item.payload
+            result: Received = await self.pool.run(lambda: hl7_receive(raw=payload, peer=peer))
+            return result
+        head, size = item.head, item.size  # type: ignore[attr-defined]
+        oversize: Received = await self.pool.run(
+            lambda: hl7_receive_oversize(head=head, size=size, peer=peer)
+        )
+        return oversize
+
+
+async def _serve_until(stop: threading.Event, listener: Listener) -> None:
+    await listener.start()
+    try:
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+    finally:
+        await listener.close()
+
+
+def serve(*, host: str, port: int, stop: threading.Event) -> None:
+    """Run a listener in this thread until ``stop`` is set."""
+    listener = Listener(host=host, port=port)
+    asyncio.run(_serve_until(stop, listener))
+
+
+def run_embedded(stop: threading.Event) -> None:
+    """The embedded default's listener (`manage.py serve`), on HL7_LISTENER_HOST:PORT."""
+    serve(host=settings.HL7_LISTENER_HOST, port=settings.HL7_LISTENER_PORT, stop=stop)
+
+
+@contextlib.contextmanager
+def running_listener(
+    *, host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> Iterator[Listener]:
+    """A listener on its own event loop in a background thread, for tests and benchmarks."""
+    stop = threading.Event()
+    started = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        listener = Listener(host=host, port=port, **options)
+        try:
+            await listener.start()
+        except BaseException as exc:
+            holder["error"] = exc
+            started.set()
+            await listener.close()
+            return
+        holder["listener"] = listener
+        started.set()
+        try:
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+        finally:
+            await listener.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="hl7-listener", daemon=True)
+    thread.start()
+    started.wait(timeout=30)
+    if "error" in holder:
+        raise holder["error"]
+    try:
+        yield holder["listener"]
+    finally:
+        stop.set()
+        thread.join(timeout=30)

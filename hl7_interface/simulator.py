@@ -1,0 +1,366 @@
+"""A test RIS: realistic synthetic orders out, results in (acknowledged). For demos, tests and
+benchmarks; every patient is synthetic (national numbers in the test range)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import random
+import socket
+import threading
+import zoneinfo
+from collections.abc import Callable, Iterator
+
+from hl7_interface.codec import Frame, FrameDecoder, Hl7Error, frame, parse, read_header
+from hl7_interface.writer import components, escape, new_control_id, segment
+from worklists import nin
+
+OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+
+# (code, text, modality) in the Norwegian classification of radiological procedures (NCRP).
+PROCEDURES = [
+    ("SA0AA", "CT caput uten kontrast", "CT"),
+    ("MA0AA", "MR caput", "MR"),
+    ("SB0AA", "CT thorax med kontrast", "CT"),
+    ("NA0AA", "Rtg thorax", "DX"),
+    ("MN0BA", "MR kne", "MR"),
+    ("UH0AA", "UL abdomen", "US"),
+]
+FAMILY_NAMES = ["Ødegård", "Bjørnstad", "Åsheim", "Nordmann", "Hæhre", "Løvås", "Strøm"]
+GIVEN_NAMES = ["Åse", "Kåre", "Bjørg", "Ærlend", "Øystein", "Kari", "Ola"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OrderSpec:
+    """One order as a site's RIS would send it."""
+
+    accession: str
+    fnr: str
+    family: str = "Ødegård"
+    given: str = "Åse"
+    birth_date: dt.date = dt.date(1970, 5, 17)
+    sex: str = "F"
+    procedure: tuple[str, str, str] = PROCEDURES[0]
+    priority: str = "R"
+    control: str = "NW"
+    order_status: str = ""
+    question: str = "Hodepine, spørsmål om blødning"
+    referrer: tuple[str, str, str] = ("1234567", "Lege", "Lars")
+    placer: str = ""
+    filler: str = ""
+    study_uid: str = ""
+    ordered_at: dt.datetime | None = None
+    local_id: str = ""
+    cancel_reason: tuple[str, str] = ("", "")
+
+
+def msh(
+    *,
+    facility: str,
+    message_type: str,
+    version: str,
+    control_id: str | None = None,
+    charset: str = "UNICODE UTF-8",
+    application: str = "RIS",
+    at: dt.datetime | None = None,
+) -> str:
+    moment = (at or dt.datetime.now(dt.UTC)).astimezone(OSLO)
+    return "|".join(
+        [
+            "MSH",
+            "^~\\&",
+            application,
+            escape(facility),
+            "TELERAD",
+            "TELERAD",
+            moment.strftime("%Y%m%d%H%M%S"),
+            "",
+            message_type,
+            control_id or new_control_id("M"),
+            "P",
+            version,
+            "",
+            "",
+            "",
+            "",
+            "",
+            charset,
+        ]
+    ).rstrip("|")
+
+
+def pid(spec: OrderSpec, *, site_authority: str = "") -> str:
+    ids = [f"{spec.fnr}^^^NO-FREG&2.16.578.1.12.4.1.4.1&ISO^NNNOR"]
+    if spec.local_id:
+        ids.append(f"{escape(spec.local_id)}^^^{escape(site_authority)}^MR")
+    return segment(
+        "PID",
+        "1",
+        "",
+        "~".join(ids),
+        "",
+        components(spec.family, spec.given),
+        "",
+        spec.birth_date.strftime("%Y%m%d"),
+        spec.sex,
+    )
+
+
+def _order_segments(spec: OrderSpec, *, omi: bool) -> list[str]:
+    moment = (spec.ordered_at or dt.datetime.now(dt.UTC)).astimezone(OSLO)
+    when = moment.strftime("%Y%m%d%H%M%S")
+    placer = spec.placer or f"P{spec.accession}"
+    orc = [""] * 16
+    orc[0] = spec.control
+    orc[1] = escape(placer)
+    orc[2] = escape(spec.filler)
+    orc[4] = spec.order_status
+    if not omi and spec.priority:
+        orc[6] = f"^^^^^{spec.priority}"
+    orc[8] = when
+    orc[11] = components(*spec.referrer)
+    orc[15] = components(*spec.cancel_reason)
+    code, text, modality = spec.procedure
+    obr = [""] * 24
+    obr[0] = "1"
+    obr[1] = escape(placer)
+    obr[2] = escape(spec.filler)
+    obr[3] = components(code, text, "NCRP")
+    obr[5] = when
+    obr[12] = escape(spec.question)
+    obr[15] = components(*spec.referrer)
+    if not omi:
+        obr[17] = escape(spec.accession)
+        obr[23] = modality
+    lines = [segment("ORC", *orc)]
+    if omi:
+        lines.append(segment("TQ1", "1", "", "", "", "", "", "", "", spec.priority))
+    lines.append(segment("OBR", *obr))
+    if omi:
+        lines.append(
+            segment("IPC", escape(spec.accession), "", escape(spec.study_uid), "", modality)
+        )
+    elif spec.study_uid:
+        lines.append(segment("ZDS", components(spec.study_uid, "RIS", "Application", "DICOM")))
+    return lines
+
+
+def orm_o01(
+    spec: OrderSpec,
+    *,
+    facility: str,
+    version: str = "2.3",
+    charset: str = "UNICODE UTF-8",
+    control_id: str | None = None,
+) -> bytes:
+    lines = [
+        msh(
+            facility=facility,
+            message_type="ORM^O01",
+            version=version,
+            control_id=control_id,
+            charset=charset,
+        ),
+        pid(spec, site_authority=facility),
+        segment("PV1", "1", "O"),
+        *_order_segments(spec, omi=False),
+    ]
+    return encode_text(lines, charset)
+
+
+def omi_o23(
+    spec: OrderSpec,
+    *,
+    facility: str,
+    charset: str = "UNICODE UTF-8",
+    control_id: str | None = None,
+) -> bytes:
+    lines = [
+        msh(
+            facility=facility,
+            message_type="OMI^O23^OMI_O23",
+            version="2.5.1",
+            control_id=control_id,
+            charset=charset,
+        ),
+        pid(spec, site_authority=facility),
+        segment("PV1", "1", "O"),
+        *_order_segments(spec, omi=True),
+    ]
+    return encode_text(lines, charset)
+
+
+def adt_a08(
+    spec: OrderSpec, *, facility: str, version: str = "2.5", control_id: str | None = None
+) -> bytes:
+    lines = [
+        msh(facility=facility, message_type="ADT^A08", version=version, control_id=control_id),
+        segment("EVN", "A08"),
+        pid(spec, site_authority=facility),
+        segment("PV1", "1", "O"),
+    ]
+    return encode_text(lines, "UNICODE UTF-8")
+
+
+def adt_a40(
+    surviving: OrderSpec,
+    *,
+    prior_fnr: str = "",
+    prior_local_id: str = "",
+    facility: str,
+    control_id: str | None = None,
+) -> bytes:
+    prior = []
+    if prior_fnr:
+        prior.append(f"{prior_fnr}^^^NO-FREG^NNNOR")
+    if prior_local_id:
+        prior.append(f"{escape(prior_local_id)}^^^{escape(facility)}^MR")
+    lines = [
+        msh(facility=facility, message_type="ADT^A40", version="2.5", control_id=control_id),
+        segment("EVN", "A40"),
+        pid(surviving, site_authority=facility),
+        segment("MRG", "~".join(prior)),
+    ]
+    return encode_text(lines, "UNICODE UTF-8")
+
+
+def encode_text(lines: list[str], charset: str) -> bytes:
+    codec = {"8859/1": "latin-1", "UNICODE UTF-8": "utf-8", "": "utf-8"}.get(charset, "utf-8")
+    return ("\r".join(lines) + "\r").encode(codec)
+
+
+def random_order(rng: random.Random, *, accession: str, control: str = "NW") -> OrderSpec:
+    birth = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 90))
+    sex = rng.choice("FM")
+    return OrderSpec(
+        accession=accession,
+        fnr=nin.synthetic_number(birth, rng=rng, sex=sex),
+        family=rng.choice(FAMILY_NAMES),
+        given=rng.choice(GIVEN_NAMES),
+        birth_date=birth,
+        sex=sex,
+        procedure=rng.choice(PROCEDURES),
+        priority=rng.choice("RRRRAS"),
+        control=control,
+    )
+
+
+# --- The RIS's receiving side: takes results, acknowledges them ------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class ReceivedResult:
+    raw: bytes
+    control_id: str
+    message_type: str
+
+
+AnswerPolicy = Callable[[bytes], str | None]  # message -> ACK code, or None: do not answer
+
+
+def always_accept(_message: bytes) -> str | None:
+    return "AA"
+
+
+class ResultReceiver:
+    """A blocking MLLP server thread that acknowledges every message per ``policy``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, policy: AnswerPolicy = always_accept):
+        self.policy = policy
+        self.received: list[ReceivedResult] = []
+        self.arrived = threading.Condition()
+        self._server = socket.create_server((host, port))
+        self._server.settimeout(0.2)
+        self.host, self.port = self._server.getsockname()[:2]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accept_thread = threading.Thread(target=self._accept, daemon=True)
+        self._accept_thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _addr = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, conn: socket.socket) -> None:
+        decoder = FrameDecoder(16 * 1024 * 1024)
+        conn.settimeout(0.2)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                for item in decoder.feed(data):
+                    if not isinstance(item, Frame):
+                        continue
+                    code = self.policy(item.payload)
+                    if code is None:
+                        continue
+                    self._remember(item.payload)
+                    with contextlib.suppress(OSError):
+                        conn.sendall(frame(self.ack_for(item.payload, code)))
+
+    def _remember(self, payload: bytes) -> None:
+        try:
+            header = read_header(payload)
+            control, kind = header.control_id, header.message_type
+        except Hl7Error:
+            control, kind = "", ""
+        with self.arrived:
+            self.received.append(ReceivedResult(raw=payload, control_id=control, message_type=kind))
+            self.arrived.notify_all()
+
+    @staticmethod
+    def ack_for(payload: bytes, code: str) -> bytes:
+        header = read_header(payload)
+        lines = [
+            msh(
+                facility="RIS",
+                message_type=f"ACK^{header.trigger_event}^ACK",
+                version=header.version or "2.5",
+                charset=header.charset,
+            ),
+            segment("MSA", code, escape(header.control_id)),
+        ]
+        if code != "AA":
+            lines.append(segment("ERR", "", "", "207^Application internal error^HL70357", "E"))
+        return encode_text(lines, header.charset)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedResult]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+            return list(self.received)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.close()
+        self._accept_thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> ResultReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def report_text(result: bytes) -> Iterator[str]:
+    """The OBX text lines of an ORU, decoded (for printing what arrived)."""
+    message = parse(result)
+    for obx in message.all("OBX"):
+        yield obx.text(5)

@@ -1,0 +1,272 @@
+"""Patients as sites identify them: resolving identifiers, demographics updates, merges.
+
+Lock order, everywhere a patient changes: identifier rows (by id), then patient rows (by id),
+then study rows (by id). Order ingest follows the same order, so a merge and an order for the
+same patient queue behind each other instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from worklists import live
+from worklists.actors import Actor
+from worklists.models import Patient, PatientIdentifier, Site, Study, StudyEvent
+
+
+class PatientError(Exception):
+    """The patient change cannot be applied as sent; ``field`` names the offending part."""
+
+    def __init__(self, message: str, *, field: str = "patient.identifiers") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PatientConflict(PatientError):
+    pass
+
+
+class PatientNotFound(PatientError):
+    pass
+
+
+class ConcurrentCreate(Exception):
+    """A unique key was taken by a concurrent transaction: run the whole change again."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierInput:
+    kind: str
+    value: str
+    authority: str = ""  # empty: the authority that issues this kind (identifiers_keyed)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientInput:
+    """A patient as a message states it; None means "not stated": a known value is kept."""
+
+    identifiers: tuple[IdentifierInput, ...]
+    family_name: str
+    given_name: str | None = None
+    birth_date: dt.date | None = None
+    sex: str | None = None
+
+
+T = TypeVar("T")
+Keyed = tuple[str, str, str]  # (kind, authority, value)
+DEMOGRAPHICS = ("family_name", "given_name", "birth_date", "sex")
+
+
+def identifiers_keyed(site: Site, identifiers: tuple[IdentifierInput, ...]) -> set[Keyed]:
+    """(kind, authority, value) for each identifier, with the authority that issues its kind.
+
+    National numbers belong to the national register whoever sends them, so one person is one
+    patient across all sites; any other identifier is the sending site's own.
+    """
+    keyed = set()
+    for identifier in identifiers:
+        national = identifier.kind in PatientIdentifier.NATIONAL_REGISTER_KINDS
+        authority = PatientIdentifier.NATIONAL_AUTHORITY if national else site.code
+        if identifier.authority and identifier.authority != authority:
+            raise PatientError(
+                f"a {identifier.kind} from this site is issued by {authority!r}, "
+                f"not {identifier.authority!r}"
+            )
+        keyed.add((identifier.kind, authority, identifier.value))
+    return keyed
+
+
+def _lock_identifiers(wanted: set[Keyed]) -> list[PatientIdentifier]:
+    if not wanted:
+        return []
+    rows = (
+        PatientIdentifier.objects.select_for_update()
+        .filter(kind__in={k for k, _, _ in wanted}, value__in={v for _, _, v in wanted})
+        .select_related("patient")
+        .order_by("id")
+    )
+    return [r for r in rows if (r.kind, r.authority, r.value) in wanted]
+
+
+def _apply_demographics(patient: Patient, patient_in: PatientInput) -> list[str]:
+    changed = []
+    for name in DEMOGRAPHICS:
+        value = getattr(patient_in, name)
+        if value is not None and getattr(patient, name) != value:
+            setattr(patient, name, value)
+            changed.append(name)
+    if changed:
+        patient.save(update_fields=[*changed, "updated_at"])
+    return changed
+
+
+def _add_identifiers(patient: Patient, keyed: list[Keyed]) -> None:
+    if not keyed:
+        return
+    try:
+        PatientIdentifier.objects.bulk_create(
+            PatientIdentifier(patient=patient, kind=k, authority=a, value=v) for (k, a, v) in keyed
+        )
+    except IntegrityError as exc:
+        # Another message named the same new identifier an instant earlier and has committed
+        # (a unique index waits for the other transaction): the caller's retry finds it. No
+        # savepoint: the whole transaction is rolled back and run again.
+        raise ConcurrentCreate from exc
+
+
+def patient_resolve_locked(
+    *, site: Site, patient_in: PatientInput, create: bool = True
+) -> tuple[Patient | None, list[str]]:
+    """The patient these identifiers name (created if new and ``create``), and what changed.
+
+    The caller owns the transaction. Identifiers not yet known are added to the patient.
+    """
+    wanted = identifiers_keyed(site, patient_in.identifiers)
+    found = _lock_identifiers(wanted)
+    patients = {m.patient_id: m.patient for m in found}
+    if len(patients) > 1:
+        raise PatientConflict("the identifiers belong to different patients; merge them first")
+    changed: list[str] = []
+    if patients:
+        patient = next(iter(patients.values()))
+        changed = _apply_demographics(patient, patient_in)
+    elif not create:
+        return None, []
+    else:
+        patient = Patient.objects.create(
+            family_name=patient_in.family_name,
+            given_name=patient_in.given_name or "",
+            birth_date=patient_in.birth_date,
+            sex=patient_in.sex or Patient._meta.get_field("sex").get_default(),
+        )
+    new_identifiers = sorted(wanted - {(m.kind, m.authority, m.value) for m in found})
+    _add_identifiers(patient, new_identifiers)
+    if new_identifiers and patients:
+        changed.append("identifiers")
+    return patient, [f"patient.{name}" for name in changed]
+
+
+def _retrying(change: Callable[[], T], attempts: int = 3) -> T:
+    for _attempt in range(attempts):
+        try:
+            return change()
+        except ConcurrentCreate:
+            continue
+    raise PatientConflict("the change kept colliding with a concurrent change; send it again")
+
+
+@dataclass(frozen=True, slots=True)
+class PatientChange:
+    patient_id: int | None  # None: no patient known by these identifiers
+    changed_fields: list[str] = dataclasses.field(default_factory=list)
+    moved_study_ids: list[int] = dataclasses.field(default_factory=list)
+
+
+def patient_update(*, site_id: int, patient: PatientInput) -> PatientChange:
+    """Demographics and identifiers of a known patient (ADT^A08). An unknown patient is not
+    created: this platform learns patients from their orders."""
+
+    @transaction.atomic
+    def once() -> PatientChange:
+        site = Site.objects.get(id=site_id)
+        found, changed = patient_resolve_locked(site=site, patient_in=patient, create=False)
+        return PatientChange(patient_id=found.id if found else None, changed_fields=changed)
+
+    return _retrying(once)
+
+
+def patient_merge(
+    *,
+    site_id: int,
+    surviving: PatientInput,
+    prior: tuple[IdentifierInput, ...],
+    actor: Actor,
+) -> PatientChange:
+    """Merge the patient named by ``prior`` into the one named by ``surviving`` (ADT^A40).
+
+    The prior patient's studies and identifiers move to the survivor, each study with an event;
+    the prior patient row stays (audit rows point at it) with nothing left on it. If no patient
+    holds the surviving identifiers yet, the prior patient simply gains them. Repeating a merge
+    changes nothing.
+    """
+
+    @transaction.atomic
+    def once() -> PatientChange:
+        site = Site.objects.get(id=site_id)
+        wanted_surviving = identifiers_keyed(site, surviving.identifiers)
+        wanted_prior = identifiers_keyed(site, prior)
+        rows = _lock_identifiers(wanted_surviving | wanted_prior)
+        keys = [((r.kind, r.authority, r.value), r.patient_id) for r in rows]
+        surviving_ids = {patient_id for key, patient_id in keys if key in wanted_surviving}
+        prior_ids = {patient_id for key, patient_id in keys if key in wanted_prior}
+        if not prior_ids:
+            raise PatientNotFound("no patient holds the prior identifiers", field="prior")
+        if len(prior_ids) > 1 or len(surviving_ids) > 1:
+            which = "prior" if len(prior_ids) > 1 else "patient.identifiers"
+            raise PatientConflict("the identifiers name more than one patient", field=which)
+        prior_id = next(iter(prior_ids))
+        survivor_id = next(iter(surviving_ids)) if surviving_ids else prior_id
+        locked = {
+            p.id: p
+            for p in Patient.objects.select_for_update()
+            .filter(id__in={prior_id, survivor_id})
+            .order_by("id")
+        }
+        survivor = locked[survivor_id]
+        moved: list[int] = []
+        if survivor_id != prior_id:
+            moved = _move_studies(prior_id=prior_id, survivor=survivor, actor=actor)
+            PatientIdentifier.objects.filter(patient_id=prior_id).update(patient=survivor)
+        known = {(r.kind, r.authority, r.value) for r in rows}
+        new_identifiers = sorted(wanted_surviving - known)
+        _add_identifiers(survivor, new_identifiers)
+        changed = _apply_demographics(survivor, surviving)
+        if new_identifiers:
+            changed.append("identifiers")
+        if moved:
+            changed.append("studies")
+        return PatientChange(
+            patient_id=survivor.id,
+            changed_fields=[f"patient.{name}" for name in changed],
+            moved_study_ids=moved,
+        )
+
+    return _retrying(once)
+
+
+def _move_studies(*, prior_id: int, survivor: Patient, actor: Actor) -> list[int]:
+    studies = list(
+        Study.objects.select_for_update()
+        .filter(patient_id=prior_id)
+        .order_by("id")
+        .only("id", "site_id", "status")
+    )
+    if not studies:
+        return []
+    now = timezone.now()
+    Study.objects.filter(id__in=[s.id for s in studies]).update(patient=survivor, updated_at=now)
+    StudyEvent.objects.bulk_create(
+        StudyEvent(
+            study_id=s.id,
+            from_status=s.status,
+            to_status=s.status,
+            actor_id=actor.user_id,
+            actor_label=actor.label,
+            at=now,
+            reason="patient merged",
+            data={"from_patient_id": prior_id, "to_patient_id": survivor.id},
+        )
+        for s in studies
+    )
+    for s in studies:
+        live.broadcast_after_commit(
+            study_id=s.id, site_id=s.site_id, event="study.updated", status=s.status
+        )
+    return [s.id for s in studies]
