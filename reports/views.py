@@ -42,12 +42,6 @@ def _study(request: HttpRequest, study_id: int) -> Study:
         raise Http404("No such study") from exc
 
 
-def _ai_findings(study: Study) -> list[Any] | None:
-    """The study's AI findings, or None where this installation has no AI findings yet."""
-    related = getattr(study, "ai_findings", None)
-    return list(related.all()) if related is not None else None
-
-
 def _render_reading(
     request: HttpRequest,
     study: Study,
@@ -85,7 +79,7 @@ def _render_reading(
             ),
             "assignment": study_selectors.study_active_assignment(study=study),
             "priors": [(prior, prior_reports.get(prior.id)) for prior in priors],
-            "ai_findings": _ai_findings(study),
+            "ai_findings": study.ai_findings.order_by("-is_critical", "-confidence", "id"),
             "state": state,
             "may_write": may_write,
             "can_reject": may_write and study.status in ("ASSIGNED", "IN_PROGRESS"),

@@ -157,7 +157,9 @@ def held_study(radiologist: Radiologist, **kwargs: object) -> Study:
     return study
 
 
-def report_sections(findings: str = "Ingen blødning.", conclusion: str = "Normal CT caput.") -> list:
+def report_sections(
+    findings: str = "Ingen blødning.", conclusion: str = "Normal CT caput."
+) -> list:
     return [
         {"key": "clinical_information", "title": "Clinical information", "text": "Hodepine."},
         {"key": "technique", "title": "Technique", "text": "CT caput uten kontrast."},

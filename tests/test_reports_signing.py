@@ -67,9 +67,7 @@ def test_a_missing_password_is_a_field_error(owner, site_a, client_for):
     assert not ReportVersion.objects.filter(study=study).exists()
 
 
-def test_signing_stores_signer_time_hpr_and_hash_and_owes_the_site_an_f(
-    owner, site_a, client_for
-):
+def test_signing_stores_signer_time_hpr_and_hash_and_owes_the_site_an_f(owner, site_a, client_for):
     study = factories.held_study(owner, site=site_a)
     client = client_for(owner.user)
     save_draft(client, study, findings="Ingen blødning.")

@@ -1,0 +1,127 @@
+"""Who may read and write a report, and that every read of a report is audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from reports.models import ReportDraft, ReportVersion
+from tests import factories
+from worklists.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+SECTIONS = {"sections": factories.report_sections(), "revision": 0}
+
+
+def report_views(user=None) -> list[AuditEvent]:
+    qs = AuditEvent.objects.filter(action="report.view")
+    return list(qs.filter(actor=user) if user is not None else qs)
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("api-report-preliminary", {}),
+        ("api-report-sign", {"password": factories.PASSWORD}),
+        ("api-study-reject", {"reason": "DUPLICATE"}),
+    ],
+)
+def test_a_reader_who_does_not_hold_the_study_may_not_write(
+    name, body, owner, other_radiologist, coordinator, site_user, site_a, client_for
+):
+    study = factories.held_study(owner, site=site_a)
+    client_for(owner.user).put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+
+    for user in (other_radiologist.user, coordinator, site_user):
+        response = client_for(user).post(reverse(name, args=[study.id]), body, format="json")
+        assert response.status_code == 403, (user, response.content)
+    assert not ReportVersion.objects.exists()
+
+
+def test_only_the_holder_saves_the_draft(
+    owner, other_radiologist, coordinator, site_user, site_a, client_for
+):
+    study = factories.held_study(owner, site=site_a)
+
+    for user in (other_radiologist.user, coordinator, site_user):
+        response = client_for(user).put(
+            reverse("api-report", args=[study.id]), SECTIONS, format="json"
+        )
+        assert response.status_code == 403
+    assert not ReportDraft.objects.exists()
+
+
+def test_a_reader_of_another_site_does_not_learn_the_study_exists(
+    owner, outsider, site_a, client_for
+):
+    study = factories.held_study(owner, site=site_a)
+
+    client = client_for(outsider.user)
+    assert client.get(reverse("api-report", args=[study.id])).status_code == 404
+    assert client.put(reverse("api-report", args=[study.id]), SECTIONS).status_code == 404
+    assert (
+        client.post(reverse("api-study-reject", args=[study.id]), {"reason": "DUPLICATE"})
+    ).status_code == 404
+    assert report_views(outsider.user) == []
+
+
+def test_anonymous_callers_are_refused(owner, site_a, api_client):
+    study = factories.held_study(owner, site=site_a)
+
+    assert api_client.get(reverse("api-report", args=[study.id])).status_code in (401, 403)
+
+
+def test_a_coordinator_and_the_site_may_read_and_each_read_is_audited(
+    owner, coordinator, site_user, site_a, client_for
+):
+    study = factories.held_study(owner, site=site_a)
+    client_for(owner.user).put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+
+    for user in (coordinator, site_user, owner.user):
+        response = client_for(user).get(reverse("api-report", args=[study.id]))
+        assert response.status_code == 200
+        assert response.json()["draft"]["revision"] == 1
+        assert response.json()["may_write"] is (user == owner.user)
+        (event,) = report_views(user)
+        assert (event.object_type, event.object_id) == ("report", str(study.id))
+        assert event.patient_id == study.patient_id
+        assert event.site_id == site_a.id
+        assert event.channel == "api"
+
+
+def test_the_study_page_shows_every_version_and_audits_the_read(owner, site_a, client_for, client):
+    study = factories.held_study(owner, site=site_a)
+    api = client_for(owner.user)
+    api.put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+    api.post(reverse("api-report-preliminary", args=[study.id]), {}, format="json")
+    api.post(reverse("api-report-sign", args=[study.id]), {"password": factories.PASSWORD})
+    api.post(
+        reverse("api-report-addenda", args=[study.id]),
+        {"password": factories.PASSWORD, "kind": "ADDENDUM", "reason": "r", "text": "Tillegg."},
+    )
+    client.force_login(owner.user)
+
+    response = client.get(reverse("study", args=[study.id]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-version="1" data-kind="PRELIMINARY"' in page
+    assert 'data-version="2" data-kind="FINAL"' in page
+    assert 'data-version="3" data-kind="ADDENDUM"' in page
+    assert "Tillegg." in page
+    (event,) = report_views(owner.user)
+    assert event.channel == "web"
+
+
+def test_the_admin_audits_a_report_version_view(owner, site_a, client_for, admin_client):
+    study = factories.held_study(owner, site=site_a)
+    api = client_for(owner.user)
+    api.put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+    api.post(reverse("api-report-sign", args=[study.id]), {"password": factories.PASSWORD})
+    version = ReportVersion.objects.get(study=study)
+
+    response = admin_client.get(reverse("admin:reports_reportversion_change", args=[version.id]))
+
+    assert response.status_code == 200
+    assert [e.channel for e in report_views()] == ["admin"]
