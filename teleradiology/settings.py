@@ -212,6 +212,41 @@ DEFAULT_TURNAROUND_MINUTES = {
 DEADLINE_RISK_FRACTION = env.float("DEADLINE_RISK_FRACTION", default=0.25)
 
 # Routing: shifts, coverage, push and pull, escalation
+# A reader's pushed queue holds at most this many work units (STAT and critical studies excepted).
+ROUTING_QUEUE_CAP_WORK_UNITS = env.float("ROUTING_QUEUE_CAP_WORK_UNITS", default=6.0)
+# When a reader's queue has room, this many READY studies of their scope are routed at a time.
+ROUTING_FILL_BATCH = env.int("ROUTING_FILL_BATCH", default=10)
+# A claim expires when its holder has shown no activity (opening, draft autosave) for this long;
+# the study returns to the pool and the draft stays.
+ROUTING_CLAIM_IDLE_MINUTES = env.int("ROUTING_CLAIM_IDLE_MINUTES", default=20)
+# Imported shifts: local times without a zone are in this zone; longer shifts are refused as typos.
+ROUTING_SHIFT_TIME_ZONE = env.str("ROUTING_SHIFT_TIME_ZONE", default="Europe/Oslo")
+ROUTING_MAX_SHIFT_HOURS = env.int("ROUTING_MAX_SHIFT_HOURS", default=26)
+# Escalation tiers, by the share of a study's turnaround used with nobody reading it:
+# backup readers, then every competent reader on shift, then a coordinator alert.
+ROUTING_ESCALATE_BACKUP_AT = env.float("ROUTING_ESCALATE_BACKUP_AT", default=0.5)
+ROUTING_ESCALATE_POOL_AT = env.float("ROUTING_ESCALATE_POOL_AT", default=0.75)
+ROUTING_ESCALATE_ALERT_AT = env.float("ROUTING_ESCALATE_ALERT_AT", default=0.9)
+# Age bump: every this many minutes a study has waited READY, it moves one step up the reading
+# order (never to the top step, which is STAT and critical findings).
+ROUTING_MAX_WAIT_MINUTES = env.int("ROUTING_MAX_WAIT_MINUTES", default=24 * 60)
+# AI findings at or above this confidence, with a critical code, put a study at the top.
+ROUTING_AI_CRITICAL_CODES = env.list(
+    "ROUTING_AI_CRITICAL_CODES", default=["ICH", "LVO", "PTX", "PE", "FREE_AIR"]
+)
+ROUTING_AI_MIN_CONFIDENCE = env.float("ROUTING_AI_MIN_CONFIDENCE", default=0.5)
+CELERY_BEAT_SCHEDULE["routing-escalate"] = {
+    "task": "worklists.tasks.routing_escalate",
+    "schedule": env.float("ROUTING_ESCALATE_EVERY_SECONDS", default=60.0),
+}
+CELERY_BEAT_SCHEDULE["routing-expire-claims"] = {
+    "task": "worklists.tasks.claims_expire",
+    "schedule": env.float("ROUTING_EXPIRE_EVERY_SECONDS", default=60.0),
+}
+CELERY_BEAT_SCHEDULE["routing-shift-starts"] = {
+    "task": "worklists.tasks.shifts_start_due",
+    "schedule": env.float("ROUTING_SHIFT_STARTS_EVERY_SECONDS", default=60.0),
+}
 
 # HL7 interface: MLLP listener and outbound delivery
 
