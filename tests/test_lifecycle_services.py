@@ -713,7 +713,8 @@ def test_a_release_that_also_makes_the_study_ready_broadcasts_each_change(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.study_release_hold(study_id=study.id, actor=SYSTEM)
 
-    assert len(callbacks) == 2
+    # A broadcast for ORDERED and for READY, and the push routing of the READY study.
+    assert len(callbacks) == 3
 
 
 def test_a_study_is_only_assigned_to_a_reader_credentialed_for_its_site(journey, outsider):

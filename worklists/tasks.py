@@ -16,3 +16,43 @@ def broadcast_study_event(*, study_id: int, site_id: int, event: str, status: st
     message = {"type": "study.event", "event": event, "study_id": study_id, "status": status}
     for group in (site_group(site_id), ALL_SITES_GROUP):
         async_to_sync(layer.group_send)(group, message)
+
+
+# Routing. Tasks take ids, call one service, and may run twice: each service re-checks state.
+
+
+@shared_task(ignore_result=True)
+def route_study_task(
+    *, study_id: int, trigger: str, exclude_radiologist_id: int | None = None
+) -> None:
+    from worklists.services.routing import study_route
+
+    study_route(study_id=study_id, trigger=trigger, exclude_radiologist_id=exclude_radiologist_id)
+
+
+@shared_task(ignore_result=True)
+def reader_fill_queue_task(*, radiologist_id: int, trigger: str) -> None:
+    from worklists.services.routing import reader_fill_queue
+
+    reader_fill_queue(radiologist_id=radiologist_id, trigger=trigger)
+
+
+@shared_task(ignore_result=True)
+def routing_escalate() -> None:
+    from worklists.services.escalation import studies_escalate
+
+    studies_escalate()
+
+
+@shared_task(ignore_result=True)
+def claims_expire() -> None:
+    from worklists.services.claims import claims_expire as expire
+
+    expire()
+
+
+@shared_task(ignore_result=True)
+def shifts_start_due() -> None:
+    from worklists.services.shifts import shifts_start
+
+    shifts_start()

@@ -4,6 +4,7 @@ from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
 from worklists.models.patients import Patient, PatientIdentifier
 from worklists.models.radiologists import Competence, Credential, Radiologist
+from worklists.models.routing import AiFinding, CoverageWindow, RoutingDecision, Shift
 from worklists.models.sites import DeadlineContract, Site, SiteApiToken, SiteMembership
 from worklists.models.studies import (
     UNREAD_STATUSES,
@@ -17,11 +18,13 @@ from worklists.models.worklists import ClassificationRule, Subspecialty
 __all__ = [
     "PRIORITY_RANK",
     "UNREAD_STATUSES",
+    "AiFinding",
     "Assignment",
     "AuditEvent",
     "ClassificationRule",
     "Competence",
     "CoordinatorAlert",
+    "CoverageWindow",
     "Credential",
     "DeadlineContract",
     "InboundMessage",
@@ -30,7 +33,9 @@ __all__ = [
     "PatientIdentifier",
     "Priority",
     "Radiologist",
+    "RoutingDecision",
     "Sex",
+    "Shift",
     "Site",
     "SiteApiToken",
     "SiteMembership",

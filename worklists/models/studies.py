@@ -63,6 +63,14 @@ class Study(models.Model):
     )
     is_unclassified = models.BooleanField(default=False)
     work_units = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1.00"))
+    routing_rank = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Order of reading, lowest first: 0 STAT or critical, 1 urgent, 2 cancer "
+        "pathway, 3 routine; escalation lowers it for studies that waited too long.",
+    )
+    escalation_tier = models.PositiveSmallIntegerField(
+        default=0, help_text="0 primary readers; 1 backups too; 2 every competent reader; 3 alert."
+    )
     status = models.CharField(
         max_length=12, choices=StudyStatus.choices, default=StudyStatus.ORDERED
     )
@@ -94,6 +102,12 @@ class Study(models.Model):
                 fields=["worklist", "deadline", "id"],
                 condition=Q(status__in=["READY", "ASSIGNED", "IN_PROGRESS"]),
                 name="study_unread_by_deadline",
+            ),
+            # "Read next": the first free study in reading order.
+            models.Index(
+                fields=["routing_rank", "deadline", "id"],
+                condition=Q(status="READY"),
+                name="study_ready_reading_order",
             ),
             models.Index(fields=["patient", "ordered_at"], name="study_patient_ordered"),
             models.Index(fields=["study_instance_uid"], name="study_instance_uid"),
@@ -158,6 +172,9 @@ class Assignment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reason = models.TextField(blank=True)
+    last_activity_at = models.DateTimeField(
+        null=True, blank=True, help_text="The holder's last sign of life; idle claims expire."
+    )
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
 

@@ -13,6 +13,7 @@ from worklists import classification, live
 from worklists.actors import Actor
 from worklists.lifecycle import HELD_STATUSES, IllegalTransition, is_allowed
 from worklists.models import (
+    PRIORITY_RANK,
     Assignment,
     ClassificationRule,
     DeadlineContract,
@@ -22,6 +23,8 @@ from worklists.models import (
     StudyStatus,
     Subspecialty,
 )
+
+_READING_RANK: dict[str, int] = {str(p): rank for p, rank in PRIORITY_RANK.items()}
 
 
 class NotTheHolder(Exception):
@@ -93,6 +96,31 @@ def _end_active_assignment(study: Study, *, at: dt.datetime, end_reason: str) ->
     return assignment
 
 
+def _route_after_commit(
+    study_id: int, *, trigger: str, exclude_radiologist_id: int | None = None
+) -> None:
+    """Push: once this transaction commits, route the study (it is READY) to a reader."""
+    from worklists.tasks import route_study_task
+
+    transaction.on_commit(
+        lambda: route_study_task.delay(
+            study_id=study_id, trigger=trigger, exclude_radiologist_id=exclude_radiologist_id
+        )
+    )
+
+
+def _refill_after_commit(assignment: Assignment | None, *, trigger: str) -> None:
+    """Push: a study left a reader's hands, so their queue has room; refill it after commit."""
+    from worklists.tasks import reader_fill_queue_task
+
+    if assignment is None:
+        return
+    radiologist_id = assignment.radiologist_id
+    transaction.on_commit(
+        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger=trigger)
+    )
+
+
 def _require_holder(study: Study, radiologist_id: int) -> Assignment:
     assignment = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if assignment is None or assignment.radiologist_id != radiologist_id:
@@ -148,6 +176,9 @@ def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
         study.classification_rule_id = rule.id
         study.is_unclassified = False
         study.work_units = rule.work_units
+    # Reading order: by priority, and at the top while a critical AI finding stands.
+    critical = study.pk is not None and study.ai_findings.filter(is_critical=True).exists()
+    study.routing_rank = 0 if critical else _READING_RANK.get(study.priority, 3)
 
     contract = dict(
         DeadlineContract.objects.filter(site_id=study.site_id).values_list(
@@ -177,6 +208,7 @@ CLASSIFICATION_FIELDS = (
     "is_unclassified",
     "work_units",
     "deadline",
+    "routing_rank",
 )
 
 
@@ -198,6 +230,7 @@ def study_mark_ready_locked(study: Study, *, actor: Actor, at: dt.datetime) -> S
     study.images_available = True
     study.ready_at = at
     outcome = _classify(study, at=at)
+    _route_after_commit(study.id, trigger="study.ready")
     return _record_transition(
         study=study,
         to_status=StudyStatus.READY,
@@ -297,7 +330,13 @@ def study_unassign(*, study_id: int, actor: Actor, reason: str) -> Study:
         raise IllegalTransition(study.id, study.status, StudyStatus.READY)
     now = timezone.now()
     _record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason)
-    _end_active_assignment(study, at=now, end_reason=reason or "returned to pool")
+    previous = _end_active_assignment(study, at=now, end_reason=reason or "returned to pool")
+    _route_after_commit(
+        study.id,
+        trigger="study.unassigned",
+        exclude_radiologist_id=previous.radiologist_id if previous else None,
+    )
+    _refill_after_commit(previous, trigger="study.unassigned")
     return study
 
 
@@ -336,7 +375,8 @@ def study_finalize(*, study_id: int, radiologist_id: int, actor: Actor) -> Study
     _require_holder(study, radiologist_id)
     now = timezone.now()
     _record_transition(study=study, to_status=StudyStatus.FINAL, actor=actor, at=now)
-    _end_active_assignment(study, at=now, end_reason="signed")
+    ended = _end_active_assignment(study, at=now, end_reason="signed")
+    _refill_after_commit(ended, trigger="study.finalized")
     return study
 
 
@@ -366,7 +406,8 @@ def study_reject(*, study_id: int, actor: Actor, reason: str) -> Study:
     _record_transition(
         study=study, to_status=StudyStatus.REJECTED, actor=actor, at=now, reason=reason
     )
-    _end_active_assignment(study, at=now, end_reason="referral rejected")
+    ended = _end_active_assignment(study, at=now, end_reason="referral rejected")
+    _refill_after_commit(ended, trigger="study.rejected")
     return study
 
 
@@ -397,6 +438,7 @@ def study_release_hold(*, study_id: int, actor: Actor, reason: str = "") -> Stud
         _record_transition(
             study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason
         )
+        _route_after_commit(study.id, trigger="study.hold_released")
         return study
     _record_transition(
         study=study, to_status=StudyStatus.ORDERED, actor=actor, at=now, reason=reason

@@ -1,0 +1,371 @@
+"""Routing: who may read a study, and who should. Pure Python over plain data (no ORM).
+
+Hard filters decide eligibility; a score ranks the eligible. Both explain themselves: every
+decision carries the eligible readers with their score components and the excluded readers with
+the reason, which is stored and shown to coordinators.
+
+Escalation tiers widen eligibility as a deadline nears with nobody reading:
+0 primary readers on a shift covering the worklist and site; 1 backup readers too; 2 every
+competent, credentialed reader on any shift; 3 as 2, and a coordinator is alerted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+PRIMARY = "PRIMARY"
+BACKUP = "BACKUP"
+STAT = "STAT"
+
+TIER_PRIMARY = 0
+TIER_BACKUP = 1
+TIER_POOL = 2
+TIER_ALERT = 3
+
+# Score weights: bundling outranks everything, then a reader's STAT load for urgent studies,
+# then work units against target; queue length breaks the rest, more so as the deadline nears.
+BUNDLE_WEIGHT = 1_000_000.0
+STAT_LOAD_WEIGHT = 1_000.0
+BALANCE_WEIGHT = 100.0
+QUEUE_WEIGHT = 1.0
+
+Pair = tuple[int, int]  # (worklist id, site id)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialFacts:
+    site_id: int
+    time_zone: str
+    valid_from: dt.date
+    valid_until: dt.date | None
+    revoked: bool = False
+
+    def valid_at(self, at: dt.datetime) -> bool:
+        """Valid on the site's own calendar day at ``at``."""
+        if self.revoked:
+            return False
+        day = at.astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftFacts:
+    id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    role: str = PRIMARY
+    worklist_ids: frozenset[int] | None = None  # None: every worklist
+    site_ids: frozenset[int] | None = None  # None: every site
+    target_work_units: Decimal = Decimal("0")
+    carried_deficit: Decimal = Decimal("0")
+
+    def active_at(self, at: dt.datetime) -> bool:
+        return self.starts_at <= at < self.ends_at
+
+    def covers(self, worklist_id: int, site_id: int) -> bool:
+        return (self.worklist_ids is None or worklist_id in self.worklist_ids) and (
+            self.site_ids is None or site_id in self.site_ids
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderFacts:
+    id: int
+    name: str
+    modalities: frozenset[str]
+    competences: Mapping[int, str]  # worklist id -> PRIMARY or BACKUP
+    credentials: tuple[CredentialFacts, ...]
+    shifts: tuple[ShiftFacts, ...]
+    is_active: bool = True
+    member_site_ids: frozenset[int] = frozenset()
+    queue_work_units: Decimal = Decimal("0")  # held now, not yet signed
+    stat_held: int = 0  # STAT or critical studies held now
+    shift_work_units: Decimal = Decimal("0")  # assigned since the current shift began
+    held_patient_ids: frozenset[int] = frozenset()
+
+    def active_shifts(self, at: dt.datetime) -> list[ShiftFacts]:
+        return [s for s in self.shifts if s.active_at(at)]
+
+
+@dataclass(frozen=True, slots=True)
+class StudyFacts:
+    id: int
+    site_id: int
+    worklist_id: int
+    modality: str
+    priority: str
+    routing_rank: int
+    deadline: dt.datetime | None
+    ready_at: dt.datetime | None
+    patient_id: int
+    work_units: Decimal
+    site_covered: bool = True  # the site outsources now (inside a coverage window)
+    is_critical: bool = False
+    escalation_tier: int = TIER_PRIMARY
+
+    @property
+    def waives_cap(self) -> bool:
+        return self.priority == STAT or self.is_critical or self.routing_rank == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    queue_cap_work_units: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    reader_id: int
+    name: str
+    score: float
+    components: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    reader_id: int
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    study_id: int
+    tier: int
+    eligible: list[Candidate] = field(default_factory=list)
+    excluded: list[Exclusion] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> Candidate | None:
+        return self.eligible[0] if self.eligible else None
+
+    def trace(self) -> dict[str, object]:
+        return {
+            "tier": self.tier,
+            "chosen": self.chosen.reader_id if self.chosen else None,
+            "eligible": [
+                {"id": c.reader_id, "name": c.name, "score": round(c.score, 3), **c.components}
+                for c in self.eligible
+            ],
+            "excluded": [
+                {"id": e.reader_id, "name": e.name, "reason": e.reason} for e in self.excluded
+            ],
+        }
+
+
+def _credential_reason(reader: ReaderFacts, site_id: int, now: dt.datetime) -> str | None:
+    at_site = [c for c in reader.credentials if c.site_id == site_id]
+    if any(c.valid_at(now) for c in at_site):
+        return None
+    if not at_site:
+        return "no credential for this site"
+    live = [c for c in at_site if not c.revoked]
+    if not live:
+        return "credential for this site revoked"
+    latest = max(live, key=lambda c: c.valid_from)
+    local_day = now.astimezone(zoneinfo.ZoneInfo(latest.time_zone)).date()
+    if latest.valid_until is not None and local_day > latest.valid_until:
+        return f"credential for this site expired on {latest.valid_until.isoformat()}"
+    return f"credential for this site not valid until {latest.valid_from.isoformat()}"
+
+
+def _shift_reason(
+    reader: ReaderFacts, worklist_id: int, site_id: int, tier: int, now: dt.datetime
+) -> str | None:
+    active = reader.active_shifts(now)
+    if not active:
+        return "not on shift"
+    if tier >= TIER_POOL:
+        return None
+    covering = [s for s in active if s.covers(worklist_id, site_id)]
+    if not covering:
+        return "on shift, but not for this worklist and site"
+    if tier < TIER_BACKUP and all(s.role == BACKUP for s in covering):
+        return "backup on this shift (primary readers only at tier 0)"
+    return None
+
+
+def exclusion_reason(
+    reader: ReaderFacts,
+    study: StudyFacts,
+    *,
+    now: dt.datetime,
+    policy: Policy,
+    tier: int,
+    apply_cap: bool = True,
+) -> str | None:
+    """Why ``reader`` may not get ``study`` now, or None when they may."""
+    if not reader.is_active:
+        return "not an active radiologist"
+    level = reader.competences.get(study.worklist_id)
+    if level is None:
+        return "not competent in this worklist"
+    if level == BACKUP and tier < TIER_BACKUP:
+        return "backup competence (primary readers only at tier 0)"
+    if reason := _credential_reason(reader, study.site_id, now):
+        return reason
+    if study.modality not in reader.modalities:
+        return f"does not read {study.modality}"
+    if not study.site_covered and study.site_id not in reader.member_site_ids:
+        return "outside the site's coverage window: its own readers read it"
+    if reason := _shift_reason(reader, study.worklist_id, study.site_id, tier, now):
+        return reason
+    if (
+        apply_cap
+        and not study.waives_cap
+        and reader.queue_work_units > 0
+        and reader.queue_work_units + study.work_units > policy.queue_cap_work_units
+    ):
+        return (
+            f"queue full ({reader.queue_work_units} + {study.work_units} of "
+            f"{policy.queue_cap_work_units} work units)"
+        )
+    return None
+
+
+def urgency(study: StudyFacts, now: dt.datetime) -> float:
+    """Share of the time from ready to deadline already used: 0 fresh, 1 due, above 1 overdue."""
+    if study.deadline is None or study.ready_at is None:
+        return 0.0
+    total = (study.deadline - study.ready_at).total_seconds()
+    if total <= 0:
+        return 2.0
+    return min(2.0, max(0.0, (now - study.ready_at).total_seconds() / total))
+
+
+def balance(reader: ReaderFacts, now: dt.datetime) -> float:
+    """Work units assigned this shift against target, deficit from the last shift carried over.
+
+    Lower means further behind: 0 at target pace start, negative with a deficit."""
+    shifts = reader.active_shifts(now)
+    target = max((s.target_work_units for s in shifts), default=Decimal("0"))
+    deficit = max((s.carried_deficit for s in shifts), default=Decimal("0"))
+    done = reader.shift_work_units - deficit
+    return float(done / target) if target > 0 else float(done) / 10.0
+
+
+def score(reader: ReaderFacts, study: StudyFacts, now: dt.datetime) -> Candidate:
+    bundled = study.patient_id in reader.held_patient_ids
+    stat_load = float(reader.stat_held) if study.waives_cap else 0.0
+    load = balance(reader, now)
+    queue = float(reader.queue_work_units) * (1.0 + urgency(study, now))
+    total = (
+        BUNDLE_WEIGHT * bundled
+        - STAT_LOAD_WEIGHT * stat_load
+        - BALANCE_WEIGHT * load
+        - QUEUE_WEIGHT * queue
+    )
+    return Candidate(
+        reader_id=reader.id,
+        name=reader.name,
+        score=total,
+        components={
+            "bundled": float(bundled),
+            "stat_load": stat_load,
+            "balance": round(load, 4),
+            "queue_work_units": float(reader.queue_work_units),
+        },
+    )
+
+
+def decide(
+    study: StudyFacts,
+    readers: Iterable[ReaderFacts],
+    *,
+    now: dt.datetime,
+    policy: Policy,
+    tier: int | None = None,
+    exclude_ids: frozenset[int] = frozenset(),
+) -> Decision:
+    """Every reader judged for one study: the eligible ranked best first, the rest with why."""
+    if now.tzinfo is None:
+        raise ValueError("routing needs a timezone-aware time")
+    tier = study.escalation_tier if tier is None else tier
+    eligible: list[Candidate] = []
+    excluded: list[Exclusion] = []
+    for reader in readers:
+        if reader.id in exclude_ids:
+            excluded.append(Exclusion(reader.id, reader.name, "just released or let it expire"))
+            continue
+        reason = exclusion_reason(reader, study, now=now, policy=policy, tier=tier)
+        if reason is None:
+            eligible.append(score(reader, study, now))
+        else:
+            excluded.append(Exclusion(reader.id, reader.name, reason))
+    eligible.sort(key=lambda c: (-c.score, c.reader_id))
+    excluded.sort(key=lambda e: e.reader_id)
+    return Decision(study_id=study.id, tier=tier, eligible=eligible, excluded=excluded)
+
+
+def reading_order(study: StudyFacts) -> tuple[int, dt.datetime, int]:
+    """The order "read next" takes studies in: STAT and critical first, then by deadline.
+
+    Mirrors the index the claim statement walks: (routing_rank, deadline NULLS LAST, id)."""
+    return (study.routing_rank, study.deadline or dt.datetime.max.replace(tzinfo=dt.UTC), study.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The (worklist, site) pairs a reader may take at each tier, for the claim statement."""
+
+    modalities: frozenset[str]
+    pairs_by_tier: tuple[frozenset[Pair], frozenset[Pair], frozenset[Pair]]
+
+    def allows(self, study: StudyFacts) -> bool:
+        if study.modality not in self.modalities:
+            return False
+        pair = (study.worklist_id, study.site_id)
+        top = min(study.escalation_tier, TIER_POOL)
+        return any(pair in self.pairs_by_tier[t] for t in range(top + 1))
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(self.pairs_by_tier)
+
+
+def reader_scope(
+    reader: ReaderFacts,
+    *,
+    now: dt.datetime,
+    site_ids: Iterable[int],
+    covered_site_ids: frozenset[int],
+) -> Scope:
+    """What ``reader`` may pull now, per tier; the same rules as exclusion_reason without the
+    queue cap (a reader asking for work is not pushed beyond a cap)."""
+    tiers: list[frozenset[Pair]] = []
+    sites = list(site_ids)
+    for tier in (TIER_PRIMARY, TIER_BACKUP, TIER_POOL):
+        pairs: set[Pair] = set()
+        if reader.is_active:
+            for worklist_id, level in reader.competences.items():
+                if level == BACKUP and tier < TIER_BACKUP:
+                    continue
+                for site_id in sites:
+                    if _credential_reason(reader, site_id, now) is not None:
+                        continue
+                    if site_id not in covered_site_ids and site_id not in reader.member_site_ids:
+                        continue
+                    if _shift_reason(reader, worklist_id, site_id, tier, now) is not None:
+                        continue
+                    pairs.add((worklist_id, site_id))
+        tiers.append(frozenset(pairs))
+    return Scope(
+        modalities=reader.modalities if reader.is_active else frozenset(),
+        pairs_by_tier=(tiers[0], tiers[1], tiers[2]),
+    )
+
+
+def pick_for_reader(
+    reader: ReaderFacts, studies: Sequence[StudyFacts], *, scope: Scope
+) -> list[StudyFacts]:
+    """The study "read next" gives ``reader``, then the same patient's other unread studies
+    the reader may take (bundled: one reader reads one patient's studies). Empty: nothing."""
+    allowed = sorted((s for s in studies if scope.allows(s)), key=reading_order)
+    if not allowed:
+        return []
+    first = allowed[0]
+    return [first, *(s for s in allowed[1:] if s.patient_id == first.patient_id)]

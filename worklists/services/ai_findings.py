@@ -1,0 +1,96 @@
+"""AI findings: a critical finding puts a study at the top of the reading order and re-routes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from worklists import live
+from worklists.actors import Actor
+from worklists.models import AiFinding, DeadlineContract, StudyStatus
+from worklists.services.studies import (
+    _end_active_assignment,
+    _lock_study,
+    _record_transition,
+    _route_after_commit,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingInput:
+    code: str
+    description: str
+    confidence: Decimal
+    source: str
+    reported_at: dt.datetime
+    external_id: str = ""
+
+
+def _is_critical(finding: FindingInput) -> bool:
+    codes = {c.upper() for c in settings.ROUTING_AI_CRITICAL_CODES}
+    minimum = Decimal(str(settings.ROUTING_AI_MIN_CONFIDENCE))
+    return finding.code.upper() in codes and finding.confidence >= minimum
+
+
+@transaction.atomic
+def ai_finding_report(
+    *, study_id: int, finding: FindingInput, actor: Actor
+) -> tuple[AiFinding, bool]:
+    """Store a finding; a critical one re-prioritises the study at once: top of the reading
+    order, a deadline no later than the STAT turnaround from now, and a new routing decision
+    (a queued study not yet opened goes back through routing). A finding reported twice (same
+    source and external id) is stored once. Returns the finding and whether it is new."""
+    study = _lock_study(study_id)
+    if finding.external_id:
+        existing = AiFinding.objects.filter(
+            source=finding.source, external_id=finding.external_id
+        ).first()
+        if existing is not None:
+            return existing, False
+    now = timezone.now()
+    critical = _is_critical(finding)
+    stored = AiFinding.objects.create(
+        study=study,
+        code=finding.code,
+        description=finding.description,
+        confidence=finding.confidence,
+        is_critical=critical,
+        source=finding.source,
+        external_id=finding.external_id,
+        reported_at=finding.reported_at,
+    )
+    if not critical or study.status not in (
+        StudyStatus.ORDERED,
+        StudyStatus.READY,
+        StudyStatus.ASSIGNED,
+        StudyStatus.IN_PROGRESS,
+    ):
+        return stored, True
+    stat_minutes = (
+        DeadlineContract.objects.filter(site_id=study.site_id, priority="STAT")
+        .values_list("turnaround_minutes", flat=True)
+        .first()
+    ) or settings.DEFAULT_TURNAROUND_MINUTES["STAT"]
+    stat_deadline = now + dt.timedelta(minutes=stat_minutes)
+    study.routing_rank = 0
+    if study.deadline is None or study.deadline > stat_deadline:
+        study.deadline = stat_deadline
+    study.save(update_fields=["routing_rank", "deadline", "updated_at"])
+    reason = f"AI finding {finding.code} ({finding.confidence}) from {finding.source}"
+    if study.status == StudyStatus.ASSIGNED:
+        # Waiting in someone's queue: decide again now, the holder competing with the rest.
+        _record_transition(
+            study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason
+        )
+        _end_active_assignment(study, at=now, end_reason=f"re-routed: {reason}")
+    if study.status == StudyStatus.READY:
+        _route_after_commit(study.id, trigger="ai_finding")
+    live.broadcast_after_commit(
+        study_id=study.id, site_id=study.site_id, event="study.priority", status=study.status
+    )
+    return stored, True

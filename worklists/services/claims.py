@@ -1,0 +1,457 @@
+"""Pull: "read next", claiming one study, releasing it, coordinator assignment, idle expiry.
+
+"Read next" is one statement on PostgreSQL: pick the first free study in reading order that
+this reader may take (``FOR UPDATE SKIP LOCKED``), together with the same patient's other
+unread studies, mark them ASSIGNED, and write their assignments, events and routing decisions.
+Eligibility is evaluated in that statement from the current rows (shifts, competences,
+credentials on the site's own calendar day), so a revoked credential or an ended shift counts
+at once. SQLite serialises writers, so there the same rules run through worklists.routing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from worklists import live, routing
+from worklists.actors import Actor
+from worklists.lifecycle import IllegalTransition
+from worklists.models import (
+    Assignment,
+    Radiologist,
+    RoutingDecision,
+    Study,
+    StudyEvent,
+    StudyStatus,
+)
+from worklists.services import routing as routing_service
+from worklists.services.studies import (
+    NotEligible,
+    NotTheHolder,
+    ReasonRequired,
+    _end_active_assignment,
+    _lock_study,
+    _record_transition,
+    study_assign,
+    study_reassign,
+)
+
+
+class HeldByAnother(Exception):
+    """The study is in another radiologist's hands."""
+
+
+def claim_touch(*, study_id: int, radiologist_id: int, at: dt.datetime | None = None) -> bool:
+    """The holder is still working on the study (opened it, autosaved a draft): keep the claim.
+
+    One compare-and-set UPDATE on the active assignment; False when they no longer hold it.
+    """
+    return (
+        Assignment.objects.filter(
+            study_id=study_id, radiologist_id=radiologist_id, ended_at__isnull=True
+        ).update(last_activity_at=at or timezone.now())
+        == 1
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    study_ids: list[int]  # the study to read first, then its bundled same-patient studies
+
+    @property
+    def study_id(self) -> int:
+        return self.study_ids[0]
+
+
+# The claim, eligibility included. The tier of a (worklist, site) pair for this reader: 0 with a
+# primary competence and a primary shift covering it, 1 with any shift covering it, 2 with any
+# shift at all. A study at escalation tier e may go to a reader whose tier for it is at most e.
+# The same rules as worklists.routing.reader_scope (the SQLite path), tested on both.
+_CLAIM_SQL = """
+WITH reader AS (
+    SELECT r.id, r.modalities FROM worklists_radiologist r
+    WHERE r.id = %(rid)s AND r.is_active
+), on_shift AS (
+    SELECT sh.id, sh.role,
+        NOT EXISTS (SELECT 1 FROM worklists_shift_worklists x WHERE x.shift_id = sh.id) AS all_w,
+        NOT EXISTS (SELECT 1 FROM worklists_shift_sites x WHERE x.shift_id = sh.id) AS all_s
+    FROM worklists_shift sh
+    WHERE sh.radiologist_id = %(rid)s AND sh.starts_at <= %(now)s AND sh.ends_at > %(now)s
+), member AS (
+    SELECT m.site_id FROM worklists_sitemembership m
+    JOIN worklists_radiologist r ON r.user_id = m.user_id WHERE r.id = %(rid)s
+), pairs AS (
+    SELECT c.subspecialty_id AS worklist_id, cr.site_id,
+        MIN(CASE
+            WHEN c.level = 'PRIMARY' AND sh.role = 'PRIMARY' AND cov.covers THEN 0
+            WHEN cov.covers THEN 1
+            ELSE 2 END) AS tier
+    FROM reader
+    JOIN worklists_competence c ON c.radiologist_id = reader.id
+    JOIN worklists_credential cr ON cr.radiologist_id = reader.id AND cr.revoked_at IS NULL
+    JOIN worklists_site site ON site.id = cr.site_id
+    CROSS JOIN on_shift sh
+    CROSS JOIN LATERAL (SELECT
+        (sh.all_w OR EXISTS (SELECT 1 FROM worklists_shift_worklists x
+            WHERE x.shift_id = sh.id AND x.subspecialty_id = c.subspecialty_id))
+        AND (sh.all_s OR EXISTS (SELECT 1 FROM worklists_shift_sites x
+            WHERE x.shift_id = sh.id AND x.site_id = cr.site_id)) AS covers) cov
+    WHERE cr.valid_from <= (%(now)s AT TIME ZONE site.time_zone)::date
+      AND (cr.valid_until IS NULL
+           OR cr.valid_until >= (%(now)s AT TIME ZONE site.time_zone)::date)
+      AND (cr.site_id <> ALL(%(uncovered)s::bigint[])
+           OR cr.site_id IN (SELECT site_id FROM member))
+    GROUP BY c.subspecialty_id, cr.site_id
+), first AS (
+    SELECT s.id, s.patient_id FROM worklists_study s
+    WHERE s.status = 'READY'
+      AND s.modality IN (SELECT jsonb_array_elements_text(modalities) FROM reader)
+      AND EXISTS (SELECT 1 FROM pairs p WHERE p.worklist_id = s.worklist_id
+                  AND p.site_id = s.site_id AND p.tier <= s.escalation_tier)
+    ORDER BY s.routing_rank, s.deadline, s.id
+    LIMIT 1
+    FOR UPDATE OF s SKIP LOCKED
+), bundle AS (
+    SELECT s.id FROM worklists_study s JOIN first f ON s.patient_id = f.patient_id
+    WHERE s.id <> f.id AND s.status = 'READY'
+      AND s.modality IN (SELECT jsonb_array_elements_text(modalities) FROM reader)
+      AND EXISTS (SELECT 1 FROM pairs p WHERE p.worklist_id = s.worklist_id
+                  AND p.site_id = s.site_id AND p.tier <= s.escalation_tier)
+    FOR UPDATE OF s SKIP LOCKED
+), picked AS (
+    SELECT id, 0 AS pos FROM first UNION ALL SELECT id, 1 AS pos FROM bundle
+), claimed AS (
+    UPDATE worklists_study s
+    SET status = 'ASSIGNED', status_changed_at = %(now)s, updated_at = %(now)s
+    FROM picked p WHERE s.id = p.id AND s.status = 'READY'
+    RETURNING s.id, s.site_id, s.escalation_tier, p.pos
+), assigned AS (
+    INSERT INTO worklists_assignment
+        (study_id, radiologist_id, kind, assigned_at, assigned_by_id, reason, last_activity_at,
+         end_reason)
+    SELECT id, %(rid)s, 'PULL', %(now)s, %(uid)s, '', %(now)s, '' FROM claimed
+), evented AS (
+    INSERT INTO worklists_studyevent
+        (study_id, from_status, to_status, actor_id, actor_label, at, reason, data)
+    SELECT id, 'READY', 'ASSIGNED', %(uid)s, %(label)s, %(now)s,
+        CASE WHEN pos = 0 THEN 'read next' ELSE 'read next: same patient' END,
+        jsonb_build_object('radiologist_id', %(rid)s::bigint, 'kind', 'PULL')
+    FROM claimed
+), decided AS (
+    INSERT INTO worklists_routingdecision
+        (study_id, decided_at, mode, trigger, tier, radiologist_id, trace)
+    SELECT id, %(now)s, 'PULL', 'read_next', escalation_tier, %(rid)s,
+        jsonb_build_object('chosen', %(rid)s::bigint, 'bundled', pos = 1,
+            'rule', 'first free study in reading order the reader may take')
+    FROM claimed
+)
+SELECT id, site_id FROM claimed ORDER BY pos, id
+"""
+
+
+def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
+    uncovered = sorted(routing_service.uncovered_site_ids(now=now))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "rid": radiologist_id,
+                "now": now,
+                "uid": actor.user_id,
+                "label": actor.label,
+                "uncovered": uncovered,
+            },
+        )
+        rows = cursor.fetchall()
+    for study_id, site_id in rows:
+        live.broadcast_after_commit(
+            study_id=study_id, site_id=site_id, event="study.status", status=StudyStatus.ASSIGNED
+        )
+    return [row[0] for row in rows]
+
+
+def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
+    readers = routing_service.load_readers(now=now, radiologist_ids=[radiologist_id])
+    if not readers:
+        return []
+    reader = readers[0]
+    site_ids = {c.site_id for c in reader.credentials}
+    uncovered = routing_service.uncovered_site_ids(now=now)
+    scope = routing.reader_scope(
+        reader, now=now, site_ids=site_ids, covered_site_ids=frozenset(site_ids - uncovered)
+    )
+    if scope.is_empty:
+        return []
+    pairs = scope.pairs_by_tier[routing.TIER_POOL]
+    candidates = [
+        routing_service.study_facts(s, now=now, uncovered=uncovered)
+        for s in Study.objects.filter(
+            status=StudyStatus.READY,
+            worklist_id__in={w for w, _ in pairs},
+            site_id__in={s for _, s in pairs},
+            modality__in=scope.modalities,
+        )
+    ]
+    picked = routing.pick_for_reader(reader, candidates, scope=scope)
+    claimed: list[int] = []
+    for position, facts in enumerate(picked):
+        study = _lock_study(facts.id)
+        if study.status != StudyStatus.READY:
+            continue
+        _record_transition(
+            study=study,
+            to_status=StudyStatus.ASSIGNED,
+            actor=actor,
+            at=now,
+            reason="read next" if position == 0 else "read next: same patient",
+            data={"radiologist_id": radiologist_id, "kind": Assignment.Kind.PULL},
+        )
+        Assignment.objects.create(
+            study=study,
+            radiologist_id=radiologist_id,
+            kind=Assignment.Kind.PULL,
+            assigned_at=now,
+            assigned_by_id=actor.user_id,
+            last_activity_at=now,
+        )
+        RoutingDecision.objects.create(
+            study=study,
+            decided_at=now,
+            mode=RoutingDecision.Mode.PULL,
+            trigger="read_next",
+            tier=study.escalation_tier,
+            radiologist_id=radiologist_id,
+            trace={
+                "chosen": radiologist_id,
+                "bundled": position > 0,
+                "rule": "first free study in reading order the reader may take",
+            },
+        )
+        claimed.append(study.id)
+    return claimed
+
+
+@transaction.atomic
+def study_claim_next(*, radiologist_id: int, actor: Actor) -> Claimed | None:
+    """ "Read next": the best study this reader may take, claimed atomically; None if none."""
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        ids = _claim_next_postgresql(radiologist_id=radiologist_id, actor=actor, now=now)
+    else:
+        ids = _claim_next_python(radiologist_id=radiologist_id, actor=actor, now=now)
+    return Claimed(study_ids=ids) if ids else None
+
+
+def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) -> None:
+    readers = routing_service.load_readers(now=now, radiologist_ids=[radiologist_id])
+    if not readers:
+        raise NotEligible(f"radiologist {radiologist_id} does not exist")
+    facts = routing_service.study_facts(
+        study, now=now, uncovered=routing_service.uncovered_site_ids(now=now)
+    )
+    reason = routing.exclusion_reason(
+        readers[0],
+        facts,
+        now=now,
+        policy=routing_service.routing_policy(),
+        tier=facts.escalation_tier,
+        apply_cap=False,
+    )
+    if reason is not None:
+        raise NotEligible(f"{readers[0].name} may not read this study now: {reason}")
+
+
+@transaction.atomic
+def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignment:
+    """Claim one study. Claiming a study one already holds is a no-op; HeldByAnother when
+    someone else holds it."""
+    study = _lock_study(study_id)
+    now = timezone.now()
+    active = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
+    if active is not None:
+        if active.radiologist_id == radiologist_id:
+            claim_touch(study_id=study_id, radiologist_id=radiologist_id, at=now)
+            return active
+        raise HeldByAnother(f"study {study_id} is held by another radiologist")
+    if study.status != StudyStatus.READY or study.worklist_id is None:
+        raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
+    _require_eligible(radiologist_id, study, now=now)
+    _record_transition(
+        study=study,
+        to_status=StudyStatus.ASSIGNED,
+        actor=actor,
+        at=now,
+        reason="claimed",
+        data={"radiologist_id": radiologist_id, "kind": Assignment.Kind.PULL},
+    )
+    RoutingDecision.objects.create(
+        study=study,
+        decided_at=now,
+        mode=RoutingDecision.Mode.CLAIM,
+        trigger="claim",
+        tier=study.escalation_tier,
+        radiologist_id=radiologist_id,
+        trace={"chosen": radiologist_id, "rule": "claimed by the reader"},
+    )
+    return Assignment.objects.create(
+        study=study,
+        radiologist_id=radiologist_id,
+        kind=Assignment.Kind.PULL,
+        assigned_at=now,
+        assigned_by_id=actor.user_id,
+        last_activity_at=now,
+    )
+
+
+def _after_leaving_hands(*, study_id: int | None, radiologist_id: int) -> None:
+    """Push after a study leaves a reader's hands: route it on (if back in the pool), then
+    refill the reader's queue. After commit, through Celery."""
+    from worklists.tasks import reader_fill_queue_task, route_study_task
+
+    if study_id is not None:
+        transaction.on_commit(
+            lambda: route_study_task.delay(
+                study_id=study_id, trigger="study.released", exclude_radiologist_id=radiologist_id
+            )
+        )
+    transaction.on_commit(
+        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger="study.done")
+    )
+
+
+@transaction.atomic
+def study_release(*, study_id: int, radiologist_id: int, actor: Actor, reason: str = "") -> Study:
+    """The holder gives the study back to the pool; any draft stays with the study."""
+    study = _lock_study(study_id)
+    active = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
+    if active is None or active.radiologist_id != radiologist_id:
+        raise NotTheHolder(f"study {study_id} is not held by radiologist {radiologist_id}")
+    if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
+        raise IllegalTransition(study.id, study.status, StudyStatus.READY)
+    now = timezone.now()
+    why = reason.strip() or "released by the reader"
+    _record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=why)
+    _end_active_assignment(study, at=now, end_reason=f"released: {why}")
+    _after_leaving_hands(study_id=study.id, radiologist_id=radiologist_id)
+    return study
+
+
+@transaction.atomic
+def study_coordinator_assign(
+    *, study_id: int, radiologist_id: int, actor: Actor, reason: str
+) -> Assignment:
+    """A coordinator gives a study to a reader, or takes it from its holder and gives it to
+    another: always with a reason, and the reader must hold a valid credential for the site.
+
+    The study row is locked before deciding between assign and reassign, so a coordinator
+    racing a claim leaves exactly one active assignment (whichever came second sees the first).
+    """
+    if not reason.strip():
+        raise ReasonRequired("assigning a study needs a reason")
+    study = _lock_study(study_id)
+    previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
+    if previous is not None and previous.radiologist_id == radiologist_id:
+        raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
+    if study.status == StudyStatus.READY:
+        assignment = study_assign(
+            study_id=study_id,
+            radiologist_id=radiologist_id,
+            actor=actor,
+            kind=Assignment.Kind.MANUAL,
+            reason=reason,
+        )
+    else:
+        assignment = study_reassign(
+            study_id=study_id, radiologist_id=radiologist_id, actor=actor, reason=reason
+        )
+    RoutingDecision.objects.create(
+        study=study,
+        decided_at=assignment.assigned_at,
+        mode=RoutingDecision.Mode.MANUAL,
+        trigger="coordinator",
+        tier=study.escalation_tier,
+        radiologist_id=radiologist_id,
+        trace={
+            "chosen": radiologist_id,
+            "by": actor.label,
+            "reason": reason,
+            "previous_radiologist_id": previous.radiologist_id if previous else None,
+        },
+    )
+    if previous is not None:
+        _after_leaving_hands(study_id=None, radiologist_id=previous.radiologist_id)
+    return assignment
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    study_id: int
+    radiologist_id: int
+
+
+def claims_expire(*, now: dt.datetime | None = None) -> list[Expired]:
+    """Return idle claims to the pool: a claimed or opened study whose holder has shown no
+    activity for ROUTING_CLAIM_IDLE_MINUTES. Each in its own short transaction, re-checked
+    under the lock (a draft autosave may have touched it meanwhile). Drafts are not touched."""
+    now = now or timezone.now()
+    idle_since = now - dt.timedelta(minutes=settings.ROUTING_CLAIM_IDLE_MINUTES)
+    stale = list(
+        Assignment.objects.filter(
+            ended_at__isnull=True,
+            last_activity_at__lt=idle_since,
+            study__status__in=(StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS),
+        )
+        .exclude(kind=Assignment.Kind.PUSH, study__status=StudyStatus.ASSIGNED)
+        .values_list("study_id", "radiologist_id")
+    )
+    expired: list[Expired] = []
+    for study_id, radiologist_id in stale:
+        with transaction.atomic():
+            study = _lock_study(study_id)
+            still_idle = Assignment.objects.filter(
+                study=study,
+                radiologist_id=radiologist_id,
+                ended_at__isnull=True,
+                last_activity_at__lt=idle_since,
+            ).exists()
+            if not still_idle or study.status not in (
+                StudyStatus.ASSIGNED,
+                StudyStatus.IN_PROGRESS,
+            ):
+                continue
+            minutes = settings.ROUTING_CLAIM_IDLE_MINUTES
+            why = f"claim expired: no activity for {minutes} minutes"
+            _record_transition(
+                study=study,
+                to_status=StudyStatus.READY,
+                actor=Actor.system("claims"),
+                at=now,
+                reason=why,
+                data={"radiologist_id": radiologist_id},
+            )
+            _end_active_assignment(study, at=now, end_reason=why)
+            _after_leaving_hands(study_id=study_id, radiologist_id=radiologist_id)
+        expired.append(Expired(study_id=study_id, radiologist_id=radiologist_id))
+    return expired
+
+
+def radiologist_for_user(*, user_id: int) -> Radiologist | None:
+    return Radiologist.objects.filter(user_id=user_id, is_active=True).first()
+
+
+__all__ = [
+    "Claimed",
+    "Expired",
+    "HeldByAnother",
+    "StudyEvent",
+    "claim_touch",
+    "claims_expire",
+    "study_claim",
+    "study_claim_next",
+    "study_coordinator_assign",
+    "study_release",
+]

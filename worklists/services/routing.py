@@ -1,0 +1,336 @@
+"""Push routing: load the facts, let worklists.routing decide, assign, and keep the trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from worklists import coverage, routing
+from worklists.actors import Actor
+from worklists.models import (
+    Assignment,
+    Competence,
+    CoverageWindow,
+    Credential,
+    Radiologist,
+    RoutingDecision,
+    Shift,
+    SiteMembership,
+    Study,
+    StudyStatus,
+)
+from worklists.services.studies import _lock_study, _record_transition
+
+ROUTER = Actor.system("routing")
+
+
+def routing_policy() -> routing.Policy:
+    return routing.Policy(queue_cap_work_units=Decimal(str(settings.ROUTING_QUEUE_CAP_WORK_UNITS)))
+
+
+# Coverage changes at minute boundaries (and per day for holidays): one computation per minute
+# per process is enough, and keeps "read next" to one statement. Derived from the database, so
+# nothing another process needs lives only here.
+_coverage_cache: dict[str, object] = {}
+
+
+def uncovered_site_ids(*, now: dt.datetime) -> frozenset[int]:
+    """Sites whose coverage window is closed now: their studies stay with their own readers."""
+    minute = now.replace(second=0, microsecond=0).isoformat()
+    cached = _coverage_cache.get("minute")
+    if cached == minute:
+        result = _coverage_cache["ids"]
+        assert isinstance(result, frozenset)
+        return result
+    windows: dict[tuple[int, str], list[coverage.Window]] = defaultdict(list)
+    for row in CoverageWindow.objects.values("site_id", "site__time_zone", "day", "starts", "ends"):
+        windows[(row["site_id"], row["site__time_zone"])].append(
+            coverage.Window(day=row["day"], starts=row["starts"], ends=row["ends"])
+        )
+    ids = frozenset(
+        site_id
+        for (site_id, zone), site_windows in windows.items()
+        if not coverage.is_covered(site_windows, time_zone=zone, at=now)
+    )
+    _coverage_cache.update(minute=minute, ids=ids)
+    return ids
+
+
+def forget_coverage_cache() -> None:
+    _coverage_cache.clear()
+
+
+def study_facts(study: Study, *, now: dt.datetime, uncovered: frozenset[int]) -> routing.StudyFacts:
+    assert study.worklist_id is not None
+    return routing.StudyFacts(
+        id=study.id,
+        site_id=study.site_id,
+        worklist_id=study.worklist_id,
+        modality=study.modality,
+        priority=study.priority,
+        routing_rank=study.routing_rank,
+        deadline=study.deadline,
+        ready_at=study.ready_at,
+        patient_id=study.patient_id,
+        work_units=study.work_units,
+        site_covered=study.site_id not in uncovered,
+        is_critical=study.routing_rank == 0,
+        escalation_tier=study.escalation_tier,
+    )
+
+
+def load_readers(
+    *,
+    now: dt.datetime,
+    radiologist_ids: Iterable[int] | None = None,
+    site_id: int | None = None,
+) -> list[routing.ReaderFacts]:
+    """Facts of every radiologist on shift now (or of the given ones), in a fixed few queries."""
+    shifts_qs = Shift.objects.filter(ends_at__gt=now, starts_at__lte=now)
+    if radiologist_ids is not None:
+        shifts_qs = shifts_qs.filter(radiologist_id__in=list(radiologist_ids))
+    shifts = list(shifts_qs)
+    shift_ids = [s.id for s in shifts]
+    shift_worklists: dict[int, set[int]] = defaultdict(set)
+    for shift_id, worklist_id in Shift.worklists.through.objects.filter(
+        shift_id__in=shift_ids
+    ).values_list("shift_id", "subspecialty_id"):
+        shift_worklists[shift_id].add(worklist_id)
+    shift_sites: dict[int, set[int]] = defaultdict(set)
+    for shift_id, shift_site_id in Shift.sites.through.objects.filter(
+        shift_id__in=shift_ids
+    ).values_list("shift_id", "site_id"):
+        shift_sites[shift_id].add(shift_site_id)
+    by_reader: dict[int, list[routing.ShiftFacts]] = defaultdict(list)
+    for s in shifts:
+        by_reader[s.radiologist_id].append(
+            routing.ShiftFacts(
+                id=s.id,
+                starts_at=s.starts_at,
+                ends_at=s.ends_at,
+                role=s.role,
+                worklist_ids=frozenset(shift_worklists[s.id]) if shift_worklists[s.id] else None,
+                site_ids=frozenset(shift_sites[s.id]) if shift_sites[s.id] else None,
+                target_work_units=s.target_work_units,
+                carried_deficit=s.carried_deficit_work_units,
+            )
+        )
+    ids = list(by_reader) if radiologist_ids is None else list(radiologist_ids)
+    if not ids:
+        return []
+    people = {
+        r["id"]: r
+        for r in Radiologist.objects.filter(id__in=ids).values(
+            "id",
+            "is_active",
+            "modalities",
+            "user_id",
+            "user__username",
+            "user__first_name",
+            "user__last_name",
+        )
+    }
+    competences: dict[int, dict[int, str]] = defaultdict(dict)
+    for rid, worklist_id, level in Competence.objects.filter(radiologist_id__in=ids).values_list(
+        "radiologist_id", "subspecialty_id", "level"
+    ):
+        competences[rid][worklist_id] = level
+    credentials_qs = Credential.objects.filter(radiologist_id__in=ids)
+    if site_id is not None:
+        credentials_qs = credentials_qs.filter(site_id=site_id)
+    credentials: dict[int, list[routing.CredentialFacts]] = defaultdict(list)
+    for c in credentials_qs.values(
+        "radiologist_id", "site_id", "site__time_zone", "valid_from", "valid_until", "revoked_at"
+    ):
+        credentials[c["radiologist_id"]].append(
+            routing.CredentialFacts(
+                site_id=c["site_id"],
+                time_zone=c["site__time_zone"],
+                valid_from=c["valid_from"],
+                valid_until=c["valid_until"],
+                revoked=c["revoked_at"] is not None,
+            )
+        )
+    members: dict[int, set[int]] = defaultdict(set)
+    user_to_reader = {p["user_id"]: rid for rid, p in people.items()}
+    for user_id, member_site in SiteMembership.objects.filter(
+        user_id__in=list(user_to_reader)
+    ).values_list("user_id", "site_id"):
+        members[user_to_reader[user_id]].add(member_site)
+    queue: dict[int, Decimal] = defaultdict(Decimal)
+    stat_held: dict[int, int] = defaultdict(int)
+    patients: dict[int, set[int]] = defaultdict(set)
+    for rid, units, rank, patient_id in Assignment.objects.filter(
+        radiologist_id__in=ids, ended_at__isnull=True
+    ).values_list(
+        "radiologist_id", "study__work_units", "study__routing_rank", "study__patient_id"
+    ):
+        queue[rid] += units
+        stat_held[rid] += rank == 0
+        patients[rid].add(patient_id)
+    shift_start = {
+        rid: min(s.starts_at for s in reader_shifts) for rid, reader_shifts in by_reader.items()
+    }
+    shift_units: dict[int, Decimal] = defaultdict(Decimal)
+    if shift_start:
+        # Work handed over this shift: still held, or signed. Released and reassigned studies
+        # went on to someone else and count for them.
+        for rid, at, units in Assignment.objects.filter(
+            Q(ended_at__isnull=True) | Q(end_reason="signed"),
+            radiologist_id__in=list(shift_start),
+            assigned_at__gte=min(shift_start.values()),
+        ).values_list("radiologist_id", "assigned_at", "study__work_units"):
+            if at >= shift_start[rid]:
+                shift_units[rid] += units
+    readers = []
+    for rid in sorted(ids):
+        person = people.get(rid)
+        if person is None:
+            continue
+        name = " ".join(filter(None, (person["user__first_name"], person["user__last_name"])))
+        readers.append(
+            routing.ReaderFacts(
+                id=rid,
+                name=name or person["user__username"],
+                is_active=person["is_active"],
+                modalities=frozenset(person["modalities"]),
+                competences=competences[rid],
+                credentials=tuple(credentials[rid]),
+                shifts=tuple(by_reader[rid]),
+                member_site_ids=frozenset(members[rid]),
+                queue_work_units=queue[rid],
+                stat_held=stat_held[rid],
+                shift_work_units=shift_units[rid],
+                held_patient_ids=frozenset(patients[rid]),
+            )
+        )
+    return readers
+
+
+def _queue_work_units(radiologist_id: int) -> Decimal:
+    total = Assignment.objects.filter(
+        radiologist_id=radiologist_id, ended_at__isnull=True
+    ).aggregate(units=Sum("study__work_units"))["units"]
+    return total or Decimal("0")
+
+
+def study_route(
+    *, study_id: int, trigger: str, exclude_radiologist_id: int | None = None
+) -> RoutingDecision | None:
+    """Push: give a READY study to the best eligible reader on shift, and store why.
+
+    The decision is made from facts read without locks (no lock is held while ranking hundreds
+    of readers); the assignment then locks the study and the chosen reader and checks again, so
+    a study is assigned once and a queue never passes its cap. None: the study is not READY.
+    """
+    now = timezone.now()
+    study = Study.objects.select_related("site").filter(id=study_id).first()
+    if study is None or study.status != StudyStatus.READY or study.worklist_id is None:
+        return None
+    facts = study_facts(study, now=now, uncovered=uncovered_site_ids(now=now))
+    readers = load_readers(now=now, site_id=study.site_id)
+    policy = routing_policy()
+    exclude = frozenset({exclude_radiologist_id}) if exclude_radiologist_id else frozenset()
+    decision = routing.decide(facts, readers, now=now, policy=policy, exclude_ids=exclude)
+    trace = decision.trace()
+    trace["not_on_shift"] = Radiologist.objects.filter(is_active=True).count() - len(readers)
+    trace["trigger"] = trigger
+    with transaction.atomic():
+        locked = _lock_study(study_id)
+        if locked.status != StudyStatus.READY:
+            return None  # someone claimed it meanwhile: their decision stands
+        chosen = decision.chosen
+        if chosen is not None:
+            Radiologist.objects.select_for_update().filter(id=chosen.reader_id).first()
+            held = _queue_work_units(chosen.reader_id)
+            if (
+                not facts.waives_cap
+                and held > 0
+                and held + locked.work_units > policy.queue_cap_work_units
+            ):
+                trace["lost_race"] = f"queue of {chosen.name} filled meanwhile"
+                chosen = None
+        routed = RoutingDecision.objects.create(
+            study=locked,
+            decided_at=now,
+            mode=RoutingDecision.Mode.PUSH,
+            trigger=trigger,
+            tier=decision.tier,
+            radiologist_id=chosen.reader_id if chosen else None,
+            trace=trace,
+        )
+        if chosen is not None:
+            _record_transition(
+                study=locked,
+                to_status=StudyStatus.ASSIGNED,
+                actor=ROUTER,
+                at=now,
+                reason=f"routed to {chosen.name}",
+                data={"radiologist_id": chosen.reader_id, "kind": Assignment.Kind.PUSH},
+            )
+            Assignment.objects.create(
+                study=locked,
+                radiologist_id=chosen.reader_id,
+                kind=Assignment.Kind.PUSH,
+                assigned_at=now,
+                reason=f"routing decision {routed.id}",
+            )
+    return routed
+
+
+def reader_fill_queue(*, radiologist_id: int, trigger: str, limit: int | None = None) -> int:
+    """Push after a reader starts a shift or finishes a study: route the first READY studies
+    of their scope, in reading order, until their queue is full. Each study still goes to its
+    best reader, which is usually the one with room. Returns how many they received."""
+    now = timezone.now()
+    readers = load_readers(now=now, radiologist_ids=[radiologist_id])
+    if not readers or not readers[0].active_shifts(now):
+        return 0
+    reader = readers[0]
+    policy = routing_policy()
+    room = policy.queue_cap_work_units - reader.queue_work_units
+    if room <= 0:
+        return 0
+    site_ids = {c.site_id for c in reader.credentials}
+    scope = routing.reader_scope(
+        reader,
+        now=now,
+        site_ids=site_ids,
+        covered_site_ids=frozenset(site_ids - uncovered_site_ids(now=now)),
+    )
+    if scope.is_empty:
+        return 0
+    pairs = scope.pairs_by_tier[routing.TIER_POOL]
+    candidates = (
+        Study.objects.filter(
+            status=StudyStatus.READY,
+            worklist_id__in={w for w, _ in pairs},
+            site_id__in={s for _, s in pairs},
+            modality__in=scope.modalities,
+        )
+        .order_by("routing_rank", "deadline", "id")
+        .values_list("id", flat=True)[: limit or settings.ROUTING_FILL_BATCH]
+    )
+    received = 0
+    for study_id in list(candidates):
+        decision = study_route(study_id=study_id, trigger=trigger)
+        if decision is not None and decision.radiologist_id == radiologist_id:
+            received += 1
+            if _queue_work_units(radiologist_id) >= policy.queue_cap_work_units:
+                break
+    return received
+
+
+def decisions_for_study(*, study_id: int, limit: int = 10) -> list[RoutingDecision]:
+    return list(
+        RoutingDecision.objects.filter(study_id=study_id)
+        .select_related("radiologist__user")
+        .order_by("-decided_at", "-id")[:limit]
+    )
