@@ -278,3 +278,21 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
     },
 }
+# The AE title sites' PACS call; each site's own calling AE title is Site.dicom_ae_title.
+DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERAD")
+DICOM_PORT = env.int("DICOM_PORT", default=11112)
+# Listen on every interface in production (PACS are on the network; unknown callers are refused);
+# on the embedded default only on this machine.
+DICOM_BIND_ADDRESS = env.str(
+    "DICOM_BIND_ADDRESS",
+    default="0.0.0.0" if PRODUCTION else "127.0.0.1",  # noqa: S104
+)
+# A study's images are complete after this many seconds without a new instance.
+DICOM_QUIET_SECONDS = env.int("DICOM_QUIET_SECONDS", default=90)
+# Unset: metadata only. Set: every instance is also written to <dir>/<study>/<series>/<sop>.dcm.
+DICOM_STORAGE_DIR = env.str("DICOM_STORAGE_DIR", default="")
+CELERY_BEAT_SCHEDULE["dicom-complete-quiet-studies"] = {
+    "task": "dicom.tasks.complete_quiet_studies",
+    "schedule": 15.0,
+}
+EMBEDDED_SERVICES.append("dicom.scp.run_embedded")
