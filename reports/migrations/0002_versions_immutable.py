@@ -9,7 +9,7 @@ from django.db import migrations
 POSTGRES_FORWARD = """
 CREATE OR REPLACE FUNCTION reports_version_immutable() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'report version % is signed and cannot be changed', OLD.id
+    RAISE EXCEPTION 'report version is signed and cannot be changed'
         USING ERRCODE = 'integrity_constraint_violation';
 END;
 $$ LANGUAGE plpgsql;
