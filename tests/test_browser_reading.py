@@ -1,0 +1,160 @@
+"""Reading and signing in a real browser: Debian's Chromium driven by Playwright against a live
+server. The reader opens the study, sees the priors from another site with their reports, types
+the report (autosaved), signs it with the password and sees it marked for delivery.
+
+Skipped where no Chromium is installed; CI sets REQUIRE_BROWSER=1, which turns the skip into a
+failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from hl7_interface.models import OutboundMessage
+from reports.models import ReportDraft, ReportVersion
+from reports.services.reports import report_sign
+from tests import factories
+from worklists.models import AuditEvent, StudyStatus
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
+    raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
+
+
+@pytest.fixture
+def reading(owner, outsider, site_a, site_b, general_worklist):
+    """A study held by the owner, and a signed prior of the same patient from another site.
+
+    Made before the browser starts: Playwright's event loop and the after-commit work of the
+    services cannot share this thread.
+    """
+    factories.credential(owner, site_b)
+    patient = factories.PatientFactory(family_name="Ødegård", given_name="Åse", sex="F")
+    prior = factories.held_study(
+        outsider,
+        site=site_b,
+        patient=patient,
+        procedure_text="CT thorax med kontrast",
+        ordered_at=timezone.now() - dt.timedelta(days=60),
+    )
+    ReportDraft.objects.create(
+        study=prior,
+        sections=factories.report_sections(findings="Små lungeembolier i høyre underlapp."),
+        author=outsider.user,
+        author_name=outsider.display_name,
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    report_sign(study_id=prior.id, user=outsider.user, password=factories.PASSWORD)
+    study = factories.held_study(
+        owner,
+        site=site_a,
+        patient=patient,
+        procedure_text="CT caput uten kontrast",
+        clinical_question="Akutt hodepine. Blødning?",
+        priority="STAT",
+    )
+    return study, prior
+
+
+@pytest.fixture
+def page(reading) -> Iterator:
+    if CHROMIUM is None:
+        pytest.skip("no chromium on this machine")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(live_server.url + reverse("login"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{reverse('worklist')}*")
+
+
+def test_a_radiologist_reads_sees_the_priors_types_signs_and_sees_it_marked_for_delivery(
+    owner, reading, live_server, page
+):
+    study, prior = reading
+    log_in(page, live_server, "owner")
+    page.goto(live_server.url + reverse("reading", args=[study.id]))
+
+    assert page.locator("h1").inner_text() == "CT caput uten kontrast"
+    assert "Akutt hodepine. Blødning?" in page.locator("[data-clinical-question]").inner_text()
+    prior_card = page.locator(f"[data-prior-id='{prior.id}']")
+    assert "bravo" in prior_card.inner_text().lower()
+    assert "Små lungeembolier i høyre underlapp." in prior_card.inner_text()
+
+    page.fill("#section-findings", "Ingen intrakraniell blødning. Ingen masseeffekt.")
+    page.fill("#section-conclusion", "Normal CT caput.")
+    page.wait_for_selector("[data-autosave-status][data-state='saved']")
+    draft = ReportDraft.objects.get(study=study)
+    assert draft.author == owner.user
+    assert draft.sections[3]["text"] == "Normal CT caput."
+
+    page.fill("#sign-password", factories.PASSWORD)
+    page.click("[data-sign]")
+    page.wait_for_selector("text=Report signed and marked for delivery (F).")
+
+    version = page.locator("[data-version='1'][data-kind='FINAL']")
+    assert "Ingen intrakraniell blødning. Ingen masseeffekt." in version.inner_text()
+    assert version.locator("[data-delivery]").count() == 1
+    signed = ReportVersion.objects.get(study=study)
+    assert signed.signed_by == owner
+    assert signed.sections[3]["text"] == "Normal CT caput."
+    message = OutboundMessage.objects.get(study=study)
+    assert message.result_status == "F"
+    assert version.locator("[data-delivery]").get_attribute("data-delivery") == message.status
+    study.refresh_from_db()
+    assert study.status == StudyStatus.FINAL
+    assert AuditEvent.objects.filter(
+        actor=owner.user, action="report.view", object_id=str(prior.id)
+    ).exists()
+
+
+def test_a_wrong_password_in_the_browser_signs_nothing_and_keeps_the_text(
+    owner, reading, live_server, page
+):
+    study, _prior = reading
+    log_in(page, live_server, "owner")
+    page.goto(live_server.url + reverse("reading", args=[study.id]))
+
+    page.fill("#section-findings", "Tekst som ikke må gå tapt.")
+    page.fill("#sign-password", "not the password")
+    page.click("[data-sign]")
+
+    page.wait_for_selector("[data-error]")
+    assert "nothing was signed" in page.locator("[data-error]").inner_text()
+    assert page.input_value("#section-findings") == "Tekst som ikke må gå tapt."
+    assert not ReportVersion.objects.filter(study=study).exists()
