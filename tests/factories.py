@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from decimal import Decimal
+from typing import cast
 
 import factory
 from django.contrib.auth import get_user_model
@@ -150,7 +151,7 @@ def held_study(radiologist: Radiologist, **kwargs: object) -> Study:
     from worklists.actors import Actor
     from worklists.services.studies import study_assign, study_mark_ready
 
-    study = StudyFactory(**kwargs)
+    study = cast(Study, StudyFactory(**kwargs))
     study_mark_ready(study_id=study.id, actor=Actor.system("test"))
     study_assign(study_id=study.id, radiologist_id=radiologist.id, actor=Actor.system("test"))
     study.refresh_from_db()
