@@ -19,6 +19,7 @@ from worklists.models import (
     Patient,
     PatientIdentifier,
     Radiologist,
+    Shift,
     Site,
     Study,
     StudyStatus,
@@ -167,3 +168,42 @@ def report_sections(
         {"key": "findings", "title": "Findings", "text": findings},
         {"key": "conclusion", "title": "Conclusion", "text": conclusion},
     ]
+
+
+def shift(
+    radiologist: Radiologist,
+    *,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+    worklists: tuple[Subspecialty, ...] = (),
+    sites: tuple[Site, ...] = (),
+    **kwargs: object,
+) -> Shift:
+    """A shift running now (an hour ago to seven hours ahead) unless told otherwise."""
+    now = timezone.now()
+    made = Shift.objects.create(
+        radiologist=radiologist,
+        starts_at=starts_at or now - dt.timedelta(hours=1),
+        ends_at=ends_at or now + dt.timedelta(hours=7),
+        **kwargs,
+    )
+    made.worklists.set(worklists)
+    made.sites.set(sites)
+    return made
+
+
+def ready_study(site: Site, worklist: Subspecialty, **kwargs: object) -> Study:
+    """A READY study in ``worklist`` with a deadline, as classification would leave it."""
+    now = timezone.now()
+    defaults: dict[str, object] = {
+        "site": site,
+        "worklist": worklist,
+        "status": StudyStatus.READY,
+        "images_available": True,
+        "ready_at": now,
+        "deadline": now + dt.timedelta(hours=24),
+    }
+    defaults.update(kwargs)
+    ranks = {"STAT": 0, "URGENT": 1, "CANCER_PATHWAY": 2, "ROUTINE": 3}
+    defaults.setdefault("routing_rank", ranks[str(defaults.get("priority", "ROUTINE"))])
+    return StudyFactory(**defaults)

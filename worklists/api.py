@@ -7,6 +7,7 @@ import json
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db.models import Prefetch, prefetch_related_objects
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -18,23 +19,50 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from worklists import selectors
+from worklists.access import is_coordinator, radiologist_of
 from worklists.actors import Actor
 from worklists.authentication import IsSiteIntegration
-from worklists.models import AuditEvent, InboundMessage, PatientIdentifier, SiteApiToken, Study
+from worklists.lifecycle import IllegalTransition
+from worklists.models import (
+    Assignment,
+    AuditEvent,
+    InboundMessage,
+    PatientIdentifier,
+    Radiologist,
+    SiteApiToken,
+    Study,
+)
 from worklists.serializers import (
+    AiFindingInSerializer,
+    AiFindingOutSerializer,
+    AssignInSerializer,
+    AssignmentOutSerializer,
+    ClaimedOutSerializer,
     OrderInSerializer,
     OrderOutSerializer,
+    ReleaseInSerializer,
+    RoutingDecisionOutSerializer,
     StudyDetailOutSerializer,
     StudyListFilterSerializer,
     StudyOutSerializer,
     StudyPageSerializer,
+    StudyStatusOutSerializer,
     TokenInSerializer,
     TokenOutSerializer,
     WorklistOutSerializer,
 )
+from worklists.services.ai_findings import FindingInput, ai_finding_report
 from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.claims import (
+    HeldByAnother,
+    study_claim,
+    study_claim_next,
+    study_coordinator_assign,
+    study_release,
+)
 from worklists.services.inbound import inbound_mark_failed, inbound_store
 from worklists.services.orders import OrderError, OrderNotFound, OrderOutcome, order_apply
+from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
 from worklists.services.tokens import personal_token_get_or_create
 
 
@@ -214,3 +242,191 @@ class AuthTokenApi(APIView):
             )
         token = personal_token_get_or_create(user_id=user.pk)
         return Response(TokenOutSerializer({"token": token.key}).data)
+
+
+# Routing: read next, claim, release, coordinator assignment, AI findings.
+
+
+def _error(message: str, code: int, field: str = "non_field_errors") -> Response:
+    return Response({"errors": {field: [message]}}, status=code)
+
+
+def _not_found() -> Response:
+    return Response({"detail": "No such study."}, status=status.HTTP_404_NOT_FOUND)
+
+
+def reading_url(study_id: int) -> str:
+    return reverse("reading", kwargs={"study_id": study_id})
+
+
+class WorklistNextApi(APIView):
+    """ "Read next": the server picks the best study this radiologist may read and claims it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: ClaimedOutSerializer, 204: None})
+    def post(self, request: Request) -> Response:
+        radiologist = radiologist_of(request.user)
+        if radiologist is None:
+            return _error("only radiologists read studies", status.HTTP_403_FORBIDDEN)
+        claimed = study_claim_next(
+            radiologist_id=radiologist.id, actor=Actor.for_user(request.user)
+        )
+        if claimed is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        study = selectors.study_get(user=request.user, study_id=claimed.study_id)
+        _with_identifiers([study])
+        audit_study_reads(
+            context=AccessContext.from_request(request, channel="api"),
+            studies=[study],
+            action=AuditEvent.Action.STUDY_VIEW,
+        )
+        body = {
+            "study": StudyOutSerializer(study, context={"now": timezone.now()}).data,
+            "bundled_study_ids": claimed.study_ids[1:],
+            "reading_url": reading_url(study.id),
+        }
+        return Response(ClaimedOutSerializer(body).data)
+
+
+def _assignment_body(assignment: Assignment) -> dict[str, object]:
+    return AssignmentOutSerializer(
+        {
+            "study_id": assignment.study_id,
+            "radiologist_id": assignment.radiologist_id,
+            "kind": assignment.kind,
+            "assigned_at": assignment.assigned_at,
+            "reason": assignment.reason,
+        }
+    ).data
+
+
+class StudyClaimApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: AssignmentOutSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        radiologist = radiologist_of(request.user)
+        if radiologist is None:
+            return _error("only radiologists claim studies", status.HTTP_403_FORBIDDEN)
+        if not selectors.study_visible(user=request.user, study_id=study_id):
+            return _not_found()
+        try:
+            assignment = study_claim(
+                study_id=study_id, radiologist_id=radiologist.id, actor=Actor.for_user(request.user)
+            )
+        except HeldByAnother as exc:
+            return _error(str(exc), status.HTTP_409_CONFLICT)
+        except IllegalTransition as exc:
+            return _error(str(exc), status.HTTP_409_CONFLICT, "status")
+        except NotEligible as exc:
+            return _error(str(exc), status.HTTP_403_FORBIDDEN)
+        return Response(_assignment_body(assignment))
+
+
+class StudyReleaseApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ReleaseInSerializer, responses={200: StudyStatusOutSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        radiologist = radiologist_of(request.user)
+        if radiologist is None:
+            return _error("only the radiologist holding a study releases it", 403)
+        if not selectors.study_visible(user=request.user, study_id=study_id):
+            return _not_found()
+        params = ReleaseInSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            study = study_release(
+                study_id=study_id,
+                radiologist_id=radiologist.id,
+                actor=Actor.for_user(request.user),
+                reason=params.validated_data["reason"],
+            )
+        except NotTheHolder as exc:
+            return _error(str(exc), status.HTTP_409_CONFLICT)
+        except IllegalTransition as exc:
+            return _error(str(exc), status.HTTP_409_CONFLICT, "status")
+        return Response(StudyStatusOutSerializer(study).data)
+
+
+class StudyAssignApi(APIView):
+    """Coordinators assign or reassign a study, always with a reason."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=AssignInSerializer, responses={200: AssignmentOutSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        if not is_coordinator(request.user):
+            return _error("only coordinators assign studies", status.HTTP_403_FORBIDDEN)
+        if not selectors.study_visible(user=request.user, study_id=study_id):
+            return _not_found()
+        params = AssignInSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            assignment = study_coordinator_assign(
+                study_id=study_id,
+                radiologist_id=params.validated_data["radiologist_id"],
+                actor=Actor.for_user(request.user),
+                reason=params.validated_data["reason"],
+            )
+        except Radiologist.DoesNotExist:
+            return _error("no such radiologist", 400, "radiologist_id")
+        except ReasonRequired as exc:
+            return _error(str(exc), 400, "reason")
+        except NotEligible as exc:
+            return _error(str(exc), 400, "radiologist_id")
+        except IllegalTransition as exc:
+            return _error(str(exc), status.HTTP_409_CONFLICT, "status")
+        return Response(_assignment_body(assignment))
+
+
+class StudyRoutingApi(APIView):
+    """Why a study went where it went: its routing decisions, newest first (coordinators)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=RoutingDecisionOutSerializer(many=True))
+    def get(self, request: Request, study_id: int) -> Response:
+        if not is_coordinator(request.user):
+            return _error("only coordinators see routing decisions", 403)
+        if not selectors.study_visible(user=request.user, study_id=study_id):
+            return _not_found()
+        study = selectors.study_get(user=request.user, study_id=study_id)
+        decisions = selectors.routing_decisions(study=study, limit=50)
+        return Response(RoutingDecisionOutSerializer(decisions, many=True).data)
+
+
+class StudyAiFindingsApi(APIView):
+    """An AI service reports a finding, with the token of the study's site."""
+
+    permission_classes = [IsSiteIntegration]
+
+    @extend_schema(
+        request=AiFindingInSerializer,
+        responses={200: AiFindingOutSerializer, 201: AiFindingOutSerializer},
+    )
+    def post(self, request: Request, study_id: int) -> Response:
+        token = request.auth
+        assert isinstance(token, SiteApiToken)
+        if not Study.objects.filter(id=study_id, site_id=token.site_id).exists():
+            return _not_found()
+        params = AiFindingInSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        finding, created = ai_finding_report(
+            study_id=study_id,
+            finding=FindingInput(
+                code=data["code"],
+                description=data["description"],
+                confidence=data["confidence"],
+                source=data["source"],
+                external_id=data["external_id"],
+                reported_at=data.get("reported_at") or timezone.now(),
+            ),
+            actor=Actor(user_id=None, label=f"ai:{data['source']}"[:150]),
+        )
+        return Response(
+            AiFindingOutSerializer(finding).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

@@ -14,7 +14,17 @@ from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
 from worklists.access import AnyUser, studies_visible_to
-from worklists.models import UNREAD_STATUSES, Assignment, Study, StudyEvent, Subspecialty
+from worklists.models import (
+    UNREAD_STATUSES,
+    Assignment,
+    CoordinatorAlert,
+    Credential,
+    Radiologist,
+    RoutingDecision,
+    Study,
+    StudyEvent,
+    Subspecialty,
+)
 
 STUDY_LIST_FILTERS = ("status", "site", "worklist", "modality", "priority", "unclassified")
 
@@ -77,12 +87,14 @@ def study_list(
     filters: Mapping[str, str],
     cursor: Cursor | None = None,
     page_size: int = 50,
+    visible: QuerySet[Study] | None = None,
 ) -> tuple[list[Study], Cursor | None]:
     """One page of studies ordered by deadline, and the cursor of the next page (or None).
 
     Keyset pagination: no COUNT, no OFFSET, so the millionth row costs what the first does.
+    ``visible``: studies_visible_to(user), when the caller has resolved it for this request.
     """
-    qs = studies_visible_to(user)
+    qs = studies_visible_to(user) if visible is None else visible
     if filters.get("status"):
         qs = qs.filter(status__in=filters["status"].split(","))
     if filters.get("site"):
@@ -113,6 +125,10 @@ def study_get(*, user: AnyUser, study_id: int) -> Study:
     )
 
 
+def study_visible(*, user: AnyUser, study_id: int) -> bool:
+    return studies_visible_to(user).filter(id=study_id).exists()
+
+
 def study_active_assignment(*, study: Study) -> Assignment | None:
     return (
         Assignment.objects.filter(study=study, ended_at__isnull=True)
@@ -131,9 +147,12 @@ class WorklistSummary:
     most_urgent_deadline: dt.datetime | None
 
 
-def worklist_summaries(*, user: AnyUser, site_code: str = "") -> list[WorklistSummary]:
+def worklist_summaries(
+    *, user: AnyUser, site_code: str = "", visible: QuerySet[Study] | None = None
+) -> list[WorklistSummary]:
     """Each worklist with its unread count, work units, oldest and most urgent study."""
-    qs = studies_visible_to(user).filter(status__in=UNREAD_STATUSES)
+    base = studies_visible_to(user) if visible is None else visible
+    qs = base.filter(status__in=UNREAD_STATUSES)
     if site_code:
         qs = qs.filter(site__code=site_code)
     aggregates = {
@@ -174,4 +193,50 @@ def patient_prior_studies(*, user: AnyUser, study: Study, limit: int = 20) -> li
         .exclude(id=study.id)
         .select_related("site")
         .order_by("-ordered_at")[:limit]
+    )
+
+
+def reader_queue(*, visible: QuerySet[Study], radiologist_id: int) -> list[Study]:
+    """The studies a radiologist holds now, in reading order."""
+    return list(
+        visible.filter(
+            assignments__radiologist_id=radiologist_id, assignments__ended_at__isnull=True
+        )
+        .select_related("site", "worklist", "patient")
+        .order_by("routing_rank", "deadline", "id")
+    )
+
+
+def open_alerts(*, visible: QuerySet[Study], limit: int = 20) -> list[CoordinatorAlert]:
+    """Open coordinator alerts about studies the user may see, newest first."""
+    return list(
+        CoordinatorAlert.objects.filter(resolved_at__isnull=True)
+        .filter(study__in=visible)
+        .select_related("study", "site")
+        .order_by("-raised_at", "-id")[:limit]
+    )
+
+
+def study_open_alerts(*, study: Study) -> list[CoordinatorAlert]:
+    return list(study.coordinator_alerts.filter(resolved_at__isnull=True).order_by("-raised_at"))
+
+
+def routing_decisions(*, study: Study, limit: int = 10) -> list[RoutingDecision]:
+    return list(
+        RoutingDecision.objects.filter(study=study)
+        .select_related("radiologist__user")
+        .order_by("-decided_at", "-id")[:limit]
+    )
+
+
+def assignable_radiologists(*, study: Study) -> list[Radiologist]:
+    """Active radiologists holding a credential for the study's site (valid or not: the service
+    judges validity on the site's date and says why it refuses)."""
+    ids = Credential.objects.filter(site_id=study.site_id, revoked_at__isnull=True).values(
+        "radiologist_id"
+    )
+    return list(
+        Radiologist.objects.filter(id__in=ids, is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name")
     )

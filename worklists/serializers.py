@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -313,3 +314,70 @@ class OrderOutSerializer(serializers.Serializer):
     status = serializers.CharField()
     worklist = serializers.CharField(allow_null=True)
     deadline = serializers.DateTimeField(allow_null=True)
+
+
+# Routing
+
+
+class ClaimedOutSerializer(serializers.Serializer):
+    study = StudyOutSerializer()
+    bundled_study_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The same patient's studies claimed with it."
+    )
+    reading_url = serializers.CharField(help_text="Where to read it.")
+
+
+class AssignmentOutSerializer(serializers.Serializer):
+    study_id = serializers.IntegerField()
+    radiologist_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    assigned_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
+class ReleaseInSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class AssignInSerializer(serializers.Serializer):
+    radiologist_id = serializers.IntegerField()
+    reason = serializers.CharField(max_length=500, help_text="Mandatory: why this reader.")
+
+
+class StudyStatusOutSerializer(serializers.Serializer):
+    study_id = serializers.IntegerField(source="id")
+    status = serializers.CharField()
+
+
+class AiFindingInSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64, help_text="e.g. ICH, LVO, PTX, PE, FREE_AIR")
+    description = serializers.CharField(max_length=300)
+    confidence = serializers.DecimalField(
+        max_digits=4, decimal_places=3, min_value=Decimal("0"), max_value=Decimal("1")
+    )
+    source = serializers.CharField(max_length=100, help_text="The AI product.")  # type: ignore[assignment]
+    external_id = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default=""
+    )
+    reported_at = AwareDateTimeField(required=False)
+
+
+class AiFindingOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study_id = serializers.IntegerField()
+    code = serializers.CharField()
+    description = serializers.CharField()
+    confidence = serializers.DecimalField(max_digits=4, decimal_places=3)
+    is_critical = serializers.BooleanField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    reported_at = serializers.DateTimeField()
+
+
+class RoutingDecisionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    decided_at = serializers.DateTimeField()
+    mode = serializers.CharField()
+    trigger = serializers.CharField()
+    tier = serializers.IntegerField()
+    radiologist_id = serializers.IntegerField(allow_null=True)
+    trace = serializers.JSONField()

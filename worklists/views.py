@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from worklists import selectors
-from worklists.access import is_coordinator, sites_visible_to
-from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
+from worklists.access import is_coordinator, radiologist_of, sites_visible_to, studies_visible_to
+from worklists.actors import Actor
+from worklists.lifecycle import IllegalTransition
+from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Radiologist, Study
 from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.claims import study_claim_next, study_coordinator_assign, study_release
+from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
 
 
 @login_required
 def worklist_page(request: HttpRequest) -> HttpResponse:
+    # The user's scope, resolved once for the whole page.
+    visible = studies_visible_to(request.user)
+    coordinator = is_coordinator(request.user)
+    radiologist = radiologist_of(request.user)
     summaries = selectors.worklist_summaries(
-        user=request.user, site_code=request.GET.get("site", "")
+        user=request.user, site_code=request.GET.get("site", ""), visible=visible
     )
     tab = (
         request.GET.get("tab")
@@ -41,11 +52,21 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         except selectors.InvalidCursor:
             cursor = None
     rows, next_cursor = selectors.study_list(
-        user=request.user, filters=filters, cursor=cursor, page_size=settings.STUDIES_PAGE_SIZE
+        user=request.user,
+        filters=filters,
+        cursor=cursor,
+        page_size=settings.STUDIES_PAGE_SIZE,
+        visible=visible,
     )
+    queue = (
+        selectors.reader_queue(visible=visible, radiologist_id=radiologist.id)
+        if radiologist is not None
+        else []
+    )
+    alerts = selectors.open_alerts(visible=visible) if coordinator else []
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
-        studies=rows,
+        studies=[*queue, *rows, *(a.study for a in alerts if a.study is not None)],
         action=AuditEvent.Action.STUDY_LIST,
     )
     now = timezone.now()
@@ -66,7 +87,10 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "modalities": Modality.choices,
             "filters": filters,
             "next_query": next_query,
-            "is_coordinator": is_coordinator(request.user),
+            "is_coordinator": coordinator,
+            "radiologist": radiologist,
+            "queue": [(study, study.deadline_risk(now)) for study in queue],
+            "alerts": alerts,
             "now": now,
         },
     )
@@ -90,13 +114,16 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
         action=AuditEvent.Action.STUDY_LIST,
     )
     now = timezone.now()
+    coordinator = is_coordinator(request.user)
+    assignment = selectors.study_active_assignment(study=study)
+    radiologist = radiologist_of(request.user)
     return render(
         request,
         "worklists/study.html",
         {
             "study": study,
             "risk": study.deadline_risk(now),
-            "assignment": selectors.study_active_assignment(study=study),
+            "assignment": assignment,
             "events": selectors.study_events(study=study),
             "priors": priors,
             "identifiers": study.patient.identifiers.order_by("kind"),
@@ -105,6 +132,80 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
                 study_instance_uid=study.study_instance_uid,
                 accession_number=study.accession_number,
             ),
-            "is_coordinator": is_coordinator(request.user),
+            "is_coordinator": coordinator,
+            "holds_it": radiologist is not None
+            and assignment is not None
+            and assignment.radiologist_id == radiologist.id,
+            "decisions": selectors.routing_decisions(study=study) if coordinator else [],
+            "alerts": selectors.study_open_alerts(study=study) if coordinator else [],
+            "assignable": selectors.assignable_radiologists(study=study) if coordinator else [],
         },
     )
+
+
+@login_required
+@require_POST
+def worklist_next(request: HttpRequest) -> HttpResponse:
+    """The "Read next" button: claim the best study for this reader and open it for reading."""
+    radiologist = radiologist_of(request.user)
+    if radiologist is None:
+        messages.error(request, "Only radiologists read studies.")
+        return redirect("worklist")
+    claimed = study_claim_next(radiologist_id=radiologist.id, actor=Actor.for_user(request.user))
+    if claimed is None:
+        messages.info(
+            request,
+            "Nothing for you to read now: no unread study in your worklists, sites and shift.",
+        )
+        return redirect("worklist")
+    return HttpResponseRedirect(reverse("reading", kwargs={"study_id": claimed.study_id}))
+
+
+@login_required
+@require_POST
+def study_assign_view(request: HttpRequest, study_id: int) -> HttpResponse:
+    """A coordinator assigns or reassigns the study, with a reason."""
+    if not is_coordinator(request.user) or not selectors.study_visible(
+        user=request.user, study_id=study_id
+    ):
+        raise Http404("No such study")
+    try:
+        radiologist_id = int(request.POST.get("radiologist_id", ""))
+    except ValueError:
+        messages.error(request, "Choose a radiologist.")
+        return redirect("study", study_id=study_id)
+    try:
+        assignment = study_coordinator_assign(
+            study_id=study_id,
+            radiologist_id=radiologist_id,
+            actor=Actor.for_user(request.user),
+            reason=request.POST.get("reason", ""),
+        )
+    except (ReasonRequired, NotEligible, IllegalTransition, Radiologist.DoesNotExist) as exc:
+        messages.error(request, str(exc) or "No such radiologist.")
+    else:
+        messages.success(
+            request, f"Assigned to {assignment.radiologist.display_name}: {assignment.reason}"
+        )
+    return redirect("study", study_id=study_id)
+
+
+@login_required
+@require_POST
+def study_release_view(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The holder gives the study back to the pool."""
+    radiologist = radiologist_of(request.user)
+    if radiologist is None or not selectors.study_visible(user=request.user, study_id=study_id):
+        raise Http404("No such study")
+    try:
+        study_release(
+            study_id=study_id,
+            radiologist_id=radiologist.id,
+            actor=Actor.for_user(request.user),
+            reason=request.POST.get("reason", ""),
+        )
+    except (NotTheHolder, IllegalTransition) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Released: the study is back in the pool.")
+    return redirect("worklist")

@@ -326,11 +326,3 @@ def reader_fill_queue(*, radiologist_id: int, trigger: str, limit: int | None = 
             if _queue_work_units(radiologist_id) >= policy.queue_cap_work_units:
                 break
     return received
-
-
-def decisions_for_study(*, study_id: int, limit: int = 10) -> list[RoutingDecision]:
-    return list(
-        RoutingDecision.objects.filter(study_id=study_id)
-        .select_related("radiologist__user")
-        .order_by("-decided_at", "-id")[:limit]
-    )
