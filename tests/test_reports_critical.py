@@ -247,3 +247,33 @@ def test_the_escalation_runs_as_a_periodic_task(owner, site_a, client_for):
     escalate_critical_findings.delay()
 
     assert CoordinatorAlert.objects.filter(kind=ALERT_KIND, study=study).exists()
+
+
+def test_an_addendum_can_raise_a_new_finding_and_its_communication_goes_to_it(
+    owner, site_a, client_for
+):
+    study = factories.held_study(owner, site=site_a)
+    client = client_for(owner.user)
+    first = sign_critical(client, study, category="RED")
+    communicate(client, study)
+    response = client.post(
+        reverse("api-report-addenda", args=[study.id]),
+        {
+            "password": factories.PASSWORD,
+            "kind": "ADDENDUM",
+            "reason": "Nytt funn ved gjennomgang",
+            "text": "Mistanke om lungeembolus i sagittalsnitt.",
+            "critical_category": "ORANGE",
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    assert report(client, study)["complete"] is False
+
+    communicate(client, study)
+
+    second = CriticalFinding.objects.exclude(id=first.id).get(study=study)
+    assert second.category == "ORANGE"
+    assert second.communicated_at is not None
+    assert CriticalCommunication.objects.filter(finding=first).count() == 1
+    assert report(client, study)["complete"] is True

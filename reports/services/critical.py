@@ -9,6 +9,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from reports.models import CommunicationMethod, CriticalCommunication, CriticalFinding
@@ -46,7 +47,8 @@ def critical_communication_record(
     finding = (
         CriticalFinding.objects.filter(study=study)
         .select_related("version__signed_by")
-        .order_by("communicated_at", "-flagged_at")  # open ones (NULL) first
+        # The open one (no communication yet) first, on every database.
+        .order_by(F("communicated_at").asc(nulls_first=True), "-flagged_at")
         .first()
     )
     if finding is None:
