@@ -137,17 +137,20 @@ def _patient_mismatch(study: Study, meta: InstanceMeta) -> str:
     rows = PatientIdentifier.objects.filter(kind=kind, authority=authority).filter(
         Q(value=value) | Q(patient_id=study.patient_id)
     )
-    for patient_id, known_value in rows.values_list("patient_id", "value"):
-        if known_value == value and patient_id != study.patient_id:
-            return (
-                f"the images of accession {study.accession_number} name patient ID "
-                f"{meta.patient_id!r}, which belongs to another patient than the order's"
-            )
-        if patient_id == study.patient_id and known_value != value:
-            return (
-                f"the images of accession {study.accession_number} name patient ID "
-                f"{meta.patient_id!r}; the order's patient has {kind} {known_value!r}"
-            )
+    known = list(rows.values_list("patient_id", "value"))
+    if any(v == value and p != study.patient_id for p, v in known):
+        return (
+            f"the images of accession {study.accession_number} name patient ID "
+            f"{meta.patient_id!r}, which belongs to another patient than the order's"
+        )
+    if (study.patient_id, value) in known:
+        return ""
+    theirs = sorted(v for p, v in known if p == study.patient_id)
+    if theirs:
+        return (
+            f"the images of accession {study.accession_number} name patient ID "
+            f"{meta.patient_id!r}; the order's patient has {kind} {theirs[0]!r}"
+        )
     return ""
 
 
