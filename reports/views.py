@@ -29,10 +29,11 @@ from reports.services.reports import (
     report_sign,
 )
 from worklists import selectors as study_selectors
-from worklists.access import is_coordinator
+from worklists.access import is_coordinator, radiologist_of
 from worklists.lifecycle import IllegalTransition
 from worklists.models import AuditEvent, Study
 from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.claims import claim_touch
 
 
 def _study(request: HttpRequest, study_id: int) -> Study:
@@ -110,7 +111,13 @@ def _render_reading(
 
 @login_required
 def reading_page(request: HttpRequest, study_id: int) -> HttpResponse:
-    return _render_reading(request, _study(request, study_id))
+    study = _study(request, study_id)
+    radiologist = radiologist_of(request.user)
+    if radiologist is not None:
+        # Opening the study is activity: the holder's claim must not lapse while they look.
+        # (A no-op for anyone but the holder.)
+        claim_touch(study_id=study.id, radiologist_id=radiologist.id)
+    return _render_reading(request, study)
 
 
 def _refused(

@@ -15,7 +15,7 @@ from reports.models import ReferralRejection, ReportDraft, ReportTemplate, Repor
 from reports.services.reports import report_sign
 from tests import factories
 from worklists.actors import Actor
-from worklists.models import AiFinding, AuditEvent, StudyStatus
+from worklists.models import AiFinding, Assignment, AuditEvent, StudyStatus
 from worklists.services.studies import study_reassign
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +328,16 @@ def test_someone_else_posting_the_sign_form_is_refused(other_radiologist, study,
 
     assert response.status_code == 403
     assert not ReportVersion.objects.exists()
+
+
+def test_opening_the_page_keeps_the_holders_claim_alive(owner, other_radiologist, study, client):
+    assignment = Assignment.objects.get(study=study, ended_at__isnull=True)
+    assert assignment.last_activity_at is None
+
+    page(client, other_radiologist.user, study)
+    assignment.refresh_from_db()
+    assert assignment.last_activity_at is None
+
+    page(client, owner.user, study)
+    assignment.refresh_from_db()
+    assert assignment.last_activity_at is not None
