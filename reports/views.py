@@ -31,7 +31,7 @@ from reports.services.reports import (
 from worklists import selectors as study_selectors
 from worklists.access import is_coordinator, radiologist_of
 from worklists.lifecycle import IllegalTransition
-from worklists.models import AuditEvent, Study
+from worklists.models import UNREAD_STATUSES, AuditEvent, Study, StudyStatus
 from worklists.services.audit import AccessContext, audit_study_reads
 from worklists.services.claims import claim_touch
 
@@ -73,6 +73,8 @@ def _render_reading(
             "study": study,
             "now": now,
             "risk": study.deadline_risk(now),
+            # The deadline matters until the final report is signed.
+            "counting_down": study.status in (*UNREAD_STATUSES, StudyStatus.PRELIMINARY),
             "age": study.patient.age_on(now.astimezone(study.site.zone).date()),
             "viewer_url": study.site.viewer_url(
                 study_instance_uid=study.study_instance_uid,
