@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connection, connections
 
 from hl7_interface.codec import Frame, FrameDecoder, frame
 from hl7_interface.services import (
@@ -99,7 +99,11 @@ class Listener:
         self.port = port
         self.max_frame_bytes = max_frame_bytes or settings.HL7_MAX_FRAME_BYTES
         self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
-        self.pool = WorkerPool(workers or settings.HL7_WORKERS)
+        size = workers or settings.HL7_WORKERS
+        if connection.vendor == "sqlite":
+            # One writer at a time is all SQLite has; more threads would only contend for it.
+            size = 1
+        self.pool = WorkerPool(size)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -164,8 +168,12 @@ class Listener:
         return oversize
 
 
-async def _serve_until(stop: threading.Event, listener: Listener) -> None:
-    await listener.start()
+async def _serve_until(
+    stop: threading.Event, listener: Listener, on_ready: Callable[[int], None] | None
+) -> None:
+    port = await listener.start()
+    if on_ready is not None:
+        on_ready(port)
     try:
         while not stop.is_set():
             await asyncio.sleep(0.2)
@@ -173,10 +181,17 @@ async def _serve_until(stop: threading.Event, listener: Listener) -> None:
         await listener.close()
 
 
-def serve(*, host: str, port: int, stop: threading.Event) -> None:
+def serve(
+    *,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    workers: int | None = None,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
     """Run a listener in this thread until ``stop`` is set."""
-    listener = Listener(host=host, port=port)
-    asyncio.run(_serve_until(stop, listener))
+    listener = Listener(host=host, port=port, workers=workers)
+    asyncio.run(_serve_until(stop, listener, on_ready))
 
 
 def run_embedded(stop: threading.Event) -> None:

@@ -266,7 +266,9 @@ def always_accept(_message: bytes) -> str | None:
 class ResultReceiver:
     """A blocking MLLP server thread that acknowledges every message per ``policy``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, policy: AnswerPolicy = always_accept):
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, policy: AnswerPolicy = always_accept
+    ) -> None:
         self.policy = policy
         self.received: list[ReceivedResult] = []
         self.arrived = threading.Condition()

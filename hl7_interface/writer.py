@@ -25,13 +25,22 @@ from hl7_interface.codec import (
 )
 
 _counter = itertools.count(1)
-_PROCESS = f"{os.getpid() % 100000:05d}"
+_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _base36(number: int, width: int) -> str:
+    out = ""
+    for _ in range(width):
+        number, digit = divmod(number, 36)
+        out = _DIGITS[digit] + out
+    return out
 
 
 def new_control_id(prefix: str = "A") -> str:
-    """Unique per process and time (MSH-10 of what we send; at most 20 characters)."""
-    now = dt.datetime.now(dt.UTC)
-    return f"{prefix}{now:%y%m%d%H%M%S}{_PROCESS}{next(_counter) % 1000:03d}"[:20]
+    """Unique per process and time (MSH-10 of what we send; at most 20 characters): time in
+    milliseconds, process id and a counter, in base 36."""
+    millis = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    return f"{prefix[:3]}{_base36(millis, 9)}{_base36(os.getpid(), 4)}{_base36(next(_counter), 4)}"
 
 
 def components(*values: str, seps: Separators = DEFAULT_SEPARATORS) -> str:

@@ -1,0 +1,194 @@
+"""HL7 section of `make bench`: orders ingested per second over MLLP (stored, applied, ACKed
+after commit) next to a bare MLLP echo server, and ORU results delivered per second to a RIS.
+
+The listener runs as its own process (`manage.py hl7_listener`, as in production) against the
+throw-away database; the clients are asyncio connections in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hl7_interface.codec import Frame, FrameDecoder, frame
+from hl7_interface.delivery import outbox_drain
+from hl7_interface.models import OutboundMessage, OutboundStatus, SiteHl7Config
+from hl7_interface.outbox import ReportDelivery, ReportSection, outbox_enqueue_report
+from hl7_interface.simulator import ResultReceiver, orm_o01, random_order
+from worklists.models import InboundMessage, Site, Study, Subspecialty
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDERS = int(os.environ.get("BENCH_HL7_ORDERS", "4000"))
+RESULTS = int(os.environ.get("BENCH_HL7_RESULTS", "2000"))
+CONNECTIONS = 4
+FACILITY = "HL7BENCH"
+
+ECHO_SERVER = """
+import asyncio, sys
+from hl7_interface.codec import Frame, FrameDecoder, frame
+
+async def serve(reader, writer):
+    decoder = FrameDecoder(1 << 20)
+    while data := await reader.read(65536):
+        for item in decoder.feed(data):
+            if isinstance(item, Frame):
+                writer.write(frame(item.payload))
+        await writer.drain()
+    writer.close()
+
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    print(f"echo on {server.sockets[0].getsockname()[1]}", flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+async def _connection(port: int, messages: list[bytes], answers: list[bytes]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    decoder = FrameDecoder(1 << 20)
+    try:
+        for message in messages:
+            writer.write(frame(message))
+            await writer.drain()
+            got: list[bytes] = []
+            while not got:
+                data = await reader.read(65536)
+                if not data:
+                    raise ConnectionError("closed before the answer")
+                got = [i.payload for i in decoder.feed(data) if isinstance(i, Frame)]
+            answers.extend(got)
+    finally:
+        writer.close()
+
+
+def drive(port: int, messages: list[bytes]) -> tuple[float, list[bytes]]:
+    """Send ``messages`` over CONNECTIONS concurrent connections, each waiting for every answer."""
+    shares = [messages[i::CONNECTIONS] for i in range(CONNECTIONS)]
+    answers: list[bytes] = []
+
+    async def main() -> None:
+        await asyncio.gather(*(_connection(port, share, answers) for share in shares))
+
+    start = time.perf_counter()
+    asyncio.run(main())
+    return len(messages) / (time.perf_counter() - start), answers
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.kill()
+        raise RuntimeError(f"{args} did not start")
+    return process, int(line.rsplit(":", 1)[-1].split()[-1])
+
+
+def _database_url() -> str:
+    settings = connection.settings_dict
+    if connection.vendor != "postgresql":
+        raise RuntimeError("the HL7 section needs PostgreSQL (the listener is a separate process)")
+    user = settings["USER"] or "postgres"
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    host = settings["HOST"] or "127.0.0.1"
+    port = settings["PORT"] or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def bench_ingest(rng: random.Random, site: Site) -> dict[str, float]:
+    messages = [
+        orm_o01(random_order(rng, accession=f"HL7B{i}"), facility=FACILITY, version="2.5")
+        for i in range(ORDERS)
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    echo, echo_port = _spawn([sys.executable, "-c", ECHO_SERVER], env)
+    try:
+        drive(echo_port, messages[:200])  # warm-up
+        echo_rate, _ = drive(echo_port, messages)
+    finally:
+        _stop(echo)
+    env = {**env, "DATABASE_URL": _database_url(), "HL7_WORKERS": str(CONNECTIONS * 2)}
+    env.pop("REDIS_URL", None)
+    listener, port = _spawn(
+        [sys.executable, "manage.py", "hl7_listener", "--host", "127.0.0.1", "--port", "0"], env
+    )
+    try:
+        warm = [
+            orm_o01(random_order(rng, accession=f"WARM{i}"), facility=FACILITY, version="2.5")
+            for i in range(200)
+        ]
+        drive(port, warm)
+        rate, answers = drive(port, messages)
+    finally:
+        _stop(listener)
+    accepted = sum(1 for a in answers if b"MSA|AA|" in a)
+    stored = InboundMessage.objects.filter(site=site, status="APPLIED").count()
+    if accepted != ORDERS or stored != ORDERS + len(warm):
+        raise RuntimeError(f"{accepted} AA of {ORDERS}; {stored} applied rows")
+    return {
+        "hl7_orders_per_s": rate,
+        "mllp_echo_per_s": echo_rate,
+        "hl7_ingest_ratio": rate / echo_rate,
+    }
+
+
+def bench_results(site: Site) -> dict[str, float]:
+    studies = list(Study.objects.filter(site=site).values_list("id", flat=True)[:RESULTS])
+    now = timezone.now()
+    with transaction.atomic():
+        for study_id in studies:
+            outbox_enqueue_report(
+                study_id=study_id,
+                delivery=ReportDelivery(
+                    report_version_id=study_id,
+                    version_number=1,
+                    result_status="F",
+                    sections=(
+                        ReportSection("Funn", "Ingen blødning.\nNormale forhold intrakranielt."),
+                        ReportSection("Konklusjon", "Normal CT caput."),
+                    ),
+                    signed_by_name="Kari Nordmann",
+                    signed_by_hpr="1234567",
+                    signed_at=now,
+                ),
+            )
+    with ResultReceiver() as ris:
+        SiteHl7Config.objects.filter(site=site).update(ris_host=ris.host, ris_port=ris.port)
+        start = time.perf_counter()
+        outbox_drain(batch=200, rounds=1000)
+        elapsed = time.perf_counter() - start
+    delivered = OutboundMessage.objects.filter(status=OutboundStatus.DELIVERED).count()
+    if delivered != len(studies):
+        raise RuntimeError(f"{delivered} of {len(studies)} results delivered")
+    return {"oru_delivered_per_s": len(studies) / elapsed}
+
+
+def run(rng: random.Random) -> dict[str, float]:
+    site = Site.objects.create(code="hl7bench", name="HL7 benk", hl7_sending_facility=FACILITY)
+    SiteHl7Config.objects.create(site=site)
+    Subspecialty.objects.get_or_create(
+        is_general=True, defaults={"code": "general", "name": "General"}
+    )
+    figures = bench_ingest(rng, site)
+    figures.update(bench_results(site))
+    return figures

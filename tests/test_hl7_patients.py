@@ -1,0 +1,132 @@
+"""ADT^A08 demographics updates and ADT^A40 merges, over the listener and at the service."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from hl7_interface.simulator import adt_a08, adt_a40, orm_o01
+from tests import factories
+from tests.hl7_support import hl7_site, listener, send, spec
+from worklists.actors import Actor
+from worklists.models import InboundMessage, Patient, PatientIdentifier, Study, StudyEvent
+from worklists.services.patients import (
+    IdentifierInput,
+    PatientInput,
+    PatientNotFound,
+    patient_merge,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+# Fixtures shared by the HL7 modules (pytest finds them by name in this module).
+FIXTURES = (hl7_site, listener)
+
+
+def test_a08_updates_the_demographics_of_a_known_patient(listener):
+    order = spec("ACC-A08", family="Ødegård", given="Åse")
+    send(listener.port, orm_o01(order, facility="ALFA"))
+    renamed = dataclasses.replace(order, family="Bjørnstad", given="Åse Marie", sex="F")
+
+    ack = send(listener.port, adt_a08(renamed, facility="ALFA"))
+
+    assert ack.code == "AA"
+    patient = Study.objects.get(accession_number="ACC-A08").patient
+    assert (patient.family_name, patient.given_name) == ("Bjørnstad", "Åse Marie")
+    assert InboundMessage.objects.latest("id").status == "APPLIED"
+    assert Patient.objects.count() == 1
+
+
+def test_a08_for_a_patient_never_ordered_here_creates_nobody(listener):
+    ack = send(listener.port, adt_a08(spec("-"), facility="ALFA"))
+
+    assert ack.code == "AA"
+    assert not Patient.objects.exists()
+
+
+def test_a08_chooses_identifiers_by_authority_not_position(listener):
+    order = spec("ACC-AUTH", local_id="MRN-77")
+    send(listener.port, orm_o01(order, facility="ALFA"))
+    raw = adt_a08(dataclasses.replace(order, family="Strøm"), facility="ALFA")
+    # Another hospital's record number first, ours after it: only ours and the FNR count.
+    raw = raw.replace(b"PID|1||", b"PID|1||999^^^OTHERHOSP^MR~", 1)
+
+    assert send(listener.port, raw).code == "AA"
+    patient = Study.objects.get(accession_number="ACC-AUTH").patient
+    assert patient.family_name == "Strøm"
+    assert set(patient.identifiers.values_list("kind", "authority", "value")) == {
+        ("FNR", "NO-FREG", order.fnr),
+        ("MR", "alfa", "MRN-77"),
+    }
+
+
+def test_a40_merges_the_prior_patient_and_moves_the_studies(listener):
+    survivor_order = spec("ACC-S1", family="Løvås", given="Kåre")
+    send(listener.port, orm_o01(survivor_order, facility="ALFA"))
+    prior_fnr = factories.synthetic_fnr(dt.date(1970, 5, 17))
+    for accession in ("ACC-P1", "ACC-P2"):
+        send(
+            listener.port, orm_o01(spec(accession, fnr=prior_fnr, family="Løvaas"), facility="ALFA")
+        )
+    survivor = Study.objects.get(accession_number="ACC-S1").patient
+    prior = Study.objects.get(accession_number="ACC-P1").patient
+    assert survivor != prior
+
+    ack = send(listener.port, adt_a40(survivor_order, prior_fnr=prior_fnr, facility="ALFA"))
+
+    assert ack.code == "AA"
+    assert set(survivor.studies.values_list("accession_number", flat=True)) == {
+        "ACC-S1",
+        "ACC-P1",
+        "ACC-P2",
+    }
+    assert not prior.studies.exists()
+    assert PatientIdentifier.objects.get(value=prior_fnr).patient == survivor
+    moved = StudyEvent.objects.filter(reason="patient merged")
+    assert moved.count() == 2
+    assert moved.first().data == {"from_patient_id": prior.id, "to_patient_id": survivor.id}
+
+    # Repeated (a new message id): nothing left to move, nothing changes.
+    again = send(listener.port, adt_a40(survivor_order, prior_fnr=prior_fnr, facility="ALFA"))
+    assert again.code == "AA"
+    assert StudyEvent.objects.filter(reason="patient merged").count() == 2
+
+
+def test_a40_with_an_unknown_prior_patient_is_ae_naming_mrg1(listener):
+    ack = send(
+        listener.port,
+        adt_a40(spec("-"), prior_fnr=factories.synthetic_fnr(), facility="ALFA"),
+    )
+
+    assert ack.code == "AE"
+    assert "MRG-1" in ack.text
+    assert InboundMessage.objects.get().status == "FAILED"
+
+
+def test_a40_to_identifiers_nobody_holds_renames_the_prior_patient(hl7_site):
+    patient = factories.PatientFactory(family_name="Hæhre")
+    old_fnr = patient.identifiers.get().value
+    new_fnr = factories.synthetic_fnr(dt.date(1980, 2, 3))
+
+    change = patient_merge(
+        site_id=hl7_site.id,
+        surviving=PatientInput(
+            identifiers=(IdentifierInput(kind="FNR", value=new_fnr),), family_name="Hæhre"
+        ),
+        prior=(IdentifierInput(kind="FNR", value=old_fnr),),
+        actor=Actor.for_site("alfa"),
+    )
+
+    assert change.patient_id == patient.id
+    assert set(patient.identifiers.values_list("value", flat=True)) == {old_fnr, new_fnr}
+
+
+def test_a_merge_without_any_prior_identifier_held_raises(hl7_site):
+    with pytest.raises(PatientNotFound):
+        patient_merge(
+            site_id=hl7_site.id,
+            surviving=PatientInput(identifiers=(), family_name="X"),
+            prior=(IdentifierInput(kind="MR", value="nobody"),),
+            actor=Actor.for_site("alfa"),
+        )
