@@ -1,6 +1,7 @@
 """Reading and signing in a real browser: Debian's Chromium driven by Playwright against a live
-server. The reader opens the study, sees the priors from another site with their reports, types
-the report (autosaved), signs it with the password and sees it marked for delivery.
+server. The reader logs in, presses "Read next", sees the priors from another site with their
+reports, types the report (autosaved), signs it with the password and sees it marked for
+delivery.
 
 Skipped where no Chromium is installed; CI sets REQUIRE_BROWSER=1, which turns the skip into a
 failure.
@@ -31,18 +32,10 @@ if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
     raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
 
 
-@pytest.fixture
-def reading(owner, outsider, site_a, site_b, general_worklist):
-    """A study held by the owner, and a signed prior of the same patient from another site.
-
-    Made before the browser starts: Playwright's event loop and the after-commit work of the
-    services cannot share this thread.
-    """
-    factories.credential(owner, site_b)
-    patient = factories.PatientFactory(family_name="Ødegård", given_name="Åse", sex="F")
+def _signed_prior(reader, site, patient):
     prior = factories.held_study(
-        outsider,
-        site=site_b,
+        reader,
+        site=site,
         patient=patient,
         procedure_text="CT thorax med kontrast",
         ordered_at=timezone.now() - dt.timedelta(days=60),
@@ -50,15 +43,31 @@ def reading(owner, outsider, site_a, site_b, general_worklist):
     ReportDraft.objects.create(
         study=prior,
         sections=factories.report_sections(findings="Små lungeembolier i høyre underlapp."),
-        author=outsider.user,
-        author_name=outsider.display_name,
+        author=reader.user,
+        author_name=reader.display_name,
         created_at=timezone.now(),
         updated_at=timezone.now(),
     )
-    report_sign(study_id=prior.id, user=outsider.user, password=factories.PASSWORD)
-    study = factories.held_study(
-        owner,
-        site=site_a,
+    report_sign(study_id=prior.id, user=reader.user, password=factories.PASSWORD)
+    return prior
+
+
+@pytest.fixture
+def reading(owner, outsider, site_a, site_b, neuro, general_worklist):
+    """A READY study in the owner's worklist and shift, and a signed prior of the same patient
+    from another site.
+
+    Made before the browser starts: Playwright's event loop and the after-commit work of the
+    services cannot share this thread. The shift comes after the prior, so that routing does
+    not push the prior to the owner.
+    """
+    factories.credential(owner, site_b)
+    patient = factories.PatientFactory(family_name="Ødegård", given_name="Åse", sex="F")
+    prior = _signed_prior(outsider, site_b, patient)
+    factories.shift(owner, worklists=(neuro,))
+    study = factories.ready_study(
+        site_a,
+        neuro,
         patient=patient,
         procedure_text="CT caput uten kontrast",
         clinical_question="Akutt hodepine. Blødning?",
@@ -103,14 +112,17 @@ def log_in(page, live_server, username: str) -> None:
     page.wait_for_url(f"**{reverse('worklist')}*")
 
 
-def test_a_radiologist_reads_sees_the_priors_types_signs_and_sees_it_marked_for_delivery(
+def test_read_next_then_priors_then_typing_then_signing_marks_the_report_for_delivery(
     owner, reading, live_server, page
 ):
     study, prior = reading
     log_in(page, live_server, "owner")
-    page.goto(live_server.url + reverse("reading", args=[study.id]))
+    page.click("[data-read-next]")
+    page.wait_for_url(f"**{reverse('reading', args=[study.id])}")
 
     assert page.locator("h1").inner_text() == "CT caput uten kontrast"
+    study.refresh_from_db()
+    assert study.status == StudyStatus.ASSIGNED
     assert "Akutt hodepine. Blødning?" in page.locator("[data-clinical-question]").inner_text()
     prior_card = page.locator(f"[data-prior-id='{prior.id}']")
     assert "bravo" in prior_card.inner_text().lower()
@@ -148,7 +160,8 @@ def test_a_wrong_password_in_the_browser_signs_nothing_and_keeps_the_text(
 ):
     study, _prior = reading
     log_in(page, live_server, "owner")
-    page.goto(live_server.url + reverse("reading", args=[study.id]))
+    page.click("[data-read-next]")
+    page.wait_for_url(f"**{reverse('reading', args=[study.id])}")
 
     page.fill("#section-findings", "Tekst som ikke må gå tapt.")
     page.fill("#sign-password", "not the password")
