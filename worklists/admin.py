@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
 from worklists.access import patients_visible_to, studies_visible_to
 from worklists.models import (
@@ -13,12 +19,14 @@ from worklists.models import (
     ClassificationRule,
     Competence,
     CoordinatorAlert,
+    CoverageWindow,
     Credential,
     DeadlineContract,
     InboundMessage,
     Patient,
     PatientIdentifier,
     Radiologist,
+    Shift,
     Site,
     SiteApiToken,
     SiteMembership,
@@ -27,6 +35,7 @@ from worklists.models import (
     Subspecialty,
 )
 from worklists.services.audit import AccessContext, audit_patient_read, audit_study_reads
+from worklists.services.shifts import ShiftImportError, shifts_import
 
 
 class DeadlineContractInline(admin.TabularInline):
@@ -34,12 +43,18 @@ class DeadlineContractInline(admin.TabularInline):
     extra = 0
 
 
+class CoverageWindowInline(admin.TabularInline):
+    model = CoverageWindow
+    extra = 0
+    verbose_name_plural = "coverage windows (site's local time; none: outsources around the clock)"
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "kind", "time_zone", "hl7_sending_facility", "dicom_ae_title"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name"]
-    inlines = [DeadlineContractInline]
+    inlines = [DeadlineContractInline, CoverageWindowInline]
 
 
 @admin.register(Subspecialty)
@@ -211,6 +226,25 @@ class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ["received_at", "channel", "site", "message_type", "status", "error"]
     list_filter = ["channel", "status", "site"]
     readonly_fields = [f.name for f in InboundMessage._meta.fields]
+    actions = ["reprocess"]
+
+    @admin.action(description="Reprocess the selected HL7 messages (after a fix)")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        # The HL7 interface owns parsing and applying; REST orders are re-sent by the site.
+        from hl7_interface.services import hl7_reprocess
+        from worklists.services.inbound import InboundAlreadyApplied
+
+        outcomes: dict[str, int] = {}
+        for inbound_id in queryset.filter(channel=InboundMessage.Channel.HL7).values_list(
+            "id", flat=True
+        ):
+            try:
+                code = hl7_reprocess(inbound_id=inbound_id).ack_code
+            except InboundAlreadyApplied:
+                code = "already applied"
+            outcomes[code] = outcomes.get(code, 0) + 1
+        summary = ", ".join(f"{count} {code}" for code, count in sorted(outcomes.items()))
+        self.message_user(request, f"Reprocessed: {summary or 'no HL7 messages selected'}")
 
 
 @admin.register(AuditEvent)
@@ -239,3 +273,60 @@ class CoordinatorAlertAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Routing
+
+
+class ShiftImportForm(forms.Form):
+    file = forms.FileField(help_text=".ics or .csv")
+
+
+@admin.register(Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    list_display = ["radiologist", "role", "starts_at", "ends_at", "target_work_units", "source"]
+    list_filter = ["role", "worklists", "sites"]
+    search_fields = ["radiologist__user__username", "radiologist__hpr_number", "external_id"]
+    date_hierarchy = "starts_at"
+    filter_horizontal = ["worklists", "sites"]
+    readonly_fields = ["started_at", "carried_deficit_work_units", "created_at"]
+    list_select_related = ["radiologist__user"]
+
+    def get_urls(self) -> list[URLPattern]:
+        custom = [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="worklists_shift_import",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a schedule: all rows checked, then all imported or none (errors listed)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        errors: list[str] = []
+        form = ShiftImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = shifts_import(content=upload.read(), filename=upload.name or "upload")
+            except ShiftImportError as exc:
+                errors = exc.errors
+            else:
+                self.message_user(
+                    request,
+                    f"{result.created} shift(s) created, {result.updated} updated.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:worklists_shift_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "errors": errors,
+            "zone": settings.ROUTING_SHIFT_TIME_ZONE,
+            "title": "Import shifts",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/worklists/shift/import.html", context)

@@ -1,0 +1,220 @@
+"""Properties of worklists.routing, over generated readers and studies (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from worklists import routing
+from worklists.routing import (
+    BACKUP,
+    PRIMARY,
+    CredentialFacts,
+    Policy,
+    ReaderFacts,
+    ShiftFacts,
+    StudyFacts,
+)
+
+NOW = dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)  # the night Norway goes to summer time
+WORKLISTS = [1, 2, 3]
+SITES = [10, 20, 30]
+MODALITIES = ["CT", "MR", "DX"]
+POLICY = Policy(queue_cap_work_units=Decimal("6"))
+
+hours = st.integers(min_value=-30, max_value=30).map(lambda h: NOW + dt.timedelta(hours=h))
+work_units = st.sampled_from([Decimal("0.5"), Decimal("1"), Decimal("1.5"), Decimal("3")])
+
+
+@st.composite
+def shifts(draw: st.DrawFn) -> ShiftFacts:
+    start = draw(hours)
+    return ShiftFacts(
+        id=draw(st.integers(1, 10_000)),
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=draw(st.integers(1, 14))),
+        role=draw(st.sampled_from([PRIMARY, BACKUP])),
+        worklist_ids=draw(st.none() | st.frozensets(st.sampled_from(WORKLISTS), min_size=1)),
+        site_ids=draw(st.none() | st.frozensets(st.sampled_from(SITES), min_size=1)),
+        target_work_units=draw(st.sampled_from([Decimal("0"), Decimal("10"), Decimal("30")])),
+        carried_deficit=draw(st.sampled_from([Decimal("0"), Decimal("3")])),
+    )
+
+
+@st.composite
+def credentials(draw: st.DrawFn) -> CredentialFacts:
+    start = NOW.date() + dt.timedelta(days=draw(st.integers(-400, 3)))
+    return CredentialFacts(
+        site_id=draw(st.sampled_from(SITES)),
+        time_zone=draw(st.sampled_from(["Europe/Oslo", "UTC", "America/New_York"])),
+        valid_from=start,
+        valid_until=draw(st.none() | st.just(start + dt.timedelta(days=draw(st.integers(0, 500))))),
+        revoked=draw(st.booleans()),
+    )
+
+
+@st.composite
+def readers(draw: st.DrawFn, reader_id: int | None = None) -> ReaderFacts:
+    return ReaderFacts(
+        id=reader_id if reader_id is not None else draw(st.integers(1, 10_000)),
+        name="r",
+        modalities=draw(st.frozensets(st.sampled_from(MODALITIES))),
+        competences=draw(
+            st.dictionaries(st.sampled_from(WORKLISTS), st.sampled_from([PRIMARY, BACKUP]))
+        ),
+        credentials=tuple(draw(st.lists(credentials(), max_size=3))),
+        shifts=tuple(draw(st.lists(shifts(), max_size=3))),
+        is_active=draw(st.booleans()),
+        member_site_ids=draw(st.frozensets(st.sampled_from(SITES), max_size=1)),
+        queue_work_units=draw(st.sampled_from([Decimal("0"), Decimal("2"), Decimal("5.5")])),
+        stat_held=draw(st.integers(0, 3)),
+        shift_work_units=draw(st.sampled_from([Decimal("0"), Decimal("4"), Decimal("12")])),
+        held_patient_ids=draw(st.frozensets(st.integers(1, 5), max_size=2)),
+    )
+
+
+@st.composite
+def studies(draw: st.DrawFn, study_id: int | None = None) -> StudyFacts:
+    priority = draw(st.sampled_from(["STAT", "URGENT", "CANCER_PATHWAY", "ROUTINE"]))
+    base = {"STAT": 0, "URGENT": 1, "CANCER_PATHWAY": 2, "ROUTINE": 3}[priority]
+    ready = draw(hours)
+    return StudyFacts(
+        id=study_id if study_id is not None else draw(st.integers(1, 100_000)),
+        site_id=draw(st.sampled_from(SITES)),
+        worklist_id=draw(st.sampled_from(WORKLISTS)),
+        modality=draw(st.sampled_from(MODALITIES)),
+        priority=priority,
+        # escalation may bump a study up, never to the top step of STAT and critical findings
+        routing_rank=base if base <= 1 else draw(st.integers(1, base)),
+        deadline=ready + dt.timedelta(hours=draw(st.integers(1, 200))),
+        ready_at=ready,
+        patient_id=draw(st.integers(1, 5)),
+        work_units=draw(work_units),
+        site_covered=draw(st.booleans()),
+        escalation_tier=draw(st.integers(0, 3)),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(study=studies(), pool=st.lists(readers(), max_size=8, unique_by=lambda r: r.id))
+def test_never_an_ineligible_reader(study: StudyFacts, pool: list[ReaderFacts]) -> None:
+    decision = routing.decide(study, pool, now=NOW, policy=POLICY)
+    for candidate in decision.eligible:
+        reader = next(r for r in pool if r.id == candidate.reader_id)
+        assert (
+            routing.exclusion_reason(
+                reader, study, now=NOW, policy=POLICY, tier=study.escalation_tier
+            )
+            is None
+        )
+    assert {c.reader_id for c in decision.eligible} | {e.reader_id for e in decision.excluded} == {
+        r.id for r in pool
+    }
+    if decision.chosen is not None:
+        assert decision.chosen.score == max(c.score for c in decision.eligible)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reader=readers(), study=studies())
+def test_what_read_next_may_take_is_exactly_what_the_rules_allow(
+    reader: ReaderFacts, study: StudyFacts
+) -> None:
+    """The pull scope (also compiled into the claim statement) agrees with the hard filters."""
+    scope = routing.reader_scope(
+        reader,
+        now=NOW,
+        site_ids=SITES,
+        covered_site_ids=frozenset(SITES)
+        if study.site_covered
+        else frozenset(SITES) - {study.site_id},
+    )
+    allowed = (
+        routing.exclusion_reason(
+            reader,
+            study,
+            now=NOW,
+            policy=POLICY,
+            tier=min(study.escalation_tier, routing.TIER_POOL),
+            apply_cap=False,
+        )
+        is None
+    )
+    assert scope.allows(study) == allowed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    reader=readers(reader_id=1),
+    stat=studies(study_id=1),
+    routine=studies(study_id=2),
+    others=st.lists(studies(), max_size=6),
+)
+def test_a_stat_study_is_ranked_before_a_routine_one_for_the_same_reader(
+    reader: ReaderFacts, stat: StudyFacts, routine: StudyFacts, others: list[StudyFacts]
+) -> None:
+    stat = replace(stat, priority="STAT", routing_rank=0)
+    routine = replace(routine, priority="ROUTINE", routing_rank=max(1, routine.routing_rank))
+    assert routing.reading_order(stat) < routing.reading_order(routine)
+    pool = [stat, routine, *(replace(s, id=s.id + 10) for s in others)]
+    scope = routing.reader_scope(reader, now=NOW, site_ids=SITES, covered_site_ids=frozenset(SITES))
+    picked = routing.pick_for_reader(reader, pool, scope=scope)
+    if scope.allows(stat) and picked:
+        assert picked[0].routing_rank == 0
+        assert picked[0].id != routine.id
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    reader_count=st.integers(2, 12),
+    units=st.lists(work_units, min_size=10, max_size=200),
+    target=st.sampled_from([Decimal("0"), Decimal("25")]),
+)
+def test_over_a_shift_work_units_per_reader_stay_within_one_study_of_each_other(
+    reader_count: int, units: list[Decimal], target: Decimal
+) -> None:
+    """Stated band: with equally eligible readers, the most and least loaded reader differ by
+    at most the largest single study's work units at every point of the shift."""
+    base = ReaderFacts(
+        id=0,
+        name="r",
+        modalities=frozenset({"CT"}),
+        competences={1: PRIMARY},
+        credentials=(CredentialFacts(10, "Europe/Oslo", dt.date(2020, 1, 1), None),),
+        shifts=(
+            ShiftFacts(
+                1,
+                NOW - dt.timedelta(hours=1),
+                NOW + dt.timedelta(hours=8),
+                target_work_units=target,
+            ),
+        ),
+    )
+    pool = {i: replace(base, id=i) for i in range(1, reader_count + 1)}
+    policy = Policy(queue_cap_work_units=Decimal("100000"))
+    for n, wu in enumerate(units):
+        study = StudyFacts(
+            id=n,
+            site_id=10,
+            worklist_id=1,
+            modality="CT",
+            priority="ROUTINE",
+            routing_rank=3,
+            deadline=NOW + dt.timedelta(hours=10),
+            ready_at=NOW,
+            patient_id=1000 + n,
+            work_units=wu,
+        )
+        decision = routing.decide(study, pool.values(), now=NOW, policy=policy)
+        assert decision.chosen is not None
+        chosen = pool[decision.chosen.reader_id]
+        pool[chosen.id] = replace(
+            chosen,
+            shift_work_units=chosen.shift_work_units + wu,
+            queue_work_units=chosen.queue_work_units + wu,
+        )
+        loads = [r.shift_work_units for r in pool.values()]
+        assert max(loads) - min(loads) <= max(units[: n + 1])
