@@ -249,6 +249,29 @@ CELERY_BEAT_SCHEDULE["routing-shift-starts"] = {
 }
 
 # HL7 interface: MLLP listener and outbound delivery
+HL7_LISTENER_HOST = env.str("HL7_LISTENER_HOST", default="127.0.0.1")
+HL7_LISTENER_PORT = env.int("HL7_LISTENER_PORT", default=2575)
+HL7_MAX_FRAME_BYTES = env.int("HL7_MAX_FRAME_BYTES", default=1024 * 1024)
+HL7_IDLE_TIMEOUT_SECONDS = env.float("HL7_IDLE_TIMEOUT_SECONDS", default=300.0)
+# Threads applying messages (each with its own database connection); one connection's messages
+# are applied in the order they arrive.
+HL7_WORKERS = env.int("HL7_WORKERS", default=8)
+HL7_SITE_CACHE_SECONDS = env.float("HL7_SITE_CACHE_SECONDS", default=30.0)
+HL7_SENDING_APPLICATION = env.str("HL7_SENDING_APPLICATION", default="TELERAD")
+HL7_SENDING_FACILITY = env.str("HL7_SENDING_FACILITY", default="TELERAD")
+HL7_CONNECT_TIMEOUT_SECONDS = env.float("HL7_CONNECT_TIMEOUT_SECONDS", default=10.0)
+HL7_ACK_TIMEOUT_SECONDS = env.float("HL7_ACK_TIMEOUT_SECONDS", default=30.0)
+# Delivery retries: base * 2**(attempt-1), capped, with jitter; dead-lettered after the last.
+HL7_RETRY_BASE_SECONDS = env.float("HL7_RETRY_BASE_SECONDS", default=30.0)
+HL7_RETRY_MAX_SECONDS = env.float("HL7_RETRY_MAX_SECONDS", default=3600.0)
+HL7_MAX_ATTEMPTS = env.int("HL7_MAX_ATTEMPTS", default=12)
+HL7_DRAIN_BATCH = env.int("HL7_DRAIN_BATCH", default=200)
+HL7_DRAIN_INTERVAL_SECONDS = env.float("HL7_DRAIN_INTERVAL_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["hl7-outbox-drain"] = {
+    "task": "hl7_interface.tasks.outbox_drain",
+    "schedule": HL7_DRAIN_INTERVAL_SECONDS,
+}
+EMBEDDED_SERVICES.append("hl7_interface.listener.run_embedded")
 
 # Reading and reporting
 # A critical finding with no communication recorded after this many minutes goes to coordinators.
@@ -265,19 +288,6 @@ CELERY_BEAT_SCHEDULE["reports-escalate-critical-findings"] = {
 }
 
 # DICOM receiver
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # One line per broadcast task buries everything else; failures still log.
-        "celery.app.trace": {"level": "WARNING"},
-    },
-}
 # The AE title sites' PACS call; each site's own calling AE title is Site.dicom_ae_title.
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERAD")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)
@@ -296,3 +306,16 @@ CELERY_BEAT_SCHEDULE["dicom-complete-quiet-studies"] = {
     "schedule": 15.0,
 }
 EMBEDDED_SERVICES.append("dicom.scp.run_embedded")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per broadcast task buries everything else; failures still log.
+        "celery.app.trace": {"level": "WARNING"},
+    },
+}
