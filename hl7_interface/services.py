@@ -345,3 +345,14 @@ def hl7_recover_unapplied(*, older_than_seconds: float = 0.0) -> list[int]:
         logger.info("recovered HL7 message %s: %s", inbound_id, result.ack_code)
         recovered.append(inbound_id)
     return recovered
+
+
+def hl7_site_configure(*, site_id: int, **fields: object) -> SiteHl7Config:
+    """Create or change a site's HL7 configuration (e.g. where its RIS takes results)."""
+    allowed = {f.name for f in SiteHl7Config._meta.fields} - {"id", "site"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not HL7 configuration fields: {', '.join(sorted(unknown))}")
+    config, _created = SiteHl7Config.objects.update_or_create(site_id=site_id, defaults=fields)
+    sites.clear()
+    return config
