@@ -223,7 +223,7 @@ def _create_study(
 
 
 def _find_study_locked(*, site_id: int, meta: InstanceMeta) -> Study | None:
-    studies = Study.objects.select_for_update(of=("self",)).select_related("site", "dicom_images")
+    studies = Study.objects.select_for_update(of=("self",)).select_related("site")
     if meta.accession_number:
         study = studies.filter(site_id=site_id, accession_number=meta.accession_number).first()
         if study is not None:
@@ -302,11 +302,10 @@ def _receive_once(
     if study is None:
         site = Site.objects.get(id=context.site_id)
         study = _create_study(site=site, meta=meta, context=context, now=received_at)
-    images: StudyImages | None
-    try:
-        images = None if created else study.dicom_images
-    except StudyImages.DoesNotExist:
-        images = None
+    # Read after the study lock is held, in its own statement: a row joined into the locking
+    # query would be the snapshot from before the wait (PostgreSQL re-checks only the locked
+    # row), and counts computed from it would lose the other association's instances.
+    images = None if created else StudyImages.objects.filter(study=study).first()
 
     mismatch = ""
     series: DicomSeries | None = None
