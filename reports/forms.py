@@ -79,3 +79,10 @@ class AddendumForm(forms.Form):
     reason = forms.CharField(max_length=500)
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     password = forms.CharField(strip=False, widget=forms.PasswordInput)
+
+
+class CorrectionForm(forms.Form):
+    """The corrected sections come as the editor posts them (sections-N-...)."""
+
+    reason = forms.CharField(max_length=500)
+    password = forms.CharField(strip=False, widget=forms.PasswordInput)

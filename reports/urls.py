@@ -12,6 +12,11 @@ urlpatterns = [
     path("studies/<int:study_id>/read/sign", views.reading_sign, name="reading-sign"),
     path("studies/<int:study_id>/read/addendum", views.reading_addendum, name="reading-addendum"),
     path(
+        "studies/<int:study_id>/read/correction",
+        views.reading_correction,
+        name="reading-correction",
+    ),
+    path(
         "studies/<int:study_id>/read/communication",
         views.reading_communication,
         name="reading-communication",

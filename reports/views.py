@@ -17,7 +17,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from reports import selectors
-from reports.forms import AddendumForm, CommunicationForm, RejectForm, SignForm, posted_draft
+from reports.forms import (
+    AddendumForm,
+    CommunicationForm,
+    CorrectionForm,
+    RejectForm,
+    SignForm,
+    posted_draft,
+)
 from reports.models import CommunicationMethod, CriticalCategory, RejectionReason
 from reports.services.audit import audit_report_reads
 from reports.services.critical import critical_communication_record
@@ -190,6 +197,34 @@ def reading_addendum(request: HttpRequest, study_id: int) -> HttpResponse:
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc)
     messages.success(request, "Addendum signed and marked for delivery (C).")
+    return redirect("reading", study_id=study.id)
+
+
+@login_required
+@require_POST
+def reading_correction(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = _study(request, study_id)
+    form = CorrectionForm(request.POST)
+    corrected = posted_draft(request.POST)
+    if not form.is_valid() or corrected is None:
+        return _render_reading(
+            request,
+            study,
+            error="Give the corrected report, its reason and your password.",
+            status=400,
+        )
+    try:
+        report_amend(
+            study_id=study.id,
+            user=request.user,  # type: ignore[arg-type]
+            password=form.cleaned_data["password"],
+            kind="CORRECTION",
+            reason=form.cleaned_data["reason"],
+            sections=corrected.sections,
+        )
+    except (ReportError, IllegalTransition) as exc:
+        return _refused(request, study, exc)
+    messages.success(request, "Correction signed and marked for delivery (C).")
     return redirect("reading", study_id=study.id)
 
 

@@ -341,3 +341,24 @@ def test_opening_the_page_keeps_the_holders_claim_alive(owner, other_radiologist
     page(client, owner.user, study)
     assignment.refresh_from_db()
     assert assignment.last_activity_at is not None
+
+
+def test_the_signer_corrects_the_report_from_the_page(owner, study, client):
+    client.force_login(owner.user)
+    client.post(
+        reverse("reading-sign", args=[study.id]),
+        form(factories.report_sections(), password=factories.PASSWORD),
+    )
+    corrected = factories.report_sections(conclusion="Liten subdural blødning.")
+
+    response = client.post(
+        reverse("reading-correction", args=[study.id]),
+        form(corrected, reason="Oversett blødning", password=factories.PASSWORD),
+        follow=True,
+    )
+
+    assert "Correction signed and marked for delivery (C)." in response.content.decode()
+    version = ReportVersion.objects.get(study=study, number=2)
+    assert (version.kind, version.reason) == ("CORRECTION", "Oversett blødning")
+    assert version.sections[3]["text"] == "Liten subdural blødning."
+    assert OutboundMessage.objects.filter(study=study).last().result_status == "C"
