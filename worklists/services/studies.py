@@ -346,10 +346,12 @@ def study_start_reading(*, study_id: int, radiologist_id: int, actor: Actor) -> 
     study = _lock_study(study_id)
     if study.status != StudyStatus.ASSIGNED:
         raise IllegalTransition(study.id, study.status, StudyStatus.IN_PROGRESS)
-    _require_holder(study, radiologist_id)
-    _record_transition(
-        study=study, to_status=StudyStatus.IN_PROGRESS, actor=actor, at=timezone.now()
-    )
+    holder = _require_holder(study, radiologist_id)
+    now = timezone.now()
+    _record_transition(study=study, to_status=StudyStatus.IN_PROGRESS, actor=actor, at=now)
+    # Opening counts as activity: the idle clock of the claim starts now.
+    holder.last_activity_at = now
+    holder.save(update_fields=["last_activity_at"])
     return study
 
 

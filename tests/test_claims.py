@@ -1,0 +1,312 @@
+"""Claims: read next (both database paths), claiming one study, release, coordinator assignment,
+claim_touch and idle expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests import factories
+from worklists.actors import Actor
+from worklists.lifecycle import IllegalTransition
+from worklists.models import (
+    Assignment,
+    Credential,
+    RoutingDecision,
+    Shift,
+    Study,
+    StudyEvent,
+    StudyStatus,
+)
+from worklists.services.claims import (
+    HeldByAnother,
+    claim_touch,
+    claims_expire,
+    study_claim,
+    study_claim_next,
+    study_coordinator_assign,
+    study_release,
+)
+from worklists.services.routing import forget_coverage_cache, uncovered_site_ids
+from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_coverage():
+    forget_coverage_cache()
+
+
+def actor_of(rad) -> Actor:
+    return Actor(user_id=rad.user_id, label=rad.user.username)
+
+
+@pytest.fixture
+def reader(owner, neuro):
+    factories.shift(owner, worklists=(neuro,))
+    return owner
+
+
+def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site_a, neuro):
+    now = timezone.now()
+    later = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=9))
+    sooner = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=2))
+    stat = factories.ready_study(
+        site_a, neuro, priority="STAT", deadline=now + dt.timedelta(hours=12)
+    )
+    factories.ready_study(site_a, neuro, modality="XA", routing_rank=0)  # not a modality read
+
+    first = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+    second = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+    third = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+
+    assert [c.study_id for c in (first, second, third)] == [stat.id, sooner.id, later.id]
+    assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is None
+    assignment = Assignment.objects.get(study=stat, ended_at__isnull=True)
+    assert (assignment.radiologist_id, assignment.kind) == (reader.id, Assignment.Kind.PULL)
+    assert assignment.last_activity_at is not None
+    event = StudyEvent.objects.get(study=stat, to_status=StudyStatus.ASSIGNED)
+    assert (event.from_status, event.reason, event.actor_id) == (
+        StudyStatus.READY,
+        "read next",
+        reader.user_id,
+    )
+    decision = RoutingDecision.objects.get(study=stat)
+    assert (decision.mode, decision.radiologist_id) == (RoutingDecision.Mode.PULL, reader.id)
+    assert Study.objects.get(id=stat.id).status == StudyStatus.ASSIGNED
+
+
+def test_read_next_takes_the_same_patients_other_unread_studies_too(reader, site_a, neuro):
+    patient = factories.PatientFactory()
+    now = timezone.now()
+    first = factories.ready_study(
+        site_a, neuro, patient=patient, deadline=now + dt.timedelta(hours=1)
+    )
+    factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=2))
+    sibling = factories.ready_study(
+        site_a, neuro, patient=patient, deadline=now + dt.timedelta(hours=30)
+    )
+
+    claimed = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+
+    assert claimed is not None
+    assert claimed.study_ids == [first.id, sibling.id]
+    assert Assignment.objects.get(study=sibling, ended_at__isnull=True).radiologist_id == reader.id
+    assert StudyEvent.objects.get(study=sibling, to_status="ASSIGNED").reason == (
+        "read next: same patient"
+    )
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        "no_shift",
+        "shift_for_other_worklist",
+        "credential_expired",
+        "credential_revoked",
+        "not_competent",
+        "no_modality",
+        "inactive",
+    ],
+)
+def test_read_next_gives_nothing_the_reader_may_not_read(spoil, owner, site_a, neuro):
+    shift = factories.shift(owner, worklists=(neuro,))
+    factories.ready_study(site_a, neuro)
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    match spoil:
+        case "no_shift":
+            Shift.objects.filter(id=shift.id).update(ends_at=timezone.now())
+        case "shift_for_other_worklist":
+            shift.worklists.set([factories.SubspecialtyFactory(code="msk")])
+        case "credential_expired":
+            Credential.objects.filter(radiologist=owner).update(
+                valid_from=yesterday - dt.timedelta(days=30), valid_until=yesterday
+            )
+        case "credential_revoked":
+            Credential.objects.filter(radiologist=owner).update(revoked_at=timezone.now())
+        case "not_competent":
+            owner.competences.all().delete()
+        case "no_modality":
+            owner.modalities = ["MR"]
+            owner.save(update_fields=["modalities"])
+        case "inactive":
+            owner.is_active = False
+            owner.save(update_fields=["is_active"])
+
+    assert study_claim_next(radiologist_id=owner.id, actor=actor_of(owner)) is None
+    assert Assignment.objects.count() == 0
+
+
+def test_a_backup_reader_reads_next_only_once_the_study_has_escalated(owner, site_a, neuro):
+    factories.shift(owner, worklists=(neuro,), role=Shift.Role.BACKUP)
+    study = factories.ready_study(site_a, neuro)
+    assert study_claim_next(radiologist_id=owner.id, actor=actor_of(owner)) is None
+
+    Study.objects.filter(id=study.id).update(escalation_tier=1)
+
+    claimed = study_claim_next(radiologist_id=owner.id, actor=actor_of(owner))
+    assert claimed is not None
+    assert claimed.study_id == study.id
+
+
+def test_read_next_costs_a_fixed_number_of_queries(reader, site_a, neuro):
+    for _ in range(5):
+        factories.ready_study(site_a, neuro)
+    uncovered_site_ids(now=timezone.now())  # coverage is computed once a minute
+
+    with CaptureQueriesContext(connection) as queries:
+        assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is not None
+
+    statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+    # One statement on PostgreSQL; on SQLite the same rules through worklists.routing.
+    assert len(statements) <= (1 if connection.vendor == "postgresql" else 20)
+
+
+def test_claiming_one_study_and_again_is_harmless_but_someone_elses_is_a_conflict(
+    reader, other_radiologist, site_a, neuro
+):
+    factories.shift(other_radiologist, worklists=(neuro,))
+    study = factories.ready_study(site_a, neuro)
+
+    first = study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+    again = study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+
+    assert first.id == again.id
+    with pytest.raises(HeldByAnother):
+        study_claim(
+            study_id=study.id,
+            radiologist_id=other_radiologist.id,
+            actor=actor_of(other_radiologist),
+        )
+    assert Assignment.objects.filter(study=study).count() == 1
+
+
+def test_claiming_a_study_one_may_not_read_is_refused_with_the_reason(owner, site_a, neuro):
+    study = factories.ready_study(site_a, neuro)  # the owner is not on shift
+    with pytest.raises(NotEligible, match="not on shift"):
+        study_claim(study_id=study.id, radiologist_id=owner.id, actor=actor_of(owner))
+    signed = factories.ready_study(site_a, neuro, status=StudyStatus.FINAL)
+    with pytest.raises(IllegalTransition):
+        study_claim(study_id=signed.id, radiologist_id=owner.id, actor=actor_of(owner))
+
+
+def test_release_returns_the_study_to_the_pool_and_routes_it_to_someone_else(
+    reader, other_radiologist, site_a, neuro, django_capture_on_commit_callbacks
+):
+    factories.shift(other_radiologist, worklists=(neuro,))
+    study = factories.ready_study(site_a, neuro)
+    study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+
+    with pytest.raises(NotTheHolder):
+        study_release(
+            study_id=study.id,
+            radiologist_id=other_radiologist.id,
+            actor=actor_of(other_radiologist),
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        study_release(
+            study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader), reason="lunch"
+        )
+
+    ended = Assignment.objects.get(study=study, radiologist=reader)
+    assert ended.end_reason == "released: lunch"
+    # Pushed on at once, not back to the reader who let it go.
+    assert Assignment.objects.get(study=study, ended_at__isnull=True).radiologist_id == (
+        other_radiologist.id
+    )
+    assert StudyEvent.objects.filter(study=study, to_status=StudyStatus.READY).exists()
+
+
+def test_a_coordinator_assigns_and_reassigns_only_with_a_reason(
+    reader, other_radiologist, outsider, site_a, neuro, coordinator
+):
+    study = factories.ready_study(site_a, neuro)
+    actor = Actor.for_user(coordinator)
+    with pytest.raises(ReasonRequired):
+        study_coordinator_assign(
+            study_id=study.id, radiologist_id=reader.id, actor=actor, reason="  "
+        )
+
+    study_coordinator_assign(
+        study_id=study.id, radiologist_id=reader.id, actor=actor, reason="knows the patient"
+    )
+    study_coordinator_assign(
+        study_id=study.id, radiologist_id=other_radiologist.id, actor=actor, reason="surge"
+    )
+    with pytest.raises(NotEligible):
+        study_coordinator_assign(
+            study_id=study.id, radiologist_id=outsider.id, actor=actor, reason="no credential"
+        )
+
+    active = Assignment.objects.get(study=study, ended_at__isnull=True)
+    assert (active.radiologist_id, active.kind, active.reason) == (
+        other_radiologist.id,
+        Assignment.Kind.MANUAL,
+        "surge",
+    )
+    decisions = list(
+        RoutingDecision.objects.filter(study=study, mode=RoutingDecision.Mode.MANUAL).order_by("id")
+    )
+    assert [d.trace["reason"] for d in decisions] == ["knows the patient", "surge"]
+    assert decisions[1].trace["previous_radiologist_id"] == reader.id
+
+
+def test_claim_touch_refreshes_only_the_holders_activity(reader, other_radiologist, site_a, neuro):
+    study = factories.ready_study(site_a, neuro)
+    study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+    later = timezone.now() + dt.timedelta(minutes=5)
+
+    assert claim_touch(study_id=study.id, radiologist_id=reader.id, at=later) is True
+    assert claim_touch(study_id=study.id, radiologist_id=other_radiologist.id) is False
+    assert Assignment.objects.get(study=study).last_activity_at == later
+
+
+def test_claim_touch_is_one_update(reader, site_a, neuro, django_assert_num_queries):
+    study = factories.ready_study(site_a, neuro)
+    study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+    with django_assert_num_queries(1):
+        claim_touch(study_id=study.id, radiologist_id=reader.id)
+
+
+def test_an_idle_claim_expires_back_to_the_pool_and_an_active_one_does_not(
+    reader, site_a, neuro, settings
+):
+    settings.ROUTING_CLAIM_IDLE_MINUTES = 20
+    idle = factories.ready_study(site_a, neuro)
+    busy = factories.ready_study(site_a, neuro)
+    for study in (idle, busy):
+        study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+    from worklists.services.studies import study_start_reading
+
+    study_start_reading(study_id=idle.id, radiologist_id=reader.id, actor=actor_of(reader))
+    now = timezone.now() + dt.timedelta(minutes=30)
+    claim_touch(study_id=busy.id, radiologist_id=reader.id, at=now - dt.timedelta(minutes=5))
+
+    expired = claims_expire(now=now)
+
+    assert [e.study_id for e in expired] == [idle.id]
+    idle.refresh_from_db()
+    assert idle.status == StudyStatus.READY
+    ended = Assignment.objects.get(study=idle)
+    assert ended.end_reason == "claim expired: no activity for 20 minutes"
+    assert StudyEvent.objects.filter(
+        study=idle, from_status=StudyStatus.IN_PROGRESS, to_status=StudyStatus.READY
+    ).exists()
+    assert Study.objects.get(id=busy.id).status == StudyStatus.ASSIGNED
+    assert claims_expire(now=now) == []
+
+
+def test_a_pushed_study_waiting_in_a_queue_is_not_a_claim_and_does_not_expire(
+    reader, site_a, neuro
+):
+    study = factories.ready_study(site_a, neuro)
+    from worklists.services.routing import study_route
+
+    study_route(study_id=study.id, trigger="study.ready")
+    assert claims_expire(now=timezone.now() + dt.timedelta(hours=3)) == []
+    assert Study.objects.get(id=study.id).status == StudyStatus.ASSIGNED
