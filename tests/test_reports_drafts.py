@@ -3,6 +3,8 @@ it survives a claim lapse and a reassignment, and the next reader sees it and it
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 
@@ -10,7 +12,8 @@ from reports.models import ReportDraft
 from tests import factories
 from worklists.actors import Actor
 from worklists.models import Assignment, StudyEvent, StudyStatus
-from worklists.services.studies import study_assign, study_reassign, study_unassign
+from worklists.services.claims import claims_expire
+from worklists.services.studies import study_assign, study_reassign
 
 pytestmark = pytest.mark.django_db
 
@@ -149,23 +152,48 @@ def test_the_draft_survives_reassignment_and_the_next_reader_sees_it_and_its_aut
     assert draft.sections[2]["text"] == "Halvferdig, fullført"
 
 
-def test_the_draft_survives_the_study_going_back_to_the_pool(
-    owner, other_radiologist, site_a, client_for
+def test_the_draft_survives_an_expired_claim_and_the_next_reader_continues_it(
+    owner, other_radiologist, site_a, client_for, settings
 ):
-    # A lapsed claim returns the study to the pool; whoever picks it up next continues the text.
     study = factories.held_study(owner, site=site_a)
     client_for(owner.user).put(
         url(study),
         {"sections": factories.report_sections(findings="Før pause"), "revision": 0},
         format="json",
     )
+    last_save = Assignment.objects.get(study=study, ended_at__isnull=True).last_activity_at
+    idle = dt.timedelta(minutes=settings.ROUTING_CLAIM_IDLE_MINUTES, seconds=1)
 
-    study_unassign(study_id=study.id, actor=Actor.system("claims"), reason="claim expired")
+    expired = claims_expire(now=last_save + idle)
+
+    assert [e.study_id for e in expired] == [study.id]
+    study.refresh_from_db()
+    assert study.status == StudyStatus.READY
     study_assign(study_id=study.id, radiologist_id=other_radiologist.id, actor=Actor.system("t"))
-
     seen = client_for(other_radiologist.user).get(url(study)).json()
     assert seen["draft"]["author"] == owner.display_name
     assert seen["draft"]["sections"][2]["text"] == "Før pause"
+    continued = client_for(other_radiologist.user).put(
+        url(study),
+        {"sections": factories.report_sections(findings="Før pause, og etter"), "revision": 1},
+        format="json",
+    )
+    assert continued.status_code == 200
+    assert ReportDraft.objects.get(study=study).author == other_radiologist.user
+
+
+def test_the_draft_survives_a_closed_browser(owner, site_a, client_for):
+    # Nothing lives in the browser: a new session of the same reader gets the saved draft back.
+    study = factories.held_study(owner, site=site_a)
+    client_for(owner.user).put(
+        url(study),
+        {"sections": factories.report_sections(findings="Lagret"), "revision": 0},
+        format="json",
+    )
+
+    seen = client_for(owner.user).get(url(study)).json()
+
+    assert seen["draft"]["sections"][2]["text"] == "Lagret"
     assert seen["draft"]["revision"] == 1
 
 
