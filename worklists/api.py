@@ -281,12 +281,15 @@ class WorklistNextApi(APIView):
             studies=[study],
             action=AuditEvent.Action.STUDY_VIEW,
         )
-        body = {
-            "study": StudyOutSerializer(study, context={"now": timezone.now()}).data,
-            "bundled_study_ids": claimed.study_ids[1:],
-            "reading_url": reading_url(study.id),
-        }
-        return Response(ClaimedOutSerializer(body).data)
+        body = ClaimedOutSerializer(
+            {
+                "study": study,
+                "bundled_study_ids": claimed.study_ids[1:],
+                "reading_url": reading_url(study.id),
+            },
+            context={"now": timezone.now()},
+        ).data
+        return Response(body)
 
 
 def _assignment_body(assignment: Assignment) -> dict[str, object]:

@@ -1,0 +1,215 @@
+"""POST /api/v1/worklist/next, claim/release/assign/routing endpoints, and the "Read next"
+button on the worklist page."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests import factories
+from worklists.models import Assignment, AuditEvent, CoordinatorAlert, Study, StudyStatus
+from worklists.services.routing import forget_coverage_cache
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_coverage():
+    forget_coverage_cache()
+
+
+@pytest.fixture
+def reader(owner, neuro):
+    factories.shift(owner, worklists=(neuro,))
+    return owner
+
+
+def test_next_claims_and_returns_the_study_with_where_to_read_it(reader, site_a, neuro, client_for):
+    study = factories.ready_study(site_a, neuro)
+
+    response = client_for(reader.user).post(reverse("api-worklist-next"))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["study"]["id"] == study.id
+    assert body["study"]["status"] == StudyStatus.ASSIGNED
+    assert body["bundled_study_ids"] == []
+    assert body["reading_url"] == reverse("reading", kwargs={"study_id": study.id})
+    assert Assignment.objects.get(study=study, ended_at__isnull=True).radiologist_id == reader.id
+    assert AuditEvent.objects.filter(
+        actor=reader.user, action="study.view", object_id=str(study.id)
+    ).exists()
+
+
+def test_next_answers_204_when_nothing_is_eligible(reader, client_for, site_b, neuro):
+    factories.ready_study(site_b, neuro)  # a site the reader has no credential for
+    response = client_for(reader.user).post(reverse("api-worklist-next"))
+    assert response.status_code == 204
+    assert Assignment.objects.count() == 0
+
+
+def test_next_is_for_radiologists_and_logged_in_users_only(api_client, client_for, site_user):
+    assert api_client.post(reverse("api-worklist-next")).status_code in (401, 403)
+    response = client_for(site_user).post(reverse("api-worklist-next"))
+    assert response.status_code == 403
+
+
+def test_claim_answers_409_when_someone_else_holds_the_study(
+    reader, other_radiologist, site_a, neuro, client_for
+):
+    factories.shift(other_radiologist, worklists=(neuro,))
+    study = factories.ready_study(site_a, neuro)
+    url = reverse("api-study-claim", kwargs={"study_id": study.id})
+
+    first = client_for(reader.user).post(url)
+    second = client_for(other_radiologist.user).post(url)
+
+    assert first.status_code == 200
+    assert first.json()["radiologist_id"] == reader.id
+    assert second.status_code == 409
+    assert "held by another radiologist" in second.json()["errors"]["non_field_errors"][0]
+
+
+def test_claim_of_a_study_outside_ones_sites_is_404(outsider, site_a, neuro, client_for):
+    study = factories.ready_study(site_a, neuro)
+    url = reverse("api-study-claim", kwargs={"study_id": study.id})
+    assert client_for(outsider.user).post(url).status_code == 404
+
+
+def test_release_by_the_holder_returns_the_study_and_by_anyone_else_is_409(
+    reader, other_radiologist, site_a, neuro, client_for
+):
+    study = factories.ready_study(site_a, neuro)
+    client_for(reader.user).post(reverse("api-study-claim", kwargs={"study_id": study.id}))
+    url = reverse("api-study-release", kwargs={"study_id": study.id})
+
+    assert client_for(other_radiologist.user).post(url).status_code == 409
+    response = client_for(reader.user).post(url, {"reason": "needs a neuro colleague"})
+
+    assert response.status_code == 200
+    assert response.json() == {"study_id": study.id, "status": "READY"}
+
+
+def test_coordinators_assign_with_a_mandatory_reason(
+    reader, site_a, neuro, coordinator, client_for
+):
+    study = factories.ready_study(site_a, neuro)
+    url = reverse("api-study-assign", kwargs={"study_id": study.id})
+    client = client_for(coordinator)
+
+    missing = client.post(url, {"radiologist_id": reader.id}, format="json")
+    blank = client.post(url, {"radiologist_id": reader.id, "reason": " "}, format="json")
+    ok = client.post(url, {"radiologist_id": reader.id, "reason": "surge"}, format="json")
+
+    assert missing.status_code == 400
+    assert "reason" in missing.json()["errors"]
+    assert blank.status_code == 400
+    assert ok.status_code == 200
+    assert ok.json()["kind"] == Assignment.Kind.MANUAL
+    nobody = client.post(url, {"radiologist_id": 999999, "reason": "x"}, format="json")
+    assert nobody.status_code == 400
+
+
+def test_only_coordinators_assign_and_read_routing_decisions(
+    reader, other_radiologist, site_a, neuro, client_for, coordinator
+):
+    study = factories.ready_study(site_a, neuro)
+    assign = reverse("api-study-assign", kwargs={"study_id": study.id})
+    routing = reverse("api-study-routing", kwargs={"study_id": study.id})
+    body = {"radiologist_id": other_radiologist.id, "reason": "mine now"}
+
+    assert client_for(reader.user).post(assign, body, format="json").status_code == 403
+    assert client_for(reader.user).get(routing).status_code == 403
+    client_for(coordinator).post(assign, body, format="json")
+    decisions = client_for(coordinator).get(routing).json()
+    assert decisions[0]["mode"] == "MANUAL"
+    assert decisions[0]["trace"]["reason"] == "mine now"
+
+
+def test_the_read_next_button_claims_and_opens_the_reading_page(reader, site_a, neuro, client):
+    study = factories.ready_study(site_a, neuro)
+    client.force_login(reader.user)
+
+    response = client.post(reverse("worklist-next"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reading", kwargs={"study_id": study.id})
+    assert Study.objects.get(id=study.id).status == StudyStatus.ASSIGNED
+
+
+def test_the_read_next_button_with_nothing_to_read_says_so(reader, client):
+    client.force_login(reader.user)
+    response = client.post(reverse("worklist-next"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("worklist")
+    assert "Nothing for you to read now" in response.content.decode()
+
+
+def test_the_worklist_shows_read_next_and_my_queue_to_a_radiologist(reader, site_a, neuro, client):
+    mine = factories.ready_study(site_a, neuro, procedure_text="MR caput")
+    factories.ready_study(site_a, neuro, procedure_text="CT thorax")
+    from worklists.actors import Actor
+    from worklists.services.claims import study_claim
+
+    study_claim(study_id=mine.id, radiologist_id=reader.id, actor=Actor.system("t"))
+    client.force_login(reader.user)
+
+    html = client.get(reverse("worklist")).content.decode()
+
+    assert "data-read-next" in html
+    assert f'data-queue-study-id="{mine.id}"' in html
+    assert "read-only" in html
+
+
+def test_the_worklist_shows_open_alerts_to_coordinators(site_a, neuro, coordinator, client):
+    study = factories.ready_study(site_a, neuro)
+    CoordinatorAlert.objects.create(
+        kind="routing.escalation",
+        study=study,
+        site=site_a,
+        message="Deadline near",
+        raised_at=study.ready_at,
+    )
+    client.force_login(coordinator)
+    html = client.get(reverse("worklist")).content.decode()
+    assert 'data-alert-kind="routing.escalation"' in html
+    assert "data-read-next" not in html  # a coordinator is not a reader
+
+
+def test_the_study_page_shows_the_routing_trace_and_assign_form_to_coordinators(
+    reader, site_a, neuro, coordinator, client
+):
+    from worklists.services.routing import study_route
+
+    study = factories.ready_study(site_a, neuro)
+    study_route(study_id=study.id, trigger="study.ready")
+    client.force_login(coordinator)
+
+    html = client.get(reverse("study", args=[study.id])).content.decode()
+    assert "Routing decisions" in html
+    assert "trace--eligible" in html
+    assert reverse("study-assign", args=[study.id]) in html
+
+    client.force_login(reader.user)
+    html = client.get(reverse("study", args=[study.id])).content.decode()
+    assert "Routing decisions" not in html
+    assert reverse("study-release", args=[study.id]) in html  # the holder may release
+
+
+def test_a_coordinator_reassigns_from_the_study_page_with_a_reason(
+    reader, other_radiologist, site_a, neuro, coordinator, client
+):
+    study = factories.ready_study(site_a, neuro)
+    client.force_login(coordinator)
+    url = reverse("study-assign", args=[study.id])
+
+    client.post(url, {"radiologist_id": reader.id, "reason": ""})
+    assert Assignment.objects.count() == 0
+    client.post(url, {"radiologist_id": reader.id, "reason": "first"})
+    response = client.post(
+        url, {"radiologist_id": other_radiologist.id, "reason": "second"}, follow=True
+    )
+
+    assert "Assigned to" in response.content.decode()
+    assert Assignment.objects.get(study=study, ended_at__isnull=True).radiologist_id == (
+        other_radiologist.id
+    )
