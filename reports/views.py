@@ -113,6 +113,8 @@ def _render_reading(
             "communication_methods": CommunicationMethod.choices,
             "rejection_reasons": RejectionReason.choices,
             "autosave_delay_ms": settings.REPORTS_AUTOSAVE_DELAY_MS,
+            # A communication's time is typed on the site's clock.
+            "site_now": now.astimezone(study.site.zone).strftime("%Y-%m-%dT%H:%M"),
         },
         status=status,
     )

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from reports.models import CommunicationMethod, CriticalCommunication, CriticalFinding
+from reports.models import CriticalCommunication, CriticalFinding
 from reports.services.delivery import report_delivery_enqueue
-from reports.services.errors import NotPermitted, ReportInvalid, ReportStateConflict
+from reports.services.errors import NotPermitted, ReportStateConflict
 from reports.services.reports import CommunicationInput, critical_communication_add_locked
 from worklists.access import is_coordinator
 from worklists.actors import Actor
@@ -36,10 +36,6 @@ def critical_communication_record(
     completes the finding: the coordinators' alert is resolved and the report is delivered
     again (C) with the communication in it.
     """
-    if communication.method not in CommunicationMethod.values:
-        raise ReportInvalid(
-            f"method must be one of {', '.join(CommunicationMethod.values)}", field="method"
-        )
     try:
         study = Study.objects.select_for_update(of=("self",)).get(id=study_id)
     except Study.DoesNotExist as exc:

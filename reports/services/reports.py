@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from reports.models import (
+    CommunicationMethod,
     CriticalCategory,
     CriticalCommunication,
     CriticalFinding,
@@ -25,6 +26,7 @@ from reports.models import (
     ReportVersion,
     VersionKind,
 )
+from reports.selectors import template_for_study
 from reports.services import content
 from reports.services.delivery import report_delivery_enqueue
 from reports.services.errors import (
@@ -93,8 +95,6 @@ def _save_draft_locked(
     name = user.get_full_name() if hasattr(user, "get_full_name") else ""
     author_name = (name or user.get_username())[:150]
     if draft is None:
-        from reports.selectors import template_for_study
-
         return ReportDraft.objects.create(
             study=study,
             template=template_for_study(study=study),
@@ -220,6 +220,10 @@ def critical_communication_add_locked(
     """Record one communication; a read-back-confirmed one completes the finding. The caller
     owns the transaction and has locked the study row."""
     now = timezone.now()
+    if communication.method not in CommunicationMethod.values:
+        raise ReportInvalid(
+            f"method must be one of {', '.join(CommunicationMethod.values)}", field="method"
+        )
     if not communication.communicated_to.strip():
         raise ReportInvalid("say whom the finding was communicated to", field="communicated_to")
     if communication.communicated_at.tzinfo is None:
