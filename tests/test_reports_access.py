@@ -69,7 +69,7 @@ def test_a_reader_of_another_site_does_not_learn_the_study_exists(
 def test_anonymous_callers_are_refused(owner, site_a, api_client):
     study = factories.held_study(owner, site=site_a)
 
-    assert api_client.get(reverse("api-report", args=[study.id])).status_code in (401, 403)
+    assert api_client.get(reverse("api-report", args=[study.id])).status_code == 401
 
 
 def test_a_coordinator_and_the_site_may_read_and_each_read_is_audited(
@@ -125,3 +125,13 @@ def test_the_admin_audits_a_report_version_view(owner, site_a, client_for, admin
 
     assert response.status_code == 200
     assert [e.channel for e in report_views()] == ["admin"]
+
+
+def test_a_site_integration_token_cannot_read_or_write_reports(owner, site_a, site_a_client):
+    study = factories.held_study(owner, site=site_a)
+
+    assert site_a_client.get(reverse("api-report", args=[study.id])).status_code == 403
+    refused = site_a_client.put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+    assert refused.status_code == 403
+    assert not ReportDraft.objects.exists()
+    assert report_views() == []
