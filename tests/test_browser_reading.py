@@ -171,3 +171,23 @@ def test_a_wrong_password_in_the_browser_signs_nothing_and_keeps_the_text(
     assert "nothing was signed" in page.locator("[data-error]").inner_text()
     assert page.input_value("#section-findings") == "Tekst som ikke må gå tapt."
     assert not ReportVersion.objects.filter(study=study).exists()
+
+
+def test_signing_straight_after_typing_signs_what_is_on_the_screen(
+    owner, reading, live_server, page
+):
+    study, _prior = reading
+    log_in(page, live_server, "owner")
+    page.click("[data-read-next]")
+    page.wait_for_url(f"**{reverse('reading', args=[study.id])}")
+    page.fill("#section-findings", "Første versjon.")
+    page.wait_for_selector("[data-autosave-status][data-state='saved']")
+
+    # No pause for the autosave: the form posts the text itself.
+    page.fill("#section-findings", "Siste versjon, skrevet rett før signering.")
+    page.fill("#sign-password", factories.PASSWORD)
+    page.click("[data-sign]")
+    page.wait_for_selector("text=Report signed and marked for delivery (F).")
+
+    signed = ReportVersion.objects.get(study=study)
+    assert signed.sections[2]["text"] == "Siste versjon, skrevet rett før signering."

@@ -40,6 +40,19 @@
   var saving = false;
   var dirty = false;
   var stopped = false;
+  // A sign or issue pressed while a save is in flight waits for it, then posts with its revision.
+  var submitPending = false;
+  var submitter = null;
+
+  function submitNow() {
+    submitPending = false;
+    stopped = true;
+    if (submitter) {
+      form.requestSubmit(submitter);
+    } else {
+      form.requestSubmit();
+    }
+  }
 
   function sections() {
     return Array.prototype.map.call(form.querySelectorAll("[data-section-key]"), function (el) {
@@ -77,7 +90,9 @@
       if (result.status === 200) {
         revisionInput.value = result.body.revision;
         show("Draft saved " + new Date(result.body.updated_at).toLocaleTimeString(), "saved");
-        if (dirty) {
+        if (submitPending) {
+          submitNow();
+        } else if (dirty) {
           schedule();
         }
       } else {
@@ -85,9 +100,16 @@
         var errors = result.body.errors || {};
         var first = Object.keys(errors).map(function (k) { return errors[k].join(" "); })[0];
         show("Not saved: " + (first || "error " + result.status), "error");
+        if (submitPending) {
+          submitNow(); // the server says what is wrong, and the posted text is kept
+        }
       }
     }).catch(function () {
       saving = false;
+      if (submitPending) {
+        submitNow();
+        return;
+      }
       show("Not saved: the server cannot be reached; retrying", "error");
       schedule();
     });
@@ -107,10 +129,18 @@
     }
   });
   // Signing or issuing posts the text itself; a pending autosave must not race it.
-  form.addEventListener("submit", function () {
-    stopped = true;
+  form.addEventListener("submit", function (event) {
     if (timer !== null) {
       window.clearTimeout(timer);
+      timer = null;
     }
+    if (saving) {
+      event.preventDefault();
+      submitPending = true;
+      submitter = event.submitter || null;
+      show("Finishing the save…", "saving");
+      return;
+    }
+    stopped = true;
   });
 })();
