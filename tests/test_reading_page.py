@@ -362,3 +362,18 @@ def test_the_signer_corrects_the_report_from_the_page(owner, study, client):
     assert (version.kind, version.reason) == ("CORRECTION", "Oversett blødning")
     assert version.sections[3]["text"] == "Liten subdural blødning."
     assert OutboundMessage.objects.filter(study=study).last().result_status == "C"
+
+
+def test_a_delivery_being_retried_says_why(owner, study, client):
+    client.force_login(owner.user)
+    client.post(
+        reverse("reading-sign", args=[study.id]),
+        form(factories.report_sections(), password=factories.PASSWORD),
+    )
+    OutboundMessage.objects.filter(study=study).update(
+        attempts=2, last_error="the site has no RIS endpoint configured"
+    )
+
+    html = page(client, owner.user, study).content.decode()
+
+    assert "retrying after 2 attempts: the site has no RIS endpoint configured" in html
