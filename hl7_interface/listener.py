@@ -19,12 +19,14 @@ from django.conf import settings
 from django.db import close_old_connections, connection, connections
 
 from hl7_interface.codec import Frame, FrameDecoder, frame
+from hl7_interface.live_batch import StudyEventBatcher
 from hl7_interface.services import (
     Received,
     hl7_receive,
     hl7_receive_oversize,
     hl7_recover_unapplied,
 )
+from worklists.services.orders import study_events_to
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class Listener:
             # One writer at a time is all SQLite has; more threads would only contend for it.
             size = 1
         self.pool = WorkerPool(size)
+        self.events = StudyEventBatcher()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -126,6 +129,7 @@ class Listener:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=1)
         await asyncio.get_running_loop().run_in_executor(None, self.pool.stop)
+        self.events.close()
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -156,10 +160,14 @@ class Listener:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
+    def _receive(self, payload: bytes, peer: str) -> Received:
+        with study_events_to(self.events):
+            return hl7_receive(raw=payload, peer=peer)
+
     async def _handle(self, item: object, peer: str) -> Received:
         if isinstance(item, Frame):
             payload = item.payload
-            result: Received = await self.pool.run(lambda: hl7_receive(raw=payload, peer=peer))
+            result: Received = await self.pool.run(lambda: self._receive(payload, peer))
             return result
         head, size = item.head, item.size  # type: ignore[attr-defined]
         oversize: Received = await self.pool.run(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from hl7_interface.delivery import outbox_deliver
 from hl7_interface.delivery import outbox_drain as drain_service
+from worklists.tasks import broadcast_study_event
 
 
 @shared_task(ignore_result=True)
@@ -18,3 +21,10 @@ def deliver_outbound(*, message_id: int) -> None:
 def outbox_drain() -> None:
     """Periodic: deliver every due row, retries included."""
     drain_service()
+
+
+@shared_task(ignore_result=True)
+def broadcast_study_events(*, events: list[dict[str, Any]]) -> None:
+    """A batch of study events from the listener, sent to the sockets one by one."""
+    for event in events:
+        broadcast_study_event(**event)

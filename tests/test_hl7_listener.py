@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
 import subprocess
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import connections
 
 from hl7_interface import services
@@ -382,3 +385,18 @@ def test_an_idle_connection_is_closed(hl7_site, general_worklist):
         assert sock.recv(10) == b""
         assert time.monotonic() - start < 4
         sock.close()
+
+
+def test_orders_over_the_listener_reach_the_live_sockets_in_batches(listener):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("worklist.all", channel)
+
+    for i in range(3):
+        send(listener.port, orm_o01(spec(f"ACC-LIVE{i}"), facility="ALFA"))
+
+    received = []
+    for _ in range(3):
+        received.append(async_to_sync(asyncio.wait_for)(layer.receive(channel), 5))
+    ids = set(Study.objects.values_list("id", flat=True))
+    assert {(m["event"], m["study_id"]) for m in received} == {("study.created", i) for i in ids}

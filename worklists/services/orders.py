@@ -7,10 +7,12 @@ happens in one transaction, so a failure leaves nothing half-written.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -146,6 +148,35 @@ def _resolve_patient(site: Site, patient_in: PatientInput) -> tuple[Patient, lis
     return patient, changed
 
 
+StudyEventSink = Callable[..., None]  # (*, study_id, site_id, event, status) -> None
+_study_event_sink: contextvars.ContextVar[StudyEventSink | None] = contextvars.ContextVar(
+    "study_event_sink", default=None
+)
+
+
+@contextlib.contextmanager
+def study_events_to(sink: StudyEventSink) -> Iterator[None]:
+    """Hand this context's order events to ``sink`` (after commit) instead of one broadcast
+    task each: a receiver taking hundreds of orders a second batches them."""
+    token = _study_event_sink.set(sink)
+    try:
+        yield
+    finally:
+        _study_event_sink.reset(token)
+
+
+def _broadcast(study: Study, *, event: str) -> None:
+    sink = _study_event_sink.get()
+    if sink is None:
+        live.broadcast_after_commit(
+            study_id=study.id, site_id=study.site_id, event=event, status=study.status
+        )
+        return
+    values = {"study_id": study.id, "site_id": study.site_id, "event": event}
+    status = study.status
+    transaction.on_commit(lambda: sink(**values, status=status))
+
+
 def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
     """Set the stated fields on ``study``; return the names of those that changed."""
     changed = []
@@ -190,9 +221,7 @@ def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) ->
         at=now,
         reason="order received",
     )
-    live.broadcast_after_commit(
-        study_id=study.id, site_id=study.site_id, event="study.created", status=study.status
-    )
+    _broadcast(study, event="study.created")
     if order.images_available:
         study_mark_ready_locked(study, actor=actor, at=now)
     return OrderResult(study=study, outcome=OrderOutcome.CREATED)
@@ -237,9 +266,7 @@ def _update(
             reason="order updated",
             data=data,
         )
-        live.broadcast_after_commit(
-            study_id=study.id, site_id=study.site_id, event="study.updated", status=study.status
-        )
+        _broadcast(study, event="study.updated")
     if study.status == StudyStatus.ORDERED:
         # The images may have come first (DICOM receiver): if complete, the order opens it.
         from dicom.services.completion import study_images_order_arrived_locked
