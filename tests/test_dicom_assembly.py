@@ -324,3 +324,40 @@ def test_receiving_into_a_known_study_takes_a_handful_of_queries(
     with django_assert_max_num_queries(7):
         receive()
     assert StudyImages.objects.get().instance_count == 2
+
+
+def test_a_late_instance_of_a_known_series_is_recorded_as_late(pacs_site, port):
+    fnr = factories.synthetic_fnr(dt.date(1967, 7, 7))
+    study = order(pacs_site, "D401", fnr)
+    study_uid, series_uid = new_uid(), new_uid()
+    first = instance(study_uid=study_uid, series_uid=series_uid, accession="D401", patient_id=fnr)
+    send(port, [first])
+    let_quiet_period_pass(study.id)
+    study_images_complete_quiet()
+
+    late = instance(study_uid=study_uid, series_uid=series_uid, accession="D401", patient_id=fnr)
+    assert send(port, [late, late]) == [SUCCESS, SUCCESS]
+
+    images = StudyImages.objects.get(study=study)
+    assert (images.instance_count, images.late_instance_count, images.series_count) == (2, 1, 1)
+    assert images.complete
+    assert images.last_late_at is not None
+    assert DicomInstance.objects.get(is_late=True).sop_instance_uid == late.SOPInstanceUID
+
+
+def test_more_instances_of_a_known_series_before_ready_restart_the_quiet_period(pacs_site, port):
+    study_uid, series_uid = new_uid(), new_uid()
+    send(port, [instance(study_uid=study_uid, series_uid=series_uid, accession="W2")])
+    images = StudyImages.objects.get()
+    let_quiet_period_pass(images.study_id)
+    assert study_images_complete_quiet() == [images.study_id]  # complete, waiting for its order
+    before = StudyImages.objects.get().last_instance_at
+
+    send(port, [instance(study_uid=study_uid, series_uid=series_uid, accession="W2")])
+
+    images.refresh_from_db()
+    assert not images.complete
+    assert images.completed_at is None
+    assert images.instance_count == 2
+    assert images.last_instance_at > before
+    assert not DicomInstance.objects.filter(is_late=True).exists()

@@ -20,6 +20,7 @@ from django.utils import timezone
 from dicom.metadata import NATIONAL_ISSUERS, InstanceMeta
 from dicom.models import DicomInstance, DicomSeries, FailedInstance, StudyImages
 from dicom.services.associations import SiteContext
+from dicom.services.fastpath import receive_known_series
 from worklists import live, nin
 from worklists.actors import Actor
 from worklists.lifecycle import is_allowed
@@ -297,6 +298,20 @@ def _hold_for_mismatch(study: Study, *, reason: str, meta: InstanceMeta, actor: 
 def _receive_once(
     *, context: SiteContext, meta: InstanceMeta, received_at: dt.datetime, storage_path: str
 ) -> ReceiveResult:
+    fast = receive_known_series(
+        site_id=context.site_id,
+        meta=meta,
+        received_at=received_at,
+        storage_path=storage_path,
+        calling=context.calling_ae_title,
+    )
+    if fast is not None:
+        if fast.late and fast.stored:
+            live.broadcast_after_commit(
+                study_id=fast.study_id, site_id=context.site_id, event="study.images"
+            )
+        outcome = ReceiveOutcome.STORED if fast.stored else ReceiveOutcome.DUPLICATE
+        return ReceiveResult(study_id=fast.study_id, outcome=outcome, late=fast.late)
     study = _find_study_locked(site_id=context.site_id, meta=meta)
     created = study is None
     if study is None:

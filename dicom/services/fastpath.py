@@ -1,0 +1,170 @@
+"""The common case of study assembly in plain SQL: one more instance of a known series of a
+study whose image state exists and whose patient has already been checked.
+
+Why SQL here: this runs once per received instance, and compiling the ORM's queries costs ten
+times more than executing them (a few milliseconds per instance, on a receiver whose Python work
+is serialised by the GIL across associations). The statements are few, portable (PostgreSQL,
+SQLite >= 3.24) and follow the same rules as the ORM path in ``instances``: the Study row is
+locked first, the image state is read after the lock in its own statement, and anything out of
+the ordinary (new study, new series, another patient, attributes still to fill in) returns None
+so that the ORM path handles it in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from dicom.metadata import InstanceMeta
+from dicom.models import DicomInstance, DicomSeries, StudyImages
+from worklists.models import Study
+
+
+@dataclass(frozen=True, slots=True)
+class FastResult:
+    study_id: int
+    stored: bool  # False: the same instance was already there
+    late: bool
+
+
+_SELECT_IMAGES = (
+    "SELECT id, instance_count, complete, patient_id, issuer_of_patient_id, modalities, "
+    "body_part, description, institution, procedure_codes, late_instance_count, "
+    "last_instance_at FROM {images} WHERE study_id = %s"
+)
+
+
+def _table(model: Any) -> str:
+    name: str = connection.ops.quote_name(model._meta.db_table)
+    return name
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _json_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes):
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, list) else []
+    return list(value)
+
+
+def receive_known_series(
+    *, site_id: int, meta: InstanceMeta, received_at: dt.datetime, storage_path: str, calling: str
+) -> FastResult | None:
+    """Record the instance if this is the common case; None otherwise. The caller owns the
+    transaction."""
+    adapt = connection.ops.adapt_datetimefield_value
+    study_table = _table(Study)
+    with connection.cursor() as cursor:
+        if meta.accession_number:
+            cursor.execute(
+                f"SELECT id, ready_at FROM {study_table} "  # noqa: S608 (names, not input)
+                f"WHERE site_id = %s AND accession_number = %s{_for_update()}",
+                [site_id, meta.accession_number],
+            )
+        else:
+            cursor.execute(
+                f"SELECT id, ready_at FROM {study_table} "  # noqa: S608
+                f"WHERE site_id = %s AND study_instance_uid = %s "
+                f"ORDER BY id LIMIT 1{_for_update()}",
+                [site_id, meta.study_instance_uid],
+            )
+        study_row = cursor.fetchone()
+        if study_row is None:
+            return None
+        study_id, ready_at = study_row
+        images_table = _table(StudyImages)
+        cursor.execute(_SELECT_IMAGES.format(images=images_table), [study_id])
+        images_row = cursor.fetchone()
+        if images_row is None:
+            return None
+        (
+            images_id,
+            instance_count,
+            complete,
+            patient_id,
+            issuer,
+            modalities,
+            body_part,
+            description,
+            institution,
+            procedure_codes,
+            late_count,
+            last_instance_at,
+        ) = images_row
+        if (patient_id, issuer) != (meta.patient_id, meta.issuer_of_patient_id):
+            return None  # the ORM path decides about a patient mismatch
+        known_modalities = _json_list(modalities)
+        wanted = [m for m in (meta.modality, *meta.modalities_in_study) if m]
+        if any(m not in known_modalities for m in wanted):
+            return None
+        if (
+            (meta.body_part and not body_part)
+            or (meta.study_description and not description)
+            or (meta.institution and not institution)
+            or (meta.procedure_codes and not _json_list(procedure_codes))
+        ):
+            return None
+        cursor.execute(
+            f"SELECT id FROM {_table(DicomSeries)} "  # noqa: S608
+            "WHERE images_id = %s AND series_instance_uid = %s",
+            [images_id, meta.series_instance_uid],
+        )
+        series_row = cursor.fetchone()
+        if series_row is None:
+            return None
+        late = ready_at is not None
+        cursor.execute(
+            f"INSERT INTO {_table(DicomInstance)} (images_id, series_id, sop_instance_uid, "  # noqa: S608
+            "sop_class_uid, transfer_syntax_uid, received_at, calling_ae_title, is_late, "
+            "storage_path) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (images_id, sop_instance_uid) DO NOTHING",
+            [
+                images_id,
+                series_row[0],
+                meta.sop_instance_uid,
+                meta.sop_class_uid,
+                meta.transfer_syntax_uid,
+                adapt(received_at),
+                calling[:16],
+                late,
+                storage_path,
+            ],
+        )
+        if cursor.rowcount == 0:
+            # The same instance sent again: counted once.
+            return FastResult(study_id=study_id, stored=False, late=late)
+        if isinstance(last_instance_at, str):
+            # SQLite hands back text; the stored value is UTC.
+            last_instance_at = dt.datetime.fromisoformat(last_instance_at).replace(tzinfo=dt.UTC)
+        elif last_instance_at is not None and last_instance_at.tzinfo is None:
+            last_instance_at = last_instance_at.replace(tzinfo=dt.UTC)
+        last = max(last_instance_at, received_at) if last_instance_at else received_at
+        # More images before the study was opened: it waits for another quiet period.
+        still_complete = bool(complete) and late
+        cursor.execute(
+            f"UPDATE {_table(StudyImages)} SET instance_count = %s, "  # noqa: S608
+            "last_instance_at = %s, late_instance_count = %s, "
+            "last_late_at = CASE WHEN %s THEN %s ELSE last_late_at END, "
+            "complete = %s, completed_at = CASE WHEN %s THEN completed_at ELSE NULL END "
+            "WHERE id = %s",
+            [
+                instance_count + 1,
+                adapt(last),
+                late_count + int(late),
+                late,
+                adapt(received_at),
+                still_complete,
+                still_complete,
+                images_id,
+            ],
+        )
+    return FastResult(study_id=study_id, stored=True, late=late)
