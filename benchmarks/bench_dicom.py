@@ -110,8 +110,10 @@ def _bare_receiver() -> tuple[Any, int]:
 
     ae = AE(ae_title=AE_OURS)
     ae.add_supported_context("1.2.840.10008.5.1.4.1.1.2", TRANSFER_SYNTAXES)
-    handlers = [(evt.EVT_CONN_OPEN, _nodelay), (evt.EVT_C_STORE, lambda event: 0x0000)]
+    handlers: list[Any] = [(evt.EVT_CONN_OPEN, _nodelay), (evt.EVT_C_STORE, lambda event: 0x0000)]
     server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
+    if server is None:
+        raise RuntimeError("pynetdicom returned no server")
     return server, server.server_address[1]
 
 
