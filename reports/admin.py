@@ -13,6 +13,7 @@ from reports.models import (
     ReportTemplate,
     ReportTemplateSection,
     ReportVersion,
+    SigningFailure,
 )
 from reports.services.audit import audit_report_reads
 from worklists.access import studies_visible_to
@@ -91,3 +92,19 @@ class ReferralRejectionAdmin(ReportDataAdmin):
         return ReferralRejection.objects.filter(
             study__in=studies_visible_to(request.user)
         ).select_related("study", "site", "rejected_by__user")
+
+
+@admin.register(SigningFailure)
+class SigningFailureAdmin(admin.ModelAdmin):
+    """Wrong signing passwords: who, on which study, when (read-only)."""
+
+    list_display = ["at", "user", "study"]
+    list_filter = ["at"]
+    search_fields = ["user__username"]
+    readonly_fields = ["user", "study", "at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

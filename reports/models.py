@@ -272,3 +272,21 @@ class ReferralRejection(models.Model):
 
     def __str__(self) -> str:
         return f"Study {self.study_id} returned: {self.get_reason_display()}"
+
+
+class SigningFailure(models.Model):
+    """A signature refused for a wrong password. Kept (who, which study, when) and counted:
+    too many in a short time lock signing for that user, so a password cannot be guessed
+    through an open session."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    study = models.ForeignKey(
+        "worklists.Study", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"])]
+
+    def __str__(self) -> str:
+        return f"Wrong signing password by user {self.user_id} at {self.at}"

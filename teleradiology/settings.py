@@ -280,6 +280,9 @@ REPORTS_CRITICAL_COMMUNICATION_MINUTES = env.int(
 )
 if REPORTS_CRITICAL_COMMUNICATION_MINUTES < 1:
     raise ImproperlyConfigured("REPORTS_CRITICAL_COMMUNICATION_MINUTES must be at least 1")
+# This many wrong signing passwords within the lockout minutes lock that user's signing.
+REPORTS_SIGN_MAX_FAILURES = env.int("REPORTS_SIGN_MAX_FAILURES", default=5)
+REPORTS_SIGN_LOCKOUT_MINUTES = env.int("REPORTS_SIGN_LOCKOUT_MINUTES", default=15)
 # The report editor saves the draft this long after the last keystroke.
 REPORTS_AUTOSAVE_DELAY_MS = env.int("REPORTS_AUTOSAVE_DELAY_MS", default=1200)
 CELERY_BEAT_SCHEDULE["reports-escalate-critical-findings"] = {

@@ -6,12 +6,15 @@ signed content, is delivered through the outbox in the same transaction, and nev
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import DatabaseError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from hl7_interface.models import OutboundKind, OutboundMessage
-from reports.models import ReportDraft, ReportVersion
+from reports.models import ReportDraft, ReportVersion, SigningFailure
 from reports.services import content
 from tests import factories
 from worklists.models import Assignment, StudyEvent, StudyStatus
@@ -221,3 +224,34 @@ def test_the_database_refuses_to_change_a_signed_version(owner, site_a, client_f
     version.refresh_from_db()
     assert version.signer_hpr == owner.hpr_number
     assert version.sections[2]["text"] == "Ingen blødning."
+
+
+def test_a_wrong_password_is_kept_on_record(owner, site_a, client_for):
+    study = factories.held_study(owner, site=site_a)
+    client = client_for(owner.user)
+    save_draft(client, study)
+
+    sign(client, study, password="gjetning")
+
+    (failure,) = SigningFailure.objects.all()
+    assert (failure.user, failure.study_id) == (owner.user, study.id)
+
+
+def test_too_many_wrong_passwords_lock_signing_for_a_while(owner, site_a, client_for, settings):
+    settings.REPORTS_SIGN_MAX_FAILURES = 3
+    study = factories.held_study(owner, site=site_a)
+    client = client_for(owner.user)
+    save_draft(client, study)
+    for guess in ("a", "b", "c"):
+        assert sign(client, study, password=guess).status_code == 403
+
+    locked = sign(client, study)
+
+    assert locked.status_code == 403
+    assert "signing is locked" in locked.json()["errors"]["password"][0]
+    assert not ReportVersion.objects.filter(study=study).exists()
+
+    SigningFailure.objects.update(
+        at=timezone.now() - dt.timedelta(minutes=settings.REPORTS_SIGN_LOCKOUT_MINUTES + 1)
+    )
+    assert sign(client, study).status_code == 201

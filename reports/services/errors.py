@@ -40,3 +40,7 @@ class DraftConflict(ReportError):
     def __init__(self, message: str, *, current_revision: int) -> None:
         super().__init__(message)
         self.current_revision = current_revision
+
+
+class SigningLocked(WrongPassword):
+    """Too many wrong passwords lately: signing is refused without checking."""

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
@@ -24,6 +25,7 @@ from reports.models import (
     CriticalFinding,
     ReportDraft,
     ReportVersion,
+    SigningFailure,
     VersionKind,
 )
 from reports.selectors import template_for_study
@@ -34,6 +36,7 @@ from reports.services.errors import (
     NotPermitted,
     ReportInvalid,
     ReportStateConflict,
+    SigningLocked,
     WrongPassword,
 )
 from reports.services.holding import lock_study, require_holder
@@ -65,8 +68,19 @@ class DraftInput:
     base_revision: int
 
 
-def _check_password(user: AbstractBaseUser, password: str) -> None:
+def signing_password_check(*, user: AbstractBaseUser, password: str, study_id: int) -> None:
+    """The re-entered password, checked before any transaction: a wrong one is recorded (and
+    stays recorded), and too many in a row lock signing for a while."""
+    now = timezone.now()
+    window = dt.timedelta(minutes=settings.REPORTS_SIGN_LOCKOUT_MINUTES)
+    recent = SigningFailure.objects.filter(user_id=user.pk, at__gte=now - window).count()
+    if recent >= settings.REPORTS_SIGN_MAX_FAILURES:
+        raise SigningLocked(
+            f"{recent} wrong passwords in {settings.REPORTS_SIGN_LOCKOUT_MINUTES} minutes: "
+            "signing is locked for a while; nothing was signed"
+        )
     if not password or not user.check_password(password):
+        SigningFailure.objects.create(user_id=user.pk, study_id=study_id, at=now)
         raise WrongPassword("the password is not correct; nothing was signed")
 
 
@@ -281,7 +295,6 @@ def report_issue_preliminary(
     return version
 
 
-@transaction.atomic
 def report_sign(
     *,
     study_id: int,
@@ -296,7 +309,25 @@ def report_sign(
     Stores signer, time, HPR number and the content hash; the study becomes FINAL and the draft
     is consumed. A critical finding may be marked, with its communication if already made.
     """
-    _check_password(user, password)
+    signing_password_check(user=user, password=password, study_id=study_id)
+    return _sign(
+        study_id=study_id,
+        user=user,
+        draft=draft,
+        critical_category=critical_category,
+        communication=communication,
+    )
+
+
+@transaction.atomic
+def _sign(
+    *,
+    study_id: int,
+    user: AbstractBaseUser,
+    draft: DraftInput | None,
+    critical_category: str,
+    communication: CommunicationInput | None,
+) -> ReportVersion:
     critical_category, communication = _clean_critical(critical_category, communication)
     study = lock_study(study_id)
     radiologist = require_holder(study, user)
@@ -327,7 +358,6 @@ def report_sign(
     return version
 
 
-@transaction.atomic
 def report_amend(
     *,
     study_id: int,
@@ -349,7 +379,31 @@ def report_amend(
         raise ReportInvalid("kind must be ADDENDUM or CORRECTION", field="kind")
     if not reason.strip():
         raise ReportInvalid("an addendum or correction needs a reason", field="reason")
-    _check_password(user, password)
+    signing_password_check(user=user, password=password, study_id=study_id)
+    return _amend(
+        study_id=study_id,
+        user=user,
+        kind=kind,
+        reason=reason,
+        addendum_text=addendum_text,
+        sections=sections,
+        critical_category=critical_category,
+        communication=communication,
+    )
+
+
+@transaction.atomic
+def _amend(
+    *,
+    study_id: int,
+    user: AbstractBaseUser,
+    kind: str,
+    reason: str,
+    addendum_text: str,
+    sections: list[Any] | None,
+    critical_category: str,
+    communication: CommunicationInput | None,
+) -> ReportVersion:
     critical_category, communication = _clean_critical(critical_category, communication)
     study = lock_study(study_id)
     if study.status != StudyStatus.FINAL:
