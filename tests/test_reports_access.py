@@ -135,3 +135,40 @@ def test_a_site_integration_token_cannot_read_or_write_reports(owner, site_a, si
     assert refused.status_code == 403
     assert not ReportDraft.objects.exists()
     assert report_views() == []
+
+
+def test_reading_a_report_costs_the_same_queries_however_many_versions_it_has(
+    owner, site_a, client_for, django_assert_num_queries, django_assert_max_num_queries
+):
+    def signed_with_addenda(addenda: int):
+        study = factories.held_study(owner, site=site_a)
+        api = client_for(owner.user)
+        api.put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+        api.post(
+            reverse("api-report-sign", args=[study.id]),
+            {"password": factories.PASSWORD, "critical_category": "YELLOW"},
+            format="json",
+        )
+        for n in range(addenda):
+            api.post(
+                reverse("api-report-addenda", args=[study.id]),
+                {
+                    "password": factories.PASSWORD,
+                    "kind": "ADDENDUM",
+                    "reason": f"r{n}",
+                    "text": f"Tillegg {n}.",
+                    "critical_category": "YELLOW",
+                },
+                format="json",
+            )
+        return study
+
+    one, five = signed_with_addenda(0), signed_with_addenda(4)
+    reader = client_for(owner.user)
+    reader.get(reverse("api-report", args=[one.id]))  # warm the session and content types
+
+    with django_assert_max_num_queries(15) as few:
+        reader.get(reverse("api-report", args=[one.id]))
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = reader.get(reverse("api-report", args=[five.id]))
+    assert len(response.json()["versions"]) == 5
