@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ORDERS = int(os.environ.get("BENCH_HL7_ORDERS", "4000"))
 RESULTS = int(os.environ.get("BENCH_HL7_RESULTS", "2000"))
 CONNECTIONS = 4
+# Listener processes on the one port (SO_REUSEPORT), as production would run one per core.
+PROCESSES = int(os.environ.get("BENCH_HL7_PROCESSES", str(os.cpu_count() or 1)))
 FACILITY = "HL7BENCH"
 
 ECHO_SERVER = """
@@ -93,7 +95,8 @@ def _spawn(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str],
     if not line:
         process.kill()
         raise RuntimeError(f"{args} did not start")
-    return process, int(line.rsplit(":", 1)[-1].split()[-1])
+    # "... on 127.0.0.1:PORT" or "echo on PORT", possibly followed by "(N processes)".
+    return process, int(line.split(" on ", 1)[1].split()[0].rsplit(":", 1)[-1])
 
 
 def _database_url() -> str:
@@ -127,10 +130,19 @@ def bench_ingest(rng: random.Random, site: Site) -> dict[str, float]:
         echo_rate, _ = drive(echo_port, messages)
     finally:
         _stop(echo)
-    env = {**env, "DATABASE_URL": _database_url(), "HL7_WORKERS": str(CONNECTIONS * 2)}
+    env = {**env, "DATABASE_URL": _database_url()}
     env.pop("REDIS_URL", None)
     listener, port = _spawn(
-        [sys.executable, "manage.py", "hl7_listener", "--host", "127.0.0.1", "--port", "0"], env
+        [
+            sys.executable,
+            "manage.py",
+            "hl7_listener",
+            "--host=127.0.0.1",
+            "--port=0",
+            f"--processes={PROCESSES}",
+            f"--workers={CONNECTIONS}",
+        ],
+        env,
     )
     try:
         warm = [
@@ -146,6 +158,7 @@ def bench_ingest(rng: random.Random, site: Site) -> dict[str, float]:
     if accepted != ORDERS or stored != ORDERS + len(warm):
         raise RuntimeError(f"{accepted} AA of {ORDERS}; {stored} applied rows")
     return {
+        "hl7_listener_processes": float(PROCESSES),
         "hl7_orders_per_s": rate,
         "mllp_echo_per_s": echo_rate,
         "hl7_ingest_ratio": rate / echo_rate,

@@ -96,9 +96,12 @@ class Listener:
         max_frame_bytes: int | None = None,
         idle_timeout: float | None = None,
         workers: int | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.host = host
         self.port = port
+        # Several listener processes on one port (SO_REUSEPORT): the kernel spreads connections.
+        self.reuse_port = reuse_port
         self.max_frame_bytes = max_frame_bytes or settings.HL7_MAX_FRAME_BYTES
         self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
         size = workers or settings.HL7_WORKERS
@@ -116,7 +119,11 @@ class Listener:
         if recovered:
             logger.info("recovered %d stored HL7 messages", len(recovered))
         self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, limit=256 * 1024
+            self._serve_connection,
+            self.host,
+            self.port,
+            limit=256 * 1024,
+            reuse_port=self.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         logger.info("HL7 listener on %s:%s", self.host, self.port)
@@ -195,10 +202,11 @@ def serve(
     port: int,
     stop: threading.Event,
     workers: int | None = None,
+    reuse_port: bool = False,
     on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Run a listener in this thread until ``stop`` is set."""
-    listener = Listener(host=host, port=port, workers=workers)
+    listener = Listener(host=host, port=port, workers=workers, reuse_port=reuse_port)
     asyncio.run(_serve_until(stop, listener, on_ready))
 
 

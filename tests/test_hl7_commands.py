@@ -129,3 +129,38 @@ def test_the_listener_process_applies_orders_and_stops_cleanly_on_sigterm(hl7_si
     assert code == 0
     assert Study.objects.filter(accession_number="ACC-PROC").exists()
     assert InboundMessage.objects.get().status == "APPLIED"
+
+
+def test_several_listener_processes_share_one_port(hl7_site):
+    if connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
+        pytest.skip("listener processes share the test database on PostgreSQL only")
+    factories.SubspecialtyFactory(code="general", name="General", is_general=True)
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "hl7_listener", "--port=0", "--processes=2", "--workers=2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.endswith("(2 processes)\n")
+        port = int(line.split(":")[-1].split()[0])
+        codes = []
+        for i in range(6):
+            order = OrderSpec(f"ACC-MP{i}", fnr=factories.synthetic_fnr())
+            with MllpClient("127.0.0.1", port) as client:
+                codes.append(client.send_message(orm_o01(order, facility="ALFA")).code)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        exit_code = process.wait(timeout=30)
+
+    assert codes == ["AA"] * 6
+    assert exit_code == 0
+    assert Study.objects.filter(accession_number__startswith="ACC-MP").count() == 6
