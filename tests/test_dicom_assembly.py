@@ -361,3 +361,19 @@ def test_more_instances_of_a_known_series_before_ready_restart_the_quiet_period(
     assert images.instance_count == 2
     assert images.last_instance_at > before
     assert not DicomInstance.objects.filter(is_late=True).exists()
+
+
+def test_an_order_naming_another_patient_than_the_images_is_refused_not_merged(pacs_site, port):
+    from worklists.services.orders import OrderConflict
+
+    images_fnr = factories.synthetic_fnr(dt.date(1980, 8, 8))
+    send(port, [instance(study_uid=new_uid(), accession="H800", patient_id=images_fnr)])
+    study = Study.objects.get()
+
+    with pytest.raises(OrderConflict, match="belongs to another patient"):
+        order(pacs_site, "H800", factories.synthetic_fnr(dt.date(1981, 9, 9)))
+
+    study.refresh_from_db()
+    assert study.status == StudyStatus.ORDERED
+    assert Patient.objects.count() == 1
+    assert StudyImages.objects.get(study=study).order_arrived_at is None
