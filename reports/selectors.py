@@ -19,8 +19,11 @@ from reports.models import (
     ReportTemplate,
     ReportVersion,
 )
-from worklists.access import AnyUser, studies_visible_to
-from worklists.models import Assignment, Study
+from worklists.access import AnyUser, is_coordinator, studies_visible_to
+from worklists.models import Assignment, Study, StudyStatus
+
+# Statuses in which the holder writes the report (a preliminary does not end the writing).
+WRITABLE_STATUSES = (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS, StudyStatus.PRELIMINARY)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,7 +66,7 @@ def report_state(*, study: Study) -> ReportState:
     """The report of a study the caller has already been allowed to see."""
     versions = list(
         ReportVersion.objects.filter(study=study)
-        .select_related("critical_finding")
+        .select_related("critical_finding", "signed_by")
         .prefetch_related(
             Prefetch(
                 "critical_finding__communications",
@@ -142,6 +145,34 @@ def may_write(*, study: Study, user: AnyUser) -> bool:
     return Assignment.objects.filter(
         study=study, ended_at__isnull=True, radiologist__user_id=user.pk
     ).exists()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rights:
+    """What the page offers ``user`` for this report; the services decide again on each write."""
+
+    draft: bool
+    reject: bool
+    amend: bool
+    communicate: bool
+
+
+def report_rights(*, state: ReportState, user: AnyUser) -> Rights:
+    holder = may_write(study=state.study, user=user)
+    status = state.study.status
+    signer_of_final = any(
+        v.version.kind == "FINAL" and v.version.signed_by.user_id == user.pk for v in state.versions
+    )
+    communicate = bool(state.open_findings) and (
+        is_coordinator(user)
+        or any(f.version.signed_by.user_id == user.pk for f in state.open_findings)
+    )
+    return Rights(
+        draft=holder and status in WRITABLE_STATUSES,
+        reject=holder and status in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS),
+        amend=status == StudyStatus.FINAL and signer_of_final,
+        communicate=communicate,
+    )
 
 
 def latest_versions(*, studies: list[Study]) -> dict[int, ReportVersion]:

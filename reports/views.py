@@ -36,7 +36,7 @@ from reports.services.reports import (
     report_sign,
 )
 from worklists import selectors as study_selectors
-from worklists.access import is_coordinator, radiologist_of
+from worklists.access import radiologist_of
 from worklists.lifecycle import IllegalTransition
 from worklists.models import UNREAD_STATUSES, AuditEvent, Study, StudyStatus
 from worklists.services.audit import AccessContext, audit_study_reads
@@ -70,7 +70,7 @@ def _render_reading(
     audit_report_reads(context=context, studies=shown)
 
     now = timezone.now()
-    may_write = selectors.may_write(study=study, user=request.user)
+    rights = selectors.report_rights(state=state, user=request.user)
     if sections is None:
         sections = state.draft.sections if state.draft else selectors.starting_sections(study=study)
     return render(
@@ -91,21 +91,7 @@ def _render_reading(
             "priors": [(prior, prior_reports.get(prior.id)) for prior in priors],
             "ai_findings": study.ai_findings.order_by("-is_critical", "-confidence", "id"),
             "state": state,
-            "may_write": may_write,
-            "can_reject": may_write and study.status in ("ASSIGNED", "IN_PROGRESS"),
-            "can_draft": may_write and study.status in ("ASSIGNED", "IN_PROGRESS", "PRELIMINARY"),
-            "can_amend": bool(
-                study.status == "FINAL"
-                and any(
-                    v.version.kind == "FINAL" and v.version.signed_by.user_id == request.user.pk
-                    for v in state.versions
-                )
-            ),
-            "can_communicate": bool(state.open_findings)
-            and (
-                is_coordinator(request.user)
-                or any(f.version.signed_by.user_id == request.user.pk for f in state.open_findings)
-            ),
+            "rights": rights,
             "sections": sections,
             "revision": state.draft.revision if state.draft else 0,
             "error": error,

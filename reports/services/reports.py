@@ -28,7 +28,7 @@ from reports.models import (
     SigningFailure,
     VersionKind,
 )
-from reports.selectors import template_for_study
+from reports.selectors import WRITABLE_STATUSES, template_for_study
 from reports.services import content
 from reports.services.delivery import report_delivery_enqueue
 from reports.services.errors import (
@@ -46,8 +46,6 @@ from worklists.models import Radiologist, Study, StudyStatus
 from worklists.services import studies as lifecycle
 from worklists.services.claims import claim_touch
 
-# Statuses in which the holder writes the first report (a preliminary does not end the writing).
-WRITABLE_STATUSES = (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS, StudyStatus.PRELIMINARY)
 # A communication logged a little ahead of the server's clock is skew, not the future.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
