@@ -81,7 +81,7 @@ def test_nobody_eligible_leaves_the_study_ready_and_says_why(owner, site_a, neur
     assert decision is not None
     assert decision.radiologist_id is None
     assert decision.trace["eligible"] == []
-    assert decision.trace["not_on_shift"] == 1
+    assert decision.trace["not_considered"] == 1
     assert Study.objects.get(id=study.id).status == StudyStatus.READY
 
 
@@ -108,7 +108,7 @@ def test_a_readers_queue_is_bounded_in_work_units_but_not_for_stat(owner, site_a
     assert held == {studies[0].id, studies[1].id, stat.id}
     refused = RoutingDecision.objects.get(study=studies[2])
     assert refused.radiologist_id is None
-    assert refused.trace["excluded"][0]["reason"] == "queue full (2.00 + 1.00 of 2.0 work units)"
+    assert refused.trace["excluded"][0]["reason"] == "queue full (2.00 + 1.00 of 2.00 work units)"
 
 
 def test_marking_a_study_ready_routes_it_after_commit(

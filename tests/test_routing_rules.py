@@ -155,7 +155,7 @@ def test_a_backup_shift_counts_only_from_tier_1():
 
 def test_the_queue_cap_excludes_a_full_reader_but_not_for_stat_or_critical():
     full = reader(queue_work_units=Decimal("5.5"))
-    assert reason(full, study()) == "queue full (5.5 + 1 of 6 work units)"
+    assert reason(full, study()) == "queue full (5.50 + 1.00 of 6.00 work units)"
     assert reason(full, study(priority="STAT", routing_rank=0)) is None
     assert reason(full, study(is_critical=True)) is None
     # An empty queue always takes one study, even one larger than the cap.

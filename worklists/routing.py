@@ -221,8 +221,8 @@ def exclusion_reason(
         and reader.queue_work_units + study.work_units > policy.queue_cap_work_units
     ):
         return (
-            f"queue full ({reader.queue_work_units} + {study.work_units} of "
-            f"{policy.queue_cap_work_units} work units)"
+            f"queue full ({reader.queue_work_units:.2f} + {study.work_units:.2f} of "
+            f"{policy.queue_cap_work_units:.2f} work units)"
         )
     return None
 

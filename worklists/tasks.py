@@ -14,8 +14,13 @@ def broadcast_study_event(*, study_id: int, site_id: int, event: str, status: st
     if layer is None:
         return
     message = {"type": "study.event", "event": event, "study_id": study_id, "status": status}
-    for group in (site_group(site_id), ALL_SITES_GROUP):
-        async_to_sync(layer.group_send)(group, message)
+
+    async def send_to_both() -> None:
+        # One trip into the event loop for both groups: each async_to_sync costs a thread hop.
+        for group in (site_group(site_id), ALL_SITES_GROUP):
+            await layer.group_send(group, message)
+
+    async_to_sync(send_to_both)()
 
 
 # Routing. Tasks take ids, call one service, and may run twice: each service re-checks state.

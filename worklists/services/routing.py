@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from worklists import coverage, routing
@@ -91,43 +91,63 @@ def load_readers(
     now: dt.datetime,
     radiologist_ids: Iterable[int] | None = None,
     site_id: int | None = None,
+    worklist_id: int | None = None,
+    patient_id: int | None = None,
 ) -> list[routing.ReaderFacts]:
-    """Facts of every radiologist on shift now (or of the given ones), in a fixed few queries."""
-    shifts_qs = Shift.objects.filter(ends_at__gt=now, starts_at__lte=now)
+    """Facts of the radiologists on shift now (or of the given ones), in a fixed few queries.
+
+    For one study (``worklist_id``, ``site_id``, ``patient_id``) only what bears on it is read:
+    the readers on shift competent in its worklist, their credentials for its site, whether they
+    hold a study of its patient. The reader set travels as a subquery, never as a long id list.
+    """
     if radiologist_ids is not None:
-        shifts_qs = shifts_qs.filter(radiologist_id__in=list(radiologist_ids))
-    shifts = list(shifts_qs)
-    shift_ids = [s.id for s in shifts]
+        wanted: QuerySet[Radiologist] | list[int] = list(radiologist_ids)
+        shifts_qs = Shift.objects.filter(radiologist_id__in=wanted)
+    else:
+        shifts_qs = Shift.objects.filter(starts_at__lte=now, ends_at__gt=now)
+        if worklist_id is not None:
+            shifts_qs = shifts_qs.filter(radiologist__competences__subspecialty_id=worklist_id)
+        wanted = Radiologist.objects.filter(id__in=shifts_qs.values("radiologist_id"))
+    shifts = list(
+        shifts_qs.filter(starts_at__lte=now, ends_at__gt=now).values(
+            "id",
+            "radiologist_id",
+            "starts_at",
+            "ends_at",
+            "role",
+            "target_work_units",
+            "carried_deficit_work_units",
+        )
+    )
+    shift_ids = [s["id"] for s in shifts]
     shift_worklists: dict[int, set[int]] = defaultdict(set)
-    for shift_id, worklist_id in Shift.worklists.through.objects.filter(
-        shift_id__in=shift_ids
-    ).values_list("shift_id", "subspecialty_id"):
-        shift_worklists[shift_id].add(worklist_id)
     shift_sites: dict[int, set[int]] = defaultdict(set)
-    for shift_id, shift_site_id in Shift.sites.through.objects.filter(
-        shift_id__in=shift_ids
-    ).values_list("shift_id", "site_id"):
-        shift_sites[shift_id].add(shift_site_id)
+    if shift_ids:
+        for shift_id, wl in Shift.worklists.through.objects.filter(
+            shift_id__in=shift_ids
+        ).values_list("shift_id", "subspecialty_id"):
+            shift_worklists[shift_id].add(wl)
+        for shift_id, st in Shift.sites.through.objects.filter(shift_id__in=shift_ids).values_list(
+            "shift_id", "site_id"
+        ):
+            shift_sites[shift_id].add(st)
     by_reader: dict[int, list[routing.ShiftFacts]] = defaultdict(list)
     for s in shifts:
-        by_reader[s.radiologist_id].append(
+        by_reader[s["radiologist_id"]].append(
             routing.ShiftFacts(
-                id=s.id,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                role=s.role,
-                worklist_ids=frozenset(shift_worklists[s.id]) if shift_worklists[s.id] else None,
-                site_ids=frozenset(shift_sites[s.id]) if shift_sites[s.id] else None,
-                target_work_units=s.target_work_units,
-                carried_deficit=s.carried_deficit_work_units,
+                id=s["id"],
+                starts_at=s["starts_at"],
+                ends_at=s["ends_at"],
+                role=s["role"],
+                worklist_ids=frozenset(shift_worklists[s["id"]]) or None,
+                site_ids=frozenset(shift_sites[s["id"]]) or None,
+                target_work_units=s["target_work_units"],
+                carried_deficit=s["carried_deficit_work_units"],
             )
         )
-    ids = list(by_reader) if radiologist_ids is None else list(radiologist_ids)
-    if not ids:
-        return []
     people = {
         r["id"]: r
-        for r in Radiologist.objects.filter(id__in=ids).values(
+        for r in Radiologist.objects.filter(id__in=wanted).values(
             "id",
             "is_active",
             "modalities",
@@ -137,12 +157,15 @@ def load_readers(
             "user__last_name",
         )
     }
+    if not people:
+        return []
     competences: dict[int, dict[int, str]] = defaultdict(dict)
-    for rid, worklist_id, level in Competence.objects.filter(radiologist_id__in=ids).values_list(
-        "radiologist_id", "subspecialty_id", "level"
-    ):
-        competences[rid][worklist_id] = level
-    credentials_qs = Credential.objects.filter(radiologist_id__in=ids)
+    competence_qs = Competence.objects.filter(radiologist_id__in=wanted)
+    if worklist_id is not None:
+        competence_qs = competence_qs.filter(subspecialty_id=worklist_id)
+    for rid, wl, level in competence_qs.values_list("radiologist_id", "subspecialty_id", "level"):
+        competences[rid][wl] = level
+    credentials_qs = Credential.objects.filter(radiologist_id__in=wanted)
     if site_id is not None:
         credentials_qs = credentials_qs.filter(site_id=site_id)
     credentials: dict[int, list[routing.CredentialFacts]] = defaultdict(list)
@@ -159,22 +182,28 @@ def load_readers(
             )
         )
     members: dict[int, set[int]] = defaultdict(set)
-    user_to_reader = {p["user_id"]: rid for rid, p in people.items()}
-    for user_id, member_site in SiteMembership.objects.filter(
-        user_id__in=list(user_to_reader)
-    ).values_list("user_id", "site_id"):
-        members[user_to_reader[user_id]].add(member_site)
+    member_qs = SiteMembership.objects.filter(user__radiologist__in=wanted)
+    if site_id is not None:
+        member_qs = member_qs.filter(site_id=site_id)
+    for rid, member_site in member_qs.values_list("user__radiologist__id", "site_id"):
+        members[rid].add(member_site)
+    held = (
+        Assignment.objects.filter(radiologist_id__in=wanted, ended_at__isnull=True)
+        .values("radiologist_id")
+        .annotate(
+            units=Sum("study__work_units"),
+            stat=Count("id", filter=Q(study__routing_rank=0)),
+            same_patient=Count("id", filter=Q(study__patient_id=patient_id or 0)),
+        )
+    )
     queue: dict[int, Decimal] = defaultdict(Decimal)
     stat_held: dict[int, int] = defaultdict(int)
-    patients: dict[int, set[int]] = defaultdict(set)
-    for rid, units, rank, patient_id in Assignment.objects.filter(
-        radiologist_id__in=ids, ended_at__isnull=True
-    ).values_list(
-        "radiologist_id", "study__work_units", "study__routing_rank", "study__patient_id"
-    ):
-        queue[rid] += units
-        stat_held[rid] += rank == 0
-        patients[rid].add(patient_id)
+    patients: dict[int, frozenset[int]] = defaultdict(frozenset)
+    for row in held:
+        queue[row["radiologist_id"]] = row["units"] or Decimal("0")
+        stat_held[row["radiologist_id"]] = row["stat"]
+        if patient_id is not None and row["same_patient"]:
+            patients[row["radiologist_id"]] = frozenset({patient_id})
     shift_start = {
         rid: min(s.starts_at for s in reader_shifts) for rid, reader_shifts in by_reader.items()
     }
@@ -184,16 +213,14 @@ def load_readers(
         # went on to someone else and count for them.
         for rid, at, units in Assignment.objects.filter(
             Q(ended_at__isnull=True) | Q(end_reason="signed"),
-            radiologist_id__in=list(shift_start),
+            radiologist_id__in=wanted,
             assigned_at__gte=min(shift_start.values()),
         ).values_list("radiologist_id", "assigned_at", "study__work_units"):
-            if at >= shift_start[rid]:
+            if rid in shift_start and at >= shift_start[rid]:
                 shift_units[rid] += units
     readers = []
-    for rid in sorted(ids):
-        person = people.get(rid)
-        if person is None:
-            continue
+    for rid in sorted(people):
+        person = people[rid]
         name = " ".join(filter(None, (person["user__first_name"], person["user__last_name"])))
         readers.append(
             routing.ReaderFacts(
@@ -208,7 +235,7 @@ def load_readers(
                 queue_work_units=queue[rid],
                 stat_held=stat_held[rid],
                 shift_work_units=shift_units[rid],
-                held_patient_ids=frozenset(patients[rid]),
+                held_patient_ids=patients[rid],
             )
         )
     return readers
@@ -235,12 +262,18 @@ def study_route(
     if study is None or study.status != StudyStatus.READY or study.worklist_id is None:
         return None
     facts = study_facts(study, now=now, uncovered=uncovered_site_ids(now=now))
-    readers = load_readers(now=now, site_id=study.site_id)
+    readers = load_readers(
+        now=now,
+        site_id=study.site_id,
+        worklist_id=study.worklist_id,
+        patient_id=study.patient_id,
+    )
     policy = routing_policy()
     exclude = frozenset({exclude_radiologist_id}) if exclude_radiologist_id else frozenset()
     decision = routing.decide(facts, readers, now=now, policy=policy, exclude_ids=exclude)
     trace = decision.trace()
-    trace["not_on_shift"] = Radiologist.objects.filter(is_active=True).count() - len(readers)
+    # Readers not on shift, or not competent in this worklist at all, are counted, not listed.
+    trace["not_considered"] = Radiologist.objects.filter(is_active=True).count() - len(readers)
     trace["trigger"] = trigger
     with transaction.atomic():
         locked = _lock_study(study_id)

@@ -1,0 +1,404 @@
+"""Routing benchmark: push decisions, "read next" claims against one hand-written statement, and
+"read next" over HTTP against a real server.
+
+Sets up its own data in the throw-away database: 500 radiologists on shift, 20,000 unread
+studies. Figures, not assertions; PostgreSQL in earnest (the claim statement is PostgreSQL's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, connections
+from django.utils import timezone
+
+from worklists.actors import Actor
+from worklists.models import (
+    Assignment,
+    Competence,
+    Credential,
+    Patient,
+    Radiologist,
+    RoutingDecision,
+    Shift,
+    Site,
+    Study,
+    StudyEvent,
+    StudyStatus,
+    Subspecialty,
+)
+from worklists.services.claims import study_claim_next
+from worklists.services.routing import forget_coverage_cache, study_route
+from worklists.services.tokens import personal_token_get_or_create
+
+ROOT = Path(__file__).resolve().parent.parent
+RADIOLOGISTS = int(os.environ.get("BENCH_RADIOLOGISTS", "500"))
+UNREAD = int(os.environ.get("BENCH_UNREAD", "20000"))
+DECISIONS = int(os.environ.get("BENCH_DECISIONS", "300"))
+CLAIM_THREADS = 16
+CLAIMS_PER_THREAD = int(os.environ.get("BENCH_CLAIMS_PER_THREAD", "150"))
+HTTP_THREADS = 32
+HTTP_REQUESTS_PER_THREAD = int(os.environ.get("BENCH_HTTP_PER_THREAD", "40"))
+SITES = 12
+WORKLISTS = ("neuro", "msk", "thorax", "abdomen", "mamma", "emergency")
+MODALITIES = ["CT", "MR", "DX", "US", "MG"]
+
+# The reference: the same claim as one hand-written statement, autocommit, nothing else.
+RAW_CLAIM = """
+UPDATE worklists_study SET status = 'ASSIGNED', status_changed_at = now(), updated_at = now()
+WHERE id = (
+    SELECT id FROM worklists_study
+    WHERE status = 'READY' AND worklist_id = ANY(%s) AND site_id = ANY(%s)
+    ORDER BY routing_rank, deadline, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+def p(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100)[q - 1]
+
+
+def populate(rng: random.Random) -> tuple[list[Radiologist], list[Site], list[Subspecialty]]:
+    now = timezone.now()
+    sites = [
+        Site.objects.create(code=f"rb{i}", name=f"Rutesjukehus {i}", hl7_sending_facility=f"RB{i}")
+        for i in range(SITES)
+    ]
+    worklists = [
+        Subspecialty.objects.get_or_create(code=f"rb-{c}", defaults={"name": c})[0]
+        for c in WORKLISTS
+    ]
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"rb-reader{i}", first_name="Rad", last_name=f"{i:03d}")
+        for i in range(RADIOLOGISTS)
+    )
+    readers = Radiologist.objects.bulk_create(
+        Radiologist(
+            user=u,
+            hpr_number=f"{8000000 + i}",
+            modalities=rng.sample(MODALITIES, k=rng.randint(2, 5)),
+        )
+        for i, u in enumerate(users)
+    )
+    competences, credentials, shifts = [], [], []
+    for reader in readers:
+        for worklist in rng.sample(worklists, k=rng.randint(1, 3)):
+            level = "PRIMARY" if rng.random() < 0.8 else "BACKUP"
+            competences.append(Competence(radiologist=reader, subspecialty=worklist, level=level))
+        for site in rng.sample(sites, k=rng.randint(3, 8)):
+            credentials.append(
+                Credential(radiologist=reader, site=site, valid_from=dt.date(2024, 1, 1))
+            )
+        shifts.append(
+            Shift(
+                radiologist=reader,
+                starts_at=now - dt.timedelta(hours=2),
+                ends_at=now + dt.timedelta(hours=8),
+                role="PRIMARY" if rng.random() < 0.85 else "BACKUP",
+                target_work_units=Decimal(rng.choice([20, 30, 40])),
+                started_at=now - dt.timedelta(hours=2),
+            )
+        )
+    Competence.objects.bulk_create(competences)
+    Credential.objects.bulk_create(credentials)
+    Shift.objects.bulk_create(shifts)
+    patients = Patient.objects.bulk_create(
+        Patient(family_name=f"Rute{i}", birth_date=dt.date(1950, 1, 1)) for i in range(UNREAD)
+    )
+    priorities = ["STAT"] * 5 + ["URGENT"] * 15 + ["CANCER_PATHWAY"] * 10 + ["ROUTINE"] * 70
+    ranks = {"STAT": 0, "URGENT": 1, "CANCER_PATHWAY": 2, "ROUTINE": 3}
+    batch = []
+    for i, patient in enumerate(patients):
+        priority = rng.choice(priorities)
+        ready_at = now - dt.timedelta(minutes=rng.randrange(1, 600))
+        batch.append(
+            Study(
+                site=rng.choice(sites),
+                accession_number=f"RB{i}",
+                # one in ten patients has two unread studies (bundling)
+                patient=patients[i - 1] if i % 10 == 9 else patient,
+                modality=rng.choice(MODALITIES),
+                procedure_text="Benchmark",
+                priority=priority,
+                routing_rank=ranks[priority],
+                ordered_at=ready_at,
+                ready_at=ready_at,
+                deadline=ready_at + dt.timedelta(minutes=rng.choice([60, 360, 2880, 10080])),
+                worklist=rng.choice(worklists),
+                work_units=Decimal(rng.choice(["0.5", "1.0", "1.5", "3.0"])),
+                status=StudyStatus.READY,
+                status_changed_at=ready_at,
+            )
+        )
+    Study.objects.bulk_create(batch, batch_size=5000)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return readers, sites, worklists
+
+
+def broad_readers(
+    count: int, prefix: str, sites: list[Site], worklists: list[Subspecialty]
+) -> list[Radiologist]:
+    """Readers who may read everything: the claim benchmarks measure the claim, not scarcity."""
+    now = timezone.now()
+    made = []
+    for i in range(count):
+        user = get_user_model().objects.create(username=f"{prefix}{i}")
+        reader = Radiologist.objects.create(
+            user=user, hpr_number=f"{7000000 + len(prefix) * 1000 + i}", modalities=MODALITIES
+        )
+        Competence.objects.bulk_create(
+            Competence(radiologist=reader, subspecialty=w) for w in worklists
+        )
+        Credential.objects.bulk_create(
+            Credential(radiologist=reader, site=s, valid_from=dt.date(2024, 1, 1)) for s in sites
+        )
+        Shift.objects.create(
+            radiologist=reader,
+            starts_at=now - dt.timedelta(hours=1),
+            ends_at=now + dt.timedelta(hours=9),
+            started_at=now,
+        )
+        made.append(reader)
+    return made
+
+
+def reset_claims() -> None:
+    """Put every claimed study back, so each phase starts from the same pool."""
+    claimed = Assignment.objects.filter(kind=Assignment.Kind.PULL).values("study_id")
+    StudyEvent.objects.filter(study_id__in=claimed).delete()
+    RoutingDecision.objects.filter(mode=RoutingDecision.Mode.PULL).delete()
+    Study.objects.filter(id__in=claimed).update(status=StudyStatus.READY)
+    Assignment.objects.filter(kind=Assignment.Kind.PULL).delete()
+    Study.objects.filter(status=StudyStatus.ASSIGNED, assignments__isnull=True).update(
+        status=StudyStatus.READY
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE worklists_study")
+
+
+def bench_decisions(rng: random.Random) -> dict[str, float]:
+    ids = list(Study.objects.filter(status=StudyStatus.READY).values_list("id", flat=True))
+    sample = rng.sample(ids, k=min(DECISIONS, len(ids)))
+    timings = []
+    assigned = 0
+    start = time.perf_counter()
+    for study_id in sample:
+        t0 = time.perf_counter()
+        decision = study_route(study_id=study_id, trigger="bench")
+        timings.append((time.perf_counter() - t0) * 1000)
+        assigned += bool(decision and decision.radiologist_id)
+    elapsed = time.perf_counter() - start
+    return {
+        "routing_radiologists": float(RADIOLOGISTS),
+        "routing_unread_studies": float(UNREAD),
+        "routing_decisions_per_s": len(sample) / elapsed,
+        "routing_p50_ms": statistics.median(timings),
+        "routing_p95_ms": p(timings, 95),
+        "routing_assigned_share": assigned / len(sample),
+    }
+
+
+def run_threads(workers: list[Callable[[], int]]) -> tuple[int, float, list[BaseException]]:
+    barrier = threading.Barrier(len(workers) + 1)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def wrap(work: Callable[[], int]) -> None:
+        try:
+            barrier.wait()
+            done = work()
+            with lock:
+                counts.append(done)
+        except BaseException as exc:  # reported with the figures
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=wrap, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return sum(counts), time.perf_counter() - start, errors
+
+
+def bench_claims(
+    readers: list[Radiologist], sites: list[Site], worklists: list[Subspecialty]
+) -> dict[str, float]:
+    def service(reader: Radiologist) -> Callable[[], int]:
+        actor = Actor(user_id=reader.user_id, label=reader.user.username)
+
+        def work() -> int:
+            done = 0
+            for _ in range(CLAIMS_PER_THREAD):
+                done += study_claim_next(radiologist_id=reader.id, actor=actor) is not None
+            return done
+
+        return work
+
+    site_ids = [s.id for s in sites]
+    worklist_ids = [w.id for w in worklists]
+
+    def raw() -> int:
+        # Prepared on the server, as the service's statement is: the fairest reference.
+        done = 0
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            for _ in range(CLAIMS_PER_THREAD):
+                cursor.execute(RAW_CLAIM, [worklist_ids, site_ids], prepare=True)
+                done += cursor.fetchone() is not None
+        return done
+
+    reset_claims()
+    claims, elapsed, errors = run_threads([service(r) for r in readers])
+    service_rate = claims / elapsed
+    reset_claims()
+    raw_claims, raw_elapsed, raw_errors = run_threads([raw for _ in readers])
+    raw_rate = raw_claims / raw_elapsed
+    reset_claims()
+    if errors or raw_errors:
+        print(f"claim errors: {(errors + raw_errors)[:3]!r}", file=sys.stderr)
+    return {
+        "claims_concurrency": float(len(readers)),
+        "claims_per_s": service_rate,
+        "raw_sql_claims_per_s": raw_rate,
+        "claim_ratio": service_rate / raw_rate,
+        "claim_errors": float(len(errors) + len(raw_errors)),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_http(readers: list[Radiologist]) -> dict[str, float]:
+    """32 readers pressing "Read next" against uvicorn serving the throw-away database."""
+    tokens = [personal_token_get_or_create(user_id=r.user_id).key for r in readers]
+    db = settings.DATABASES["default"]
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        if connection.vendor == "postgresql"
+        else f"sqlite:///{db['NAME']}",
+        "LOG_LEVEL": "WARNING",
+        # Under ASGI each request runs in its own thread: persistent connections would pile up
+        # (Django's advice for async servers is CONN_MAX_AGE=0).
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    server = subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed args)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "teleradiology.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def client(token: str) -> Callable[[], int]:
+            def work() -> int:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                done = 0
+                mine = []
+                for _ in range(HTTP_REQUESTS_PER_THREAD):
+                    t0 = time.perf_counter()
+                    conn.request(
+                        "POST",
+                        "/api/v1/worklist/next",
+                        headers={"Authorization": f"Token {token}", "Content-Length": "0"},
+                    )
+                    response = conn.getresponse()
+                    response.read()
+                    mine.append((time.perf_counter() - t0) * 1000)
+                    if response.status not in (200, 204):
+                        raise RuntimeError(f"read next answered {response.status}")
+                    done += response.status == 200
+                conn.close()
+                with lock:
+                    latencies.extend(mine)
+                return done
+
+            return work
+
+        # Warm up each worker process (imports, connections, coverage) before measuring.
+        for token in tokens[:4]:
+            client(token)()
+        latencies.clear()
+        claims, elapsed, errors = run_threads([client(t) for t in tokens])
+        claimed_share = claims / max(1, len(latencies))
+        if errors:
+            print(f"http errors: {errors[:3]!r}", file=sys.stderr)
+        if not latencies:
+            return {"http_next_errors": float(len(errors))}
+        return {
+            "http_next_concurrency": float(len(tokens)),
+            "http_next_per_s": len(latencies) / elapsed,
+            "http_next_p50_ms": statistics.median(latencies),
+            "http_next_p99_ms": p(latencies, 99),
+            "http_next_errors": float(len(errors)),
+            "http_next_claimed_share": claimed_share,
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run(rng: random.Random) -> dict[str, float]:
+    forget_coverage_cache()
+    start = time.perf_counter()
+    _readers, sites, worklists = populate(rng)
+    print(f"routing: populated in {time.perf_counter() - start:.1f} s", flush=True)
+    figures = bench_decisions(rng)
+    claimers = broad_readers(CLAIM_THREADS, "rb-claim", sites, worklists)
+    figures.update(bench_claims(claimers, sites, worklists))
+    http_readers = broad_readers(HTTP_THREADS, "rb-http", sites, worklists)
+    figures.update(bench_http(http_readers))
+    reset_claims()
+    return figures
