@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -255,3 +255,17 @@ def test_too_many_wrong_passwords_lock_signing_for_a_while(owner, site_a, client
         at=timezone.now() - dt.timedelta(minutes=settings.REPORTS_SIGN_LOCKOUT_MINUTES + 1)
     )
     assert sign(client, study).status_code == 201
+
+
+def test_postgresql_refuses_to_delete_a_signed_version(owner, site_a, client_for):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite guards deletion with the foreign keys only (see migration 0004)")
+    study = factories.held_study(owner, site=site_a)
+    client = client_for(owner.user)
+    save_draft(client, study)
+    sign(client, study)
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ReportVersion.objects.filter(study=study).delete()
+
+    assert ReportVersion.objects.filter(study=study).count() == 1
