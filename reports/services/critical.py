@@ -90,12 +90,18 @@ def critical_findings_escalate(*, now: dt.datetime | None = None) -> int:
     escalated = 0
     for finding in due:
         with transaction.atomic():
-            # Compare-and-set: a second beat, or a communication recorded just now, wins.
-            claimed = CriticalFinding.objects.filter(
-                id=finding.id, communicated_at__isnull=True, escalated_at__isnull=True
-            ).update(escalated_at=now)
-            if not claimed:
+            # Locked and re-checked: a second beat, or a communication recorded meanwhile, wins.
+            # A communication recorded during this transaction waits for the lock, and then
+            # sees (and resolves) the alert raised here.
+            locked = (
+                CriticalFinding.objects.select_for_update()
+                .filter(id=finding.id, communicated_at__isnull=True, escalated_at__isnull=True)
+                .first()
+            )
+            if locked is None:
                 continue
+            locked.escalated_at = now
+            locked.save(update_fields=["escalated_at"])
             minutes = int((now - finding.flagged_at).total_seconds() // 60)
             alert_raise(
                 kind=ALERT_KIND,
