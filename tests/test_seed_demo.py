@@ -222,3 +222,32 @@ def test_every_site_has_an_api_token_printed_with_the_logins(output):
     for code in SITE_CODES:
         token = SiteApiToken.objects.get(site__code=code)
         assert token.key in output
+
+
+def test_every_demo_radiologist_is_on_shift_now_and_read_next_gives_rad01_a_study(output):
+    from worklists.actors import Actor
+    from worklists.models import Shift
+    from worklists.services.claims import study_claim_next
+    from worklists.services.routing import forget_coverage_cache
+
+    now = timezone.now()
+    on_shift = set(
+        Shift.objects.filter(starts_at__lte=now, ends_at__gt=now).values_list(
+            "radiologist__user__username", flat=True
+        )
+    )
+    assert on_shift == {f"rad{n:02d}" for n in range(1, 21)}
+    seed()  # a rerun keeps one current shift each
+    assert (
+        Shift.objects.filter(starts_at__lte=timezone.now(), ends_at__gt=timezone.now()).count()
+        == 20
+    )
+
+    forget_coverage_cache()
+    rad01 = Radiologist.objects.get(user__username="rad01")
+    claimed = study_claim_next(radiologist_id=rad01.id, actor=Actor.for_user(rad01.user))
+
+    assert claimed is not None
+    assert Assignment.objects.get(study_id=claimed.study_id, ended_at__isnull=True).radiologist == (
+        rad01
+    )

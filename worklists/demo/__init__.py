@@ -24,6 +24,7 @@ from django.utils import timezone
 from worklists.demo.data import DEFAULT_STUDY_COUNT, DEMO_PASSWORD
 from worklists.demo.people import ensure_coordinator, ensure_radiologists, ensure_site_users
 from worklists.demo.reference import ensure_rules, ensure_sites, ensure_subspecialties
+from worklists.demo.shifts import ensure_shifts
 from worklists.demo.studies import StudySeeder, delete_demo_studies
 from worklists.demo.summary import render_summary
 from worklists.models import Site, Study
@@ -76,6 +77,7 @@ def _seed(
     password_hash = make_password(DEMO_PASSWORD)
     coordinator = ensure_coordinator(password_hash)
     radiologists = ensure_radiologists(password_hash, sites, subspecialties)
+    ensure_shifts(radiologists, now=timezone.now())
     ensure_site_users(password_hash, sites)
     created = 0
     existing = Study.objects.filter(site__in=sites.values()).count()
