@@ -400,3 +400,17 @@ def test_orders_over_the_listener_reach_the_live_sockets_in_batches(listener):
         received.append(async_to_sync(asyncio.wait_for)(layer.receive(channel), 5))
     ids = set(Study.objects.values_list("id", flat=True))
     assert {(m["event"], m["study_id"]) for m in received} == {("study.created", i) for i in ids}
+
+
+def test_a_new_order_costs_a_bounded_number_of_queries(
+    hl7_site, general_worklist, django_assert_max_num_queries
+):
+    services.sites.get("ALFA")  # the site is cached after the first message
+    raw = orm_o01(spec("ACC-Q"), facility="ALFA")
+
+    # Store; repeat check; lock study and identifiers; patient, identifier, study and event rows;
+    # mark applied; the transaction's two statements (here a savepoint and its release).
+    with django_assert_max_num_queries(11):
+        result = services.hl7_receive(raw=raw, peer="127.0.0.1:1")
+
+    assert result.ack_code == "AA"
