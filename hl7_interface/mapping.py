@@ -109,6 +109,18 @@ def to_command(message: Message, site: SiteContext) -> Command:
     return OrdersCommand(orders=_orders(message, site))
 
 
+def _fits(value: str, limit: int, *, segment: str, field: int, what: str) -> str:
+    if len(value) > limit:
+        raise Hl7Error(
+            f"{what} is {len(value)} characters, at most {limit} are kept",
+            segment=segment,
+            field=field,
+            value=value[:40],
+            error_code="102",
+        )
+    return value
+
+
 def _required(message: Message, name: str) -> Segment:
     segment = message.first(name)
     if segment is None:
@@ -128,6 +140,7 @@ def _identifiers(pid: Segment, number: int, site: SiteContext) -> tuple[Identifi
         value = pid.components(rep)[0].strip() if parts else ""
         if not value:
             continue
+        _fits(value, 64, segment=seg_name, field=number, what="the identifier")
         authority_parts = (
             parts[3].split(pid.seps.subcomponent) if len(parts) > 3 and parts[3] else []
         )
@@ -169,7 +182,7 @@ def _identifiers(pid: Segment, number: int, site: SiteContext) -> tuple[Identifi
 
 def _patient(message: Message, site: SiteContext) -> PatientInput:
     pid = _required(message, "PID")
-    family = pid.component(5, 1).strip()
+    family = pid.component(5, 1).strip()[:100]
     if not family:
         raise Hl7Error("patient family name is empty", segment="PID", field=5, error_code="101")
     sex_code = pid.text(8).strip().upper()
@@ -184,7 +197,7 @@ def _patient(message: Message, site: SiteContext) -> PatientInput:
     return PatientInput(
         identifiers=_identifiers(pid, 3, site),
         family_name=family,
-        given_name=pid.component(5, 2).strip() or None,
+        given_name=pid.component(5, 2).strip()[:100] or None,
         birth_date=parse_date(pid.text(7).strip(), segment="PID", field=7),
         sex=SEXES[sex_code] if sex_code else None,
     )
@@ -250,6 +263,7 @@ def _order(
             field=18,
             error_code="101",
         )
+    _fits(accession, 64, segment="OBR", field=18, what="the accession number")
     if action is OrderAction.CANCEL:
         reason = orc.component(16, 2) or orc.component(16, 1) or f"order control {control}"
         return OrderInput(accession_number=accession, action=action, reason=reason)
@@ -341,6 +355,13 @@ def _study(
     system = obr.component(4, 3).strip()
     question = obr.text(13).strip()
     referring = _person(obr, 16) or _person(orc, 12)
+    _fits(uid, 64, segment="ZDS" if zds else "IPC", field=1 if zds else 3, what="the UID")
+    _fits(code, 32, segment="OBR", field=4, what="the procedure code")
+    _fits(system, 32, segment="OBR", field=4, what="the coding system")
+    # Free text longer than its column is cut, not refused: the order matters more than the
+    # tail of a description or a name.
+    text = text[:300]
+    referring = referring[:200] if referring else None
     return StudyInput(
         modality=_modality(obr, ipc),
         procedure_text=text or None,

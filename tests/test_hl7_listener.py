@@ -414,3 +414,10 @@ def test_a_new_order_costs_a_bounded_number_of_queries(
         result = services.hl7_receive(raw=raw, peer="127.0.0.1:1")
 
     assert result.ack_code == "AA"
+
+
+def test_an_accession_number_too_long_to_keep_is_ae_not_an_internal_error(listener):
+    ack = send(listener.port, orm_o01(spec("A" * 70), facility="ALFA"))
+
+    assert ack.code == "AE"
+    assert "OBR-18: the accession number is 70 characters, at most 64 are kept" in ack.text
