@@ -17,7 +17,8 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from hl7_interface.client import MllpClient
+from hl7_interface.client import MllpClient, MllpError
+from hl7_interface.codec import frame
 from hl7_interface.delivery import outbox_drain
 from hl7_interface.models import SiteHl7Config
 from hl7_interface.outbox import ReportDelivery, ReportSection, outbox_enqueue_report
@@ -164,3 +165,77 @@ def test_several_listener_processes_share_one_port(hl7_site):
     assert codes == ["AA"] * 6
     assert exit_code == 0
     assert Study.objects.filter(accession_number__startswith="ACC-MP").count() == 6
+
+
+def _listener_process(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "hl7_listener", "--port=0", "--workers=2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    return process, int(line.rsplit(":", 1)[-1])
+
+
+def test_a_listener_killed_between_storing_and_applying_applies_the_message_once_on_restart(
+    hl7_site,
+):
+    if connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
+        pytest.skip("listener processes share the test database on PostgreSQL only")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("REDIS_URL", None)
+    fnr = factories.synthetic_fnr()
+    first, port = _listener_process(env)
+    try:
+        with MllpClient("127.0.0.1", port) as client:
+            assert (
+                client.send_message(orm_o01(OrderSpec("ACC-K", fnr=fnr), facility="ALFA")).code
+                == "AA"
+            )
+        change = orm_o01(
+            OrderSpec("ACC-K", fnr=fnr, control="XO", priority="S"),
+            facility="ALFA",
+            control_id="KILL-1",
+        )
+        # Hold the study's row lock so the listener stores the change and then waits to apply it.
+        with transaction.atomic():
+            Study.objects.select_for_update().get(accession_number="ACC-K")
+            client = MllpClient("127.0.0.1", port, timeout=30)
+            client.send_raw(frame(change))
+            deadline = time.monotonic() + 20
+            while not InboundMessage.objects.filter(message_id="KILL-1").exists():
+                assert time.monotonic() < deadline, "the change was never stored"
+                time.sleep(0.05)
+            first.kill()  # SIGKILL: no cleanup, no ACK
+            first.wait(timeout=10)
+        with pytest.raises(MllpError):
+            client.receive()
+        client.close()
+        assert InboundMessage.objects.get(message_id="KILL-1").status == "RECEIVED"
+    finally:
+        first.kill()
+
+    second, port = _listener_process(env)  # recovers on start, before it listens
+    try:
+        with MllpClient("127.0.0.1", port) as client:
+            again = client.send_message(change)  # the RIS never got its ACK and resends
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+
+    study = Study.objects.get(accession_number="ACC-K")
+    assert study.priority == "STAT"
+    assert study.events.filter(reason="order updated").count() == 1
+    assert again.code == "AA"
+    assert "duplicate of message" in again.text
+    assert list(
+        InboundMessage.objects.filter(message_id="KILL-1")
+        .order_by("id")
+        .values_list("status", flat=True)
+    ) == ["APPLIED", "DUPLICATE"]
