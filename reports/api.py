@@ -49,6 +49,7 @@ from reports.services.reports import (
     report_sign,
 )
 from worklists import selectors as study_selectors
+from worklists.access import studies_visible_to
 from worklists.lifecycle import IllegalTransition
 from worklists.models import Study
 from worklists.services.audit import AccessContext
@@ -80,6 +81,11 @@ def visible_study(request: Request, study_id: int) -> Study | None:
         return None
 
 
+def is_visible(request: Request, study_id: int) -> bool:
+    """Writes only need to know the caller may see the study (else 404, never 403)."""
+    return studies_visible_to(request.user).filter(id=study_id).exists()
+
+
 class ReportApi(APIView):
     """The study's report: its draft and every version. PUT saves the draft (autosave)."""
 
@@ -104,7 +110,7 @@ class ReportApi(APIView):
 
     @extend_schema(request=DraftInSerializer, responses={200: DraftOutSerializer})
     def put(self, request: Request, study_id: int) -> Response:
-        if visible_study(request, study_id) is None:
+        if not is_visible(request, study_id):
             return NOT_FOUND
         serializer = DraftInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -125,7 +131,7 @@ class PreliminaryApi(APIView):
 
     @extend_schema(request=OptionalDraftInSerializer, responses={201: VersionCreatedSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        if visible_study(request, study_id) is None:
+        if not is_visible(request, study_id):
             return NOT_FOUND
         serializer = OptionalDraftInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -147,7 +153,7 @@ class SignApi(APIView):
 
     @extend_schema(request=SignInSerializer, responses={201: VersionCreatedSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        if visible_study(request, study_id) is None:
+        if not is_visible(request, study_id):
             return NOT_FOUND
         serializer = SignInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -175,7 +181,7 @@ class AddendaApi(APIView):
 
     @extend_schema(request=AddendumInSerializer, responses={201: VersionCreatedSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        if visible_study(request, study_id) is None:
+        if not is_visible(request, study_id):
             return NOT_FOUND
         serializer = AddendumInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -206,7 +212,7 @@ class RejectApi(APIView):
 
     @extend_schema(request=RejectInSerializer, responses={201: RejectionOutSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        if visible_study(request, study_id) is None:
+        if not is_visible(request, study_id):
             return NOT_FOUND
         serializer = RejectInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
