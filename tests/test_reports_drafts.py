@@ -204,7 +204,7 @@ def test_autosave_costs_a_bounded_number_of_queries(
     client = client_for(owner.user)
     client.put(url(study), {"sections": factories.report_sections(), "revision": 0}, format="json")
 
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.put(
             url(study),
             {"sections": factories.report_sections(findings="Mer"), "revision": 1},
