@@ -101,6 +101,7 @@ class ReportApi(APIView):
             context=AccessContext.from_request(request, channel="api"), studies=[study]
         )
         context = {
+            "draft_text": selectors.may_read_drafts(user=request.user),
             "may_write": selectors.may_write(study=study, user=request.user),
             "starting_sections": []
             if state.draft or state.versions

@@ -19,7 +19,7 @@ from reports.models import (
     ReportTemplate,
     ReportVersion,
 )
-from worklists.access import AnyUser, is_coordinator, studies_visible_to
+from worklists.access import AnyUser, is_coordinator, radiologist_of, studies_visible_to
 from worklists.models import Assignment, Study, StudyStatus
 
 # Statuses in which the holder writes the report (a preliminary does not end the writing).
@@ -136,6 +136,12 @@ def starting_sections(*, study: Study) -> list[dict[str, str]]:
         if section["key"] == "clinical_information" and not section["text"]:
             section["text"] = study.clinical_question
     return sections
+
+
+def may_read_drafts(*, user: AnyUser) -> bool:
+    """Radiologists and coordinators read unsigned drafts; a site's own staff see issued
+    versions only (a draft is not a report, and nobody should act on it)."""
+    return is_coordinator(user) or radiologist_of(user) is not None
 
 
 def may_write(*, study: Study, user: AnyUser) -> bool:

@@ -144,10 +144,19 @@ class VersionOutSerializer(serializers.Serializer):
 
 
 class DraftOutSerializer(serializers.Serializer):
-    sections = serializers.JSONField()
+    sections = serializers.SerializerMethodField(
+        help_text="null for readers who are not radiologists or coordinators: a draft is not a "
+        "report, and a site acts on issued versions only."
+    )
     revision = serializers.IntegerField()
     author = serializers.CharField(source="author_name")
     updated_at = serializers.DateTimeField()
+
+    def get_sections(self, draft: Any) -> list[dict[str, str]] | None:
+        if not self.context.get("draft_text", True):
+            return None
+        sections: list[dict[str, str]] = draft.sections
+        return sections
 
 
 class RejectionOutSerializer(serializers.Serializer):

@@ -82,6 +82,8 @@ def test_a_coordinator_and_the_site_may_read_and_each_read_is_audited(
         response = client_for(user).get(reverse("api-report", args=[study.id]))
         assert response.status_code == 200
         assert response.json()["draft"]["revision"] == 1
+        draft_text = response.json()["draft"]["sections"]
+        assert (draft_text is None) is (user == site_user)
         assert response.json()["may_write"] is (user == owner.user)
         (event,) = report_views(user)
         assert (event.object_type, event.object_id) == ("report", str(study.id))
