@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
 
-from hl7_interface.codec import Frame, FrameDecoder, frame
+from hl7_interface.codec import Frame, FrameDecoder, OversizeFrame, frame
 from hl7_interface.live_batch import StudyEventBatcher
 from hl7_interface.services import (
     Received,
@@ -135,8 +135,10 @@ class Listener:
             # Connections still open are closed by their own idle timeout or the loop's end.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=1)
-        await asyncio.get_running_loop().run_in_executor(None, self.pool.stop)
-        self.events.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.pool.stop)
+        # Off the loop: a last flush may run the broadcast in-process (eager), which is sync.
+        await loop.run_in_executor(None, self.events.close)
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -171,12 +173,12 @@ class Listener:
         with study_events_to(self.events):
             return hl7_receive(raw=payload, peer=peer)
 
-    async def _handle(self, item: object, peer: str) -> Received:
+    async def _handle(self, item: Frame | OversizeFrame, peer: str) -> Received:
         if isinstance(item, Frame):
             payload = item.payload
             result: Received = await self.pool.run(lambda: self._receive(payload, peer))
             return result
-        head, size = item.head, item.size  # type: ignore[attr-defined]
+        head, size = item.head, item.size
         oversize: Received = await self.pool.run(
             lambda: hl7_receive_oversize(head=head, size=size, peer=peer)
         )

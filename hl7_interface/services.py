@@ -15,7 +15,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from hl7_interface import mapping
@@ -264,6 +264,10 @@ def _process(*, inbound_id: int, raw: bytes, header: Header, entry: SiteEntry) -
     except InboundAlreadyApplied:
         # Recovery (or a reprocess) applied this very row meanwhile: it is durable, say so.
         return _answer(header, text="already applied", inbound_id=inbound_id)
+    except OperationalError:
+        # Transient (deadlock, lost database): no ACK at all, so the RIS sends it again; this
+        # stored row stays RECEIVED and is recovered (or found a duplicate) on the next start.
+        raise
     except Exception as exc:
         # Our fault, not the sender's: kept with the error for reprocessing after a fix.
         logger.exception("HL7 message %s could not be applied", inbound_id)

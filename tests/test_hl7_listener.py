@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import socket
 import subprocess
 import sys
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import connections
+from django.db import connection, connections, transaction
 
 from hl7_interface import services
-from hl7_interface.client import MllpClient
+from hl7_interface.client import MllpClient, MllpError
 from hl7_interface.codec import frame, read_header
 from hl7_interface.listener import running_listener
 from hl7_interface.models import SiteHl7Config
@@ -421,3 +422,44 @@ def test_an_accession_number_too_long_to_keep_is_ae_not_an_internal_error(listen
 
     assert ack.code == "AE"
     assert "OBR-18: the accession number is 70 characters, at most 64 are kept" in ack.text
+
+
+def test_a_lost_database_connection_sends_no_ack_and_the_resend_applies_once(listener):
+    if connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
+        pytest.skip("a database backend is terminated on PostgreSQL only")
+    fnr = factories.synthetic_fnr()
+    send(listener.port, orm_o01(spec("ACC-T", fnr=fnr), facility="ALFA"))
+    change = orm_o01(spec("ACC-T", fnr=fnr, control="XO", priority="S"), facility="ALFA")
+    with transaction.atomic():
+        Study.objects.select_for_update().get(accession_number="ACC-T")
+        client = MllpClient("127.0.0.1", listener.port, timeout=30)
+        client.send_raw(frame(change))
+        with connection.cursor() as cursor:
+            for _ in range(200):
+                # Activity is a snapshot per transaction unless cleared.
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                    "AND pid <> pg_backend_pid()"
+                )
+                if cursor.fetchall():
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the listener never waited for the lock")
+        with pytest.raises(MllpError):
+            client.receive()  # closed, no ACK: the RIS keeps the message and resends it
+        client.close()
+
+    again = send(listener.port, change)
+    services.hl7_recover_unapplied()
+
+    assert again.code == "AA"
+    study = Study.objects.get(accession_number="ACC-T")
+    assert study.priority == "STAT"
+    assert study.events.filter(reason="order updated").count() == 1
+    statuses = InboundMessage.objects.filter(message_type="ORM^O01").order_by("id")
+    assert list(statuses.values_list("status", flat=True)) == ["APPLIED", "DUPLICATE", "APPLIED"]
