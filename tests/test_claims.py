@@ -31,7 +31,7 @@ from worklists.services.claims import (
     study_coordinator_assign,
     study_release,
 )
-from worklists.services.routing import forget_coverage_cache, uncovered_site_ids
+from worklists.services.routing import forget_coverage_cache, reader_pull_scope
 from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +142,28 @@ def test_read_next_gives_nothing_the_reader_may_not_read(spoil, owner, site_a, n
     assert Assignment.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "spoil", ["credential_revoked", "shift_ended", "deactivated", "incompetent"]
+)
+def test_a_change_after_the_scope_was_cached_counts_at_once(spoil, reader, site_a, neuro):
+    factories.ready_study(site_a, neuro)
+    factories.ready_study(site_a, neuro)
+    assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is not None
+    match spoil:
+        case "credential_revoked":
+            Credential.objects.filter(radiologist=reader).update(revoked_at=timezone.now())
+        case "shift_ended":
+            Shift.objects.filter(radiologist=reader).update(ends_at=timezone.now())
+        case "deactivated":
+            reader.is_active = False
+            reader.save(update_fields=["is_active"])
+        case "incompetent":
+            reader.competences.all().delete()
+
+    assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is None
+    assert Assignment.objects.filter(radiologist=reader).count() == 1
+
+
 def test_a_backup_reader_reads_next_only_once_the_study_has_escalated(owner, site_a, neuro):
     factories.shift(owner, worklists=(neuro,), role=Shift.Role.BACKUP)
     study = factories.ready_study(site_a, neuro)
@@ -157,7 +179,8 @@ def test_a_backup_reader_reads_next_only_once_the_study_has_escalated(owner, sit
 def test_read_next_costs_a_fixed_number_of_queries(reader, site_a, neuro):
     for _ in range(5):
         factories.ready_study(site_a, neuro)
-    uncovered_site_ids(now=timezone.now())  # coverage is computed once a minute
+    # Coverage is computed once a minute, a reader's scope kept for a short while.
+    reader_pull_scope(radiologist_id=reader.id, now=timezone.now())
 
     with CaptureQueriesContext(connection) as queries:
         assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is not None

@@ -161,7 +161,7 @@ def test_a_stat_study_is_ranked_before_a_routine_one_for_the_same_reader(
     assert routing.reading_order(stat) < routing.reading_order(routine)
     pool = [stat, routine, *(replace(s, id=s.id + 10) for s in others)]
     scope = routing.reader_scope(reader, now=NOW, site_ids=SITES, covered_site_ids=frozenset(SITES))
-    picked = routing.pick_for_reader(reader, pool, scope=scope)
+    picked = routing.pick_for_reader(pool, scope=scope)
     if scope.allows(stat) and picked:
         assert picked[0].routing_rank == 0
         assert picked[0].id != routine.id

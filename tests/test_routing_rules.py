@@ -241,7 +241,7 @@ def test_read_next_gives_the_first_study_in_reading_order_and_the_same_patients_
     stat = study(id=3, priority="STAT", routing_rank=0, deadline=NOW + dt.timedelta(hours=12))
     sibling = replace(sooner, id=4, deadline=NOW + dt.timedelta(hours=30))
     mr_elsewhere = study(id=5, routing_rank=0, site_id=SITE_B)
-    picked = routing.pick_for_reader(r, [later, sooner, stat, sibling, mr_elsewhere], scope=scope)
+    picked = routing.pick_for_reader([later, sooner, stat, sibling, mr_elsewhere], scope=scope)
     assert [s.id for s in picked] == [3]
-    picked = routing.pick_for_reader(r, [later, sooner, sibling], scope=scope)
+    picked = routing.pick_for_reader([later, sooner, sibling], scope=scope)
     assert [s.id for s in picked] == [2, 4]

@@ -359,9 +359,7 @@ def reader_scope(
     )
 
 
-def pick_for_reader(
-    reader: ReaderFacts, studies: Sequence[StudyFacts], *, scope: Scope
-) -> list[StudyFacts]:
+def pick_for_reader(studies: Sequence[StudyFacts], *, scope: Scope) -> list[StudyFacts]:
     """The study "read next" gives ``reader``, then the same patient's other unread studies
     the reader may take (bundled: one reader reads one patient's studies). Empty: nothing."""
     allowed = sorted((s for s in studies if scope.allows(s)), key=reading_order)

@@ -70,67 +70,46 @@ class Claimed:
         return self.study_ids[0]
 
 
-# The claim, eligibility included. The tier of a (worklist, site) pair for this reader: 0 with a
-# primary competence and a primary shift covering it, 1 with any shift covering it, 2 with any
-# shift at all. A study at escalation tier e may go to a reader whose tier for it is at most e.
-# The same rules as worklists.routing.reader_scope (the SQLite path), tested on both.
+# The claim. Which (worklist, site) pairs the reader may take, and from which escalation tier, is
+# the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as arrays. What
+# can change at any moment is checked on each claimed row by the statement itself: the reader is
+# active, on shift now, competent in the study's worklist, and holds a credential valid today on
+# the site's own calendar.
 _CLAIM_SQL = """
-WITH reader AS (
-    SELECT r.id, r.modalities FROM worklists_radiologist r
-    WHERE r.id = %(rid)s AND r.is_active
-), on_shift AS (
-    SELECT sh.id, sh.role,
-        NOT EXISTS (SELECT 1 FROM worklists_shift_worklists x WHERE x.shift_id = sh.id) AS all_w,
-        NOT EXISTS (SELECT 1 FROM worklists_shift_sites x WHERE x.shift_id = sh.id) AS all_s
-    FROM worklists_shift sh
-    WHERE sh.radiologist_id = %(rid)s AND sh.starts_at <= %(now)s AND sh.ends_at > %(now)s
-), member AS (
-    SELECT m.site_id FROM worklists_sitemembership m
-    JOIN worklists_radiologist r ON r.user_id = m.user_id WHERE r.id = %(rid)s
-), pairs AS (
-    SELECT c.subspecialty_id AS worklist_id, cr.site_id,
-        MIN(CASE
-            WHEN c.level = 'PRIMARY' AND sh.role = 'PRIMARY' AND cov.covers THEN 0
-            WHEN cov.covers THEN 1
-            ELSE 2 END) AS tier
-    FROM reader
-    JOIN worklists_competence c ON c.radiologist_id = reader.id
-    JOIN worklists_credential cr ON cr.radiologist_id = reader.id AND cr.revoked_at IS NULL
-    JOIN worklists_site site ON site.id = cr.site_id
-    CROSS JOIN on_shift sh
-    CROSS JOIN LATERAL (SELECT
-        (sh.all_w OR EXISTS (SELECT 1 FROM worklists_shift_worklists x
-            WHERE x.shift_id = sh.id AND x.subspecialty_id = c.subspecialty_id))
-        AND (sh.all_s OR EXISTS (SELECT 1 FROM worklists_shift_sites x
-            WHERE x.shift_id = sh.id AND x.site_id = cr.site_id)) AS covers) cov
-    WHERE cr.valid_from <= (%(now)s AT TIME ZONE site.time_zone)::date
-      AND (cr.valid_until IS NULL
-           OR cr.valid_until >= (%(now)s AT TIME ZONE site.time_zone)::date)
-      AND (cr.site_id <> ALL(%(uncovered)s::bigint[])
-           OR cr.site_id IN (SELECT site_id FROM member))
-    GROUP BY c.subspecialty_id, cr.site_id
-), first AS (
+WITH first AS (
     SELECT s.id, s.patient_id FROM worklists_study s
-    WHERE s.status = 'READY'
-      AND s.modality IN (SELECT jsonb_array_elements_text(modalities) FROM reader)
-      AND EXISTS (SELECT 1 FROM pairs p WHERE p.worklist_id = s.worklist_id
-                  AND p.site_id = s.site_id AND p.tier <= s.escalation_tier)
+    WHERE s.status = 'READY' AND s.modality = ANY(%(modalities)s::text[])
+      -- (worklist, site, escalation tier) triples the reader may take: one hash probe per row
+      AND (s.worklist_id, s.site_id, s.escalation_tier) IN (
+          SELECT * FROM unnest(%(w)s::bigint[], %(s)s::bigint[], %(t)s::int[]))
     ORDER BY s.routing_rank, s.deadline, s.id
     LIMIT 1
     FOR UPDATE OF s SKIP LOCKED
 ), bundle AS (
     SELECT s.id FROM worklists_study s JOIN first f ON s.patient_id = f.patient_id
-    WHERE s.id <> f.id AND s.status = 'READY'
-      AND s.modality IN (SELECT jsonb_array_elements_text(modalities) FROM reader)
-      AND EXISTS (SELECT 1 FROM pairs p WHERE p.worklist_id = s.worklist_id
-                  AND p.site_id = s.site_id AND p.tier <= s.escalation_tier)
+    WHERE s.id <> f.id AND s.status = 'READY' AND s.modality = ANY(%(modalities)s::text[])
+      AND (s.worklist_id, s.site_id, s.escalation_tier) IN (
+          SELECT * FROM unnest(%(w)s::bigint[], %(s)s::bigint[], %(t)s::int[]))
     FOR UPDATE OF s SKIP LOCKED
 ), picked AS (
     SELECT id, 0 AS pos FROM first UNION ALL SELECT id, 1 AS pos FROM bundle
 ), claimed AS (
     UPDATE worklists_study s
     SET status = 'ASSIGNED', status_changed_at = %(now)s, updated_at = %(now)s
-    FROM picked p WHERE s.id = p.id AND s.status = 'READY'
+    FROM picked p
+    WHERE s.id = p.id AND s.status = 'READY'
+      AND EXISTS (SELECT 1 FROM worklists_radiologist r WHERE r.id = %(rid)s AND r.is_active)
+      AND EXISTS (SELECT 1 FROM worklists_shift sh WHERE sh.radiologist_id = %(rid)s
+                  AND sh.starts_at <= %(now)s AND sh.ends_at > %(now)s)
+      AND EXISTS (SELECT 1 FROM worklists_competence c WHERE c.radiologist_id = %(rid)s
+                  AND c.subspecialty_id = s.worklist_id)
+      AND EXISTS (SELECT 1 FROM worklists_credential cr JOIN worklists_site site
+                  ON site.id = cr.site_id
+                  WHERE cr.radiologist_id = %(rid)s AND cr.site_id = s.site_id
+                  AND cr.revoked_at IS NULL
+                  AND cr.valid_from <= (%(now)s AT TIME ZONE site.time_zone)::date
+                  AND (cr.valid_until IS NULL
+                       OR cr.valid_until >= (%(now)s AT TIME ZONE site.time_zone)::date))
     RETURNING s.id, s.site_id, s.escalation_tier, p.pos
 ), assigned AS (
     INSERT INTO worklists_assignment
@@ -144,7 +123,8 @@ WITH reader AS (
         (study_id, from_status, to_status, actor_id, actor_label, at, reason, data)
     SELECT id, 'READY', 'ASSIGNED', %(uid)s::bigint, %(label)s::text, %(now)s::timestamptz,
         CASE WHEN pos = 0 THEN 'read next' ELSE 'read next: same patient' END,
-        jsonb_build_object('radiologist_id', %(rid)s::bigint, 'kind', 'PULL')
+        jsonb_build_object('radiologist_id', %(rid)s::bigint, 'kind', 'PULL',
+            'rule', 'first free study in reading order the reader may take')
     FROM claimed
 ), decided AS (
     INSERT INTO worklists_routingdecision
@@ -158,25 +138,61 @@ SELECT id, site_id FROM claimed ORDER BY pos, id
 """
 
 
-def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
-    params: dict[str, Any] = {
-        "rid": radiologist_id,
-        "now": now,
-        "uid": actor.user_id,
-        "label": actor.label,
-        "uncovered": sorted(routing_service.uncovered_site_ids(now=now)),
+def _scope_arrays(scope: routing.Scope) -> dict[str, list[Any]]:
+    """The scope as parallel arrays of (worklist, site, escalation tier) the reader may take."""
+    triples = sorted(
+        {
+            (worklist_id, site_id, escalation)
+            for tier in (routing.TIER_PRIMARY, routing.TIER_BACKUP, routing.TIER_POOL)
+            for worklist_id, site_id in scope.pairs_by_tier[tier]
+            for escalation in range(tier, routing.TIER_ALERT + 1)
+        }
+    )
+    return {
+        "w": [t[0] for t in triples],
+        "s": [t[1] for t in triples],
+        "t": [t[2] for t in triples],
+        "modalities": sorted(scope.modalities),
     }
+
+
+def _run_claim(params: dict[str, Any]) -> list[tuple[int, int]]:
     connection.ensure_connection()
     connection.validate_thread_sharing()
-    # A server-side prepared statement: planning this statement costs more than running it,
-    # so it is planned once per connection. (Behind PgBouncer, version 1.21 or later.)
+    # A server-side prepared statement: planning it costs more than running it, so it is
+    # planned once per connection. (Behind PgBouncer, version 1.21 or later.)
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         if connection.queries_logged:
             with CursorDebugWrapper(cursor, connection).debug_sql(_CLAIM_SQL, params):
                 cursor.execute(_CLAIM_SQL, params, prepare=True)
         else:
             cursor.execute(_CLAIM_SQL, params, prepare=True)
-        rows = cursor.fetchall()
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
+    scope, cached = routing_service.reader_pull_scope(radiologist_id=radiologist_id, now=now)
+    rows: list[tuple[int, int]] = []
+    for attempt in ("cached", "fresh"):
+        if attempt == "fresh":
+            if not cached:
+                break
+            # Nothing with the cached scope: the reader's situation may have changed.
+            scope, cached = routing_service.reader_pull_scope(
+                radiologist_id=radiologist_id, now=now, fresh=True
+            )
+        if scope.is_empty:
+            continue
+        params: dict[str, Any] = {
+            "rid": radiologist_id,
+            "now": now,
+            "uid": actor.user_id,
+            "label": actor.label,
+            **_scope_arrays(scope),
+        }
+        rows = _run_claim(params)
+        if rows:
+            break
     for study_id, site_id in rows:
         live.broadcast_after_commit(
             study_id=study_id, site_id=site_id, event="study.status", status=StudyStatus.ASSIGNED
@@ -185,17 +201,12 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
 
 
 def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
-    readers = routing_service.load_readers(now=now, radiologist_ids=[radiologist_id])
-    if not readers:
-        return []
-    reader = readers[0]
-    site_ids = {c.site_id for c in reader.credentials}
-    uncovered = routing_service.uncovered_site_ids(now=now)
-    scope = routing.reader_scope(
-        reader, now=now, site_ids=site_ids, covered_site_ids=frozenset(site_ids - uncovered)
+    scope, _cached = routing_service.reader_pull_scope(
+        radiologist_id=radiologist_id, now=now, fresh=True
     )
     if scope.is_empty:
         return []
+    uncovered = routing_service.uncovered_site_ids(now=now)
     pairs = scope.pairs_by_tier[routing.TIER_POOL]
     candidates = [
         routing_service.study_facts(s, now=now, uncovered=uncovered)
@@ -206,7 +217,7 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
             modality__in=scope.modalities,
         )
     ]
-    picked = routing.pick_for_reader(reader, candidates, scope=scope)
+    picked = routing.pick_for_reader(candidates, scope=scope)
     claimed: list[int] = []
     for position, facts in enumerate(picked):
         study = _lock_study(facts.id)
@@ -218,7 +229,11 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
             actor=actor,
             at=now,
             reason="read next" if position == 0 else "read next: same patient",
-            data={"radiologist_id": radiologist_id, "kind": Assignment.Kind.PULL},
+            data={
+                "radiologist_id": radiologist_id,
+                "kind": Assignment.Kind.PULL,
+                "rule": "first free study in reading order the reader may take",
+            },
         )
         Assignment.objects.create(
             study=study,

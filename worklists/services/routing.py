@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
@@ -64,7 +65,42 @@ def uncovered_site_ids(*, now: dt.datetime) -> frozenset[int]:
 
 
 def forget_coverage_cache() -> None:
+    """Forget what this process derived from the configuration (coverage, readers' scopes)."""
     _coverage_cache.clear()
+    _scope_cache.clear()
+
+
+# What a reader may pull (worklist and site pairs per tier, modalities), derived from their
+# shifts, competences, credentials and the coverage windows. Cached per process for a short while
+# because "read next" must stay one statement; the facts that can change at any moment (active,
+# on shift, competent, credential valid today) are re-checked on the claimed row itself by that
+# statement, and a claim that finds nothing with a cached scope tries once more with a fresh one.
+_scope_cache: dict[int, tuple[float, routing.Scope]] = {}
+
+
+def reader_pull_scope(
+    *, radiologist_id: int, now: dt.datetime, fresh: bool = False
+) -> tuple[routing.Scope, bool]:
+    """The reader's pull scope and whether it came from the cache."""
+    if not fresh:
+        cached = _scope_cache.get(radiologist_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1], True
+    readers = load_readers(now=now, radiologist_ids=[radiologist_id])
+    if not readers:
+        return routing.Scope(modalities=frozenset(), pairs_by_tier=(frozenset(),) * 3), False
+    reader = readers[0]
+    site_ids = {c.site_id for c in reader.credentials}
+    uncovered = uncovered_site_ids(now=now)
+    scope = routing.reader_scope(
+        reader, now=now, site_ids=site_ids, covered_site_ids=frozenset(site_ids - uncovered)
+    )
+    if not scope.is_empty:
+        _scope_cache[radiologist_id] = (
+            time.monotonic() + settings.ROUTING_SCOPE_CACHE_SECONDS,
+            scope,
+        )
+    return scope, False
 
 
 def study_facts(study: Study, *, now: dt.datetime, uncovered: frozenset[int]) -> routing.StudyFacts:
