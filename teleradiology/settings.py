@@ -219,6 +219,9 @@ ROUTING_FILL_BATCH = env.int("ROUTING_FILL_BATCH", default=10)
 # A claim expires when its holder has shown no activity (opening, draft autosave) for this long;
 # the study returns to the pool and the draft stays.
 ROUTING_CLAIM_IDLE_MINUTES = env.int("ROUTING_CLAIM_IDLE_MINUTES", default=20)
+# How long a process reuses a reader's "read next" scope (worklists and sites per tier); facts
+# that change at any moment (shift, credential, competence, active) are checked on every claim.
+ROUTING_SCOPE_CACHE_SECONDS = env.float("ROUTING_SCOPE_CACHE_SECONDS", default=30.0)
 # Imported shifts: local times without a zone are in this zone; longer shifts are refused as typos.
 ROUTING_SHIFT_TIME_ZONE = env.str("ROUTING_SHIFT_TIME_ZONE", default="Europe/Oslo")
 ROUTING_MAX_SHIFT_HOURS = env.int("ROUTING_MAX_SHIFT_HOURS", default=26)
