@@ -79,6 +79,9 @@ class AddendumForm(forms.Form):
     reason = forms.CharField(max_length=500)
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     password = forms.CharField(strip=False, widget=forms.PasswordInput)
+    critical_category = forms.ChoiceField(
+        choices=[("", "No critical finding"), *CriticalCategory.choices], required=False
+    )
 
 
 class CorrectionForm(forms.Form):

@@ -181,6 +181,7 @@ def reading_addendum(request: HttpRequest, study_id: int) -> HttpResponse:
             kind="ADDENDUM",
             reason=form.cleaned_data["reason"],
             addendum_text=form.cleaned_data["text"],
+            critical_category=form.cleaned_data["critical_category"],
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc)

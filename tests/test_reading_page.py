@@ -11,7 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hl7_interface.models import OutboundMessage
-from reports.models import ReferralRejection, ReportDraft, ReportTemplate, ReportVersion
+from reports.models import (
+    CriticalFinding,
+    ReferralRejection,
+    ReportDraft,
+    ReportTemplate,
+    ReportVersion,
+)
 from reports.services.reports import report_sign
 from tests import factories
 from worklists.actors import Actor
@@ -377,3 +383,25 @@ def test_a_delivery_being_retried_says_why(owner, study, client):
     html = page(client, owner.user, study).content.decode()
 
     assert "retrying after 2 attempts: the site has no RIS endpoint configured" in html
+
+
+def test_an_addendum_from_the_page_can_raise_a_critical_finding(owner, study, client):
+    client.force_login(owner.user)
+    client.post(
+        reverse("reading-sign", args=[study.id]),
+        form(factories.report_sections(), password=factories.PASSWORD),
+    )
+
+    client.post(
+        reverse("reading-addendum", args=[study.id]),
+        {
+            "text": "Lungeembolus i høyre underlapp.",
+            "reason": "Ny vurdering",
+            "password": factories.PASSWORD,
+            "critical_category": "ORANGE",
+        },
+    )
+
+    finding = CriticalFinding.objects.get(study=study)
+    assert (finding.category, finding.version.kind) == ("ORANGE", "ADDENDUM")
+    assert "not complete" in page(client, owner.user, study).content.decode()
