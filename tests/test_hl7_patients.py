@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import threading
 
 import pytest
+from django.db import connection, connections
+from django.utils import timezone
 
 from hl7_interface.simulator import adt_a08, adt_a40, orm_o01
 from tests import factories
 from tests.hl7_support import hl7_site, listener, send, spec
 from worklists.actors import Actor
 from worklists.models import InboundMessage, Patient, PatientIdentifier, Study, StudyEvent
+from worklists.services.orders import OrderAction, OrderInput, StudyInput, order_apply
 from worklists.services.patients import (
     IdentifierInput,
     PatientInput,
@@ -130,3 +135,72 @@ def test_a_merge_without_any_prior_identifier_held_raises(hl7_site):
             prior=(IdentifierInput(kind="MR", value="nobody"),),
             actor=Actor.for_site("alfa"),
         )
+
+
+def test_a_merge_racing_orders_for_the_prior_patient_leaves_every_study_with_the_survivor(
+    hl7_site, general_worklist
+):
+    if connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
+        pytest.skip("concurrency is tested on PostgreSQL (set DATABASE_URL)")
+    prior_fnr = factories.synthetic_fnr(dt.date(1961, 3, 4))
+    survivor_fnr = factories.synthetic_fnr(dt.date(1962, 4, 5))
+    actor = Actor.for_site("alfa")
+
+    def order(accession: str, fnr: str) -> OrderInput:
+        return OrderInput(
+            accession_number=accession,
+            action=OrderAction.NEW,
+            patient=PatientInput(
+                identifiers=(IdentifierInput(kind="FNR", value=fnr),), family_name="Løvås"
+            ),
+            study=StudyInput(modality="CT", procedure_text="CT caput", ordered_at=timezone.now()),
+        )
+
+    order_apply(site_id=hl7_site.id, order=order("RACE-S", survivor_fnr), actor=actor)
+    order_apply(site_id=hl7_site.id, order=order("RACE-P", prior_fnr), actor=actor)
+    barrier = threading.Barrier(5)
+    errors: list[BaseException] = []
+
+    def orders(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for n in range(5):
+                order_apply(
+                    site_id=hl7_site.id, order=order(f"RACE-{index}-{n}", prior_fnr), actor=actor
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def merge() -> None:
+        try:
+            barrier.wait(timeout=10)
+            patient_merge(
+                site_id=hl7_site.id,
+                surviving=PatientInput(
+                    identifiers=(IdentifierInput(kind="FNR", value=survivor_fnr),),
+                    family_name="Løvås",
+                ),
+                prior=(IdentifierInput(kind="FNR", value=prior_fnr),),
+                actor=actor,
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=orders, args=(i,)) for i in range(4)]
+    threads.append(threading.Thread(target=merge))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    survivor = PatientIdentifier.objects.get(value=survivor_fnr).patient
+    assert PatientIdentifier.objects.get(value=prior_fnr).patient == survivor
+    assert Study.objects.count() == 22
+    assert set(Study.objects.values_list("patient_id", flat=True)) == {survivor.id}
