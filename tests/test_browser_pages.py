@@ -98,3 +98,24 @@ def test_a_wrong_password_keeps_the_user_on_the_login_page(owner, live_server, p
     assert page.url.startswith(live_server.url + reverse("login"))
     assert page.locator("input[name=password]").is_visible()
     assert "Log out" not in page.content()
+
+
+def test_a_radiologist_on_shift_presses_read_next_and_lands_on_the_reading_page(
+    owner, neuro, ready_study, live_server, page
+):
+    from worklists.models import Assignment
+    from worklists.services.routing import forget_coverage_cache
+
+    forget_coverage_cache()
+    # The study was routed when it became ready, before the shift began: still in the pool.
+    factories.shift(owner, worklists=(neuro,))
+    page.goto(live_server.url + reverse("login"))
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{reverse('worklist')}*")
+
+    page.click("[data-read-next]")
+    page.wait_for_url(f"**{reverse('reading', kwargs={'study_id': ready_study.id})}")
+
+    assert Assignment.objects.get(study=ready_study, ended_at__isnull=True).radiologist == owner
