@@ -21,7 +21,8 @@ from django.utils import timezone
 from reports.models import CriticalFinding, ReportVersion
 from reports.selectors import report_state
 from reports.services.critical import critical_findings_escalate
-from reports.services.reports import report_draft_save, report_sign
+from reports.services.drafts import report_draft_save
+from reports.services.signing import report_sign
 from worklists.actors import Actor
 from worklists.models import (
     Credential,

@@ -34,6 +34,7 @@ from reports.serializers import (
 )
 from reports.services.audit import audit_report_reads
 from reports.services.critical import critical_communication_record
+from reports.services.drafts import report_draft_save
 from reports.services.errors import (
     DraftConflict,
     NotPermitted,
@@ -42,9 +43,8 @@ from reports.services.errors import (
     WrongPassword,
 )
 from reports.services.rejections import referral_reject
-from reports.services.reports import (
+from reports.services.signing import (
     report_amend,
-    report_draft_save,
     report_issue_preliminary,
     report_sign,
 )

@@ -11,7 +11,8 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from reports.models import CommunicationMethod, CriticalCategory, RejectionReason
-from reports.services.reports import CommunicationInput, DraftInput
+from reports.services.drafts import DraftInput
+from reports.services.signing import CommunicationInput
 
 MAX_POSTED_SECTIONS = 20
 

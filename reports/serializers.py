@@ -7,7 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from reports.models import CommunicationMethod, CriticalCategory, RejectionReason, VersionKind
-from reports.services.reports import CommunicationInput, DraftInput
+from reports.services.drafts import DraftInput
+from reports.services.signing import CommunicationInput
 from worklists.serializers import AwareDateTimeField
 
 

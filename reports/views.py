@@ -30,7 +30,7 @@ from reports.services.audit import audit_report_reads
 from reports.services.critical import critical_communication_record
 from reports.services.errors import NotPermitted, ReportError, ReportInvalid, WrongPassword
 from reports.services.rejections import referral_reject
-from reports.services.reports import (
+from reports.services.signing import (
     report_amend,
     report_issue_preliminary,
     report_sign,

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from hl7_interface.models import OutboundMessage
 from reports.models import ReportDraft, ReportVersion
-from reports.services.reports import report_sign
+from reports.services.signing import report_sign
 from tests import factories
 from worklists.models import AuditEvent, StudyStatus
 

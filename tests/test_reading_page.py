@@ -18,7 +18,7 @@ from reports.models import (
     ReportTemplate,
     ReportVersion,
 )
-from reports.services.reports import report_sign
+from reports.services.signing import report_sign
 from tests import factories
 from worklists.actors import Actor
 from worklists.models import AiFinding, Assignment, AuditEvent, StudyStatus

@@ -10,8 +10,9 @@ from django.db import connection, connections
 
 from hl7_interface.models import OutboundMessage
 from reports.models import ReportDraft, ReportVersion
+from reports.services.drafts import report_draft_save
 from reports.services.errors import DraftConflict, ReportError
-from reports.services.reports import report_draft_save, report_sign
+from reports.services.signing import report_sign
 from tests import factories
 from worklists.models import StudyEvent, StudyStatus
 

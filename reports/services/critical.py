@@ -15,7 +15,7 @@ from django.utils import timezone
 from reports.models import CriticalCommunication, CriticalFinding
 from reports.services.delivery import report_delivery_enqueue
 from reports.services.errors import NotPermitted, ReportStateConflict
-from reports.services.reports import CommunicationInput, critical_communication_add_locked
+from reports.services.signing import CommunicationInput, critical_communication_add_locked
 from worklists.access import is_coordinator
 from worklists.actors import Actor
 from worklists.models import CoordinatorAlert, Study

@@ -1,9 +1,9 @@
-"""Writing and signing a study's report: the draft, the preliminary, the final, amendments.
+"""Issuing and signing a study's report: the preliminary, the final, addenda and corrections.
 
 Each service locks the study row first (the one fixed lock order: study, then report rows),
 calls the lifecycle service for the transition in the same transaction, and writes the outbox
-row owed to the site before it commits. Passwords are checked before any lock is taken: hashing
-is deliberately slow.
+row owed to the site before it commits. Passwords are checked before any transaction: hashing is
+deliberately slow, and a wrong one is kept on record.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from reports.models import (
     SigningFailure,
     VersionKind,
 )
-from reports.selectors import WRITABLE_STATUSES, template_for_study
+from reports.selectors import WRITABLE_STATUSES
 from reports.services import content
 from reports.services.delivery import report_delivery_enqueue
+from reports.services.drafts import DraftInput, draft_save_locked, open_for_reading
 from reports.services.errors import (
-    DraftConflict,
     NotPermitted,
     ReportInvalid,
     ReportStateConflict,
@@ -44,7 +44,6 @@ from worklists import live
 from worklists.actors import Actor
 from worklists.models import Radiologist, Study, StudyStatus
 from worklists.services import studies as lifecycle
-from worklists.services.claims import claim_touch
 
 # A communication logged a little ahead of the server's clock is skew, not the future.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -56,14 +55,6 @@ class CommunicationInput:
     method: str
     communicated_at: dt.datetime
     read_back_confirmed: bool
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DraftInput:
-    """Sections to save before issuing, and the draft revision they were written on."""
-
-    sections: list[Any]
-    base_revision: int
 
 
 def signing_password_check(*, user: AbstractBaseUser, password: str, study_id: int) -> None:
@@ -80,70 +71,6 @@ def signing_password_check(*, user: AbstractBaseUser, password: str, study_id: i
     if not password or not user.check_password(password):
         SigningFailure.objects.create(user_id=user.pk, study_id=study_id, at=now)
         raise WrongPassword("the password is not correct; nothing was signed")
-
-
-def _open_for_reading(study: Study, radiologist: Radiologist, actor: Actor) -> Study:
-    """An ASSIGNED study becomes IN_PROGRESS at the reader's first write."""
-    if study.status == StudyStatus.ASSIGNED:
-        return lifecycle.study_start_reading(
-            study_id=study.id, radiologist_id=radiologist.id, actor=actor
-        )
-    return study
-
-
-def _save_draft_locked(
-    *, study: Study, user: AbstractBaseUser, sections: list[Any], base_revision: int
-) -> ReportDraft:
-    cleaned = content.clean_sections(sections)
-    now = timezone.now()
-    draft = ReportDraft.objects.filter(study=study).first()
-    current = draft.revision if draft is not None else 0
-    if base_revision != current:
-        raise DraftConflict(
-            f"the draft was saved elsewhere since revision {base_revision} "
-            f"(now revision {current}); reload it before saving",
-            current_revision=current,
-        )
-    name = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    author_name = (name or user.get_username())[:150]
-    if draft is None:
-        return ReportDraft.objects.create(
-            study=study,
-            template=template_for_study(study=study),
-            sections=cleaned,
-            revision=1,
-            author_id=user.pk,
-            author_name=author_name,
-            created_at=now,
-            updated_at=now,
-        )
-    draft.sections = cleaned
-    draft.revision = current + 1
-    draft.author_id = user.pk
-    draft.author_name = author_name
-    draft.updated_at = now
-    draft.save(update_fields=["sections", "revision", "author", "author_name", "updated_at"])
-    return draft
-
-
-@transaction.atomic
-def report_draft_save(
-    *, study_id: int, user: AbstractBaseUser, sections: list[Any], base_revision: int
-) -> ReportDraft:
-    """Autosave: replace the draft's sections if it is still at ``base_revision``."""
-    study = lock_study(study_id)
-    radiologist = require_holder(study, user)
-    if study.status not in WRITABLE_STATUSES:
-        raise ReportStateConflict(
-            f"the report of a {study.get_status_display().lower()} study cannot be drafted"
-        )
-    _open_for_reading(study, radiologist, Actor.for_user(user))
-    draft = _save_draft_locked(
-        study=study, user=user, sections=sections, base_revision=base_revision
-    )
-    # Writing is activity: the reader's claim must not expire while they type.
-    claim_touch(study_id=study.id, radiologist_id=radiologist.id)
-    return draft
 
 
 def _next_number(study: Study) -> int:
@@ -273,9 +200,9 @@ def report_issue_preliminary(
             f"a preliminary report is issued while reading, not when the study is "
             f"{study.get_status_display().lower()}"
         )
-    _open_for_reading(study, radiologist, actor)
+    open_for_reading(study, radiologist, actor)
     if draft is not None:
-        _save_draft_locked(
+        draft_save_locked(
             study=study, user=user, sections=draft.sections, base_revision=draft.base_revision
         )
     current = ReportDraft.objects.filter(study=study).first()
@@ -332,9 +259,9 @@ def _sign(
     actor = Actor.for_user(user)
     if study.status not in WRITABLE_STATUSES:
         raise ReportStateConflict(f"a {study.get_status_display().lower()} study cannot be signed")
-    _open_for_reading(study, radiologist, actor)
+    open_for_reading(study, radiologist, actor)
     if draft is not None:
-        _save_draft_locked(
+        draft_save_locked(
             study=study, user=user, sections=draft.sections, base_revision=draft.base_revision
         )
     current = ReportDraft.objects.filter(study=study).first()
