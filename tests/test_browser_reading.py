@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -191,3 +192,22 @@ def test_signing_straight_after_typing_signs_what_is_on_the_screen(
 
     signed = ReportVersion.objects.get(study=study)
     assert signed.sections[2]["text"] == "Siste versjon, skrevet rett før signering."
+
+
+def test_text_typed_just_before_leaving_the_page_is_saved(owner, reading, live_server, page):
+    study, _prior = reading
+    log_in(page, live_server, "owner")
+    page.click("[data-read-next]")
+    page.wait_for_url(f"**{reverse('reading', args=[study.id])}")
+
+    page.fill("#section-findings", "Skrevet rett før jeg gikk.")
+    page.goto(live_server.url + reverse("worklist"))
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        draft = ReportDraft.objects.filter(study=study).first()
+        if draft is not None:
+            break
+        time.sleep(0.1)
+    assert draft is not None
+    assert draft.sections[2]["text"] == "Skrevet rett før jeg gikk."

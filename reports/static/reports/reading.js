@@ -122,6 +122,23 @@
     timer = window.setTimeout(save, delay);
   }
 
+  // Leaving the page (closing the tab, navigating away) with a save still waiting: send it now;
+  // keepalive lets the request outlive the page.
+  window.addEventListener("pagehide", function () {
+    if (timer === null || saving || stopped) {
+      return;
+    }
+    window.clearTimeout(timer);
+    timer = null;
+    fetch(url, {
+      method: "PUT",
+      credentials: "same-origin",
+      keepalive: true,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ sections: sections(), revision: parseInt(revisionInput.value, 10) })
+    });
+  });
+
   form.addEventListener("input", function (event) {
     if (event.target.hasAttribute("data-section-text")) {
       show("Unsaved changes", "dirty");
