@@ -26,6 +26,7 @@ from worklists.actors import Actor
 from worklists.models import InboundMessage, Site
 from worklists.services.inbound import (
     InboundAlreadyApplied,
+    inbound_applied_before,
     inbound_mark_applied,
     inbound_mark_duplicate,
     inbound_mark_failed,
@@ -233,14 +234,9 @@ def _answer(
 
 def _process(*, inbound_id: int, raw: bytes, header: Header, entry: SiteEntry) -> Received:
     original = (
-        InboundMessage.objects.filter(
-            site_id=entry.site.id,
-            message_id=header.control_id,
-            status=InboundMessage.Status.APPLIED,
+        inbound_applied_before(
+            site_id=entry.site.id, message_id=header.control_id, exclude_id=inbound_id
         )
-        .exclude(id=inbound_id)
-        .values_list("id", flat=True)
-        .first()
         if header.control_id
         else None
     )

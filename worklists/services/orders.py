@@ -29,7 +29,7 @@ from worklists.models import (
     StudyEvent,
     StudyStatus,
 )
-from worklists.services.inbound import inbound_mark_applied
+from worklists.services.inbound import inbound_mark_applied, insert_row, lock_ids
 from worklists.services.patients import (
     ConcurrentCreate,
     IdentifierInput,
@@ -206,20 +206,22 @@ def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) ->
     )
     _apply_study_fields(study, order.study)
     try:
-        study.save()
+        insert_row(study)
     except IntegrityError as exc:
         # Another request created the same accession number an instant ago: the whole
         # transaction is rolled back (no savepoint on the hot path) and the retry finds the
         # study and applies this order as an update.
         raise ConcurrentCreate from exc
-    StudyEvent.objects.create(
-        study=study,
-        from_status="",
-        to_status=StudyStatus.ORDERED,
-        actor_id=actor.user_id,
-        actor_label=actor.label,
-        at=now,
-        reason="order received",
+    insert_row(
+        StudyEvent(
+            study=study,
+            from_status="",
+            to_status=StudyStatus.ORDERED,
+            actor_id=actor.user_id,
+            actor_label=actor.label,
+            at=now,
+            reason="order received",
+        )
     )
     _broadcast(study, event="study.created")
     if order.images_available:
@@ -341,13 +343,17 @@ def orders_apply(
     raise OrderConflict("the order kept colliding with a concurrent change; send it again")
 
 
+_STUDY_TABLE = Study._meta.db_table
+
+
 def _order_apply_once(*, site: Site, order: OrderInput, actor: Actor) -> OrderResult:
     now = timezone.now()
-    study = (
-        Study.objects.select_for_update()
-        .filter(site_id=site.id, accession_number=order.accession_number)
-        .first()
+    locked = lock_ids(
+        f"SELECT id FROM {_STUDY_TABLE} WHERE site_id = %s AND accession_number = %s",  # noqa: S608
+        [site.id, order.accession_number],
     )
+    # Most orders are new: only an existing (locked) study is loaded as a model.
+    study = Study.objects.get(id=locked[0][0]) if locked else None
     if study is not None:
         study.site = site
     if study is None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from worklists import live
 from worklists.actors import Actor
 from worklists.models import Patient, PatientIdentifier, Site, Study, StudyEvent
+from worklists.services.inbound import insert_row, lock_ids
 
 
 class PatientError(Exception):
@@ -108,17 +109,35 @@ def _apply_demographics(patient: Patient, patient_in: PatientInput) -> list[str]
 
 
 def _add_identifiers(patient: Patient, keyed: list[Keyed]) -> None:
-    if not keyed:
-        return
     try:
-        PatientIdentifier.objects.bulk_create(
-            PatientIdentifier(patient=patient, kind=k, authority=a, value=v) for (k, a, v) in keyed
-        )
+        for kind, authority, value in keyed:
+            insert_row(
+                PatientIdentifier(patient=patient, kind=kind, authority=authority, value=value)
+            )
     except IntegrityError as exc:
         # Another message named the same new identifier an instant earlier and has committed
         # (a unique index waits for the other transaction): the caller's retry finds it. No
         # savepoint: the whole transaction is rolled back and run again.
         raise ConcurrentCreate from exc
+
+
+_IDENTIFIER_TABLE = PatientIdentifier._meta.db_table
+
+
+def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
+    """The wanted identifiers that exist, with their patient ids, locked (by id)."""
+    kinds = sorted({k for k, _, _ in wanted})
+    values = sorted({v for _, _, v in wanted})
+    rows = lock_ids(
+        f"SELECT id, kind, authority, value, patient_id FROM {_IDENTIFIER_TABLE} "  # noqa: S608
+        f"WHERE kind IN ({', '.join(['%s'] * len(kinds))}) "
+        f"AND value IN ({', '.join(['%s'] * len(values))}) ORDER BY id",
+        [*kinds, *values],
+    )
+    found = [
+        ((kind, authority, value), patient_id) for _id, kind, authority, value, patient_id in rows
+    ]
+    return [(key, patient_id) for key, patient_id in found if key in wanted]
 
 
 def patient_resolve_locked(
@@ -129,26 +148,27 @@ def patient_resolve_locked(
     The caller owns the transaction. Identifiers not yet known are added to the patient.
     """
     wanted = identifiers_keyed(site, patient_in.identifiers)
-    found = _lock_identifiers(wanted)
-    patients = {m.patient_id: m.patient for m in found}
-    if len(patients) > 1:
+    found = _lock_identifier_keys(wanted) if wanted else []
+    patient_ids = {patient_id for _key, patient_id in found}
+    if len(patient_ids) > 1:
         raise PatientConflict("the identifiers belong to different patients; merge them first")
     changed: list[str] = []
-    if patients:
-        patient = next(iter(patients.values()))
+    if patient_ids:
+        patient = Patient.objects.get(id=next(iter(patient_ids)))
         changed = _apply_demographics(patient, patient_in)
     elif not create:
         return None, []
     else:
-        patient = Patient.objects.create(
+        patient = Patient(
             family_name=patient_in.family_name,
             given_name=patient_in.given_name or "",
             birth_date=patient_in.birth_date,
             sex=patient_in.sex or Patient._meta.get_field("sex").get_default(),
         )
-    new_identifiers = sorted(wanted - {(m.kind, m.authority, m.value) for m in found})
+        insert_row(patient)
+    new_identifiers = sorted(wanted - {key for key, _patient_id in found})
     _add_identifiers(patient, new_identifiers)
-    if new_identifiers and patients:
+    if new_identifiers and patient_ids:
         changed.append("identifiers")
     return patient, [f"patient.{name}" for name in changed]
 
