@@ -260,6 +260,8 @@ HL7_IDLE_TIMEOUT_SECONDS = env.float("HL7_IDLE_TIMEOUT_SECONDS", default=300.0)
 # are applied in the order they arrive.
 HL7_WORKERS = env.int("HL7_WORKERS", default=8)
 HL7_SITE_CACHE_SECONDS = env.float("HL7_SITE_CACHE_SECONDS", default=30.0)
+# The listener process binds parameters server-side on PostgreSQL (prepared statements).
+HL7_LISTENER_SERVER_SIDE_BINDING = env.bool("HL7_LISTENER_SERVER_SIDE_BINDING", default=True)
 HL7_SENDING_APPLICATION = env.str("HL7_SENDING_APPLICATION", default="TELERAD")
 HL7_SENDING_FACILITY = env.str("HL7_SENDING_FACILITY", default="TELERAD")
 HL7_CONNECT_TIMEOUT_SECONDS = env.float("HL7_CONNECT_TIMEOUT_SECONDS", default=10.0)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from hl7_interface.listener import serve
 
@@ -36,6 +37,12 @@ class Command(BaseCommand):
         parser.add_argument("--reuse-port", action="store_true", help=argparse_suppress())
 
     def handle(self, *args: Any, **options: Any) -> None:
+        default = connections["default"]
+        if default.vendor == "postgresql" and settings.HL7_LISTENER_SERVER_SIDE_BINDING:
+            # Server-side binding lets psycopg prepare the statements every message repeats, so
+            # PostgreSQL stops parsing and planning them each time (measured: about a quarter
+            # more orders per second). This process only runs the ingest path.
+            default.settings_dict.setdefault("OPTIONS", {})["server_side_binding"] = True
         if options["processes"] > 1:
             self._supervise(options)
             return
