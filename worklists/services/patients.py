@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from worklists import live
@@ -84,16 +85,25 @@ def identifiers_keyed(site: Site, identifiers: tuple[IdentifierInput, ...]) -> s
     return keyed
 
 
+def _by_key(wanted: set[Keyed]) -> Q:
+    """The identifiers (kind, authority, value), matched on the unique (authority, kind, value)
+    index: kind and value alone would scan the whole table."""
+    match = Q()
+    for kind, authority, value in sorted(wanted):
+        match |= Q(authority=authority, kind=kind, value=value)
+    return match
+
+
 def _lock_identifiers(wanted: set[Keyed]) -> list[PatientIdentifier]:
     if not wanted:
         return []
     rows = (
         PatientIdentifier.objects.select_for_update()
-        .filter(kind__in={k for k, _, _ in wanted}, value__in={v for _, _, v in wanted})
+        .filter(_by_key(wanted))
         .select_related("patient")
         .order_by("id")
     )
-    return [r for r in rows if (r.kind, r.authority, r.value) in wanted]
+    return list(rows)
 
 
 def _apply_demographics(patient: Patient, patient_in: PatientInput) -> list[str]:
@@ -125,19 +135,16 @@ _IDENTIFIER_TABLE = PatientIdentifier._meta.db_table
 
 
 def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
-    """The wanted identifiers that exist, with their patient ids, locked (by id)."""
-    kinds = sorted({k for k, _, _ in wanted})
-    values = sorted({v for _, _, v in wanted})
+    """The wanted identifiers that exist, with their patient ids, locked (by id). Matched on
+    the unique (authority, kind, value) index: kind and value alone would scan the table."""
+    keys = sorted(wanted)
     rows = lock_ids(
-        f"SELECT id, kind, authority, value, patient_id FROM {_IDENTIFIER_TABLE} "  # noqa: S608
-        f"WHERE kind IN ({', '.join(['%s'] * len(kinds))}) "
-        f"AND value IN ({', '.join(['%s'] * len(values))}) ORDER BY id",
-        [*kinds, *values],
+        f"SELECT authority, kind, value, patient_id FROM {_IDENTIFIER_TABLE} "  # noqa: S608
+        f"WHERE {' OR '.join(['(authority = %s AND kind = %s AND value = %s)'] * len(keys))} "
+        "ORDER BY id",
+        [part for kind, authority, value in keys for part in (authority, kind, value)],
     )
-    found = [
-        ((kind, authority, value), patient_id) for _id, kind, authority, value, patient_id in rows
-    ]
-    return [(key, patient_id) for key, patient_id in found if key in wanted]
+    return [((kind, authority, value), patient_id) for authority, kind, value, patient_id in rows]
 
 
 def patient_resolve_locked(
