@@ -11,6 +11,7 @@ at once. SQLite serialises writers, so there the same rules run through worklist
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,9 @@ from worklists.services.studies import (
     study_assign,
     study_reassign,
 )
+
+# Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
+PATIENT_LOCK_CLASS = 72010
 
 
 class HeldByAnother(Exception):
@@ -78,10 +82,16 @@ class Claimed:
 _CLAIM_SQL = """
 WITH first AS (
     SELECT s.id, s.patient_id FROM worklists_study s
-    WHERE s.status = 'READY' AND s.modality = ANY(%(modalities)s::text[])
-      -- (worklist, site, escalation tier) triples the reader may take: one hash probe per row
-      AND (s.worklist_id, s.site_id, s.escalation_tier) IN (
-          SELECT * FROM unnest(%(w)s::bigint[], %(s)s::bigint[], %(t)s::int[]))
+    WHERE s.status = 'READY'
+      -- CASE fixes the order: only a study the reader may take (its modality; its worklist,
+      -- site and escalation tier among the reader's) tries the patient's advisory lock, which
+      -- keeps other readers off this patient's studies until this statement ends, so the
+      -- bundle below gets them all.
+      AND CASE WHEN s.modality = ANY(%(modalities)s::text[])
+               AND (s.worklist_id, s.site_id, s.escalation_tier) IN (
+                   SELECT * FROM unnest(%(w)s::bigint[], %(s)s::bigint[], %(t)s::int[]))
+          THEN pg_try_advisory_xact_lock(%(lock_class)s, (s.patient_id %% 2147483647)::int)
+          ELSE false END
     ORDER BY s.routing_rank, s.deadline, s.id
     LIMIT 1
     FOR UPDATE OF s SKIP LOCKED
@@ -138,8 +148,10 @@ SELECT id, site_id FROM claimed ORDER BY pos, id
 """
 
 
+@functools.lru_cache(maxsize=4096)
 def _scope_arrays(scope: routing.Scope) -> dict[str, list[Any]]:
-    """The scope as parallel arrays of (worklist, site, escalation tier) the reader may take."""
+    """The scope as parallel arrays of (worklist, site, escalation tier) the reader may take.
+    Memoised: a reader's scope is reused for many claims. Callers must not modify the result."""
     triples = sorted(
         {
             (worklist_id, site_id, escalation)
@@ -184,6 +196,7 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
         if scope.is_empty:
             continue
         params: dict[str, Any] = {
+            "lock_class": PATIENT_LOCK_CLASS,
             "rid": radiologist_id,
             "now": now,
             "uid": actor.user_id,
