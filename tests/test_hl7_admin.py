@@ -22,7 +22,7 @@ def staff_coordinator(coordinator):
     return coordinator
 
 
-def _dead_letter(site) -> OutboundMessage:
+def _dead_letter(site):
     study = factories.StudyFactory(site=site)
     return OutboundMessage.objects.create(
         site=site,

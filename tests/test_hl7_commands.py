@@ -43,6 +43,7 @@ def _sign_when_ordered(site_id: int, count: int, errors: list[BaseException]) ->
                 break
             time.sleep(0.05)
         study = Study.objects.filter(site_id=site_id).order_by("id").first()
+        assert study is not None
         with transaction.atomic():
             outbox_enqueue_report(
                 study_id=study.id,
@@ -175,6 +176,7 @@ def _listener_process(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     line = process.stdout.readline()
     return process, int(line.rsplit(":", 1)[-1])
 
