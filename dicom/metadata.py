@@ -104,13 +104,16 @@ def _date(ds: Dataset, keyword: str) -> dt.date | None:
 
 
 def _time(ds: Dataset, keyword: str) -> dt.time | None:
+    # TM is HH, HHMM or HHMMSS with optional fraction (old files: HH:MM:SS). Read by position:
+    # strptime would take "0330" for 03:03:00.
     raw = _text(ds, keyword, 16).split(".")[0].replace(":", "")
-    for pattern in ("%H%M%S", "%H%M", "%H"):
-        try:
-            return dt.datetime.strptime(raw, pattern).time()  # noqa: DTZ007 (a time of day)
-        except ValueError:
-            continue
-    return None
+    if len(raw) not in (2, 4, 6) or not raw.isdigit():
+        return None
+    parts = [int(raw[i : i + 2]) for i in range(0, len(raw), 2)]
+    try:
+        return dt.time(*parts)
+    except ValueError:
+        return None
 
 
 def _int(ds: Dataset, keyword: str) -> int | None:
