@@ -109,9 +109,9 @@ def _time(ds: Dataset, keyword: str) -> dt.time | None:
     raw = _text(ds, keyword, 16).split(".")[0].replace(":", "")
     if len(raw) not in (2, 4, 6) or not raw.isdigit():
         return None
-    parts = [int(raw[i : i + 2]) for i in range(0, len(raw), 2)]
+    hour, minute, second = (int(raw[i : i + 2] or 0) for i in (0, 2, 4))
     try:
-        return dt.time(*parts)
+        return dt.time(hour, minute, second)
     except ValueError:
         return None
 
