@@ -231,3 +231,25 @@ def test_the_push_decision_reads_a_bounded_number_of_queries(
     study = factories.ready_study(site_a, neuro)
     with django_assert_max_num_queries(22):
         study_route(study_id=study.id, trigger="study.ready")
+
+
+def test_a_reader_who_lost_their_credential_since_the_facts_were_read_is_passed_over(
+    on_shift, site_a, neuro
+):
+    owner, other = on_shift
+    first = factories.ready_study(site_a, neuro)
+    decision = study_route(study_id=first.id, trigger="study.ready")  # reads and keeps facts
+    assert decision.radiologist_id is not None
+    took_it = decision.radiologist_id
+    from worklists.models import Credential
+
+    # The next choice would be the other reader (the first holds a study): revoke theirs.
+    next_choice = other.id if took_it == owner.id else owner.id
+    Credential.objects.filter(radiologist_id=next_choice).update(revoked_at=timezone.now())
+    second = factories.ready_study(site_a, neuro)
+
+    decision = study_route(study_id=second.id, trigger="study.ready")
+
+    assert decision.radiologist_id == took_it
+    excluded = {e["id"]: e["reason"] for e in decision.trace["excluded"]}
+    assert excluded[next_choice] == "credential for this site revoked"

@@ -6,11 +6,12 @@ import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from worklists import coverage, routing
@@ -68,6 +69,7 @@ def forget_coverage_cache() -> None:
     """Forget what this process derived from the configuration (coverage, readers' scopes)."""
     _coverage_cache.clear()
     _scope_cache.clear()
+    _readers_cache.clear()
 
 
 # What a reader may pull (worklist and site pairs per tier, modalities), derived from their
@@ -122,6 +124,54 @@ def study_facts(study: Study, *, now: dt.datetime, uncovered: frozenset[int]) ->
     )
 
 
+@dataclass
+class ReaderLoads:
+    queue: dict[int, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    stat_held: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    shift_units: dict[int, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    patients: dict[int, frozenset[int]] = field(default_factory=lambda: defaultdict(frozenset))
+
+
+def reader_loads(
+    *,
+    wanted: QuerySet[Radiologist] | list[int],
+    shifts: dict[int, list[routing.ShiftFacts]],
+    patient_id: int | None,
+) -> ReaderLoads:
+    """What each reader holds now, and the work units handed to them this shift: two queries."""
+    loads = ReaderLoads()
+    held = (
+        Assignment.objects.filter(radiologist_id__in=wanted, ended_at__isnull=True)
+        .values("radiologist_id")
+        .annotate(
+            units=Sum("study__work_units"),
+            stat=Count("id", filter=Q(study__routing_rank=0)),
+            same_patient=Count("id", filter=Q(study__patient_id=patient_id or 0)),
+        )
+    )
+    for row in held:
+        loads.queue[row["radiologist_id"]] = row["units"] or Decimal("0")
+        loads.stat_held[row["radiologist_id"]] = row["stat"]
+        if patient_id is not None and row["same_patient"]:
+            loads.patients[row["radiologist_id"]] = frozenset({patient_id})
+    shift_start = {
+        rid: min(s.starts_at for s in reader_shifts)
+        for rid, reader_shifts in shifts.items()
+        if reader_shifts
+    }
+    if shift_start:
+        # Work handed over this shift: still held, or signed. Released and reassigned studies
+        # went on to someone else and count for them.
+        for rid, at, units in Assignment.objects.filter(
+            Q(ended_at__isnull=True) | Q(end_reason="signed"),
+            radiologist_id__in=wanted,
+            assigned_at__gte=min(shift_start.values()),
+        ).values_list("radiologist_id", "assigned_at", "study__work_units"):
+            if rid in shift_start and at >= shift_start[rid]:
+                loads.shift_units[rid] += units
+    return loads
+
+
 def load_readers(
     *,
     now: dt.datetime,
@@ -129,6 +179,7 @@ def load_readers(
     site_id: int | None = None,
     worklist_id: int | None = None,
     patient_id: int | None = None,
+    with_load: bool = True,
 ) -> list[routing.ReaderFacts]:
     """Facts of the radiologists on shift now (or of the given ones), in a fixed few queries.
 
@@ -223,37 +274,11 @@ def load_readers(
         member_qs = member_qs.filter(site_id=site_id)
     for rid, member_site in member_qs.values_list("user__radiologist__id", "site_id"):
         members[rid].add(member_site)
-    held = (
-        Assignment.objects.filter(radiologist_id__in=wanted, ended_at__isnull=True)
-        .values("radiologist_id")
-        .annotate(
-            units=Sum("study__work_units"),
-            stat=Count("id", filter=Q(study__routing_rank=0)),
-            same_patient=Count("id", filter=Q(study__patient_id=patient_id or 0)),
-        )
+    loads = (
+        reader_loads(wanted=wanted, shifts=by_reader, patient_id=patient_id)
+        if with_load
+        else ReaderLoads()
     )
-    queue: dict[int, Decimal] = defaultdict(Decimal)
-    stat_held: dict[int, int] = defaultdict(int)
-    patients: dict[int, frozenset[int]] = defaultdict(frozenset)
-    for row in held:
-        queue[row["radiologist_id"]] = row["units"] or Decimal("0")
-        stat_held[row["radiologist_id"]] = row["stat"]
-        if patient_id is not None and row["same_patient"]:
-            patients[row["radiologist_id"]] = frozenset({patient_id})
-    shift_start = {
-        rid: min(s.starts_at for s in reader_shifts) for rid, reader_shifts in by_reader.items()
-    }
-    shift_units: dict[int, Decimal] = defaultdict(Decimal)
-    if shift_start:
-        # Work handed over this shift: still held, or signed. Released and reassigned studies
-        # went on to someone else and count for them.
-        for rid, at, units in Assignment.objects.filter(
-            Q(ended_at__isnull=True) | Q(end_reason="signed"),
-            radiologist_id__in=wanted,
-            assigned_at__gte=min(shift_start.values()),
-        ).values_list("radiologist_id", "assigned_at", "study__work_units"):
-            if rid in shift_start and at >= shift_start[rid]:
-                shift_units[rid] += units
     readers = []
     for rid in sorted(people):
         person = people[rid]
@@ -268,10 +293,10 @@ def load_readers(
                 credentials=tuple(credentials[rid]),
                 shifts=tuple(by_reader[rid]),
                 member_site_ids=frozenset(members[rid]),
-                queue_work_units=queue[rid],
-                stat_held=stat_held[rid],
-                shift_work_units=shift_units[rid],
-                held_patient_ids=patients[rid],
+                queue_work_units=loads.queue[rid],
+                stat_held=loads.stat_held[rid],
+                shift_work_units=loads.shift_units[rid],
+                held_patient_ids=loads.patients[rid],
             )
         )
     return readers
@@ -284,32 +309,116 @@ def _queue_work_units(radiologist_id: int) -> Decimal:
     return total or Decimal("0")
 
 
+# The readers on shift who are competent in a worklist, with their credentials for a site: read
+# once per short while per process for each (worklist, site), so a decision reads only the
+# loads. Whatever may have changed since (credential revoked, shift ended or edited, competence
+# removed) is checked for the chosen reader when the assignment locks them; a failed check
+# forgets the cache and decides again with fresh facts.
+_readers_cache: dict[tuple[int, int], tuple[float, list[routing.ReaderFacts], int]] = {}
+
+
+def _readers_for(
+    *, worklist_id: int, site_id: int, patient_id: int, now: dt.datetime, fresh: bool
+) -> tuple[list[routing.ReaderFacts], int]:
+    """Readers to judge for a study with their current loads, and how many active radiologists
+    were not considered (off shift or not competent in the worklist)."""
+    key = (worklist_id, site_id)
+    cached = None if fresh else _readers_cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        static, others = cached[1], cached[2]
+    else:
+        static = load_readers(now=now, site_id=site_id, worklist_id=worklist_id, with_load=False)
+        others = Radiologist.objects.filter(is_active=True).count() - len(static)
+        _readers_cache[key] = (
+            time.monotonic() + settings.ROUTING_SCOPE_CACHE_SECONDS,
+            static,
+            others,
+        )
+    loads = reader_loads(
+        wanted=[r.id for r in static],
+        shifts={r.id: r.active_shifts(now) for r in static},
+        patient_id=patient_id,
+    )
+    readers = [
+        replace(
+            r,
+            queue_work_units=loads.queue[r.id],
+            stat_held=loads.stat_held[r.id],
+            shift_work_units=loads.shift_units[r.id],
+            held_patient_ids=loads.patients[r.id],
+        )
+        for r in static
+    ]
+    return readers, others
+
+
+def _lock_if_still_eligible(
+    *, radiologist_id: int, study: Study, now: dt.datetime
+) -> Radiologist | None:
+    """Lock the chosen reader's row (serialising pushes to one queue), provided they are still
+    active, on shift, competent in the study's worklist and credentialed for its site today."""
+    assert study.worklist_id is not None
+    site_day = now.astimezone(study.site.zone).date()
+    return (
+        Radiologist.objects.select_for_update(of=("self",))
+        .filter(id=radiologist_id, is_active=True)
+        .filter(
+            Exists(
+                Shift.objects.filter(
+                    radiologist_id=OuterRef("id"), starts_at__lte=now, ends_at__gt=now
+                )
+            ),
+            Exists(
+                Competence.objects.filter(
+                    radiologist_id=OuterRef("id"), subspecialty_id=study.worklist_id
+                )
+            ),
+            Exists(
+                Credential.objects.filter(
+                    Q(valid_until__isnull=True) | Q(valid_until__gte=site_day),
+                    radiologist_id=OuterRef("id"),
+                    site_id=study.site_id,
+                    revoked_at__isnull=True,
+                    valid_from__lte=site_day,
+                )
+            ),
+        )
+        .first()
+    )
+
+
 def study_route(
-    *, study_id: int, trigger: str, exclude_radiologist_id: int | None = None
+    *,
+    study_id: int,
+    trigger: str,
+    exclude_radiologist_id: int | None = None,
+    fresh: bool = False,
 ) -> RoutingDecision | None:
     """Push: give a READY study to the best eligible reader on shift, and store why.
 
     The decision is made from facts read without locks (no lock is held while ranking hundreds
     of readers); the assignment then locks the study and the chosen reader and checks again, so
-    a study is assigned once and a queue never passes its cap. None: the study is not READY.
+    a study is assigned once, to a reader still eligible, and a queue never passes its cap.
+    None: the study is not READY.
     """
     now = timezone.now()
     study = Study.objects.select_related("site").filter(id=study_id).first()
     if study is None or study.status != StudyStatus.READY or study.worklist_id is None:
         return None
     facts = study_facts(study, now=now, uncovered=uncovered_site_ids(now=now))
-    readers = load_readers(
-        now=now,
-        site_id=study.site_id,
+    readers, others = _readers_for(
         worklist_id=study.worklist_id,
+        site_id=study.site_id,
         patient_id=study.patient_id,
+        now=now,
+        fresh=fresh,
     )
     policy = routing_policy()
     exclude = frozenset({exclude_radiologist_id}) if exclude_radiologist_id else frozenset()
     decision = routing.decide(facts, readers, now=now, policy=policy, exclude_ids=exclude)
     trace = decision.trace()
     # Readers not on shift, or not competent in this worklist at all, are counted, not listed.
-    trace["not_considered"] = Radiologist.objects.filter(is_active=True).count() - len(readers)
+    trace["not_considered"] = others
     trace["trigger"] = trigger
     with transaction.atomic():
         locked = _lock_study(study_id)
@@ -317,40 +426,62 @@ def study_route(
             return None  # someone claimed it meanwhile: their decision stands
         chosen = decision.chosen
         if chosen is not None:
-            Radiologist.objects.select_for_update().filter(id=chosen.reader_id).first()
-            held = _queue_work_units(chosen.reader_id)
             if (
-                not facts.waives_cap
-                and held > 0
-                and held + locked.work_units > policy.queue_cap_work_units
+                _lock_if_still_eligible(radiologist_id=chosen.reader_id, study=locked, now=now)
+                is None
             ):
-                trace["lost_race"] = f"queue of {chosen.name} filled meanwhile"
+                stale = True
+            else:
+                stale = False
+                held = _queue_work_units(chosen.reader_id)
+                if (
+                    not facts.waives_cap
+                    and held > 0
+                    and held + locked.work_units > policy.queue_cap_work_units
+                ):
+                    trace["lost_race"] = f"queue of {chosen.name} filled meanwhile"
+                    chosen = None
+            if stale:
                 chosen = None
-        routed = RoutingDecision.objects.create(
-            study=locked,
-            decided_at=now,
-            mode=RoutingDecision.Mode.PUSH,
+        else:
+            stale = False
+        if not stale:
+            routed = RoutingDecision.objects.create(
+                study=locked,
+                decided_at=now,
+                mode=RoutingDecision.Mode.PUSH,
+                trigger=trigger,
+                tier=decision.tier,
+                radiologist_id=chosen.reader_id if chosen else None,
+                trace=trace,
+            )
+            if chosen is not None:
+                _record_transition(
+                    study=locked,
+                    to_status=StudyStatus.ASSIGNED,
+                    actor=ROUTER,
+                    at=now,
+                    reason=f"routed to {chosen.name}",
+                    data={"radiologist_id": chosen.reader_id, "kind": Assignment.Kind.PUSH},
+                )
+                Assignment.objects.create(
+                    study=locked,
+                    radiologist_id=chosen.reader_id,
+                    kind=Assignment.Kind.PUSH,
+                    assigned_at=now,
+                    reason=f"routing decision {routed.id}",
+                )
+    if stale:
+        # The chosen reader's situation changed since their facts were read: decide afresh.
+        if fresh:
+            return None
+        _readers_cache.pop((study.worklist_id, study.site_id), None)
+        return study_route(
+            study_id=study_id,
             trigger=trigger,
-            tier=decision.tier,
-            radiologist_id=chosen.reader_id if chosen else None,
-            trace=trace,
+            exclude_radiologist_id=exclude_radiologist_id,
+            fresh=True,
         )
-        if chosen is not None:
-            _record_transition(
-                study=locked,
-                to_status=StudyStatus.ASSIGNED,
-                actor=ROUTER,
-                at=now,
-                reason=f"routed to {chosen.name}",
-                data={"radiologist_id": chosen.reader_id, "kind": Assignment.Kind.PUSH},
-            )
-            Assignment.objects.create(
-                study=locked,
-                radiologist_id=chosen.reader_id,
-                kind=Assignment.Kind.PUSH,
-                assigned_at=now,
-                reason=f"routing decision {routed.id}",
-            )
     return routed
 
 
