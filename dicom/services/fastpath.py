@@ -31,10 +31,13 @@ class FastResult:
     late: bool
 
 
+# The image state and, in the same statement, the id of the instance's series (if known).
 _SELECT_IMAGES = (
-    "SELECT id, instance_count, complete, patient_id, issuer_of_patient_id, modalities, "
-    "body_part, description, institution, procedure_codes, late_instance_count, "
-    "last_instance_at FROM {images} WHERE study_id = %s"
+    "SELECT i.id, i.instance_count, i.complete, i.patient_id, i.issuer_of_patient_id, "
+    "i.modalities, i.body_part, i.description, i.institution, i.procedure_codes, "
+    "i.late_instance_count, i.last_instance_at, (SELECT s.id FROM {series} s "
+    "WHERE s.images_id = i.id AND s.series_instance_uid = %s) "
+    "FROM {images} i WHERE i.study_id = %s"
 )
 
 
@@ -81,8 +84,8 @@ def receive_known_series(
         if study_row is None:
             return None
         study_id, ready_at = study_row
-        images_table = _table(StudyImages)
-        cursor.execute(_SELECT_IMAGES.format(images=images_table), [study_id])
+        select = _SELECT_IMAGES.format(images=_table(StudyImages), series=_table(DicomSeries))
+        cursor.execute(select, [meta.series_instance_uid, study_id])
         images_row = cursor.fetchone()
         if images_row is None:
             return None
@@ -99,6 +102,7 @@ def receive_known_series(
             procedure_codes,
             late_count,
             last_instance_at,
+            series_id,
         ) = images_row
         if (patient_id, issuer) != (meta.patient_id, meta.issuer_of_patient_id):
             return None  # the ORM path decides about a patient mismatch
@@ -113,13 +117,7 @@ def receive_known_series(
             or (meta.procedure_codes and not _json_list(procedure_codes))
         ):
             return None
-        cursor.execute(
-            f"SELECT id FROM {_table(DicomSeries)} "  # noqa: S608
-            "WHERE images_id = %s AND series_instance_uid = %s",
-            [images_id, meta.series_instance_uid],
-        )
-        series_row = cursor.fetchone()
-        if series_row is None:
+        if series_id is None:
             return None
         late = ready_at is not None
         cursor.execute(
@@ -129,7 +127,7 @@ def receive_known_series(
             "ON CONFLICT (images_id, sop_instance_uid) DO NOTHING",
             [
                 images_id,
-                series_row[0],
+                series_id,
                 meta.sop_instance_uid,
                 meta.sop_class_uid,
                 meta.transfer_syntax_uid,
