@@ -309,33 +309,40 @@ def _queue_work_units(radiologist_id: int) -> Decimal:
     return total or Decimal("0")
 
 
-# The readers on shift who are competent in a worklist, with their credentials for a site: read
-# once per short while per process for each (worklist, site), so a decision reads only the
-# loads. Whatever may have changed since (credential revoked, shift ended or edited, competence
-# removed) is checked for the chosen reader when the assignment locks them; a failed check
-# forgets the cache and decides again with fresh facts.
-_readers_cache: dict[tuple[int, int], tuple[float, list[routing.ReaderFacts], int]] = {}
+# The readers on shift who are competent in a worklist, with their credentials: read once per
+# short while per process for each worklist, so a decision reads only the loads. Whatever may
+# have changed since (credential revoked, shift ended or edited, competence removed) is checked
+# for the chosen reader when the assignment locks them; a failed check forgets the cache and
+# decides again with fresh facts.
+_readers_cache: dict[int, tuple[float, list[routing.ReaderFacts], int]] = {}
 
 
 def _readers_for(
-    *, worklist_id: int, site_id: int, patient_id: int, now: dt.datetime, fresh: bool
+    *, worklist_id: int, patient_id: int, now: dt.datetime, fresh: bool
 ) -> tuple[list[routing.ReaderFacts], int]:
     """Readers to judge for a study with their current loads, and how many active radiologists
     were not considered (off shift or not competent in the worklist)."""
-    key = (worklist_id, site_id)
-    cached = None if fresh else _readers_cache.get(key)
+    cached = None if fresh else _readers_cache.get(worklist_id)
     if cached is not None and cached[0] > time.monotonic():
         static, others = cached[1], cached[2]
     else:
-        static = load_readers(now=now, site_id=site_id, worklist_id=worklist_id, with_load=False)
+        static = load_readers(now=now, worklist_id=worklist_id, with_load=False)
         others = Radiologist.objects.filter(is_active=True).count() - len(static)
-        _readers_cache[key] = (
+        _readers_cache[worklist_id] = (
             time.monotonic() + settings.ROUTING_SCOPE_CACHE_SECONDS,
             static,
             others,
         )
+    # The loads of whoever is on shift and competent now, the reader set as a subquery.
+    on_shift = Radiologist.objects.filter(
+        id__in=Shift.objects.filter(
+            starts_at__lte=now,
+            ends_at__gt=now,
+            radiologist__competences__subspecialty_id=worklist_id,
+        ).values("radiologist_id")
+    )
     loads = reader_loads(
-        wanted=[r.id for r in static],
+        wanted=on_shift,
         shifts={r.id: r.active_shifts(now) for r in static},
         patient_id=patient_id,
     )
@@ -408,7 +415,6 @@ def study_route(
     facts = study_facts(study, now=now, uncovered=uncovered_site_ids(now=now))
     readers, others = _readers_for(
         worklist_id=study.worklist_id,
-        site_id=study.site_id,
         patient_id=study.patient_id,
         now=now,
         fresh=fresh,
@@ -475,7 +481,7 @@ def study_route(
         # The chosen reader's situation changed since their facts were read: decide afresh.
         if fresh:
             return None
-        _readers_cache.pop((study.worklist_id, study.site_id), None)
+        _readers_cache.pop(study.worklist_id, None)
         return study_route(
             study_id=study_id,
             trigger=trigger,
