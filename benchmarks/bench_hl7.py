@@ -32,6 +32,7 @@ RESULTS = int(os.environ.get("BENCH_HL7_RESULTS", "2000"))
 CONNECTIONS = 4
 # Listener processes on the one port (SO_REUSEPORT), as production would run one per core.
 PROCESSES = int(os.environ.get("BENCH_HL7_PROCESSES", str(os.cpu_count() or 1)))
+WORKERS = int(os.environ.get("BENCH_HL7_WORKERS", str(CONNECTIONS)))  # threads per process
 FACILITY = "HL7BENCH"
 
 ECHO_SERVER = """
@@ -176,7 +177,7 @@ def bench_ingest(rng: random.Random, site: Site) -> dict[str, float]:
                 "--host=127.0.0.1",
                 "--port=0",
                 f"--processes={PROCESSES}",
-                f"--workers={CONNECTIONS}",
+                f"--workers={WORKERS}",
             ],
             env,
         )
