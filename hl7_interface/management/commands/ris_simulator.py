@@ -4,6 +4,7 @@ the HL7 listener and takes ORU results back, acknowledging each, so the whole lo
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import signal
 import threading
@@ -32,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--hl7-version", default="2.3", help="ORM^O01 version (2.3-2.5).")
         parser.add_argument(
             "--charset", default="UNICODE UTF-8", choices=["UNICODE UTF-8", "8859/1"]
+        )
+        parser.add_argument(
+            "--complete-exams",
+            action="store_true",
+            help="After each new order, report the examination done (SC, ORC-5 CM): images ready.",
         )
         parser.add_argument("--accession-prefix", default="")
         parser.add_argument("--seed", type=int, default=None)
@@ -89,6 +95,17 @@ class Command(BaseCommand):
                     )
                 ack = client.send_message(message)
                 self._say(f"ORDER {spec.accession} {ack.code} {ack.text}".rstrip())
+                if options["complete_exams"]:
+                    done = dataclasses.replace(spec, control="SC", order_status="CM")
+                    ack = client.send_message(
+                        orm_o01(
+                            done,
+                            facility=facility,
+                            version=options["hl7_version"],
+                            charset=options["charset"],
+                        )
+                    )
+                    self._say(f"EXAM DONE {spec.accession} {ack.code} {ack.text}".rstrip())
 
     def _receive(self, receiver: ResultReceiver, options: dict[str, Any]) -> None:
         stop = threading.Event()
