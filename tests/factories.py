@@ -206,4 +206,4 @@ def ready_study(site: Site, worklist: Subspecialty, **kwargs: object) -> Study:
     defaults.update(kwargs)
     ranks = {"STAT": 0, "URGENT": 1, "CANCER_PATHWAY": 2, "ROUTINE": 3}
     defaults.setdefault("routing_rank", ranks[str(defaults.get("priority", "ROUTINE"))])
-    return StudyFactory(**defaults)
+    return StudyFactory.create(**defaults)

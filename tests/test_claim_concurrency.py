@@ -82,7 +82,7 @@ def _ready_studies(site, worklist, count: int) -> list[int]:
 
 
 def _reader(username: str, site, worklist):
-    rad = factories.RadiologistFactory(user__username=username)
+    rad = factories.RadiologistFactory.create(user__username=username)
     factories.credential(rad, site)
     factories.competence(rad, worklist)
     factories.shift(rad, worklists=(worklist,))

@@ -16,8 +16,8 @@ HOLIDAYS = [Window(day=PUBLIC_HOLIDAY, starts=dt.time(0, 0), ends=dt.time(0, 0))
 AFTER_HOURS = WEEKDAY_EVENINGS + WEEKENDS + HOLIDAYS
 
 
-def oslo(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=OSLO)
+def oslo(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=OSLO)
 
 
 def covered(
