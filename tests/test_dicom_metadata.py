@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicom.metadata import InvalidInstance, UndecodableInstance, is_valid_uid, parse_instance
-from dicom.services.instances import patient_identity
+from dicom.services.identity import patient_identity
 from dicom.services.storage import instance_relative_path
 from tests import factories
 from tests.dicom_support import instance, new_uid

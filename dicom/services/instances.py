@@ -14,20 +14,19 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Q
+from django.db.models import Exists
 from django.utils import timezone
 
-from dicom.metadata import NATIONAL_ISSUERS, InstanceMeta
+from dicom.metadata import InstanceMeta
 from dicom.models import DicomInstance, DicomSeries, FailedInstance, StudyImages
 from dicom.services.associations import SiteContext
 from dicom.services.fastpath import receive_known_series
-from worklists import live, nin
+from dicom.services.identity import patient_for_images, patient_mismatch
+from worklists import live
 from worklists.actors import Actor
 from worklists.lifecycle import is_allowed
 from worklists.models import (
     Modality,
-    Patient,
-    PatientIdentifier,
     Site,
     Study,
     StudyEvent,
@@ -36,10 +35,6 @@ from worklists.models import (
 from worklists.services.alerts import alert_raise
 from worklists.services.patients import (
     ConcurrentCreate,
-    IdentifierInput,
-    PatientInput,
-    identifiers_keyed,
-    patient_resolve_locked,
 )
 from worklists.services.studies import study_hold
 
@@ -73,88 +68,6 @@ def _actor(context: SiteContext) -> Actor:
     return Actor.system(f"dicom:{context.calling_ae_title}")
 
 
-def patient_identity(site: Site, patient_id: str, issuer: str) -> tuple[str, str, str] | None:
-    """(kind, authority, value) for the images' PatientID, by the rules order ingest uses.
-
-    A valid national number under the national register (or under no issuer) is the person's
-    fødselsnummer/D-nummer; anything else is the site's own record number.
-    """
-    if not patient_id:
-        return None
-    kind, value = PatientIdentifier.Kind.LOCAL.value, patient_id
-    if issuer.strip().upper() in NATIONAL_ISSUERS:
-        try:
-            parsed = nin.parse(patient_id)
-        except nin.InvalidNationalIdentityNumber:
-            parsed = None
-        if parsed is not None and parsed.kind.value in PatientIdentifier.NATIONAL_REGISTER_KINDS:
-            kind, value = parsed.kind.value, parsed.value
-    keyed = identifiers_keyed(site, (IdentifierInput(kind=kind, value=value),))
-    identity: tuple[str, str, str] = next(iter(keyed))
-    return identity
-
-
-def _patient_for_images(site: Site, meta: InstanceMeta) -> Patient:
-    """The patient the images name: found by identifier, or created from the images."""
-    identity = patient_identity(site, meta.patient_id, meta.issuer_of_patient_id)
-    family_name = meta.family_name or "Unknown"
-    if identity is None:
-        return Patient.objects.create(
-            family_name=family_name,
-            given_name=meta.given_name,
-            birth_date=meta.birth_date,
-            sex=meta.sex,
-        )
-    kind, authority, value = identity
-    known = (
-        PatientIdentifier.objects.filter(kind=kind, authority=authority, value=value)
-        .select_related("patient")
-        .first()
-    )
-    if known is not None:
-        # An existing patient keeps the demographics the RIS gave; images do not rewrite them.
-        return known.patient
-    patient, _changed = patient_resolve_locked(
-        site=site,
-        patient_in=PatientInput(
-            identifiers=(IdentifierInput(kind=kind, value=value, authority=authority),),
-            family_name=family_name,
-            given_name=meta.given_name or None,
-            birth_date=meta.birth_date,
-            sex=meta.sex,
-        ),
-    )
-    if patient is None:  # create=True always gives a patient
-        raise RuntimeError("patient_resolve_locked returned no patient")
-    return patient
-
-
-def _patient_mismatch(study: Study, meta: InstanceMeta) -> str:
-    """Why the images' patient is not the study's, or "" if nothing says so."""
-    identity = patient_identity(study.site, meta.patient_id, meta.issuer_of_patient_id)
-    if identity is None:
-        return ""
-    kind, authority, value = identity
-    rows = PatientIdentifier.objects.filter(kind=kind, authority=authority).filter(
-        Q(value=value) | Q(patient_id=study.patient_id)
-    )
-    known = list(rows.values_list("patient_id", "value"))
-    if any(v == value and p != study.patient_id for p, v in known):
-        return (
-            f"the images of accession {study.accession_number} name patient ID "
-            f"{meta.patient_id!r}, which belongs to another patient than the order's"
-        )
-    if (study.patient_id, value) in known:
-        return ""
-    theirs = sorted(v for p, v in known if p == study.patient_id)
-    if theirs:
-        return (
-            f"the images of accession {study.accession_number} name patient ID "
-            f"{meta.patient_id!r}; the order's patient has {kind} {theirs[0]!r}"
-        )
-    return ""
-
-
 def _accession_for(meta: InstanceMeta) -> str:
     if meta.accession_number:
         return meta.accession_number
@@ -183,7 +96,7 @@ def _procedure_text(meta: InstanceMeta) -> str:
 def _create_study(
     *, site: Site, meta: InstanceMeta, context: SiteContext, now: dt.datetime
 ) -> Study:
-    patient = _patient_for_images(site, meta)
+    patient = patient_for_images(site, meta)
     code = meta.procedure_codes[0] if meta.procedure_codes else None
     study_at = meta.study_datetime(site.zone)
     study = Study(
@@ -330,7 +243,7 @@ def _receive_once(
         _fill_blanks(images, meta)
         images.save()
         if not created:
-            mismatch = _patient_mismatch(study, meta)
+            mismatch = patient_mismatch(study, meta)
             if not study.study_instance_uid:
                 # The viewer link needs the UID; an order that did not carry it gets it here.
                 study.study_instance_uid = meta.study_instance_uid
