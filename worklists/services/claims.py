@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,9 +150,9 @@ SELECT id, site_id FROM claimed ORDER BY pos, id
 
 
 @functools.lru_cache(maxsize=4096)
-def _scope_arrays(scope: routing.Scope) -> dict[str, list[Any]]:
-    """The scope as parallel arrays of (worklist, site, escalation tier) the reader may take.
-    Memoised: a reader's scope is reused for many claims. Callers must not modify the result."""
+def _scope_arrays(scope: routing.Scope) -> dict[str, str]:
+    """The scope as parallel array literals of (worklist, site, escalation tier) the reader may
+    take. Memoised, and as literals so that a claim does not convert hundreds of numbers."""
     triples = sorted(
         {
             (worklist_id, site_id, escalation)
@@ -160,11 +161,16 @@ def _scope_arrays(scope: routing.Scope) -> dict[str, list[Any]]:
             for escalation in range(tier, routing.TIER_ALERT + 1)
         }
     )
+
+    def literal(values: Sequence[object]) -> str:
+        return "{" + ",".join(str(v) for v in values) + "}"
+
     return {
-        "w": [t[0] for t in triples],
-        "s": [t[1] for t in triples],
-        "t": [t[2] for t in triples],
-        "modalities": sorted(scope.modalities),
+        "w": literal([t[0] for t in triples]),
+        "s": literal([t[1] for t in triples]),
+        "t": literal([t[2] for t in triples]),
+        # modality codes are from Modality (letters only): no quoting needed
+        "modalities": literal(sorted(scope.modalities)),
     }
 
 
