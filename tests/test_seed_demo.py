@@ -251,3 +251,31 @@ def test_every_demo_radiologist_is_on_shift_now_and_read_next_gives_rad01_a_stud
     assert Assignment.objects.get(study_id=claimed.study_id, ended_at__isnull=True).radiologist == (
         rad01
     )
+
+
+def test_reset_keeps_studies_whose_report_was_signed_and_seeds_around_them(output):
+    from reports.models import ReportVersion
+    from reports.services.drafts import DraftInput
+    from reports.services.signing import report_sign
+    from tests.factories import report_sections
+
+    assignment = Assignment.objects.filter(
+        ended_at__isnull=True, study__status=StudyStatus.ASSIGNED
+    ).first()
+    assert assignment is not None
+    study = assignment.study
+    report_sign(
+        study_id=study.id,
+        user=assignment.radiologist.user,
+        password="demo",
+        draft=DraftInput(sections=report_sections(), base_revision=0),
+    )
+
+    again = seed("--reset")
+
+    assert "Kept 1 with issued reports" in again
+    assert Study.objects.filter(pk=study.pk).exists()
+    assert ReportVersion.objects.filter(study=study).count() == 1
+    assert Study.objects.count() == STUDIES + 1
+    accessions = list(Study.objects.values_list("site_id", "accession_number"))
+    assert len(accessions) == len(set(accessions))

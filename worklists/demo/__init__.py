@@ -81,7 +81,9 @@ def _seed(
     ensure_site_users(password_hash, sites)
     created = 0
     existing = Study.objects.filter(site__in=sites.values()).count()
-    if existing:
+    if reset and existing:
+        stdout.write(f"Kept {existing} with issued reports or deliveries (never deleted).")
+    if existing and not reset:
         stdout.write(
             f"The demo sites already have {existing} studies; none added "
             "(use --reset to replace them)."

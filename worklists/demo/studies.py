@@ -84,8 +84,17 @@ def status_quota(total: int) -> list[str]:
 
 
 def delete_demo_studies() -> int:
-    """Delete the demo sites' studies and the patients left without any; returns how many."""
-    demo_studies = Study.objects.filter(site__code__in=[s.code for s in SITES])
+    """Delete the demo sites' studies and the patients left without any; returns how many.
+
+    Studies with an issued report, a returned referral or a delivery owed to their site stay:
+    what was signed or sent is never deleted, not even in the demo.
+    """
+    demo_studies = Study.objects.filter(
+        site__code__in=[s.code for s in SITES],
+        report_versions__isnull=True,
+        referral_rejection__isnull=True,
+        outbound_messages__isnull=True,
+    )
     patient_ids = set(demo_studies.values_list("patient_id", flat=True))
     deleted = demo_studies.count()
     demo_studies.delete()
@@ -131,6 +140,9 @@ class StudySeeder:
         }
         self._eligibility_index()
         self.accession_counter = dict.fromkeys(sites, 0)
+        self.kept_accessions = set(
+            Study.objects.filter(site__in=sites.values()).values_list("accession_number", flat=True)
+        )
         self.timelines: dict[int, Timeline] = {}
 
     def _eligibility_index(self) -> None:
@@ -178,9 +190,13 @@ class StudySeeder:
         return self.now - dt.timedelta(hours=hours)
 
     def _accession(self, site_code: str) -> str:
-        self.accession_counter[site_code] += 1
+        # Studies kept by a reset (signed reports are never deleted) keep their numbers: skip them.
         prefix = site_code[:3].upper()
-        return f"{prefix}{self.today:%y}{self.accession_counter[site_code]:06d}"
+        while True:
+            self.accession_counter[site_code] += 1
+            accession = f"{prefix}{self.today:%y}{self.accession_counter[site_code]:06d}"
+            if accession not in self.kept_accessions:
+                return accession
 
     def seed(self, count: int) -> int:
         targets = status_quota(count)
