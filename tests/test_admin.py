@@ -121,3 +121,67 @@ def test_the_admin_patient_list_shows_only_patients_of_visible_sites(
     assert hidden.patient.family_name not in listing
     assert hidden_page.status_code == 302
     assert not AuditEvent.objects.exists()
+
+
+def _staff_with(user, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def test_raw_inbound_messages_are_scoped_by_site_and_each_view_is_audited(
+    admin_client_for, outsider, site_a, site_b
+):
+    from worklists.models import InboundMessage
+    from worklists.services.inbound import inbound_store
+
+    mine = inbound_store(channel="HL7", site_id=site_b.id, raw=b"MSH|^~\\&|B", peer="10.0.0.2")
+    hidden = inbound_store(channel="HL7", site_id=site_a.id, raw=b"MSH|^~\\&|A", peer="10.0.0.1")
+    unknown = inbound_store(channel="HL7", site_id=None, raw=b"MSH|^~\\&|X", peer="10.0.0.9")
+    client = admin_client_for(_staff_with(outsider.user, "view_inboundmessage"))
+
+    own_page = client.get(reverse("admin:worklists_inboundmessage_change", args=[mine.id]))
+    hidden_page = client.get(reverse("admin:worklists_inboundmessage_change", args=[hidden.id]))
+    unknown_page = client.get(reverse("admin:worklists_inboundmessage_change", args=[unknown.id]))
+
+    assert own_page.status_code == 200
+    assert hidden_page.status_code == 302
+    assert unknown_page.status_code == 302
+    event = AuditEvent.objects.get()
+    assert (event.object_type, event.object_id, event.site_id) == (
+        "inbound_message",
+        str(mine.id),
+        site_b.id,
+    )
+    assert InboundMessage.objects.count() == 3
+
+
+def test_coordinator_alerts_are_scoped_like_their_studies_and_views_audited(
+    admin_client_for, outsider, coordinator, site_a, site_b
+):
+    from worklists.services.alerts import alert_raise
+
+    theirs = factories.StudyFactory(site=site_b)
+    hidden = factories.StudyFactory(site=site_a)
+    visible, _ = alert_raise(kind="dicom.patient_mismatch", message="PID", study_id=theirs.id)
+    secret, _ = alert_raise(kind="dicom.patient_mismatch", message="PID", study_id=hidden.id)
+    client = admin_client_for(_staff_with(outsider.user, "view_coordinatoralert"))
+
+    assert (
+        client.get(reverse("admin:worklists_coordinatoralert_change", args=[secret.id])).status_code
+        == 302
+    )
+    page = client.get(reverse("admin:worklists_coordinatoralert_change", args=[visible.id]))
+
+    assert page.status_code == 200
+    event = AuditEvent.objects.get()
+    assert (event.object_type, event.patient_id) == ("coordinator_alert", theirs.patient_id)
+    _staff_with(coordinator, "view_coordinatoralert")
+    listing = admin_client_for(coordinator).get(
+        reverse("admin:worklists_coordinatoralert_changelist")
+    )
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 2

@@ -6,13 +6,18 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from worklists.access import patients_visible_to, studies_visible_to
+from worklists.access import (
+    is_coordinator,
+    patients_visible_to,
+    sites_visible_to,
+    studies_visible_to,
+)
 from worklists.models import (
     Assignment,
     AuditEvent,
@@ -34,7 +39,12 @@ from worklists.models import (
     StudyEvent,
     Subspecialty,
 )
-from worklists.services.audit import AccessContext, audit_patient_read, audit_study_reads
+from worklists.services.audit import (
+    AccessContext,
+    audit_patient_read,
+    audit_record_read,
+    audit_study_reads,
+)
 from worklists.services.shifts import ShiftImportError, shifts_import
 
 
@@ -222,11 +232,29 @@ class SiteApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
+class InboundMessageAdmin(PatientDataAdmin):
+    """Raw inbound messages carry patient data: scoped by site, each view audited. Messages from
+    unknown senders (no site) are for coordinators only."""
+
     list_display = ["received_at", "channel", "site", "message_type", "status", "error"]
     list_filter = ["channel", "status", "site"]
     readonly_fields = [f.name for f in InboundMessage._meta.fields]
     actions = ["reprocess"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InboundMessage]:
+        messages = super().get_queryset(request).select_related("site", "study")
+        if is_coordinator(request.user):
+            return messages
+        return messages.filter(site__in=sites_visible_to(request.user))
+
+    def audit_view(self, request: HttpRequest, obj: InboundMessage) -> None:
+        audit_record_read(
+            context=AccessContext.from_request(request, channel="admin"),
+            object_type="inbound_message",
+            object_id=obj.pk,
+            patient_id=obj.study.patient_id if obj.study else None,
+            site_id=obj.site_id,
+        )
 
     @admin.action(description="Reprocess the selected HL7 messages (after a fix)")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
@@ -265,14 +293,31 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(CoordinatorAlert)
-class CoordinatorAlertAdmin(admin.ModelAdmin):
+class CoordinatorAlertAdmin(PatientDataAdmin):
+    """Alerts can name a patient (a mismatch quotes the images' PatientID): scoped like studies,
+    each view audited."""
+
     list_display = ["raised_at", "kind", "site", "study", "message", "resolved_at"]
     list_filter = ["kind", "site", ("resolved_at", admin.EmptyFieldListFilter)]
     readonly_fields = ["kind", "study", "site", "message", "data", "raised_at"]
-    raw_id_fields = ["study"]
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CoordinatorAlert]:
+        alerts = super().get_queryset(request).select_related("site", "study")
+        if is_coordinator(request.user):
+            return alerts
+        return alerts.filter(
+            Q(study__in=studies_visible_to(request.user))
+            | Q(study__isnull=True, site__in=sites_visible_to(request.user))
+        )
+
+    def audit_view(self, request: HttpRequest, obj: CoordinatorAlert) -> None:
+        audit_record_read(
+            context=AccessContext.from_request(request, channel="admin"),
+            object_type="coordinator_alert",
+            object_id=obj.pk,
+            patient_id=obj.study.patient_id if obj.study else None,
+            site_id=obj.site_id,
+        )
 
 
 # Routing

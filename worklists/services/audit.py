@@ -69,3 +69,28 @@ def audit_patient_read(*, context: AccessContext, patient: Patient) -> AuditEven
         remote_addr=context.remote_addr,
         path=context.path,
     )
+
+
+def audit_record_read(
+    *,
+    context: AccessContext,
+    object_type: str,
+    object_id: int,
+    patient_id: int | None,
+    site_id: int | None,
+) -> AuditEvent:
+    """A read of a record that carries patient data without being a study or a report (a raw
+    inbound message, a coordinator alert): audited as a view of the patient's data."""
+    return AuditEvent.objects.create(
+        at=timezone.now(),
+        actor_id=context.user_id,
+        actor_label=context.actor_label,
+        action=AuditEvent.Action.PATIENT_VIEW,
+        object_type=object_type,
+        object_id=str(object_id),
+        patient_id=patient_id,
+        site_id=site_id,
+        channel=context.channel,
+        remote_addr=context.remote_addr,
+        path=context.path,
+    )
