@@ -128,3 +128,22 @@ def test_another_sites_token_or_a_person_cannot_report_findings(
     assert other_site.post(url(study), ICH, format="json").status_code == 404
     assert client_for(owner.user).post(url(study), ICH, format="json").status_code == 403
     assert AiFinding.objects.count() == 0
+
+
+def test_a_finding_id_already_used_for_another_sites_study_is_a_conflict_that_reveals_nothing(
+    site_a_client, site_a, site_b, neuro
+):
+    theirs = factories.ready_study(site_a, neuro)
+    assert site_a_client.post(url(theirs), ICH, format="json").status_code == 201
+    ours = factories.ready_study(site_b, neuro)
+    site_b_client = APIClient()
+    site_b_client.credentials(
+        HTTP_AUTHORIZATION=f"Token {SiteApiToken.objects.create(site=site_b).key}"
+    )
+
+    response = site_b_client.post(url(ours), ICH, format="json")
+
+    assert response.status_code == 409
+    assert set(response.json()) == {"errors"}  # no study id, no finding of the other site
+    assert ICH["description"] not in response.content.decode()
+    assert AiFinding.objects.get().study_id == theirs.id

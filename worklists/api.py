@@ -51,7 +51,7 @@ from worklists.serializers import (
     TokenOutSerializer,
     WorklistOutSerializer,
 )
-from worklists.services.ai_findings import FindingInput, ai_finding_report
+from worklists.services.ai_findings import AiFindingConflict, FindingInput, ai_finding_report
 from worklists.services.audit import AccessContext, audit_study_reads
 from worklists.services.claims import (
     HeldByAnother,
@@ -417,18 +417,21 @@ class StudyAiFindingsApi(APIView):
         params = AiFindingInSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        finding, created = ai_finding_report(
-            study_id=study_id,
-            finding=FindingInput(
-                code=data["code"],
-                description=data["description"],
-                confidence=data["confidence"],
-                source=data["source"],
-                external_id=data["external_id"],
-                reported_at=data.get("reported_at") or timezone.now(),
-            ),
-            actor=Actor(user_id=None, label=f"ai:{data['source']}"[:150]),
-        )
+        try:
+            finding, created = ai_finding_report(
+                study_id=study_id,
+                finding=FindingInput(
+                    code=data["code"],
+                    description=data["description"],
+                    confidence=data["confidence"],
+                    source=data["source"],
+                    external_id=data["external_id"],
+                    reported_at=data.get("reported_at") or timezone.now(),
+                ),
+                actor=Actor(user_id=None, label=f"ai:{data['source']}"[:150]),
+            )
+        except AiFindingConflict as conflict:
+            return _error(str(conflict), status.HTTP_409_CONFLICT)
         return Response(
             AiFindingOutSerializer(finding).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from worklists import live
@@ -31,10 +31,28 @@ class FindingInput:
     external_id: str = ""
 
 
+class AiFindingConflict(Exception):
+    """The source's finding id was already reported for another study."""
+
+
 def _is_critical(finding: FindingInput) -> bool:
     codes = {c.upper() for c in settings.ROUTING_AI_CRITICAL_CODES}
     minimum = Decimal(str(settings.ROUTING_AI_MIN_CONFIDENCE))
     return finding.code.upper() in codes and finding.confidence >= minimum
+
+
+def _same_finding(study_id: int, finding: FindingInput) -> AiFinding | None:
+    """The finding already stored under this source and id, if it is this study's; one stored
+    for another study is a conflict, never shown to the caller (it may be another site's)."""
+    existing = AiFinding.objects.filter(
+        source=finding.source, external_id=finding.external_id
+    ).first()
+    if existing is not None and existing.study_id != study_id:
+        raise AiFindingConflict(
+            f"finding {finding.external_id!r} from {finding.source!r} was already reported "
+            "for another study"
+        )
+    return existing
 
 
 @transaction.atomic
@@ -47,23 +65,29 @@ def ai_finding_report(
     source and external id) is stored once. Returns the finding and whether it is new."""
     study = _lock_study(study_id)
     if finding.external_id:
-        existing = AiFinding.objects.filter(
-            source=finding.source, external_id=finding.external_id
-        ).first()
+        existing = _same_finding(study_id, finding)
         if existing is not None:
             return existing, False
     now = timezone.now()
     critical = _is_critical(finding)
-    stored = AiFinding.objects.create(
-        study=study,
-        code=finding.code,
-        description=finding.description,
-        confidence=finding.confidence,
-        is_critical=critical,
-        source=finding.source,
-        external_id=finding.external_id,
-        reported_at=finding.reported_at,
-    )
+    try:
+        with transaction.atomic():
+            stored = AiFinding.objects.create(
+                study=study,
+                code=finding.code,
+                description=finding.description,
+                confidence=finding.confidence,
+                is_critical=critical,
+                source=finding.source,
+                external_id=finding.external_id,
+                reported_at=finding.reported_at,
+            )
+    except IntegrityError:
+        # The same source and id stored meanwhile for another study (ours holds its lock).
+        existing = _same_finding(study_id, finding)
+        if existing is None:
+            raise
+        return existing, False
     if not critical or study.status not in (
         StudyStatus.ORDERED,
         StudyStatus.READY,
