@@ -96,6 +96,30 @@ def test_a_queued_study_nobody_has_opened_near_its_deadline_alerts_too(owner, si
     assert report.alerted == [study.id]
 
 
+def test_a_resolved_alert_for_a_queued_study_is_not_raised_again_every_run(
+    owner, site_a, neuro, coordinator
+):
+    from worklists.actors import Actor
+    from worklists.services.alerts import alert_resolve
+
+    study = waiting(site_a, neuro, used=0.95, status=StudyStatus.ASSIGNED)
+    Assignment.objects.create(
+        study=study, radiologist=owner, kind=Assignment.Kind.PUSH, assigned_at=timezone.now()
+    )
+    first = studies_escalate()
+    alert_resolve(
+        alert_id=CoordinatorAlert.objects.get(study=study).id,
+        actor=Actor.for_user(coordinator),
+        resolution="phoned the reader",
+    )
+
+    again = studies_escalate()
+
+    assert first.alerted == [study.id]
+    assert again.alerted == []
+    assert CoordinatorAlert.objects.filter(study=study).count() == 1
+
+
 def test_the_age_bump_moves_a_long_waiting_routine_study_up_but_never_to_the_top(
     site_a, neuro, settings
 ):

@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from worklists import routing
-from worklists.models import PRIORITY_RANK, Study, StudyStatus
+from worklists.models import PRIORITY_RANK, CoordinatorAlert, Study, StudyStatus
 from worklists.services import routing as routing_service
 from worklists.services.alerts import alert_raise
 
@@ -71,9 +72,18 @@ def studies_escalate(*, now: dt.datetime | None = None) -> EscalationReport:
         ).update(routing_rank=new_rank):
             report.bumped[study_id] = new_rank
     # Queued but not opened counts as nobody reading too: the coordinator hears of those.
-    queued = Study.objects.filter(
-        status=StudyStatus.ASSIGNED, ready_at__isnull=False, deadline__isnull=False
-    ).values_list("id", "ready_at", "deadline")
+    # Once per assignment: an alert a coordinator has resolved is not raised again every run
+    # while the same reader still holds the study.
+    alerted_since_assigned = CoordinatorAlert.objects.filter(
+        kind=ESCALATION_ALERT, study=OuterRef("pk"), raised_at__gte=OuterRef("status_changed_at")
+    )
+    queued = (
+        Study.objects.filter(
+            status=StudyStatus.ASSIGNED, ready_at__isnull=False, deadline__isnull=False
+        )
+        .exclude(Exists(alerted_since_assigned))
+        .values_list("id", "ready_at", "deadline")
+    )
     alert_ids = [
         study_id
         for study_id, ready_at, deadline in queued.iterator()
