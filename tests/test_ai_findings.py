@@ -147,3 +147,25 @@ def test_a_finding_id_already_used_for_another_sites_study_is_a_conflict_that_re
     assert set(response.json()) == {"errors"}  # no study id, no finding of the other site
     assert ICH["description"] not in response.content.decode()
     assert AiFinding.objects.get().study_id == theirs.id
+
+
+def test_a_critical_finding_keeps_its_stat_deadline_when_the_images_complete_later(
+    site_a_client, site_a, neuro
+):
+    from worklists.actors import Actor
+    from worklists.services.studies import study_mark_ready
+
+    study = factories.StudyFactory.create(site=site_a, priority="ROUTINE")
+    assert study.status == "ORDERED"
+    reported = timezone.now()
+    response = site_a_client.post(
+        url(study), {**ICH, "reported_at": reported.isoformat()}, format="json"
+    )
+    assert response.status_code == 201
+
+    study_mark_ready(study_id=study.id, actor=Actor.system("test"))
+
+    study.refresh_from_db()
+    assert study.routing_rank == 0
+    assert study.deadline is not None
+    assert study.deadline <= reported + dt.timedelta(minutes=61)  # STAT, not the routine week

@@ -177,7 +177,15 @@ def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
         study.is_unclassified = False
         study.work_units = rule.work_units
     # Reading order: by priority, and at the top while a critical AI finding stands.
-    critical = study.pk is not None and study.ai_findings.filter(is_critical=True).exists()
+    first_critical_at = (
+        study.ai_findings.filter(is_critical=True)
+        .order_by("reported_at")
+        .values_list("reported_at", flat=True)
+        .first()
+        if study.pk is not None
+        else None
+    )
+    critical = first_critical_at is not None
     study.routing_rank = 0 if critical else _READING_RANK.get(study.priority, 3)
 
     contract = dict(
@@ -192,6 +200,16 @@ def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
         contract_minutes=contract,
         default_minutes=settings.DEFAULT_TURNAROUND_MINUTES,
     )
+    if first_critical_at is not None:
+        # A standing critical finding keeps the STAT turnaround from when it was reported.
+        stat_deadline, _ = classification.deadline_for(
+            ready_at=first_critical_at,
+            priority="STAT",
+            contract_minutes=contract,
+            default_minutes=settings.DEFAULT_TURNAROUND_MINUTES,
+        )
+        if stat_deadline < study.deadline:
+            study.deadline, source = stat_deadline, "critical_finding"
     return {
         "worklist": study.worklist.code if study.worklist else None,
         "rule_id": rule.id if rule else None,
