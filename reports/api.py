@@ -86,6 +86,24 @@ def is_visible(request: Request, study_id: int) -> bool:
     return studies_visible_to(request.user).filter(id=study_id).exists()
 
 
+def draft_context(request: Request) -> dict[str, Any]:
+    """Whether the caller reads an unsigned draft's text (hidden unless this says so)."""
+    return {"draft_text": selectors.may_read_drafts(user=request.user)}
+
+
+def report_context(request: Request, state: selectors.ReportState) -> dict[str, Any]:
+    """The serializer context of a report state for this caller; every report state the API
+    returns is shaped with it."""
+    study = state.study
+    return {
+        **draft_context(request),
+        "may_write": selectors.may_write(study=study, user=request.user),
+        "starting_sections": []
+        if state.draft or state.versions
+        else selectors.starting_sections(study=study),
+    }
+
+
 class ReportApi(APIView):
     """The study's report: its draft and every version. PUT saves the draft (autosave)."""
 
@@ -100,14 +118,7 @@ class ReportApi(APIView):
         audit_report_reads(
             context=AccessContext.from_request(request, channel="api"), studies=[study]
         )
-        context = {
-            "draft_text": selectors.may_read_drafts(user=request.user),
-            "may_write": selectors.may_write(study=study, user=request.user),
-            "starting_sections": []
-            if state.draft or state.versions
-            else selectors.starting_sections(study=study),
-        }
-        return Response(ReportOutSerializer(state, context=context).data)
+        return Response(ReportOutSerializer(state, context=report_context(request, state)).data)
 
     @extend_schema(request=DraftInSerializer, responses={200: DraftOutSerializer})
     def put(self, request: Request, study_id: int) -> Response:
@@ -124,7 +135,7 @@ class ReportApi(APIView):
             )
         except (ReportError, IllegalTransition) as exc:
             return refusal(exc)
-        return Response(DraftOutSerializer(draft).data)
+        return Response(DraftOutSerializer(draft, context=draft_context(request)).data)
 
 
 class PreliminaryApi(APIView):
@@ -259,7 +270,10 @@ class CriticalCommunicationsApi(APIView):
         audit_report_reads(
             context=AccessContext.from_request(request, channel="api"), studies=[study]
         )
-        return Response(ReportOutSerializer(state).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ReportOutSerializer(state, context=report_context(request, state)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class RejectionCountsApi(APIView):

@@ -154,7 +154,9 @@ class DraftOutSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
     def get_sections(self, draft: Any) -> list[dict[str, str]] | None:
-        if not self.context.get("draft_text", True):
+        # Hidden unless the caller says otherwise (selectors.may_read_drafts): an unsigned
+        # draft's text is shown only to those who may act on it, never by default.
+        if self.context.get("draft_text") is not True:
             return None
         sections: list[dict[str, str]] = draft.sections
         return sections

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
-from django.urls import reverse
+from collections.abc import Callable
+from typing import Any
 
+import pytest
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from reports import selectors
 from reports.models import ReportDraft, ReportVersion
+from reports.serializers import DraftOutSerializer, ReportOutSerializer
 from tests import factories
-from worklists.models import AuditEvent
+from worklists.models import AuditEvent, Radiologist, Site, SiteMembership, Study
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +182,109 @@ def test_reading_a_report_costs_the_same_queries_however_many_versions_it_has(
     with django_assert_num_queries(len(few.captured_queries)):
         response = reader.get(reverse("api-report", args=[five.id]))
     assert len(response.json()["versions"]) == 5
+
+
+def _draft_under_a_signed_critical_report(owner: Radiologist, site: Site) -> Study:
+    """A FINAL study with an open critical finding signed by ``owner``, and an unsigned draft
+    row beside it: whatever the state, its text must only reach those who may read drafts."""
+    study = factories.held_study(owner, site=site)
+    api = APIClient()
+    api.force_authenticate(user=owner.user)
+    api.put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+    signed = api.post(
+        reverse("api-report-sign", args=[study.id]),
+        {"password": factories.PASSWORD, "critical_category": "RED"},
+        format="json",
+    )
+    assert signed.status_code == 201, signed.content
+    now = timezone.now()
+    ReportDraft.objects.create(
+        study=study,
+        sections=factories.report_sections(findings="Usignert utkast."),
+        author=owner.user,
+        author_name="Owner",
+        created_at=now,
+        updated_at=now,
+    )
+    return study
+
+
+def _communication() -> dict[str, Any]:
+    return {
+        "communicated_to": "Dr. Berg, LIS Alfa",
+        "method": "PHONE",
+        "communicated_at": timezone.now().isoformat(),
+        "read_back_confirmed": False,
+    }
+
+
+def test_draft_text_is_hidden_when_the_serializer_is_given_no_context(owner, site_a) -> None:
+    study = factories.held_study(owner, site=site_a)
+    now = timezone.now()
+    draft = ReportDraft.objects.create(
+        study=study,
+        sections=factories.report_sections(findings="Usignert utkast."),
+        author=owner.user,
+        author_name="Owner",
+        created_at=now,
+        updated_at=now,
+    )
+    state = selectors.report_state(study=study)
+
+    assert DraftOutSerializer(draft).data["sections"] is None
+    assert ReportOutSerializer(state).data["draft"]["sections"] is None
+    shown = ReportOutSerializer(state, context={"draft_text": True}).data
+    assert shown["draft"]["sections"][2]["text"] == "Usignert utkast."
+
+
+def test_a_signer_no_longer_an_active_radiologist_does_not_get_draft_text_from_communicating(
+    owner: Radiologist,
+    site_a: Site,
+    client_for: Callable[[AbstractBaseUser], APIClient],
+) -> None:
+    study = _draft_under_a_signed_critical_report(owner, site_a)
+    # Now working for the site only: still sees its studies, no longer reads drafts.
+    SiteMembership.objects.create(user=owner.user, site=site_a)
+    Radiologist.objects.filter(id=owner.id).update(is_active=False)
+
+    response = client_for(owner.user).post(
+        reverse("api-critical-communications", args=[study.id]), _communication(), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["draft"]["revision"] == 1
+    assert response.json()["draft"]["sections"] is None
+    assert "Usignert utkast." not in response.content.decode()
+
+
+def test_a_coordinator_recording_a_communication_gets_the_draft_as_on_a_read(
+    owner: Radiologist,
+    coordinator: AbstractBaseUser,
+    site_a: Site,
+    client_for: Callable[[AbstractBaseUser], APIClient],
+) -> None:
+    study = _draft_under_a_signed_critical_report(owner, site_a)
+    client = client_for(coordinator)
+
+    response = client.post(
+        reverse("api-critical-communications", args=[study.id]), _communication(), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    read = client.get(reverse("api-report", args=[study.id])).json()
+    assert response.json()["draft"] == read["draft"]
+    assert response.json()["draft"]["sections"][2]["text"] == "Usignert utkast."
+    assert response.json()["may_write"] is False
+
+
+def test_the_holder_saving_the_draft_gets_its_text_back(
+    owner: Radiologist, site_a: Site, client_for: Callable[[AbstractBaseUser], APIClient]
+) -> None:
+    study = factories.held_study(owner, site=site_a)
+
+    response = client_for(owner.user).put(
+        reverse("api-report", args=[study.id]), SECTIONS, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["sections"] == SECTIONS["sections"]
