@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
 import pytest
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.urls import reverse
+from django.utils import timezone
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
 from hl7_interface.models import OutboundMessage
 from reports.models import ReportVersion
+from reports.services import content
 from tests import factories
-from worklists.models import StudyStatus
+from worklists.models import Radiologist, Site, Study, StudyStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +153,52 @@ def test_an_unsigned_report_cannot_be_amended(owner, site_a, client_for):
 
     assert response.status_code == 409
     assert not ReportVersion.objects.filter(study=study).exists()
+
+
+@pytest.mark.parametrize(
+    ("server_zone", "site_zone", "site_date"),
+    [
+        # 23:30 UTC is already tomorrow in Oslo: the site's date, not the server's.
+        ("UTC", "Europe/Oslo", 1),
+        ("Europe/Oslo", "UTC", 0),
+    ],
+)
+def test_the_addendum_title_carries_the_sites_date_at_signing(
+    owner: Radiologist,
+    signed: Study,
+    site_a: Site,
+    client_for: Callable[[AbstractBaseUser], APIClient],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    server_zone: str,
+    site_zone: str,
+    site_date: int,
+) -> None:
+    settings.TIME_ZONE = server_zone
+    Site.objects.filter(id=site_a.id).update(time_zone=site_zone)
+    tomorrow = timezone.now().astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    moment = dt.datetime.combine(tomorrow, dt.time(23, 30), tzinfo=dt.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+
+    response = amend(
+        client_for(owner.user), signed, kind="ADDENDUM", reason="Tillegg", text="Sett igjen."
+    )
+
+    assert response.status_code == 201, response.content
+    addendum = ReportVersion.objects.get(study=signed, number=2)
+    expected = tomorrow + dt.timedelta(days=site_date)
+    assert addendum.sections[-1]["title"] == f"Addendum ({expected:%d.%m.%Y})"
+    assert addendum.signed_at == moment
+    # The title is signed: the stored hash is that of exactly this content.
+    assert addendum.content_hash == content.content_hash(
+        study_id=signed.id,
+        accession_number=signed.accession_number,
+        site_code=site_a.code,
+        number=2,
+        kind="ADDENDUM",
+        sections=addendum.sections,
+        reason="Tillegg",
+        signer_hpr=owner.hpr_number,
+        signed_at=moment,
+        critical_category="",
+    )

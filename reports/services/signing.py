@@ -87,11 +87,12 @@ def _create_version(
     reason: str = "",
     critical_category: str = "",
     password_confirmed: bool,
+    signed_at: dt.datetime | None = None,
 ) -> ReportVersion:
     if not content.has_text(sections):
         raise ReportInvalid("the report is empty: write it before issuing it", field="sections")
     number = _next_number(study)
-    signed_at = timezone.now()
+    signed_at = signed_at or timezone.now()
     return ReportVersion.objects.create(
         study=study,
         number=number,
@@ -342,15 +343,19 @@ def _amend(
         raise NotPermitted("only the radiologist who signed the final report may amend it")
     latest = ReportVersion.objects.filter(study=study).order_by("-number").first()
     assert latest is not None  # the final is there
+    signed_at = timezone.now()
     if kind == VersionKind.ADDENDUM:
         if not addendum_text.strip():
             raise ReportInvalid("write the addendum", field="text")
         number = _next_number(study)
+        # The date as the site reads it (its own zone), of the moment the addendum is signed:
+        # the title is part of the signed, hashed content.
+        site_date = signed_at.astimezone(study.site.zone).date()
         new_sections = [
             *latest.sections,
             {
                 "key": f"addendum-{number}",
-                "title": f"Addendum ({timezone.localdate():%d.%m.%Y})",
+                "title": f"Addendum ({site_date:%d.%m.%Y})",
                 "text": addendum_text.replace("\r\n", "\n"),
             },
         ]
@@ -366,6 +371,7 @@ def _amend(
         reason=reason.strip(),
         critical_category=critical_category,
         password_confirmed=True,
+        signed_at=signed_at,
     )
     if critical_category:
         _flag_critical(version=version, user=user, communication=communication)
