@@ -746,3 +746,23 @@ def test_a_reassignment_to_a_reader_of_another_site_is_refused(journey, outsider
         )
 
     assert snapshot(study) == before
+
+
+def test_a_failing_broker_after_commit_does_not_turn_a_committed_transition_into_an_error(
+    site_a, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    from worklists.tasks import broadcast_study_event, route_study_task
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError("broker unreachable")
+
+    monkeypatch.setattr(broadcast_study_event, "delay", broker_down)
+    monkeypatch.setattr(route_study_task, "delay", broker_down)
+    study = StudyFactory(site=site_a)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.study_mark_ready(study_id=study.id, actor=Actor.system("test"))
+
+    study.refresh_from_db()
+    assert study.status == StudyStatus.READY
+    assert "broker unreachable" in caplog.text

@@ -20,5 +20,7 @@ def broadcast_after_commit(*, study_id: int, site_id: int, event: str, status: s
     transaction.on_commit(
         lambda: broadcast_study_event.delay(
             study_id=study_id, site_id=site_id, event=event, status=status
-        )
+        ),
+        # A lost live update must not turn a committed change into a reported failure.
+        robust=True,
     )

@@ -322,7 +322,8 @@ def shifts_start(*, now: dt.datetime | None = None) -> list[int]:
                     reader_fill_queue_task.delay,
                     radiologist_id=shift.radiologist_id,
                     trigger="shift.start",
-                )
+                ),
+                robust=True,
             )
         started.append(shift.id)
     return started

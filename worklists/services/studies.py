@@ -105,7 +105,10 @@ def _route_after_commit(
     transaction.on_commit(
         lambda: route_study_task.delay(
             study_id=study_id, trigger=trigger, exclude_radiologist_id=exclude_radiologist_id
-        )
+        ),
+        # What committed stays committed: a routing failure is logged, and the study waits
+        # READY for read next, escalation or the next push.
+        robust=True,
     )
 
 
@@ -117,7 +120,8 @@ def _refill_after_commit(assignment: Assignment | None, *, trigger: str) -> None
         return
     radiologist_id = assignment.radiologist_id
     transaction.on_commit(
-        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger=trigger)
+        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger=trigger),
+        robust=True,
     )
 
 
