@@ -421,9 +421,13 @@ def codec_for(charset: str, *, default: str) -> str:
         ) from None
 
 
-def parse(raw: bytes, *, default_charset: str = "UNICODE UTF-8") -> Message:
-    """Decode and split a whole message. The charset is MSH-18, or ``default_charset``."""
-    header = read_header(raw)
+def parse(
+    raw: bytes, *, default_charset: str = "UNICODE UTF-8", header: Header | None = None
+) -> Message:
+    """Decode and split a whole message. The charset is MSH-18, or ``default_charset``.
+    ``header``: ``read_header(raw)``, when the caller has read it already."""
+    if header is None:
+        header = read_header(raw)
     encoding = codec_for(header.charset, default=default_charset)
     try:
         text = raw.decode(encoding)

@@ -2,7 +2,9 @@
 
 The event loop only frames bytes and writes ACKs; storing and applying a message (blocking
 database work) runs in a pool of worker threads, each with its own database connection. Frames of
-one connection are handled one after another, in order; connections run concurrently.
+one connection are handled one after another, in order; connections run concurrently. The frames
+waiting when a worker becomes free, from all connections, are applied as one batch in one
+transaction (group commit): one commit's cost shared by many messages.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +25,7 @@ from hl7_interface.codec import Frame, FrameDecoder, OversizeFrame, frame
 from hl7_interface.live_batch import StudyEventBatcher
 from hl7_interface.services import (
     Received,
-    hl7_receive,
+    hl7_receive_batch,
     hl7_receive_oversize,
     hl7_recover_unapplied,
 )
@@ -31,14 +34,34 @@ from worklists.services.orders import study_events_to
 logger = logging.getLogger(__name__)
 
 Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+BatchHandler = Callable[[list[tuple[bytes, str]]], list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameJob:
+    """A received frame waiting for a worker; frames queued together are applied together."""
+
+    payload: bytes
+    peer: str
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
 
 
 class WorkerPool:
     """Threads that run blocking jobs for the event loop and close their database connections
-    when stopped (so a test database can be dropped and a restart leaves nothing open)."""
+    when stopped (so a test database can be dropped and a restart leaves nothing open).
 
-    def __init__(self, size: int) -> None:
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+    Frames are group-committed: a worker that becomes free takes every frame waiting (up to
+    ``batch_max``, from all connections) and hands them to ``on_frames`` as one batch, one
+    transaction. Nothing waits for a batch to fill: under light load a batch is one frame.
+    """
+
+    def __init__(
+        self, size: int, *, on_frames: BatchHandler | None = None, batch_max: int = 1
+    ) -> None:
+        self._jobs: queue.SimpleQueue[Job | FrameJob | None] = queue.SimpleQueue()
+        self._on_frames = on_frames
+        self._batch_max = max(1, batch_max)
         self._threads = [
             threading.Thread(target=self._work, name=f"hl7-worker-{i}", daemon=True)
             for i in range(size)
@@ -48,26 +71,65 @@ class WorkerPool:
 
     def _work(self) -> None:
         try:
-            while True:
-                job = self._jobs.get()
-                if job is None:
-                    return
-                fn, loop, future = job
-                try:
-                    result = fn()
-                except BaseException as exc:
-                    # A lost connection leaves the thread's connection unusable: reopen next time.
-                    close_old_connections()
-                    loop.call_soon_threadsafe(_set_exception, future, exc)
+            pending = self._jobs.get()
+            while pending is not None:
+                if isinstance(pending, FrameJob):
+                    batch = [pending]
+                    taken, following = self._collect(batch)
+                    self._run_frames(batch)
+                    pending = following if taken else self._jobs.get()
                 else:
-                    loop.call_soon_threadsafe(_set_result, future, result)
+                    self._run_job(pending)
+                    pending = self._jobs.get()
         finally:
             connections.close_all()
+
+    def _collect(self, batch: list[FrameJob]) -> tuple[bool, Job | None]:
+        """Add the frames already waiting to ``batch``. Returns (True, job) when it had to take
+        a job that is not a frame (a call, or the stop sentinel None) to run next."""
+        while len(batch) < self._batch_max:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(job, FrameJob):
+                return True, job
+            batch.append(job)
+        return False, None
+
+    def _run_job(self, job: Job) -> None:
+        fn, loop, future = job
+        try:
+            result = fn()
+        except BaseException as exc:
+            # A lost connection leaves the thread's connection unusable: reopen next time.
+            close_old_connections()
+            loop.call_soon_threadsafe(_set_exception, future, exc)
+        else:
+            loop.call_soon_threadsafe(_set_result, future, result)
+
+    def _run_frames(self, batch: list[FrameJob]) -> None:
+        assert self._on_frames is not None
+        try:
+            results = self._on_frames([(job.payload, job.peer) for job in batch])
+        except BaseException as exc:
+            close_old_connections()
+            for job in batch:
+                job.loop.call_soon_threadsafe(_set_exception, job.future, exc)
+        else:
+            for job, result in zip(batch, results, strict=True):
+                job.loop.call_soon_threadsafe(_set_result, job.future, result)
 
     def run(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._jobs.put((fn, loop, future))
+        return future
+
+    def receive(self, payload: bytes, peer: str) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put(FrameJob(payload, peer, loop, future))
         return future
 
     def stop(self) -> None:
@@ -108,8 +170,10 @@ class Listener:
         if connection.vendor == "sqlite":
             # One writer at a time is all SQLite has; more threads would only contend for it.
             size = 1
-        self.pool = WorkerPool(size)
         self.events = StudyEventBatcher()
+        self.pool = WorkerPool(
+            size, on_frames=self._receive_batch, batch_max=settings.HL7_BATCH_MAX
+        )
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -169,14 +233,13 @@ class Listener:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
-    def _receive(self, payload: bytes, peer: str) -> Received:
+    def _receive_batch(self, frames: list[tuple[bytes, str]]) -> list[Received]:
         with study_events_to(self.events):
-            return hl7_receive(raw=payload, peer=peer)
+            return hl7_receive_batch(frames)
 
     async def _handle(self, item: Frame | OversizeFrame, peer: str) -> Received:
         if isinstance(item, Frame):
-            payload = item.payload
-            result: Received = await self.pool.run(lambda: self._receive(payload, peer))
+            result: Received = await self.pool.receive(item.payload, peer)
             return result
         head, size = item.head, item.size
         oversize: Received = await self.pool.run(

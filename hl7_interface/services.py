@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,14 +27,26 @@ from worklists.actors import Actor
 from worklists.models import InboundMessage, Site
 from worklists.services.inbound import (
     InboundAlreadyApplied,
-    inbound_applied_before,
-    inbound_mark_applied,
+    inbound_applied_many,
+    inbound_mark_applied_many,
     inbound_mark_duplicate,
     inbound_mark_failed,
     inbound_store,
+    inbound_store_many,
 )
-from worklists.services.orders import OrderError, orders_apply
-from worklists.services.patients import PatientError, patient_merge, patient_update
+from worklists.services.orders import (
+    COLLIDING,
+    AccessionLocks,
+    OrderConflict,
+    OrderError,
+    orders_apply_locked,
+)
+from worklists.services.patients import (
+    ConcurrentCreate,
+    PatientError,
+    patient_merge,
+    patient_update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -152,49 +165,81 @@ def hl7_receive(*, raw: bytes, peer: str) -> Received:
 
     The ACK is built after the applying transaction has committed: AA means durable.
     """
-    header: Header | None = None
+    return hl7_receive_batch([(raw, peer)])[0]
+
+
+def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
+    """``hl7_receive`` for several frames at once (group commit), answers in the same order.
+
+    The raw bytes of all of them are stored first, in one committed statement; then every
+    message is applied in ONE transaction, so the batch costs one commit, not one per message.
+    A message that fails is taken out and the others are applied again without it: its error
+    is stored and answered (AE/AR), the others are applied and AA'd. Every answer is built
+    after the commit that made it durable.
+    """
+    items = [_read(raw, peer) for raw, peer in frames]
+    ids = inbound_store_many(
+        [
+            {
+                "channel": InboundMessage.Channel.HL7,
+                "raw": item.raw,
+                "site_id": item.entry.site.id if item.entry else None,
+                "peer": item.peer,
+                "content_type": CONTENT_TYPE,
+                "message_type": item.header.message_type if item.header else "",
+                "message_id": item.header.control_id if item.header else "",
+            }
+            for item in items
+        ]
+    )
+    for item, inbound_id in zip(items, ids, strict=True):
+        item.inbound_id = inbound_id
+    return _process_batch(items)
+
+
+@dataclass(slots=True)
+class _Item:
+    """One message on its way through a batch."""
+
+    raw: bytes
+    peer: str
+    header: Header | None
+    entry: SiteEntry | None
     error: Hl7Error | None = None
-    entry: SiteEntry | None = None
+    inbound_id: int = 0
+    command: mapping.Command | None = None
+    duplicate_of: int | None = None  # applied before this batch
+    batch_duplicate_of: int | None = None  # applied earlier in this batch's transaction
+    text: str = ""  # the AA's text
+
+
+def _read(raw: bytes, peer: str) -> _Item:
+    """The header, the sender's site, and whether the sender may send at all."""
     try:
         header = read_header(raw)
     except Hl7Error as exc:
-        error = exc
-    if header is not None:
-        entry = sites.get(header.sending_facility)
-    inbound = inbound_store(
-        channel=InboundMessage.Channel.HL7,
-        raw=raw,
-        site_id=entry.site.id if entry else None,
-        peer=peer,
-        content_type=CONTENT_TYPE,
-        message_type=header.message_type if header else "",
-        message_id=header.control_id if header else "",
-    )
-    if error is None and header is not None:
-        if entry is None:
-            error = Hl7Error(
-                "unknown sending facility: no active site has this HL7 sending facility",
-                segment="MSH",
-                field=4,
-                value=header.sending_facility,
-                ack_code="AR",
-                error_code="204",
-            )
-        elif not entry.allows(_peer_host(peer)):
-            error = Hl7Error(
-                f"messages from {entry.site.code} are not accepted from address {_peer_host(peer)}",
-                segment="MSH",
-                field=4,
-                value=header.sending_facility,
-                ack_code="AR",
-                error_code="204",
-            )
-    if error is not None:
-        inbound_mark_failed(inbound_id=inbound.id, error=error.describe())
-        return _answer(header, error=error, inbound_id=inbound.id)
-    assert header is not None
-    assert entry is not None
-    return _process(inbound_id=inbound.id, raw=raw, header=header, entry=entry)
+        return _Item(raw=raw, peer=peer, header=None, entry=None, error=exc)
+    entry = sites.get(header.sending_facility)
+    item = _Item(raw=raw, peer=peer, header=header, entry=entry)
+    if entry is None:
+        item.error = Hl7Error(
+            "unknown sending facility: no active site has this HL7 sending facility",
+            segment="MSH",
+            field=4,
+            value=header.sending_facility,
+            ack_code="AR",
+            error_code="204",
+        )
+    elif not entry.allows(_peer_host(peer)):
+        item.error = Hl7Error(
+            f"messages from {entry.site.code} are not accepted from address {_peer_host(peer)}",
+            segment="MSH",
+            field=4,
+            value=header.sending_facility,
+            ack_code="AR",
+            error_code="204",
+        )
+    return item
 
 
 def hl7_receive_oversize(*, head: bytes, size: int, peer: str) -> Received:
@@ -232,63 +277,155 @@ def _answer(
     return Received(ack=ack, ack_code=code, inbound_id=inbound_id)
 
 
-def _process(*, inbound_id: int, raw: bytes, header: Header, entry: SiteEntry) -> Received:
-    original = (
-        inbound_applied_before(
-            site_id=entry.site.id, message_id=header.control_id, exclude_id=inbound_id
-        )
-        if header.control_id
-        else None
+def _process_batch(items: list[_Item]) -> list[Received]:
+    """Apply the stored ``items`` (repeats found, content parsed, one transaction) and answer."""
+    candidates = [i for i in items if i.error is None and i.header and i.header.control_id]
+    originals = inbound_applied_many(
+        [(i.entry.site.id, i.header.control_id) for i in candidates if i.entry and i.header]
     )
-    if original is not None:
-        inbound_mark_duplicate(inbound_id=inbound_id, original_id=original)
-        return _answer(
-            header, text=f"duplicate of message {original}, already applied", inbound_id=inbound_id
-        )
+    for item in items:
+        if item.error is not None or item.header is None or item.entry is None:
+            continue
+        original = originals.get((item.entry.site.id, item.header.control_id))
+        if original is not None:
+            item.duplicate_of = original
+            continue
+        try:
+            mapping.check_type(item.header.message_type, item.header.version)
+            message = parse(
+                item.raw, default_charset=item.entry.default_charset, header=item.header
+            )
+            item.command = mapping.to_command(message, item.entry.context)
+        except Hl7Error as exc:
+            item.error = exc
+    _apply_batch(items)
+    return [_answer_item(item) for item in items]
+
+
+class _TakeOut(Exception):
+    """A message of the batch failed: roll the transaction back, run the others again."""
+
+
+_RETRIED_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+
+
+def _apply_batch(items: list[_Item]) -> None:
+    collisions = 0
+    conflicts = 0
+    while True:
+        current: _Item | None = None
+        try:
+            with transaction.atomic():
+                todo = [i for i in items if i.command is not None and i.error is None]
+                todo = [i for i in todo if not i.text]
+                accessions = AccessionLocks.lock(
+                    (i.entry.site.id, order.accession_number)
+                    for i in todo
+                    if i.entry is not None and isinstance(i.command, mapping.OrdersCommand)
+                    for order in i.command.orders
+                )
+                applied: dict[tuple[int, str], int] = {}
+                marks: list[tuple[int, int | None]] = []
+                for item in items:
+                    item.batch_duplicate_of = None
+                for item in todo:
+                    assert item.entry is not None
+                    assert item.header is not None
+                    key = (item.entry.site.id, item.header.control_id)
+                    if item.header.control_id and key in applied:
+                        item.batch_duplicate_of = applied[key]
+                        continue
+                    current = item
+                    marks.append((item.inbound_id, _apply_one(item, accessions)))
+                    current = None
+                    if item.header.control_id:
+                        applied[key] = item.inbound_id
+                # Marked applied in the same commit (a compare-and-set: a message recovery or
+                # a reprocess applied meanwhile is taken out and the batch run again).
+                missed = inbound_mark_applied_many(marks)
+                if missed:
+                    for item in todo:
+                        if item.inbound_id in missed:
+                            item.text = "already applied"
+                    raise _TakeOut
+                _mark_outcomes(items)
+            return
+        except _TakeOut:
+            continue
+        except ConcurrentCreate:
+            # A concurrent transaction created the same patient or accession an instant ago:
+            # run the batch again (it now finds the row); the third time, that message fails.
+            collisions += 1
+            if collisions >= 3 and current is not None:
+                current.error = _as_hl7_error(OrderConflict(COLLIDING))
+                collisions = 0
+        except OperationalError as exc:
+            # A deadlock with another listener process: both roll back, one wins, run again.
+            if getattr(exc.__cause__, "sqlstate", None) not in _RETRIED_SQLSTATES:
+                raise
+            conflicts += 1
+            if conflicts >= 5:
+                raise
+
+
+def _apply_one(item: _Item, accessions: AccessionLocks) -> int | None:
+    """Apply one message of the batch (its study id, if any); a failure is recorded on it and
+    ends the attempt."""
+    assert item.command is not None
+    assert item.entry is not None
     try:
-        mapping.check_type(header.message_type, header.version)
-        message = parse(raw, default_charset=entry.default_charset)
-        command = mapping.to_command(message, entry.context)
-        _apply(command, entry=entry, inbound_id=inbound_id)
-    except Hl7Error as exc:
-        inbound_mark_failed(inbound_id=inbound_id, error=exc.describe())
-        return _answer(header, error=exc, inbound_id=inbound_id)
-    except (OrderError, PatientError) as exc:
-        error = _as_hl7_error(exc)
-        inbound_mark_failed(inbound_id=inbound_id, error=error.describe())
-        return _answer(header, error=error, inbound_id=inbound_id)
-    except InboundAlreadyApplied:
-        # Recovery (or a reprocess) applied this very row meanwhile: it is durable, say so.
-        return _answer(header, text="already applied", inbound_id=inbound_id)
-    except OperationalError:
-        # Transient (deadlock, lost database): no ACK at all, so the RIS sends it again; this
-        # stored row stays RECEIVED and is recovered (or found a duplicate) on the next start.
+        return _apply(item.command, entry=item.entry, accessions=accessions)
+    except (ConcurrentCreate, OperationalError):
         raise
+    except Hl7Error as exc:
+        item.error = exc
+    except (OrderError, PatientError) as exc:
+        item.error = _as_hl7_error(exc)
     except Exception as exc:
         # Our fault, not the sender's: kept with the error for reprocessing after a fix.
-        logger.exception("HL7 message %s could not be applied", inbound_id)
-        error = Hl7Error(f"internal error: {exc!r}", error_code="207")
-        inbound_mark_failed(inbound_id=inbound_id, error=error.describe())
-        return _answer(header, error=error, inbound_id=inbound_id)
-    return _answer(header, inbound_id=inbound_id)
+        logger.exception("HL7 message %s could not be applied", item.inbound_id)
+        item.error = Hl7Error(f"internal error: {exc!r}", error_code="207")
+    raise _TakeOut
 
 
-def _apply(command: mapping.Command, *, entry: SiteEntry, inbound_id: int) -> None:
+def _mark_outcomes(items: list[_Item]) -> None:
+    """Errors and repeats are stored with the applied messages (the same commit)."""
+    for item in items:
+        if item.error is not None:
+            inbound_mark_failed(inbound_id=item.inbound_id, error=item.error.describe())
+        elif item.duplicate_of is not None or item.batch_duplicate_of is not None:
+            original = item.duplicate_of or item.batch_duplicate_of
+            assert original is not None
+            inbound_mark_duplicate(inbound_id=item.inbound_id, original_id=original)
+
+
+def _answer_item(item: _Item) -> Received:
+    if item.error is not None:
+        return _answer(item.header, error=item.error, inbound_id=item.inbound_id)
+    original = item.duplicate_of or item.batch_duplicate_of
+    if original is not None:
+        return _answer(
+            item.header,
+            text=f"duplicate of message {original}, already applied",
+            inbound_id=item.inbound_id,
+        )
+    return _answer(item.header, text=item.text, inbound_id=item.inbound_id)
+
+
+def _apply(command: mapping.Command, *, entry: SiteEntry, accessions: AccessionLocks) -> int | None:
+    """Apply inside the caller's transaction, which marks the message applied; the study id."""
     site = entry.site
     actor = Actor.for_site(site.code)
     if isinstance(command, mapping.OrdersCommand):
-        orders_apply(
-            site_id=site.id, orders=command.orders, actor=actor, inbound_id=inbound_id, site=site
+        results = orders_apply_locked(
+            site=site, orders=command.orders, actor=actor, accessions=accessions
         )
-        return
-    with transaction.atomic():
-        if isinstance(command, mapping.PatientUpdateCommand):
-            patient_update(site_id=site.id, patient=command.patient)
-        else:
-            patient_merge(
-                site_id=site.id, surviving=command.patient, prior=command.prior, actor=actor
-            )
-        inbound_mark_applied(inbound_id=inbound_id, study_id=None)
+        return results[0].study.id if results else None
+    if isinstance(command, mapping.PatientUpdateCommand):
+        patient_update(site_id=site.id, patient=command.patient)
+    else:
+        patient_merge(site_id=site.id, surviving=command.patient, prior=command.prior, actor=actor)
+    return None
 
 
 def hl7_reprocess(*, inbound_id: int) -> Received:
@@ -317,7 +454,8 @@ def hl7_reprocess(*, inbound_id: int) -> Received:
         return _answer(header, error=error, inbound_id=inbound_id)
     if inbound.site_id is None:
         InboundMessage.objects.filter(id=inbound_id).update(site_id=entry.site.id)
-    return _process(inbound_id=inbound_id, raw=raw, header=header, entry=entry)
+    item = _Item(raw=raw, peer=inbound.peer, header=header, entry=entry, inbound_id=inbound_id)
+    return _process_batch([item])[0]
 
 
 def hl7_recover_unapplied(*, older_than_seconds: float = 0.0) -> list[int]:

@@ -222,6 +222,9 @@ ROUTING_CLAIM_IDLE_MINUTES = env.int("ROUTING_CLAIM_IDLE_MINUTES", default=20)
 # How long a process reuses a reader's "read next" scope (worklists and sites per tier); facts
 # that change at any moment (shift, credential, competence, active) are checked on every claim.
 ROUTING_SCOPE_CACHE_SECONDS = env.float("ROUTING_SCOPE_CACHE_SECONDS", default=30.0)
+# "Read next" study events (for the live worklists) are sent as one task per this many seconds;
+# 0 sends a task per claimed study.
+ROUTING_BROADCAST_BATCH_SECONDS = env.float("ROUTING_BROADCAST_BATCH_SECONDS", default=0.2)
 # Imported shifts: local times without a zone are in this zone; longer shifts are refused as typos.
 ROUTING_SHIFT_TIME_ZONE = env.str("ROUTING_SHIFT_TIME_ZONE", default="Europe/Oslo")
 ROUTING_MAX_SHIFT_HOURS = env.int("ROUTING_MAX_SHIFT_HOURS", default=26)
@@ -259,6 +262,8 @@ HL7_IDLE_TIMEOUT_SECONDS = env.float("HL7_IDLE_TIMEOUT_SECONDS", default=300.0)
 # Threads applying messages (each with its own database connection); one connection's messages
 # are applied in the order they arrive.
 HL7_WORKERS = env.int("HL7_WORKERS", default=8)
+# Most messages a worker applies in one transaction (group commit of the frames waiting).
+HL7_BATCH_MAX = env.int("HL7_BATCH_MAX", default=64)
 HL7_SITE_CACHE_SECONDS = env.float("HL7_SITE_CACHE_SECONDS", default=30.0)
 # The listener process binds parameters server-side on PostgreSQL (prepared statements).
 HL7_LISTENER_SERVER_SIDE_BINDING = env.bool("HL7_LISTENER_SERVER_SIDE_BINDING", default=True)

@@ -9,49 +9,124 @@ services that call them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import AutoField, BigAutoField, Field, Model
 from django.utils import timezone
 
 from worklists.models import InboundMessage
 
-_INSERTS: dict[tuple[str, type[Model]], tuple[str, list[Field[Any, Any]]]] = {}
+
+def _db() -> BaseDatabaseWrapper:
+    """This thread's connection itself: every attribute read through the ``connection`` proxy
+    is a thread-local lookup, and preparing one row's fields reads dozens."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
-def insert_row(obj: Model) -> None:
-    """INSERT a new row as ``obj.save()`` would (defaults, auto_now, database preparation of
-    each field), with the statement built once per model. No signals: none are used here."""
-    model = type(obj)
-    key = (connection.vendor, model)
+_Field: TypeAlias = "Field[Any, Any]"
+_Fields: TypeAlias = "list[Field[Any, Any]]"
+_INSERTS: dict[tuple[str, type[Model]], tuple[str, _Fields]] = {}
+
+
+def _insert_statement(model: type[Model]) -> tuple[str, _Fields]:
+    db = _db()
+    key = (db.vendor, model)
     cached = _INSERTS.get(key)
     if cached is None:
         meta = model._meta
         fields = [f for f in meta.concrete_fields if not isinstance(f, AutoField | BigAutoField)]
-        quote = connection.ops.quote_name
+        quote = db.ops.quote_name
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
             f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(meta.pk.column)}"
         )
         cached = _INSERTS[key] = (sql, fields)
-    sql, fields = cached
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    return cached
+
+
+def insert_row(obj: Model) -> None:
+    """INSERT a new row as ``obj.save()`` would (defaults, auto_now, database preparation of
+    each field), with the statement built once per model. No signals: none are used here."""
+    db = _db()
+    sql, fields = _insert_statement(type(obj))
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     assert row is not None
     obj.pk = row[0]
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = db.alias
+
+
+_WITH_CHILD: dict[tuple[type[Model], type[Model], str], tuple[str, _Fields, _Fields, _Field]] = {}
+
+
+def _insert_with_child_statement(
+    parent: type[Model], child: type[Model], link: str
+) -> tuple[str, _Fields, _Fields, _Field]:
+    key = (parent, child, link)
+    cached = _WITH_CHILD.get(key)
+    if cached is None:
+        parent_sql, parent_fields = _insert_statement(parent)
+        child_sql, child_fields = _insert_statement(child)
+        link_field = next(f for f in child_fields if f.name == link)
+        quote = _db().ops.quote_name
+        child_head, _, _values = child_sql.partition(" VALUES ")
+        values = ", ".join(
+            f"(SELECT {quote(parent._meta.pk.column)} FROM parent)"  # noqa: S608
+            if f is link_field
+            else "%s"
+            for f in child_fields
+        )
+        sql = (
+            f"WITH parent AS ({parent_sql}) {child_head} VALUES ({values}) "
+            f"RETURNING {quote(link_field.column)}, {quote(child._meta.pk.column)}"
+        )
+        cached = _WITH_CHILD[key] = (sql, parent_fields, child_fields, link_field)
+    return cached
+
+
+def insert_row_with_child(obj: Model, child: Model, *, link: str) -> None:
+    """INSERT ``obj`` and ``child`` (whose foreign key ``link`` points at ``obj``) as two
+    ``insert_row`` calls would, in one statement where the database can (PostgreSQL: the
+    parent's INSERT in a WITH clause), so a new row and its first history row cost one round
+    trip."""
+    db = _db()
+    if db.vendor != "postgresql":
+        insert_row(obj)
+        setattr(child, link, obj)
+        insert_row(child)
+        return
+    sql, parent_fields, child_fields, link_field = _insert_with_child_statement(
+        type(obj), type(child), link
+    )
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in parent_fields]
+    params += [
+        f.get_db_prep_save(f.pre_save(child, add=True), db)
+        for f in child_fields
+        if f is not link_field
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    assert row is not None
+    for instance, pk in ((obj, row[0]), (child, row[1])):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = db.alias
+    setattr(child, link, obj)
 
 
 def lock_ids(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` (a SELECT) locked FOR UPDATE where the database has row locks (SQLite
     serialises writers with its IMMEDIATE transactions instead)."""
-    if connection.features.has_select_for_update:
+    db = _db()
+    if db.features.has_select_for_update:
         sql = f"{sql} FOR UPDATE"
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, list(params))
         return list(cursor.fetchall())
 
@@ -80,6 +155,58 @@ def inbound_store(
     )
     insert_row(message)
     return message
+
+
+def inbound_store_many(rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Persist several raw messages in one statement (autocommit: one commit for all of them);
+    each row is ``inbound_store``'s keyword arguments. Returns their ids, in the order given."""
+    db = _db()
+    if not rows:
+        return []
+    if len(rows) == 1 or not db.features.can_return_rows_from_bulk_insert:
+        return [inbound_store(**row).id for row in rows]
+    now = timezone.now()
+    messages = [
+        InboundMessage(
+            channel=row["channel"],
+            raw=row["raw"],
+            site_id=row.get("site_id"),
+            peer=row.get("peer", "")[:100],
+            content_type=row.get("content_type", "")[:100],
+            message_type=row.get("message_type", "")[:32],
+            message_id=row.get("message_id", "")[:100],
+            received_at=now,
+        )
+        for row in rows
+    ]
+    sql, fields = _insert_statement(InboundMessage)
+    head, _, values = sql.partition(" VALUES ")
+    placeholders, _, returning = values.partition(" RETURNING ")
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for obj in messages for f in fields]
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"{head} VALUES {', '.join([placeholders] * len(messages))} RETURNING {returning}",
+            params,
+        )
+        # Ids come from one sequence in the order the rows are inserted, whatever order
+        # RETURNING lists them in.
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def inbound_applied_many(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """For each (site id, message id) an applied message of that sender has, its first id
+    (one statement for a whole batch of received messages)."""
+    wanted = sorted({key for key in keys if key[1]})
+    if not wanted:
+        return {}
+    matches = " OR ".join(["(site_id = %s AND message_id = %s)"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT site_id, message_id, MIN(id) FROM {InboundMessage._meta.db_table} "  # noqa: S608
+            f"WHERE status = %s AND ({matches}) GROUP BY site_id, message_id",
+            [InboundMessage.Status.APPLIED.value, *(part for key in wanted for part in key)],
+        )
+        return {(site_id, message_id): first for site_id, message_id, first in cursor.fetchall()}
 
 
 def inbound_applied_before(*, site_id: int, message_id: str, exclude_id: int) -> int | None:
@@ -129,6 +256,43 @@ def inbound_mark_applied(*, inbound_id: int, study_id: int | None) -> None:
         updated = cursor.rowcount
     if not updated:
         raise InboundAlreadyApplied(f"inbound message {inbound_id} was applied already")
+
+
+def inbound_mark_applied_many(applied: Sequence[tuple[int, int | None]]) -> set[int]:
+    """``inbound_mark_applied`` for a batch, (inbound id, study id) each, in one statement.
+    Returns the ids it could NOT mark (applied by someone else first): the caller must roll
+    back and apply the batch again without them."""
+    if not applied:
+        return set()
+    if len(applied) == 1 or connection.vendor != "postgresql":
+        missed = set()
+        for inbound_id, study_id in applied:
+            try:
+                inbound_mark_applied(inbound_id=inbound_id, study_id=study_id)
+            except InboundAlreadyApplied:
+                missed.add(inbound_id)
+        return missed
+    table = InboundMessage._meta.db_table
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = [InboundMessage.Status.APPLIED.value, now]
+    for inbound_id, study_id in applied:
+        params += [inbound_id, study_id]
+    params += [InboundMessage.Status.RECEIVED.value, InboundMessage.Status.FAILED.value]
+    # The first row's casts type the VALUES list (a NULL study id alone would be text).
+    rows = ", ".join(
+        ["(CAST(%s AS bigint), CAST(%s AS bigint))"] + ["(%s, %s)"] * (len(applied) - 1)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, error = '', processed_at = %s, "  # noqa: S608
+            "study_id = batch.study_id "
+            f"FROM (VALUES {rows}) AS batch (id, study_id) "
+            f"WHERE {table}.id = batch.id AND {table}.status IN (%s, %s) "
+            f"RETURNING {table}.id",
+            params,
+        )
+        marked = {row[0] for row in cursor.fetchall()}
+    return {inbound_id for inbound_id, _study_id in applied} - marked
 
 
 def inbound_mark_duplicate(*, inbound_id: int, original_id: int) -> None:

@@ -12,7 +12,7 @@ import contextvars
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -29,7 +29,7 @@ from worklists.models import (
     StudyEvent,
     StudyStatus,
 )
-from worklists.services.inbound import inbound_mark_applied, insert_row, lock_ids
+from worklists.services.inbound import inbound_mark_applied, insert_row_with_child, lock_ids
 from worklists.services.patients import (
     ConcurrentCreate,
     IdentifierInput,
@@ -45,6 +45,7 @@ from worklists.services.studies import (
 )
 
 __all__ = [
+    "AccessionLocks",
     "IdentifierInput",
     "OrderAction",
     "OrderConflict",
@@ -57,6 +58,7 @@ __all__ = [
     "StudyInput",
     "order_apply",
     "orders_apply",
+    "orders_apply_locked",
 ]
 
 
@@ -205,24 +207,22 @@ def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) ->
         status_changed_at=now,
     )
     _apply_study_fields(study, order.study)
+    event = StudyEvent(
+        from_status="",
+        to_status=StudyStatus.ORDERED,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        at=now,
+        reason="order received",
+    )
     try:
-        insert_row(study)
+        # The study and its first event in one statement (where the database can).
+        insert_row_with_child(study, event, link="study")
     except IntegrityError as exc:
         # Another request created the same accession number an instant ago: the whole
         # transaction is rolled back (no savepoint on the hot path) and the retry finds the
         # study and applies this order as an update.
         raise ConcurrentCreate from exc
-    insert_row(
-        StudyEvent(
-            study=study,
-            from_status="",
-            to_status=StudyStatus.ORDERED,
-            actor_id=actor.user_id,
-            actor_label=actor.label,
-            at=now,
-            reason="order received",
-        )
-    )
     _broadcast(study, event="study.created")
     if order.images_available:
         study_mark_ready_locked(study, actor=actor, at=now)
@@ -330,30 +330,95 @@ def orders_apply(
         try:
             with transaction.atomic():
                 the_site = site if site is not None else Site.objects.get(id=site_id)
-                results = [
-                    _order_apply_once(site=the_site, order=order, actor=actor) for order in orders
-                ]
-                if inbound_id is not None:
-                    inbound_mark_applied(
-                        inbound_id=inbound_id, study_id=results[0].study.id if results else None
-                    )
-                return results
+                return orders_apply_locked(
+                    site=the_site, orders=orders, actor=actor, inbound_id=inbound_id
+                )
         except ConcurrentCreate:
             continue
-    raise OrderConflict("the order kept colliding with a concurrent change; send it again")
+    raise OrderConflict(COLLIDING)
+
+
+COLLIDING = "the order kept colliding with a concurrent change; send it again"
+
+
+def orders_apply_locked(
+    *,
+    site: Site,
+    orders: Sequence[OrderInput],
+    actor: Actor,
+    inbound_id: int | None = None,
+    accessions: AccessionLocks | None = None,
+) -> list[OrderResult]:
+    """``orders_apply`` inside the caller's transaction (the HL7 listener applies a batch of
+    messages in one): no savepoint, no retry. ``ConcurrentCreate`` means the transaction is
+    broken and must be rolled back and run again. ``accessions``: the batch's studies, locked
+    already."""
+    results = [
+        _order_apply_once(site=site, order=order, actor=actor, accessions=accessions)
+        for order in orders
+    ]
+    if inbound_id is not None:
+        inbound_mark_applied(
+            inbound_id=inbound_id, study_id=results[0].study.id if results else None
+        )
+    return results
 
 
 _STUDY_TABLE = Study._meta.db_table
 
 
-def _order_apply_once(*, site: Site, order: OrderInput, actor: Actor) -> OrderResult:
+class AccessionLocks:
+    """The studies of a batch's (site, accession number) pairs, locked in one statement at the
+    start of the batch's transaction (in id order, so two batches lock alike), so each order
+    skips its own lock query. Orders of the batch that create a study record it here.
+
+    A study created by another transaction after this snapshot is not missed: its unique
+    (site, accession number) makes our INSERT fail and the batch run again.
+    """
+
+    def __init__(self, known: dict[tuple[int, str], int | None]) -> None:
+        self._known = known
+
+    @classmethod
+    def lock(cls, keys: Iterable[tuple[int, str]]) -> AccessionLocks:
+        wanted = sorted(set(keys))
+        known: dict[tuple[int, str], int | None] = dict.fromkeys(wanted)
+        if wanted:
+            matches = " OR ".join(["(site_id = %s AND accession_number = %s)"] * len(wanted))
+            rows = lock_ids(
+                f"SELECT id, site_id, accession_number FROM {_STUDY_TABLE} "  # noqa: S608
+                f"WHERE {matches} ORDER BY id",
+                [part for key in wanted for part in key],
+            )
+            for study_id, site_id, accession in rows:
+                known[(site_id, accession)] = study_id
+        return cls(known)
+
+    def knows(self, key: tuple[int, str]) -> bool:
+        return key in self._known
+
+    def study_id(self, key: tuple[int, str]) -> int | None:
+        return self._known[key]
+
+    def created(self, key: tuple[int, str], study_id: int) -> None:
+        self._known[key] = study_id
+
+
+def _order_apply_once(
+    *, site: Site, order: OrderInput, actor: Actor, accessions: AccessionLocks | None = None
+) -> OrderResult:
     now = timezone.now()
-    locked = lock_ids(
-        f"SELECT id FROM {_STUDY_TABLE} WHERE site_id = %s AND accession_number = %s",  # noqa: S608
-        [site.id, order.accession_number],
-    )
+    key = (site.id, order.accession_number)
+    if accessions is not None and accessions.knows(key):
+        study_id = accessions.study_id(key)
+    else:
+        locked = lock_ids(
+            f"SELECT id FROM {_STUDY_TABLE} WHERE site_id = %s AND accession_number = %s",  # noqa: S608
+            [site.id, order.accession_number],
+        )
+        study_id = locked[0][0] if locked else None
     # Most orders are new: only an existing (locked) study is loaded as a model.
-    study = Study.objects.get(id=locked[0][0]) if locked else None
+    study = Study.objects.get(id=study_id) if study_id is not None else None
     if study is not None:
         study.site = site
     if study is None:
@@ -362,7 +427,10 @@ def _order_apply_once(*, site: Site, order: OrderInput, actor: Actor) -> OrderRe
                 f"no order with accession number {order.accession_number} at this site",
                 field="accession_number",
             )
-        return _create(site=site, order=order, actor=actor, now=now)
+        result = _create(site=site, order=order, actor=actor, now=now)
+        if accessions is not None:
+            accessions.created(key, result.study.id)
+        return result
     if order.action is OrderAction.CANCEL:
         return _cancel(study=study, order=order, actor=actor, now=now)
     return _update(site=site, study=study, order=order, actor=actor, now=now)
