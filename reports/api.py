@@ -86,17 +86,13 @@ def is_visible(request: Request, study_id: int) -> bool:
     return studies_visible_to(request.user).filter(id=study_id).exists()
 
 
-def draft_context(request: Request) -> dict[str, Any]:
-    """Whether the caller reads an unsigned draft's text (hidden unless this says so)."""
-    return {"draft_text": selectors.may_read_drafts(user=request.user)}
-
-
 def report_context(request: Request, state: selectors.ReportState) -> dict[str, Any]:
     """The serializer context of a report state for this caller; every report state the API
     returns is shaped with it."""
     study = state.study
     return {
-        **draft_context(request),
+        # Whether the caller reads an unsigned draft's text (hidden unless this says so).
+        "draft_text": selectors.may_read_drafts(user=request.user),
         "may_write": selectors.may_write(study=study, user=request.user),
         "starting_sections": []
         if state.draft or state.versions
@@ -135,7 +131,8 @@ class ReportApi(APIView):
             )
         except (ReportError, IllegalTransition) as exc:
             return refusal(exc)
-        return Response(DraftOutSerializer(draft, context=draft_context(request)).data)
+        # The holder gets back exactly the sections just sent (the save replaces them all).
+        return Response(DraftOutSerializer(draft, context={"draft_text": True}).data)
 
 
 class PreliminaryApi(APIView):
