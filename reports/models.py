@@ -277,7 +277,8 @@ class ReferralRejection(models.Model):
 class SigningFailure(models.Model):
     """A signature refused for a wrong password. Kept (who, which study, when) and counted:
     too many in a short time lock signing for that user, so a password cannot be guessed
-    through an open session."""
+    through an open session. Recorded before the password is checked (an attempt in flight
+    counts) and removed again if it was right."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     study = models.ForeignKey(

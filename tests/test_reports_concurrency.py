@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, connections
+from pytest_django.fixtures import Settings
 
 from hl7_interface.models import OutboundMessage
-from reports.models import ReportDraft, ReportVersion
+from reports.models import ReportDraft, ReportVersion, SigningFailure
 from reports.services.drafts import report_draft_save
-from reports.services.errors import DraftConflict, ReportError
+from reports.services.errors import DraftConflict, ReportError, SigningLocked, WrongPassword
 from reports.services.signing import report_sign
 from tests import factories
-from worklists.models import StudyEvent, StudyStatus
+from worklists.models import Radiologist, Site, StudyEvent, StudyStatus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -92,3 +96,64 @@ def test_autosaves_from_the_same_revision_at_once_keep_exactly_one(owner, site_a
     draft = ReportDraft.objects.get(study=study)
     assert draft.revision == 2
     assert draft.sections[2]["text"] == results[0].sections[2]["text"]
+
+
+def test_wrong_passwords_at_once_get_no_more_tries_than_the_lockout_allows(
+    owner: Radiologist, site_a: Site, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.REPORTS_SIGN_MAX_FAILURES = 3
+    study = factories.held_study(owner, site=site_a)
+    report_draft_save(
+        study_id=study.id, user=owner.user, sections=factories.report_sections(), base_revision=0
+    )
+    user_model = get_user_model()
+    real_check = user_model.check_password
+    tried: list[str] = []
+
+    def slow_check(self: AbstractBaseUser, raw_password: str) -> bool:
+        # A real hash is slow on purpose: every guess sent at once is in flight together.
+        tried.append(raw_password)
+        time.sleep(0.3)
+        return real_check(self, raw_password)
+
+    monkeypatch.setattr(user_model, "check_password", slow_check)
+    guesses = WRITERS * 2
+
+    results, errors = _run_at_once(
+        lambda i: report_sign(study_id=study.id, user=owner.user, password=f"gjetning {i}"),
+        guesses,
+    )
+
+    assert results == []
+    assert len(tried) == 3, tried
+    wrong = [e for e in errors if type(e) is WrongPassword]
+    locked = [e for e in errors if isinstance(e, SigningLocked)]
+    assert (len(wrong), len(locked)) == (3, guesses - 3), errors
+    assert SigningFailure.objects.filter(user=owner.user).count() == 3
+    assert not ReportVersion.objects.filter(study=study).exists()
+
+
+def test_a_right_password_racing_wrong_ones_signs_and_is_not_counted(
+    owner: Radiologist, site_a: Site, settings: Settings
+) -> None:
+    settings.REPORTS_SIGN_MAX_FAILURES = WRITERS + 1
+    study = factories.held_study(owner, site=site_a)
+    report_draft_save(
+        study_id=study.id, user=owner.user, sections=factories.report_sections(), base_revision=0
+    )
+
+    results, errors = _run_at_once(
+        lambda i: report_sign(
+            study_id=study.id,
+            user=owner.user,
+            password=factories.PASSWORD if i == 0 else f"gjetning {i}",
+        ),
+        WRITERS,
+    )
+
+    assert len(results) == 1
+    assert len(errors) == WRITERS - 1
+    assert all(type(e) is WrongPassword for e in errors), errors
+    # Only the wrong ones stay on record.
+    assert SigningFailure.objects.filter(user=owner.user).count() == WRITERS - 1
+    assert ReportVersion.objects.filter(study=study).count() == 1

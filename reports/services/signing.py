@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
@@ -57,20 +58,43 @@ class CommunicationInput:
     read_back_confirmed: bool
 
 
-def signing_password_check(*, user: AbstractBaseUser, password: str, study_id: int) -> None:
-    """The re-entered password, checked before any transaction: a wrong one is recorded (and
-    stays recorded), and too many in a row lock signing for a while."""
-    now = timezone.now()
+def _signing_attempt_record(*, user: AbstractBaseUser, study_id: int) -> int:
+    """Count the user's recent failures and record this attempt as one more, as one step per
+    user: the user row is locked for just the count and the insert, so parallel attempts are
+    taken one at a time and no more than REPORTS_SIGN_MAX_FAILURES passwords are ever tried in a
+    window. Raises SigningLocked (recording nothing) when that many are already on record."""
     window = dt.timedelta(minutes=settings.REPORTS_SIGN_LOCKOUT_MINUTES)
-    recent = SigningFailure.objects.filter(user_id=user.pk, at__gte=now - window).count()
-    if recent >= settings.REPORTS_SIGN_MAX_FAILURES:
-        raise SigningLocked(
-            f"{recent} wrong passwords in {settings.REPORTS_SIGN_LOCKOUT_MINUTES} minutes: "
-            "signing is locked for a while; nothing was signed"
+    with transaction.atomic():
+        # FOR NO KEY UPDATE: serialises attempts of one user without blocking the inserts that
+        # merely reference the user (a signature in progress in another tab).
+        list(
+            get_user_model()
+            ._default_manager.select_for_update(no_key=True)
+            .filter(pk=user.pk)
+            .values_list("pk", flat=True)
         )
+        now = timezone.now()
+        recent = SigningFailure.objects.filter(user_id=user.pk, at__gte=now - window).count()
+        if recent >= settings.REPORTS_SIGN_MAX_FAILURES:
+            raise SigningLocked(
+                f"{recent} wrong passwords in {settings.REPORTS_SIGN_LOCKOUT_MINUTES} minutes: "
+                "signing is locked for a while; nothing was signed"
+            )
+        return SigningFailure.objects.create(user_id=user.pk, study_id=study_id, at=now).pk
+
+
+def signing_password_check(*, user: AbstractBaseUser, password: str, study_id: int) -> None:
+    """The re-entered password, checked before the signing transaction: a wrong one is recorded
+    (and stays recorded), and too many in a row lock signing for a while.
+
+    The attempt is recorded as a failure first and withdrawn when the password proves right,
+    so attempts in flight count against the limit too; the (deliberately slow) hash is computed
+    after that short transaction, holding no lock.
+    """
+    attempt_id = _signing_attempt_record(user=user, study_id=study_id)
     if not password or not user.check_password(password):
-        SigningFailure.objects.create(user_id=user.pk, study_id=study_id, at=now)
         raise WrongPassword("the password is not correct; nothing was signed")
+    SigningFailure.objects.filter(id=attempt_id).delete()
 
 
 def _next_number(study: Study) -> int:
