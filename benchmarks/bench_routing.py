@@ -42,7 +42,7 @@ from worklists.models import (
     StudyStatus,
     Subspecialty,
 )
-from worklists.services.claims import study_claim_next
+from worklists.services.claims import enable_explicit_prepare, study_claim_next
 from worklists.services.routing import forget_coverage_cache, study_route
 from worklists.services.tokens import personal_token_get_or_create
 
@@ -267,6 +267,7 @@ def bench_claims(
         # Prepared on the server, as the service's statement is: the fairest reference.
         done = 0
         connection.ensure_connection()
+        enable_explicit_prepare(connection.connection)
         with psycopg.Cursor(connection.connection) as cursor:
             for _ in range(CLAIMS_PER_THREAD):
                 cursor.execute(RAW_CLAIM, [worklist_ids, site_ids], prepare=True)

@@ -3,14 +3,20 @@ claim_touch and idle expiry."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from hl7_interface.live_batch import StudyEventBatcher
 from tests import factories
+from worklists import live, routing
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
 from worklists.models import (
@@ -22,6 +28,7 @@ from worklists.models import (
     StudyEvent,
     StudyStatus,
 )
+from worklists.services import claims as claims_service
 from worklists.services.claims import (
     HeldByAnother,
     claim_touch,
@@ -333,3 +340,114 @@ def test_a_pushed_study_waiting_in_a_queue_is_not_a_claim_and_does_not_expire(
     study_route(study_id=study.id, trigger="study.ready")
     assert claims_expire(now=timezone.now() + dt.timedelta(hours=3)) == []
     assert Study.objects.get(id=study.id).status == StudyStatus.ASSIGNED
+
+
+def test_scope_pair_keys_add_each_tiers_pairs_to_the_ones_below():
+    scope = routing.Scope(
+        modalities=frozenset({"MR", "CT"}),
+        pairs_by_tier=(frozenset({(3, 1)}), frozenset({(4, 1)}), frozenset({(5, 2)})),
+    )
+
+    arrays = claims_service._scope_arrays(scope)
+
+    key = claims_service.pair_key
+    assert arrays["k0"] == f"{{{key(3, 1)}}}"
+    assert arrays["k1"] == "{" + ",".join(str(k) for k in sorted([key(3, 1), key(4, 1)])) + "}"
+    assert arrays["k2"] == (
+        "{" + ",".join(str(k) for k in sorted([key(3, 1), key(4, 1), key(5, 2)])) + "}"
+    )
+    assert arrays["modalities"] == "{CT,MR}"
+    assert len({key(3, 1), key(1, 3), key(3, 2)}) == 3
+    with pytest.raises(ValueError, match="out of range"):
+        key(1, 2**32)
+
+
+def _drain(layer, channel: str) -> list[dict]:
+    async def receive_all() -> list[dict]:
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
+            except TimeoutError:
+                return messages
+
+    return async_to_sync(receive_all)()
+
+
+def test_read_next_events_reach_the_sockets_after_commit_in_one_batch(
+    reader, site_a, neuro, settings, django_capture_on_commit_callbacks
+):
+    settings.ROUTING_BROADCAST_BATCH_SECONDS = 60.0  # flushed below, not by the timer
+    batcher = StudyEventBatcher(interval=60.0)
+    claims_service._batcher = batcher
+    layer = get_channel_layer()
+    channel = f"test-claims-{uuid.uuid4().hex}"
+    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
+    try:
+        patient = factories.PatientFactory()
+        first = factories.ready_study(site_a, neuro, patient=patient)
+        sibling = factories.ready_study(site_a, neuro, patient=patient)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            claimed = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+        assert claimed is not None
+        batcher.flush()
+        assert _drain(layer, channel) == []  # nothing before the claim has committed
+
+        for callback in callbacks:
+            callback()
+        messages = _drain(layer, channel)
+        if connection.vendor == "postgresql":
+            # Committed: the events wait in the batch (SQLite's path sends each at once).
+            assert messages == []
+        batcher.flush()
+
+        messages += _drain(layer, channel)
+        assert sorted(m["study_id"] for m in messages) == sorted([first.id, sibling.id])
+        assert {(m["event"], m["status"]) for m in messages} == {
+            ("study.status", StudyStatus.ASSIGNED)
+        }
+    finally:
+        claims_service._batcher = None
+        batcher.close()
+        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
+
+
+def test_read_next_events_go_one_by_one_when_batching_is_off(
+    reader, site_a, neuro, settings, django_capture_on_commit_callbacks
+):
+    settings.ROUTING_BROADCAST_BATCH_SECONDS = 0
+    layer = get_channel_layer()
+    channel = f"test-claims-{uuid.uuid4().hex}"
+    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
+    try:
+        study = factories.ready_study(site_a, neuro)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+
+        messages = _drain(layer, channel)
+        assert [(m["study_id"], m["status"]) for m in messages] == [
+            (study.id, StudyStatus.ASSIGNED)
+        ]
+    finally:
+        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared on PostgreSQL only")
+def test_the_read_next_statement_is_prepared_once_per_connection(reader, site_a, neuro):
+    for _ in range(3):
+        factories.ready_study(site_a, neuro)
+    for _ in range(3):
+        assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is not None
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%WITH first AS%"],
+        )
+        prepared = cursor.fetchall()
+        # Django's own queries are not prepared by repetition.
+        for _ in range(10):
+            cursor.execute("SELECT 1")
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT 1'")
+        assert cursor.fetchone()[0] == 0
+    assert len(prepared) == 1

@@ -10,11 +10,13 @@ at once. SQLite serialises writers, so there the same rules run through worklist
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from django.conf import settings
@@ -44,6 +46,9 @@ from worklists.services.studies import (
     study_assign,
     study_reassign,
 )
+
+if TYPE_CHECKING:
+    from hl7_interface.live_batch import StudyEventBatcher
 
 # Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
 PATIENT_LOCK_CLASS = 72010
@@ -89,8 +94,9 @@ WITH first AS (
       -- keeps other readers off this patient's studies until this statement ends, so the
       -- bundle below gets them all.
       AND CASE WHEN s.modality = ANY(%(modalities)s::text[])
-               AND (s.worklist_id, s.site_id, s.escalation_tier) IN (
-                   SELECT * FROM unnest(%(w)s::bigint[], %(s)s::bigint[], %(t)s::int[]))
+               AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
+                   WHEN 0 THEN %(k0)s::bigint[] WHEN 1 THEN %(k1)s::bigint[]
+                   ELSE %(k2)s::bigint[] END)
           THEN pg_try_advisory_xact_lock(%(lock_class)s, (s.patient_id %% 2147483647)::int)
           ELSE false END
     ORDER BY s.routing_rank, s.deadline, s.id
@@ -99,8 +105,8 @@ WITH first AS (
 ), bundle AS (
     SELECT s.id FROM worklists_study s JOIN first f ON s.patient_id = f.patient_id
     WHERE s.id <> f.id AND s.status = 'READY' AND s.modality = ANY(%(modalities)s::text[])
-      AND (s.worklist_id, s.site_id, s.escalation_tier) IN (
-          SELECT * FROM unnest(%(w)s::bigint[], %(s)s::bigint[], %(t)s::int[]))
+      AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
+          WHEN 0 THEN %(k0)s::bigint[] WHEN 1 THEN %(k1)s::bigint[] ELSE %(k2)s::bigint[] END)
     FOR UPDATE OF s SKIP LOCKED
 ), picked AS (
     SELECT id, 0 AS pos FROM first UNION ALL SELECT id, 1 AS pos FROM bundle
@@ -149,42 +155,109 @@ SELECT id, site_id FROM claimed ORDER BY pos, id
 """
 
 
+# A (worklist, site) pair as one number for the claim statement: site ids stay below 2**32.
+PAIR_KEY_FACTOR = 4294967296
+
+
+def pair_key(worklist_id: int, site_id: int) -> int:
+    if not 0 <= site_id < PAIR_KEY_FACTOR:
+        raise ValueError(f"site id {site_id} out of range for a pair key")
+    return worklist_id * PAIR_KEY_FACTOR + site_id
+
+
 @functools.lru_cache(maxsize=4096)
 def _scope_arrays(scope: routing.Scope) -> dict[str, str]:
-    """The scope as parallel array literals of (worklist, site, escalation tier) the reader may
-    take. Memoised, and as literals so that a claim does not convert hundreds of numbers."""
-    triples = sorted(
-        {
-            (worklist_id, site_id, escalation)
-            for tier in (routing.TIER_PRIMARY, routing.TIER_BACKUP, routing.TIER_POOL)
-            for worklist_id, site_id in scope.pairs_by_tier[tier]
-            for escalation in range(tier, routing.TIER_ALERT + 1)
-        }
-    )
+    """The scope as array literals for the claim statement: ``k0``, ``k1``, ``k2`` hold the
+    (worklist, site) pairs a study at escalation tier 0, 1 and 2 or above may come from (each
+    tier adds its pairs to the ones below), as pair keys. Memoised, and as literals so that a
+    claim does not convert hundreds of numbers; a short array tested with ``= ANY`` costs less
+    per claim than a hashed subquery over (worklist, site, tier) triples."""
 
-    def literal(values: Sequence[object]) -> str:
+    def literal(values: Iterable[object]) -> str:
         return "{" + ",".join(str(v) for v in values) + "}"
 
-    return {
-        "w": literal([t[0] for t in triples]),
-        "s": literal([t[1] for t in triples]),
-        "t": literal([t[2] for t in triples]),
-        # modality codes are from Modality (letters only): no quoting needed
-        "modalities": literal(sorted(scope.modalities)),
-    }
+    arrays: dict[str, str] = {}
+    allowed: set[routing.Pair] = set()
+    for tier in (routing.TIER_PRIMARY, routing.TIER_BACKUP, routing.TIER_POOL):
+        allowed |= scope.pairs_by_tier[tier]
+        arrays[f"k{tier}"] = literal(sorted(pair_key(w, s) for w, s in allowed))
+    # modality codes are from Modality (letters only): no quoting needed
+    arrays["modalities"] = literal(sorted(scope.modalities))
+    return arrays
+
+
+_batcher_lock = threading.Lock()
+_batcher: StudyEventBatcher | None = None
+
+
+def _claim_events_batcher() -> StudyEventBatcher | None:
+    """This process's batcher of "read next" study events, or None to send each on its own."""
+    global _batcher
+    interval = settings.ROUTING_BROADCAST_BATCH_SECONDS
+    if interval <= 0:
+        return None
+    with _batcher_lock:
+        if _batcher is None:
+            from hl7_interface.live_batch import StudyEventBatcher
+
+            _batcher = StudyEventBatcher(interval=interval)
+            atexit.register(_batcher.close)
+        return _batcher
+
+
+def _broadcast_claimed(rows: Sequence[tuple[int, int]]) -> None:
+    """Tell the sockets watching each claimed study's site, once the claim has committed.
+
+    At hundreds of claims a second a broadcast task per claim costs a broker round trip each
+    (about as much as the claim itself); the sockets only need to hear "refetch" soon, so the
+    events are collected for ROUTING_BROADCAST_BATCH_SECONDS and sent as one task."""
+    batcher = _claim_events_batcher()
+    for study_id, site_id in rows:
+        if batcher is None:
+            live.broadcast_after_commit(
+                study_id=study_id,
+                site_id=site_id,
+                event="study.status",
+                status=StudyStatus.ASSIGNED,
+            )
+        else:
+            transaction.on_commit(
+                functools.partial(
+                    batcher,
+                    study_id=study_id,
+                    site_id=site_id,
+                    event="study.status",
+                    status=StudyStatus.ASSIGNED,
+                )
+            )
+
+
+# Django opens psycopg connections with prepare_threshold=None, which makes psycopg ignore
+# ``prepare=True``; a threshold no statement reaches by repetition prepares only the statements
+# that ask for it (Django's own queries are left as they were).
+EXPLICIT_PREPARE_ONLY = 2**31 - 1
+
+
+def enable_explicit_prepare(raw_connection: psycopg.Connection[Any]) -> None:
+    if raw_connection.prepare_threshold is None:
+        raw_connection.prepare_threshold = EXPLICIT_PREPARE_ONLY
 
 
 def _run_claim(params: dict[str, Any]) -> list[tuple[int, int]]:
     connection.ensure_connection()
     connection.validate_thread_sharing()
-    # A server-side prepared statement: planning it costs more than running it, so it is
-    # planned once per connection. (Behind PgBouncer, version 1.21 or later.)
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    raw_connection = connection.connection
+    # A server-side prepared statement: planning it costs more than twice running it, so it is
+    # planned once per connection (ROUTING_CLAIM_PREPARED; behind PgBouncer, 1.21 or later).
+    prepare = settings.ROUTING_CLAIM_PREPARED
+    if prepare:
+        enable_explicit_prepare(raw_connection)
+    with connection.wrap_database_errors, psycopg.Cursor(raw_connection) as cursor:
         if connection.queries_logged:
             with CursorDebugWrapper(cursor, connection).debug_sql(_CLAIM_SQL, params):
-                cursor.execute(_CLAIM_SQL, params, prepare=True)
+                cursor.execute(_CLAIM_SQL, params, prepare=prepare)
         else:
-            cursor.execute(_CLAIM_SQL, params, prepare=True)
+            cursor.execute(_CLAIM_SQL, params, prepare=prepare)
         return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
@@ -212,10 +285,7 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
         rows = _run_claim(params)
         if rows:
             break
-    for study_id, site_id in rows:
-        live.broadcast_after_commit(
-            study_id=study_id, site_id=site_id, event="study.status", status=StudyStatus.ASSIGNED
-        )
+    _broadcast_claimed(rows)
     return [row[0] for row in rows]
 
 
