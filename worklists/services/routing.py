@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -10,11 +11,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from worklists import coverage, routing
+from worklists import coverage, live, routing
 from worklists.actors import Actor
 from worklists.models import (
     Assignment,
@@ -303,6 +305,16 @@ def load_readers(
 
 
 def _queue_work_units(radiologist_id: int) -> Decimal:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COALESCE(SUM(st.work_units), 0) FROM worklists_assignment a"
+                " JOIN worklists_study st ON st.id = a.study_id"
+                " WHERE a.radiologist_id = %s AND a.ended_at IS NULL",
+                [radiologist_id],
+            )
+            row = cursor.fetchone()
+        return Decimal(row[0]) if row else Decimal("0")
     total = Assignment.objects.filter(
         radiologist_id=radiologist_id, ended_at__isnull=True
     ).aggregate(units=Sum("study__work_units"))["units"]
@@ -333,19 +345,22 @@ def _readers_for(
             static,
             others,
         )
-    # The loads of whoever is on shift and competent now, the reader set as a subquery.
-    on_shift = Radiologist.objects.filter(
-        id__in=Shift.objects.filter(
-            starts_at__lte=now,
-            ends_at__gt=now,
-            radiologist__competences__subspecialty_id=worklist_id,
-        ).values("radiologist_id")
-    )
-    loads = reader_loads(
-        wanted=on_shift,
-        shifts={r.id: r.active_shifts(now) for r in static},
-        patient_id=patient_id,
-    )
+    if connection.vendor == "postgresql":
+        loads = _worklist_loads_sql(worklist_id=worklist_id, patient_id=patient_id, now=now)
+    else:
+        # The loads of whoever is on shift and competent now, the reader set as a subquery.
+        on_shift = Radiologist.objects.filter(
+            id__in=Shift.objects.filter(
+                starts_at__lte=now,
+                ends_at__gt=now,
+                radiologist__competences__subspecialty_id=worklist_id,
+            ).values("radiologist_id")
+        )
+        loads = reader_loads(
+            wanted=on_shift,
+            shifts={r.id: r.active_shifts(now) for r in static},
+            patient_id=patient_id,
+        )
     readers = [
         replace(
             r,
@@ -359,6 +374,93 @@ def _readers_for(
     return readers, others
 
 
+# The loads of the readers on shift now who are competent in a worklist, in one statement: what
+# each holds (work units, STAT studies, a study of this patient) and the work units handed to
+# them since their current shift began (still held, or signed; released and reassigned studies
+# count for whoever got them next). Same figures as reader_loads, without an ORM query to build.
+_WORKLIST_LOADS_SQL = """
+WITH readers AS (
+    SELECT sh.radiologist_id, min(sh.starts_at) AS shift_start
+    FROM worklists_shift sh
+    WHERE sh.starts_at <= %(now)s AND sh.ends_at > %(now)s
+      AND EXISTS (SELECT 1 FROM worklists_competence c
+                  WHERE c.radiologist_id = sh.radiologist_id AND c.subspecialty_id = %(worklist)s)
+    GROUP BY sh.radiologist_id
+)
+SELECT r.radiologist_id,
+    COALESCE(SUM(st.work_units) FILTER (WHERE a.ended_at IS NULL), 0),
+    COUNT(*) FILTER (WHERE a.ended_at IS NULL AND st.routing_rank = 0),
+    COUNT(*) FILTER (WHERE a.ended_at IS NULL AND st.patient_id = %(patient)s),
+    COALESCE(SUM(st.work_units) FILTER (WHERE a.assigned_at >= r.shift_start), 0)
+FROM readers r
+JOIN worklists_assignment a ON a.radiologist_id = r.radiologist_id
+    AND (a.ended_at IS NULL OR (a.end_reason = 'signed' AND a.assigned_at >= r.shift_start))
+JOIN worklists_study st ON st.id = a.study_id
+GROUP BY r.radiologist_id
+"""
+
+
+def _worklist_loads_sql(*, worklist_id: int, patient_id: int, now: dt.datetime) -> ReaderLoads:
+    loads = ReaderLoads()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WORKLIST_LOADS_SQL, {"now": now, "worklist": worklist_id, "patient": patient_id}
+        )
+        for rid, queue, stat, same_patient, shift_units in cursor.fetchall():
+            loads.queue[rid] = queue
+            loads.stat_held[rid] = stat
+            loads.shift_units[rid] = shift_units
+            if same_patient:
+                loads.patients[rid] = frozenset({patient_id})
+    return loads
+
+
+# A push on PostgreSQL, once the study and the chosen reader are locked: the decision, the study's
+# move to ASSIGNED with its event, and the assignment, in one statement.
+_PUSH_SQL = """
+WITH decision AS (
+    INSERT INTO worklists_routingdecision
+        (study_id, decided_at, mode, trigger, tier, radiologist_id, trace)
+    VALUES (%(study)s, %(now)s, 'PUSH', %(trigger)s, %(tier)s, %(rid)s, %(trace)s::jsonb)
+    RETURNING id
+), moved AS (
+    UPDATE worklists_study SET status = 'ASSIGNED', status_changed_at = %(now)s,
+        updated_at = %(now)s
+    WHERE id = %(study)s AND status = 'READY'
+    RETURNING id
+), evented AS (
+    INSERT INTO worklists_studyevent
+        (study_id, from_status, to_status, actor_id, actor_label, at, reason, data)
+    SELECT id, 'READY', 'ASSIGNED', NULL, %(label)s, %(now)s, %(reason)s,
+        jsonb_build_object('radiologist_id', %(rid)s::bigint, 'kind', 'PUSH')
+    FROM moved
+), assigned AS (
+    INSERT INTO worklists_assignment
+        (study_id, radiologist_id, kind, assigned_at, assigned_by_id, reason, last_activity_at,
+         ended_at, end_reason)
+    SELECT m.id, %(rid)s, 'PUSH', %(now)s, NULL, 'routing decision ' || d.id, NULL, NULL, ''
+    FROM moved m, decision d
+)
+SELECT id FROM decision
+"""
+
+
+# The chosen reader's row locked, provided they are still active, on shift, competent in the
+# worklist and credentialed for the site on its own calendar day (the same as the ORM query).
+_LOCK_READER_SQL = """
+SELECT r.id FROM worklists_radiologist r
+WHERE r.id = %(rid)s AND r.is_active
+  AND EXISTS (SELECT 1 FROM worklists_shift sh WHERE sh.radiologist_id = r.id
+              AND sh.starts_at <= %(now)s AND sh.ends_at > %(now)s)
+  AND EXISTS (SELECT 1 FROM worklists_competence c WHERE c.radiologist_id = r.id
+              AND c.subspecialty_id = %(worklist)s)
+  AND EXISTS (SELECT 1 FROM worklists_credential cr WHERE cr.radiologist_id = r.id
+              AND cr.site_id = %(site)s AND cr.revoked_at IS NULL AND cr.valid_from <= %(day)s
+              AND (cr.valid_until IS NULL OR cr.valid_until >= %(day)s))
+FOR UPDATE OF r
+"""
+
+
 def _lock_if_still_eligible(
     *, radiologist_id: int, study: Study, now: dt.datetime
 ) -> Radiologist | None:
@@ -366,6 +468,20 @@ def _lock_if_still_eligible(
     active, on shift, competent in the study's worklist and credentialed for its site today."""
     assert study.worklist_id is not None
     site_day = now.astimezone(study.site.zone).date()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _LOCK_READER_SQL,
+                {
+                    "rid": radiologist_id,
+                    "now": now,
+                    "worklist": study.worklist_id,
+                    "site": study.site_id,
+                    "day": site_day,
+                },
+            )
+            row = cursor.fetchone()
+        return Radiologist(id=row[0]) if row else None
     return (
         Radiologist.objects.select_for_update(of=("self",))
         .filter(id=radiologist_id, is_active=True)
@@ -392,6 +508,53 @@ def _lock_if_still_eligible(
         )
         .first()
     )
+
+
+def _push_postgresql(
+    *,
+    study: Study,
+    radiologist_id: int,
+    reader_name: str,
+    now: dt.datetime,
+    trigger: str,
+    tier: int,
+    trace: dict[str, object],
+) -> RoutingDecision:
+    """Write a push to a locked READY study in one statement; broadcast after commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PUSH_SQL,
+            {
+                "study": study.id,
+                "now": now,
+                "trigger": trigger,
+                "tier": tier,
+                "rid": radiologist_id,
+                "trace": json.dumps(trace, cls=DjangoJSONEncoder),
+                "label": ROUTER.label,
+                "reason": f"routed to {reader_name}",
+            },
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    live.broadcast_after_commit(
+        study_id=study.id, site_id=study.site_id, event="study.status", status=StudyStatus.ASSIGNED
+    )
+    routed = RoutingDecision(
+        id=row[0],
+        study=study,
+        decided_at=now,
+        mode=RoutingDecision.Mode.PUSH,
+        trigger=trigger,
+        tier=tier,
+        radiologist_id=radiologist_id,
+        trace=trace,
+    )
+    routed._state.adding = False
+    routed._state.db = "default"
+    study.status = StudyStatus.ASSIGNED
+    study.status_changed_at = now
+    return routed
 
 
 def study_route(
@@ -451,7 +614,17 @@ def study_route(
                 chosen = None
         else:
             stale = False
-        if not stale:
+        if not stale and chosen is not None and connection.vendor == "postgresql":
+            routed = _push_postgresql(
+                study=locked,
+                radiologist_id=chosen.reader_id,
+                reader_name=chosen.name,
+                now=now,
+                trigger=trigger,
+                tier=decision.tier,
+                trace=trace,
+            )
+        elif not stale:
             routed = RoutingDecision.objects.create(
                 study=locked,
                 decided_at=now,
