@@ -160,11 +160,13 @@ class Api:
             return error.code, json.loads(raw) if raw else None
 
 
-def test_an_order_from_the_ris_comes_back_as_a_signed_final_report(processes: Processes) -> None:
+def test_an_order_from_the_ris_comes_back_as_a_signed_final_report(
+    processes: Processes, general_worklist: Subspecialty
+) -> None:
     site = SiteFactory.create(
         code="e2e", name="Ende-til-ende sjukehus", hl7_sending_facility="E2EHOSP"
     )
-    general = Subspecialty.objects.get(is_general=True)
+    general = general_worklist
     reader = RadiologistFactory.create(user__username="e2e-reader", hpr_number="9123456")
     # The server processes check passwords with the production hashers, not the tests' fast one.
     reader.user.password = PBKDF2PasswordHasher().encode(PASSWORD, get_random_string(16))
