@@ -361,6 +361,9 @@ def _readers_for(
             shifts={r.id: r.active_shifts(now) for r in static},
             patient_id=patient_id,
         )
+    # The cached facts carry no load: only readers holding or having done work are copied.
+    loaded = loads.queue.keys() | loads.stat_held.keys()
+    loaded |= loads.shift_units.keys() | loads.patients.keys()
     readers = [
         replace(
             r,
@@ -369,6 +372,8 @@ def _readers_for(
             shift_work_units=loads.shift_units[r.id],
             held_patient_ids=loads.patients[r.id],
         )
+        if r.id in loaded
+        else r
         for r in static
     ]
     return readers, others
@@ -557,6 +562,26 @@ def _push_postgresql(
     return routed
 
 
+def _lock_study_for_push(study: Study) -> Study:
+    """The study read for the decision, locked and with its routing fields read again under the
+    lock (on PostgreSQL by one hand-written query rather than an ORM query to build)."""
+    if connection.vendor != "postgresql":
+        return _lock_study(study.id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, work_units, escalation_tier, worklist_id, site_id"
+            " FROM worklists_study WHERE id = %s FOR UPDATE",
+            [study.id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Study.DoesNotExist(f"study {study.id} no longer exists")
+    if row[4] != study.site_id:
+        return _lock_study(study.id)  # moved to another site meanwhile: read it whole
+    study.status, study.work_units, study.escalation_tier, study.worklist_id = row[:4]
+    return study
+
+
 def study_route(
     *,
     study_id: int,
@@ -590,7 +615,7 @@ def study_route(
     trace["not_considered"] = others
     trace["trigger"] = trigger
     with transaction.atomic():
-        locked = _lock_study(study_id)
+        locked = _lock_study_for_push(study)
         if locked.status != StudyStatus.READY:
             return None  # someone claimed it meanwhile: their decision stands
         chosen = decision.chosen
