@@ -68,10 +68,14 @@ def retry_delay(attempt: int, *, rng: random.Random | None = None) -> dt.timedel
     return dt.timedelta(seconds=ceiling * fraction)
 
 
-def _lease() -> dt.timedelta:
-    # Long enough for connect + send + ACK wait; a row claimed by a dead worker is due after it.
+def _lease(claimed: int = 1) -> dt.timedelta:
+    """Long enough for a worker to connect and send every row it claimed, one after another,
+    each waiting its ACK; a row claimed by a worker that died is due again after it. Shorter, and
+    rows still waiting their turn in a slow batch would be claimed and sent twice."""
     return dt.timedelta(
-        seconds=settings.HL7_CONNECT_TIMEOUT_SECONDS + settings.HL7_ACK_TIMEOUT_SECONDS + 30
+        seconds=settings.HL7_CONNECT_TIMEOUT_SECONDS
+        + claimed * (settings.HL7_ACK_TIMEOUT_SECONDS + settings.HL7_CONNECT_TIMEOUT_SECONDS)
+        + 30
     )
 
 
@@ -101,7 +105,9 @@ def outbox_claim(
         if not rows:
             return []
         OutboundMessage.objects.filter(id__in=[r[0] for r in rows]).update(
-            attempts=F("attempts") + 1, next_attempt_at=now + _lease(), last_attempt_at=now
+            attempts=F("attempts") + 1,
+            next_attempt_at=now + _lease(len(rows)),
+            last_attempt_at=now,
         )
     return [Claim(id=r[0], attempt=r[1] + 1, study_id=r[2], site_id=r[3]) for r in rows]
 
@@ -438,4 +444,5 @@ def schedule_delivery(message_id: int) -> None:
 
     if deliver_outbound.app.conf.task_always_eager:
         return
-    transaction.on_commit(lambda: deliver_outbound.delay(message_id=message_id))
+    # Robust: the signature committed; if the broker is down the periodic drain delivers it.
+    transaction.on_commit(lambda: deliver_outbound.delay(message_id=message_id), robust=True)

@@ -357,3 +357,24 @@ def test_concurrent_drains_deliver_each_row_exactly_once(ris, hl7_site):
     assert len(ris.wait_for(len(rows))) == len(rows)
     assert sorted(r.control_id for r in ris.received) == sorted(f"TR{r.id}" for r in rows)
     assert set(OutboundMessage.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_claimed_batch_is_leased_long_enough_for_every_row_to_wait_its_ack(hl7_site, settings):
+    from hl7_interface.delivery import outbox_claim
+
+    settings.HL7_CONNECT_TIMEOUT_SECONDS = 5
+    settings.HL7_ACK_TIMEOUT_SECONDS = 10
+    rows = [_enqueue(factories.StudyFactory(site=hl7_site), _report()) for _ in range(20)]
+    before = timezone.now()
+
+    claims = outbox_claim(limit=20)
+
+    assert {claim.id for claim in claims} == {row.id for row in rows}
+    # Sent one after another, the last row may wait 20 ACK timeouts: not due again before that,
+    # or a second drainer would send it twice.
+    earliest_due = min(
+        OutboundMessage.objects.filter(id__in=[r.id for r in rows]).values_list(
+            "next_attempt_at", flat=True
+        )
+    )
+    assert earliest_due >= before + dt.timedelta(seconds=20 * 10)
