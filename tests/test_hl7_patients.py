@@ -204,3 +204,135 @@ def test_a_merge_racing_orders_for_the_prior_patient_leaves_every_study_with_the
     assert PatientIdentifier.objects.get(value=prior_fnr).patient == survivor
     assert Study.objects.count() == 22
     assert set(Study.objects.values_list("patient_id", flat=True)) == {survivor.id}
+
+
+def test_one_sites_a40_cannot_move_another_sites_studies_to_a_different_person(
+    hl7_site, site_b, general_worklist
+):
+    from worklists.services.patients import PatientConflict
+
+    prior_fnr = factories.synthetic_fnr(dt.date(1955, 1, 2))
+    survivor_fnr = factories.synthetic_fnr(dt.date(1956, 2, 3))
+    actor = Actor.for_site("alfa")
+
+    def order(site_id: int, accession: str, fnr: str) -> None:
+        order_apply(
+            site_id=site_id,
+            order=OrderInput(
+                accession_number=accession,
+                action=OrderAction.NEW,
+                patient=PatientInput(
+                    identifiers=(IdentifierInput(kind="FNR", value=fnr),), family_name="Hæhre"
+                ),
+                study=StudyInput(
+                    modality="CT", procedure_text="CT thorax", ordered_at=timezone.now()
+                ),
+            ),
+            actor=actor,
+        )
+
+    order(hl7_site.id, "OURS-1", survivor_fnr)
+    order(hl7_site.id, "OURS-2", prior_fnr)
+    order(site_b.id, "THEIRS-1", prior_fnr)
+    prior_patient = PatientIdentifier.objects.get(value=prior_fnr).patient_id
+
+    with pytest.raises(PatientConflict, match="other sites"):
+        patient_merge(
+            site_id=hl7_site.id,
+            surviving=PatientInput(
+                identifiers=(IdentifierInput(kind="FNR", value=survivor_fnr),),
+                family_name="Hæhre",
+            ),
+            prior=(IdentifierInput(kind="FNR", value=prior_fnr),),
+            actor=actor,
+        )
+
+    assert Study.objects.get(accession_number="THEIRS-1").patient_id == prior_patient
+    assert Study.objects.get(accession_number="OURS-2").patient_id == prior_patient
+    assert PatientIdentifier.objects.get(value=prior_fnr).patient_id == prior_patient
+
+
+def test_a_merge_racing_updates_of_the_prior_patients_orders_does_not_deadlock(
+    hl7_site, general_worklist
+):
+    if connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
+        pytest.skip("concurrency is tested on PostgreSQL (set DATABASE_URL)")
+    actor = Actor.for_site("alfa")
+
+    def order(accession: str, fnr: str, action: OrderAction, text: str) -> OrderInput:
+        return OrderInput(
+            accession_number=accession,
+            action=action,
+            patient=PatientInput(
+                identifiers=(IdentifierInput(kind="FNR", value=fnr),), family_name="Strøm"
+            ),
+            study=StudyInput(modality="CT", procedure_text=text, ordered_at=timezone.now()),
+        )
+
+    def one_round(round_number: int) -> None:
+        prior_fnr = factories.synthetic_fnr(dt.date(1940 + round_number, 3, 4))
+        survivor_fnr = factories.synthetic_fnr(dt.date(1970 + round_number, 4, 5))
+        accessions = [f"UPD-{round_number}-{n}" for n in range(4)]
+        order_apply(
+            site_id=hl7_site.id,
+            order=order(f"SURV-{round_number}", survivor_fnr, OrderAction.NEW, "CT caput"),
+            actor=actor,
+        )
+        for accession in accessions:
+            order_apply(
+                site_id=hl7_site.id,
+                order=order(accession, prior_fnr, OrderAction.NEW, "CT caput"),
+                actor=actor,
+            )
+        barrier = threading.Barrier(len(accessions) + 1)
+        errors: list[BaseException] = []
+
+        def update(accession: str, fnr: str = prior_fnr) -> None:
+            try:
+                barrier.wait(timeout=10)
+                order_apply(
+                    site_id=hl7_site.id,
+                    order=order(accession, fnr, OrderAction.UPDATE, "CT caput med kontrast"),
+                    actor=actor,
+                )
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        def merge(prior: str = prior_fnr, survivor: str = survivor_fnr) -> None:
+            try:
+                barrier.wait(timeout=10)
+                patient_merge(
+                    site_id=hl7_site.id,
+                    surviving=PatientInput(
+                        identifiers=(IdentifierInput(kind="FNR", value=survivor),),
+                        family_name="Strøm",
+                    ),
+                    prior=(IdentifierInput(kind="FNR", value=prior),),
+                    actor=actor,
+                )
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=update, args=(a,)) for a in accessions]
+        threads.append(threading.Thread(target=merge))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        assert errors == []
+        survivor = PatientIdentifier.objects.get(value=survivor_fnr).patient_id
+        assert set(
+            Study.objects.filter(accession_number__in=accessions).values_list(
+                "patient_id", flat=True
+            )
+        ) == {survivor}
+
+    for round_number in range(5):
+        one_round(round_number)

@@ -229,6 +229,19 @@ def patient_merge(
         site = Site.objects.get(id=site_id)
         wanted_surviving = identifiers_keyed(site, surviving.identifiers)
         wanted_prior = identifiers_keyed(site, prior)
+        # Lock order as in order ingest: studies first, then identifiers, then patients. The
+        # prior patient's studies are looked up unlocked, locked, then confirmed below.
+        expected_prior = set(
+            PatientIdentifier.objects.filter(_by_key(wanted_prior)).values_list(
+                "patient_id", flat=True
+            )
+        )
+        prior_studies = list(
+            Study.objects.select_for_update()
+            .filter(patient_id__in=expected_prior)
+            .order_by("id")
+            .values_list("id", "site_id")
+        )
         rows = _lock_identifiers(wanted_surviving | wanted_prior)
         keys = [((r.kind, r.authority, r.value), r.patient_id) for r in rows]
         surviving_ids = {patient_id for key, patient_id in keys if key in wanted_surviving}
@@ -238,7 +251,18 @@ def patient_merge(
         if len(prior_ids) > 1 or len(surviving_ids) > 1:
             which = "prior" if len(prior_ids) > 1 else "patient.identifiers"
             raise PatientConflict("the identifiers name more than one patient", field=which)
+        if prior_ids != expected_prior:
+            raise ConcurrentCreate  # the identifiers moved between our look and our lock
         prior_id = next(iter(prior_ids))
+        other_sites = {study_site for _, study_site in prior_studies if study_site != site.id}
+        if other_sites and (next(iter(surviving_ids)) if surviving_ids else prior_id) != prior_id:
+            # A national number is shared by every site: one site's RIS must not move another
+            # site's studies (and their signed reports) to a different person.
+            raise PatientConflict(
+                "the prior patient has studies at other sites; a merge across sites is done "
+                "by a coordinator, not by one site's ADT^A40",
+                field="prior",
+            )
         survivor_id = next(iter(surviving_ids)) if surviving_ids else prior_id
         locked = {
             p.id: p
