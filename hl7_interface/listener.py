@@ -14,6 +14,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -53,15 +54,25 @@ class WorkerPool:
 
     Frames are group-committed: a worker that becomes free takes every frame waiting (up to
     ``batch_max``, from all connections) and hands them to ``on_frames`` as one batch, one
-    transaction. Nothing waits for a batch to fill: under light load a batch is one frame.
+    transaction. It waits (at most ``window`` seconds) for more only while ``expected()`` says
+    frames are about to come: connections that are sending right now and are not already
+    waiting for an ACK. A lone sender, or senders that are all waiting, are never kept waiting.
     """
 
     def __init__(
-        self, size: int, *, on_frames: BatchHandler | None = None, batch_max: int = 1
+        self,
+        size: int,
+        *,
+        on_frames: BatchHandler | None = None,
+        batch_max: int = 1,
+        window: float = 0.0,
+        expected: Callable[[], int] | None = None,
     ) -> None:
         self._jobs: queue.SimpleQueue[Job | FrameJob | None] = queue.SimpleQueue()
         self._on_frames = on_frames
         self._batch_max = max(1, batch_max)
+        self._window = window
+        self._expected = expected
         self._threads = [
             threading.Thread(target=self._work, name=f"hl7-worker-{i}", daemon=True)
             for i in range(size)
@@ -87,11 +98,22 @@ class WorkerPool:
     def _collect(self, batch: list[FrameJob]) -> tuple[bool, Job | None]:
         """Add the frames already waiting to ``batch``. Returns (True, job) when it had to take
         a job that is not a frame (a call, or the stop sentinel None) to run next."""
+        deadline: float | None = None
         while len(batch) < self._batch_max:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:
-                break
+                if self._expected is None or self._window <= 0 or self._expected() <= 0:
+                    break
+                now = time.monotonic()
+                deadline = deadline if deadline is not None else now + self._window
+                if now >= deadline:
+                    break
+                try:
+                    # Short waits: whether more are expected is looked at again after each.
+                    job = self._jobs.get(timeout=min(deadline - now, 0.0005))
+                except queue.Empty:
+                    continue
             if not isinstance(job, FrameJob):
                 return True, job
             batch.append(job)
@@ -149,6 +171,20 @@ def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
+# A connection that sent a frame this recently is expected to send its next one shortly.
+ACTIVE_SENDER_SECONDS = 0.05
+
+
+class _Sender:
+    """A connection as the batching sees it (written by the event loop, read by workers)."""
+
+    __slots__ = ("last", "waiting")
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.waiting = False
+
+
 class Listener:
     def __init__(
         self,
@@ -171,8 +207,13 @@ class Listener:
             # One writer at a time is all SQLite has; more threads would only contend for it.
             size = 1
         self.events = StudyEventBatcher()
+        self._senders: dict[int, _Sender] = {}
         self.pool = WorkerPool(
-            size, on_frames=self._receive_batch, batch_max=settings.HL7_BATCH_MAX
+            size,
+            on_frames=self._receive_batch,
+            batch_max=settings.HL7_BATCH_MAX,
+            window=settings.HL7_BATCH_WINDOW_SECONDS,
+            expected=self._expected_frames,
         )
         self._server: asyncio.Server | None = None
 
@@ -210,6 +251,7 @@ class Listener:
         address = writer.get_extra_info("peername") or ("", 0)
         peer = f"{address[0]}:{address[1]}"
         decoder = FrameDecoder(self.max_frame_bytes)
+        sender = self._senders[id(writer)] = _Sender()
         try:
             while True:
                 try:
@@ -220,7 +262,10 @@ class Listener:
                 if not data:
                     return
                 for item in decoder.feed(data):
+                    sender.last = time.monotonic()
+                    sender.waiting = True
                     received = await self._handle(item, peer)
+                    sender.waiting = False
                     writer.write(frame(received.ack))
                 await writer.drain()
         except (ConnectionError, OSError) as exc:
@@ -229,9 +274,20 @@ class Listener:
             # Not stored means not acknowledged: the sender keeps the message and sends it again.
             logger.exception("HL7 connection from %s closed without an ACK", peer)
         finally:
+            self._senders.pop(id(writer), None)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+    def _expected_frames(self) -> int:
+        """Connections likely to send a frame in a moment (called from the worker threads):
+        those that sent one lately and are not waiting for an ACK."""
+        now = time.monotonic()
+        return sum(
+            1
+            for sender in list(self._senders.values())
+            if not sender.waiting and now - sender.last < ACTIVE_SENDER_SECONDS
+        )
 
     def _receive_batch(self, frames: list[tuple[bytes, str]]) -> list[Received]:
         with study_events_to(self.events):

@@ -190,7 +190,10 @@ def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
                 "message_id": item.header.control_id if item.header else "",
             }
             for item in items
-        ]
+        ],
+        # Every answer waits for the synchronous commit of _process_batch, which comes later in
+        # the WAL and so makes these rows durable too: no second flush to wait for.
+        flushed_by_next_commit=True,
     )
     for item, inbound_id in zip(items, ids, strict=True):
         item.inbound_id = inbound_id

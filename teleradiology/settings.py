@@ -267,6 +267,8 @@ HL7_IDLE_TIMEOUT_SECONDS = env.float("HL7_IDLE_TIMEOUT_SECONDS", default=300.0)
 HL7_WORKERS = env.int("HL7_WORKERS", default=8)
 # Most messages a worker applies in one transaction (group commit of the frames waiting).
 HL7_BATCH_MAX = env.int("HL7_BATCH_MAX", default=64)
+# How long a worker waits for frames that connections sending right now are about to send.
+HL7_BATCH_WINDOW_SECONDS = env.float("HL7_BATCH_WINDOW_SECONDS", default=0.002)
 HL7_SITE_CACHE_SECONDS = env.float("HL7_SITE_CACHE_SECONDS", default=30.0)
 # The listener process binds parameters server-side on PostgreSQL (prepared statements).
 HL7_LISTENER_SERVER_SIDE_BINDING = env.bool("HL7_LISTENER_SERVER_SIDE_BINDING", default=True)

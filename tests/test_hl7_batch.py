@@ -153,3 +153,54 @@ def test_concurrent_senders_over_one_worker_are_all_applied_and_acknowledged(
     assert codes == ["AA"] * 32
     assert Study.objects.count() == 32
     assert set(InboundMessage.objects.values_list("status", flat=True)) == {"APPLIED"}
+
+
+def test_a_worker_waits_briefly_for_the_frames_of_senders_that_are_sending():
+    batches: list[list[bytes]] = []
+    submitted: list[bytes] = []
+    # Two senders are active: until both have sent, one more frame is expected.
+    pool = WorkerPool(
+        1,
+        on_frames=lambda frames: _record(batches, frames),
+        batch_max=8,
+        window=5.0,
+        expected=lambda: 2 - len(submitted),
+    )
+
+    async def main() -> list[object]:
+        submitted.append(b"a")
+        first = pool.receive(b"a", PEER)
+        await asyncio.sleep(0.05)
+        submitted.append(b"b")
+        second = pool.receive(b"b", PEER)
+        return list(await asyncio.gather(first, second))
+
+    try:
+        answers = asyncio.run(main())
+    finally:
+        pool.stop()
+
+    assert answers == [b"a", b"b"]
+    assert batches == [[b"a", b"b"]]
+
+
+def test_a_lone_sender_is_not_kept_waiting_for_a_batch_to_fill():
+    batches: list[list[bytes]] = []
+    pool = WorkerPool(
+        1,
+        on_frames=lambda frames: _record(batches, frames),
+        batch_max=8,
+        window=5.0,
+        expected=lambda: 0,
+    )
+
+    async def main() -> object:
+        return await asyncio.wait_for(pool.receive(b"a", PEER), 2.0)
+
+    try:
+        answer = asyncio.run(main())
+    finally:
+        pool.stop()
+
+    assert answer == b"a"
+    assert batches == [[b"a"]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import AutoField, BigAutoField, Field, Model
 from django.utils import timezone
@@ -157,12 +157,28 @@ def inbound_store(
     return message
 
 
-def inbound_store_many(rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Persist several raw messages in one statement (autocommit: one commit for all of them);
-    each row is ``inbound_store``'s keyword arguments. Returns their ids, in the order given."""
+def inbound_store_many(
+    rows: Sequence[dict[str, Any]], *, flushed_by_next_commit: bool = False
+) -> list[int]:
+    """Persist several raw messages in one statement (one commit for all of them); each row is
+    ``inbound_store``'s keyword arguments. Returns their ids, in the order given.
+
+    ``flushed_by_next_commit``: the caller acknowledges nothing before a later synchronous
+    commit of its own, so this commit need not wait for its WAL flush (PostgreSQL
+    ``synchronous_commit = off`` for this transaction only). The rows are committed and visible
+    at once; they are durable when that later commit is, because a WAL flush covers every
+    earlier record. A killed listener loses nothing (the server still flushes them within
+    ``wal_writer_delay``); only a server crash in that instant can lose rows, and only of
+    messages not yet acknowledged, which their senders therefore send again.
+    """
     db = _db()
     if not rows:
         return []
+    if flushed_by_next_commit and db.vendor == "postgresql" and not db.in_atomic_block:
+        with transaction.atomic(using=db.alias):
+            with db.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            return inbound_store_many(rows)
     if len(rows) == 1 or not db.features.can_return_rows_from_bulk_insert:
         return [inbound_store(**row).id for row in rows]
     now = timezone.now()
