@@ -113,7 +113,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] != ":memory:":
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Under ASGI each sync request runs in a thread of its own, and Django's connections belong to
+    # threads: kept connections (CONN_MAX_AGE > 0) pile up until "too many clients". By default a
+    # connection per request or thread (DATABASE_CONN_MAX_AGE=0). For the ASGI web server set
+    # DATABASE_POOL_MAX_SIZE (e.g. 8): a psycopg pool per process lends a connection to a request
+    # and takes it back at its end (processes x size below max_connections). Not for processes
+    # whose threads hold a connection for their lifetime (listeners, workers): they would wait.
+    _pool_max_size = env.int("DATABASE_POOL_MAX_SIZE", default=0)
+    if _pool_max_size > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(_pool_max_size, env.int("DATABASE_POOL_MIN_SIZE", default=2)),
+            "max_size": _pool_max_size,
+            "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

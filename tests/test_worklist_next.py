@@ -3,7 +3,13 @@ button on the worklist page."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from tests import factories
@@ -213,3 +219,36 @@ def test_a_coordinator_reassigns_from_the_study_page_with_a_reason(
     assert Assignment.objects.get(study=study, ended_at__isnull=True).radiologist_id == (
         other_radiologist.id
     )
+
+
+def _database_settings(**env: str) -> dict:
+    """DATABASES["default"] as teleradiology.settings makes it from the environment given."""
+    code = (
+        "import json, teleradiology.settings as s;"
+        "print(json.dumps({k: s.DATABASES['default'].get(k) for k in"
+        " ('CONN_MAX_AGE', 'OPTIONS')}))"
+    )
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")},
+        "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
+        **env,
+    }
+    done = subprocess.run(  # noqa: S603 (our own interpreter, fixed code)
+        [sys.executable, "-c", code],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=settings.BASE_DIR,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_asgi_server_pools_connections_only_when_asked_and_never_keeps_them_per_thread():
+    # Under ASGI each request has its own thread: a kept per-thread connection would pile up.
+    plain = _database_settings()
+    assert plain["CONN_MAX_AGE"] == 0
+    assert "pool" not in (plain["OPTIONS"] or {})
+    pooled = _database_settings(DATABASE_POOL_MAX_SIZE="8", DATABASE_CONN_MAX_AGE="60")
+    assert pooled["CONN_MAX_AGE"] == 0
+    assert pooled["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8, "timeout": 10.0}
