@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import AutoField, BigAutoField, Field, Model
 from django.utils import timezone
@@ -46,12 +46,41 @@ def _insert_statement(model: type[Model]) -> tuple[str, _Fields]:
     return cached
 
 
+# Fields whose database value is the attribute itself when it is None or of exactly this type:
+# get_db_prep_save would only convert it to what it already is (no subclasses: they may not).
+_PLAIN_TYPES: dict[type[Any], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.SmallIntegerField: int,
+    models.BooleanField: bool,
+    models.ForeignKey: int,
+}
+
+
+def _params(obj: Model, fields: _Fields, db: BaseDatabaseWrapper) -> list[Any]:
+    """``[f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]``, with the plain
+    values (most of them) taken as they are."""
+    out: list[Any] = []
+    for f in fields:
+        plain = _PLAIN_TYPES.get(type(f))
+        if plain is not None:
+            value = getattr(obj, f.attname)
+            if value is None or type(value) is plain:
+                out.append(value)
+                continue
+        out.append(f.get_db_prep_save(f.pre_save(obj, add=True), db))
+    return out
+
+
 def insert_row(obj: Model) -> None:
     """INSERT a new row as ``obj.save()`` would (defaults, auto_now, database preparation of
     each field), with the statement built once per model. No signals: none are used here."""
     db = _db()
     sql, fields = _insert_statement(type(obj))
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+    params = _params(obj, fields, db)
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -103,12 +132,8 @@ def insert_row_with_child(obj: Model, child: Model, *, link: str) -> None:
     sql, parent_fields, child_fields, link_field = _insert_with_child_statement(
         type(obj), type(child), link
     )
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in parent_fields]
-    params += [
-        f.get_db_prep_save(f.pre_save(child, add=True), db)
-        for f in child_fields
-        if f is not link_field
-    ]
+    params = _params(obj, parent_fields, db)
+    params += _params(child, [f for f in child_fields if f is not link_field], db)
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -198,7 +223,7 @@ def inbound_store_many(
     sql, fields = _insert_statement(InboundMessage)
     head, _, values = sql.partition(" VALUES ")
     placeholders, _, returning = values.partition(" RETURNING ")
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for obj in messages for f in fields]
+    params = [value for obj in messages for value in _params(obj, fields, db)]
     with db.cursor() as cursor:
         cursor.execute(
             f"{head} VALUES {', '.join([placeholders] * len(messages))} RETURNING {returning}",
