@@ -115,18 +115,20 @@ WITH first AS (
     SET status = 'ASSIGNED', status_changed_at = %(now)s, updated_at = %(now)s
     FROM picked p
     WHERE s.id = p.id AND s.status = 'READY'
-      AND EXISTS (SELECT 1 FROM worklists_radiologist r WHERE r.id = %(rid)s AND r.is_active)
-      AND EXISTS (SELECT 1 FROM worklists_shift sh WHERE sh.radiologist_id = %(rid)s
-                  AND sh.starts_at <= %(now)s AND sh.ends_at > %(now)s)
-      AND EXISTS (SELECT 1 FROM worklists_competence c WHERE c.radiologist_id = %(rid)s
-                  AND c.subspecialty_id = s.worklist_id)
-      AND EXISTS (SELECT 1 FROM worklists_credential cr JOIN worklists_site site
-                  ON site.id = cr.site_id
-                  WHERE cr.radiologist_id = %(rid)s AND cr.site_id = s.site_id
-                  AND cr.revoked_at IS NULL
+      -- one semi-join: the reader is active, competent in the study's worklist, holds a
+      -- credential valid today on the site's calendar, and is on shift now
+      AND EXISTS (SELECT 1 FROM worklists_radiologist r
+                  JOIN worklists_competence c ON c.radiologist_id = r.id
+                      AND c.subspecialty_id = s.worklist_id
+                  JOIN worklists_credential cr ON cr.radiologist_id = r.id
+                      AND cr.site_id = s.site_id AND cr.revoked_at IS NULL
+                  JOIN worklists_site site ON site.id = s.site_id
+                  WHERE r.id = %(rid)s AND r.is_active
                   AND cr.valid_from <= (%(now)s AT TIME ZONE site.time_zone)::date
                   AND (cr.valid_until IS NULL
-                       OR cr.valid_until >= (%(now)s AT TIME ZONE site.time_zone)::date))
+                       OR cr.valid_until >= (%(now)s AT TIME ZONE site.time_zone)::date)
+                  AND EXISTS (SELECT 1 FROM worklists_shift sh WHERE sh.radiologist_id = r.id
+                              AND sh.starts_at <= %(now)s AND sh.ends_at > %(now)s))
     RETURNING s.id, s.site_id, s.escalation_tier, p.pos
 ), assigned AS (
     INSERT INTO worklists_assignment
