@@ -263,10 +263,15 @@ def inbound_applied_before(*, site_id: int, message_id: str, exclude_id: int) ->
     return row[0] if row else None
 
 
-def inbound_mark_failed(*, inbound_id: int, error: str) -> None:
-    InboundMessage.objects.filter(id=inbound_id).update(
-        status=InboundMessage.Status.FAILED, error=error, processed_at=timezone.now()
-    )
+def inbound_mark_failed(*, inbound_id: int, error: str) -> bool:
+    """Record a failure: a compare-and-set that moves only a message not applied (RECEIVED, or
+    FAILED again) to FAILED. An APPLIED (or DUPLICATE) message keeps its status, whatever a
+    late failure path says. Returns whether the row was marked."""
+    updated = InboundMessage.objects.filter(
+        id=inbound_id,
+        status__in=(InboundMessage.Status.RECEIVED, InboundMessage.Status.FAILED),
+    ).update(status=InboundMessage.Status.FAILED, error=error, processed_at=timezone.now())
+    return bool(updated)
 
 
 class InboundAlreadyApplied(Exception):
