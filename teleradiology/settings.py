@@ -350,5 +350,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per broadcast task buries everything else; failures still log.
         "celery.app.trace": {"level": "WARNING"},
+        # pynetdicom logs every PDU at INFO: lines per instance; our receiver logs what matters.
+        "pynetdicom": {"level": env.str("PYNETDICOM_LOG_LEVEL", default="WARNING")},
     },
 }
