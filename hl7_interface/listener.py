@@ -23,13 +23,13 @@ from django.conf import settings
 from django.db import close_old_connections, connection, connections
 
 from hl7_interface.codec import Frame, FrameDecoder, OversizeFrame, frame
-from hl7_interface.live_batch import StudyEventBatcher
 from hl7_interface.services import (
     Received,
     hl7_receive_batch,
     hl7_receive_oversize,
     hl7_recover_unapplied,
 )
+from worklists.live import StudyEventBatcher
 from worklists.services.orders import study_events_to
 
 logger = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hl7_interface.live_batch import StudyEventBatcher
 from tests import factories
 from worklists import live, routing
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
+from worklists.live import StudyEventBatcher
 from worklists.models import (
     Assignment,
     Credential,

@@ -5,7 +5,13 @@ Events carry ids and types only; clients refetch through the scoped API.
 
 from __future__ import annotations
 
+import logging
+import threading
+from typing import Any
+
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 ALL_SITES_GROUP = "worklist.all"
 
@@ -24,3 +30,52 @@ def broadcast_after_commit(*, study_id: int, site_id: int, event: str, status: s
         # A lost live update must not turn a committed change into a reported failure.
         robust=True,
     )
+
+
+class StudyEventBatcher:
+    """Study events batched: one broadcast task per interval, not per event.
+
+    At hundreds of orders or claims a second a task per event costs a broker round trip each;
+    the sockets only need to hear "refetch" soon, so events are collected for a short interval
+    and sent as one (the HL7 listener and read next use it).
+    """
+
+    def __init__(self, *, interval: float = 0.2) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._events: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, *, study_id: int, site_id: int, event: str, status: str) -> None:
+        with self._lock:
+            self._events.append(
+                {"study_id": study_id, "site_id": site_id, "event": event, "status": status}
+            )
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="study-events", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def flush(self) -> None:
+        from worklists.tasks import broadcast_study_events
+
+        with self._lock:
+            events, self._events = self._events, []
+        if not events:
+            return
+        try:
+            broadcast_study_events.delay(events=events)
+        except Exception:
+            # Live updates are a convenience (clients also poll): never fail the listener.
+            logger.exception("could not send %d study events", len(events))
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()

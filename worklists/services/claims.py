@@ -48,7 +48,7 @@ from worklists.services.studies import (
 )
 
 if TYPE_CHECKING:
-    from hl7_interface.live_batch import StudyEventBatcher
+    from worklists.live import StudyEventBatcher
 
 # Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
 PATIENT_LOCK_CLASS = 72010
@@ -200,7 +200,7 @@ def _claim_events_batcher() -> StudyEventBatcher | None:
         return None
     with _batcher_lock:
         if _batcher is None:
-            from hl7_interface.live_batch import StudyEventBatcher
+            from worklists.live import StudyEventBatcher
 
             _batcher = StudyEventBatcher(interval=interval)
             atexit.register(_batcher.close)
