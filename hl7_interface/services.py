@@ -320,7 +320,7 @@ def _apply_batch(items: list[_Item]) -> None:
         try:
             with transaction.atomic():
                 todo = [i for i in items if i.command is not None and i.error is None]
-                todo = [i for i in todo if not i.text]
+                todo = [i for i in todo if not i.text and i.duplicate_of is None]
                 accessions = AccessionLocks.lock(
                     (i.entry.site.id, order.accession_number)
                     for i in todo
@@ -344,12 +344,14 @@ def _apply_batch(items: list[_Item]) -> None:
                     if item.header.control_id:
                         applied[key] = item.inbound_id
                 # Marked applied in the same commit (a compare-and-set: a message recovery or
-                # a reprocess applied meanwhile is taken out and the batch run again).
-                missed = inbound_mark_applied_many(marks)
+                # a reprocess applied meanwhile is taken out and the batch run again). The
+                # check for repeats made before this transaction may be stale: a copy of the
+                # same message (the sender timed out and sent it again) may have been in its
+                # own applying transaction then. The marking asks again, after every lock the
+                # messages needed is held, so two copies are never both applied.
+                missed = inbound_mark_applied_many(marks, unless_repeat=True)
                 if missed:
-                    for item in todo:
-                        if item.inbound_id in missed:
-                            item.text = "already applied"
+                    _take_out_applied_meanwhile(todo, missed)
                     raise _TakeOut
                 _mark_outcomes(items)
             return
@@ -369,6 +371,29 @@ def _apply_batch(items: list[_Item]) -> None:
             conflicts += 1
             if conflicts >= 5:
                 raise
+
+
+def _take_out_applied_meanwhile(todo: list[_Item], missed: set[int]) -> None:
+    """The messages that could not be marked applied, answered when the batch runs again: a
+    duplicate of the copy applied meanwhile, or "already applied" (this very row, by a
+    recovery or a reprocess)."""
+    originals = inbound_applied_many(
+        [
+            (item.entry.site.id, item.header.control_id)
+            for item in todo
+            if item.inbound_id in missed and item.entry is not None and item.header is not None
+        ]
+    )
+    for item in todo:
+        if item.inbound_id not in missed:
+            continue
+        assert item.entry is not None
+        assert item.header is not None
+        original = originals.get((item.entry.site.id, item.header.control_id))
+        if original is not None and original != item.inbound_id:
+            item.duplicate_of = original
+        else:
+            item.text = "already applied"
 
 
 def _apply_one(item: _Item, accessions: AccessionLocks) -> int | None:

@@ -279,17 +279,36 @@ class InboundAlreadyApplied(Exception):
     reprocess): the caller's transaction must roll back so the change is made once."""
 
 
-def inbound_mark_applied(*, inbound_id: int, study_id: int | None) -> None:
+def _no_applied_repeat(table: str) -> str:
+    """SQL condition on ``table``'s row: no other message of its sender with its (non-empty)
+    message id is applied. Evaluated by the marking UPDATE itself, i.e. after every lock the
+    applying transaction took: a copy of the same message applied by another transaction that
+    touched the same rows has committed by then and is seen (READ COMMITTED: each statement
+    sees what committed before it)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {table} other WHERE other.site_id = {table}.site_id "  # noqa: S608
+        f"AND other.message_id = {table}.message_id AND {table}.message_id <> '' "
+        f"AND other.status = %s AND other.id <> {table}.id)"
+    )
+
+
+def inbound_mark_applied(
+    *, inbound_id: int, study_id: int | None, unless_repeat: bool = False
+) -> None:
     """Called inside the applying transaction, so 'applied' commits with the change itself.
 
     A compare-and-set: only a message not yet applied can be marked, so whoever applies a
-    message second rolls back instead of applying it twice.
+    message second rolls back instead of applying it twice. ``unless_repeat``: nor can a
+    message whose sender's message id another applied message has (a resent copy applied
+    concurrently).
     """
+    table = InboundMessage._meta.db_table
+    repeat = f" AND {_no_applied_repeat(table)}" if unless_repeat else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {InboundMessage._meta.db_table} "  # noqa: S608 - our table name
+            f"UPDATE {table} "  # noqa: S608 - our table name
             "SET status = %s, error = '', processed_at = %s, study_id = %s "
-            "WHERE id = %s AND status IN (%s, %s)",
+            f"WHERE id = %s AND status IN (%s, %s){repeat}",
             [
                 InboundMessage.Status.APPLIED.value,
                 connection.ops.adapt_datetimefield_value(timezone.now()),
@@ -297,6 +316,7 @@ def inbound_mark_applied(*, inbound_id: int, study_id: int | None) -> None:
                 inbound_id,
                 InboundMessage.Status.RECEIVED.value,
                 InboundMessage.Status.FAILED.value,
+                *([InboundMessage.Status.APPLIED.value] if unless_repeat else []),
             ],
         )
         updated = cursor.rowcount
@@ -304,17 +324,22 @@ def inbound_mark_applied(*, inbound_id: int, study_id: int | None) -> None:
         raise InboundAlreadyApplied(f"inbound message {inbound_id} was applied already")
 
 
-def inbound_mark_applied_many(applied: Sequence[tuple[int, int | None]]) -> set[int]:
+def inbound_mark_applied_many(
+    applied: Sequence[tuple[int, int | None]], *, unless_repeat: bool = False
+) -> set[int]:
     """``inbound_mark_applied`` for a batch, (inbound id, study id) each, in one statement.
-    Returns the ids it could NOT mark (applied by someone else first): the caller must roll
-    back and apply the batch again without them."""
+    Returns the ids it could NOT mark (applied by someone else first, or with
+    ``unless_repeat`` a copy of them was): the caller must roll back and apply the batch again
+    without them."""
     if not applied:
         return set()
     if len(applied) == 1 or connection.vendor != "postgresql":
         missed = set()
         for inbound_id, study_id in applied:
             try:
-                inbound_mark_applied(inbound_id=inbound_id, study_id=study_id)
+                inbound_mark_applied(
+                    inbound_id=inbound_id, study_id=study_id, unless_repeat=unless_repeat
+                )
             except InboundAlreadyApplied:
                 missed.add(inbound_id)
         return missed
@@ -324,6 +349,10 @@ def inbound_mark_applied_many(applied: Sequence[tuple[int, int | None]]) -> set[
     for inbound_id, study_id in applied:
         params += [inbound_id, study_id]
     params += [InboundMessage.Status.RECEIVED.value, InboundMessage.Status.FAILED.value]
+    repeat = ""
+    if unless_repeat:
+        repeat = f" AND {_no_applied_repeat(table)}"
+        params.append(InboundMessage.Status.APPLIED.value)
     # The first row's casts type the VALUES list (a NULL study id alone would be text).
     rows = ", ".join(
         ["(CAST(%s AS bigint), CAST(%s AS bigint))"] + ["(%s, %s)"] * (len(applied) - 1)
@@ -333,7 +362,7 @@ def inbound_mark_applied_many(applied: Sequence[tuple[int, int | None]]) -> set[
             f"UPDATE {table} SET status = %s, error = '', processed_at = %s, "  # noqa: S608
             "study_id = batch.study_id "
             f"FROM (VALUES {rows}) AS batch (id, study_id) "
-            f"WHERE {table}.id = batch.id AND {table}.status IN (%s, %s) "
+            f"WHERE {table}.id = batch.id AND {table}.status IN (%s, %s){repeat} "
             f"RETURNING {table}.id",
             params,
         )
