@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
 
@@ -99,12 +100,48 @@ def studies(draw: st.DrawFn, study_id: int | None = None) -> StudyFacts:
     )
 
 
-@settings(max_examples=200, deadline=None)
+def breaks_a_hard_rule(reader: ReaderFacts, study: StudyFacts) -> str | None:
+    """The hard rules of the issue, written out again here from plain facts and independent of
+    worklists.routing, for the rules that hold at every escalation tier."""
+    if not reader.is_active:
+        return "inactive"
+    if study.worklist_id not in reader.competences:
+        return "not competent"
+    if study.modality not in reader.modalities:
+        return "modality"
+    credential_ok = False
+    for credential in reader.credentials:
+        local_day = NOW.astimezone(zoneinfo.ZoneInfo(credential.time_zone)).date()
+        if (
+            credential.site_id == study.site_id
+            and not credential.revoked
+            and credential.valid_from <= local_day
+            and (credential.valid_until is None or local_day <= credential.valid_until)
+        ):
+            credential_ok = True
+    if not credential_ok:
+        return "no valid credential today"
+    if not any(shift.starts_at <= NOW < shift.ends_at for shift in reader.shifts):
+        return "not on shift"
+    if not study.site_covered and study.site_id not in reader.member_site_ids:
+        return "outside coverage, not the site's own reader"
+    cap_waived = study.priority == "STAT" or study.routing_rank == 0
+    if (
+        not cap_waived
+        and reader.queue_work_units > 0
+        and reader.queue_work_units + study.work_units > POLICY.queue_cap_work_units
+    ):
+        return "queue full"
+    return None
+
+
+@settings(max_examples=300, deadline=None)
 @given(study=studies(), pool=st.lists(readers(), max_size=8, unique_by=lambda r: r.id))
 def test_never_an_ineligible_reader(study: StudyFacts, pool: list[ReaderFacts]) -> None:
     decision = routing.decide(study, pool, now=NOW, policy=POLICY)
     for candidate in decision.eligible:
         reader = next(r for r in pool if r.id == candidate.reader_id)
+        assert breaks_a_hard_rule(reader, study) is None
         assert (
             routing.exclusion_reason(
                 reader, study, now=NOW, policy=POLICY, tier=study.escalation_tier
@@ -218,3 +255,60 @@ def test_over_a_shift_work_units_per_reader_stay_within_one_study_of_each_other(
         )
         loads = [r.shift_work_units for r in pool.values()]
         assert max(loads) - min(loads) <= max(units[: n + 1])
+
+
+def test_the_independent_rules_and_decide_agree_on_a_reader_who_meets_every_rule() -> None:
+    reader = ReaderFacts(
+        id=1,
+        name="r",
+        modalities=frozenset({"CT"}),
+        competences={1: PRIMARY},
+        credentials=(
+            CredentialFacts(
+                site_id=10,
+                time_zone="Europe/Oslo",
+                valid_from=NOW.date() - dt.timedelta(days=30),
+                valid_until=None,
+                revoked=False,
+            ),
+        ),
+        shifts=(
+            ShiftFacts(
+                id=1,
+                starts_at=NOW - dt.timedelta(hours=2),
+                ends_at=NOW + dt.timedelta(hours=8),
+                role=PRIMARY,
+                worklist_ids=None,
+                site_ids=None,
+                target_work_units=Decimal("10"),
+                carried_deficit=Decimal("0"),
+            ),
+        ),
+        is_active=True,
+        member_site_ids=frozenset(),
+        queue_work_units=Decimal("0"),
+        stat_held=0,
+        shift_work_units=Decimal("0"),
+        held_patient_ids=frozenset(),
+    )
+    study = StudyFacts(
+        id=1,
+        site_id=10,
+        worklist_id=1,
+        modality="CT",
+        priority="ROUTINE",
+        routing_rank=3,
+        deadline=NOW + dt.timedelta(hours=24),
+        ready_at=NOW - dt.timedelta(hours=1),
+        patient_id=1,
+        work_units=Decimal("1"),
+    )
+    revoked = replace(reader, id=2, credentials=(replace(reader.credentials[0], revoked=True),))
+
+    decision = routing.decide(study, [reader, revoked], now=NOW, policy=POLICY)
+
+    assert breaks_a_hard_rule(reader, study) is None
+    assert breaks_a_hard_rule(revoked, study) == "no valid credential today"
+    assert decision.chosen is not None
+    assert decision.chosen.reader_id == 1
+    assert [e.reader_id for e in decision.excluded] == [2]
