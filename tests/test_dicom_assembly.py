@@ -364,17 +364,91 @@ def test_more_instances_of_a_known_series_before_ready_restart_the_quiet_period(
     assert not DicomInstance.objects.filter(is_late=True).exists()
 
 
-def test_an_order_naming_another_patient_than_the_images_is_refused_not_merged(pacs_site, port):
-    from worklists.services.orders import OrderConflict
-
+def test_an_order_naming_another_patient_than_the_images_is_applied_held_and_alerted(
+    pacs_site, port
+):
     images_fnr = factories.synthetic_fnr(dt.date(1980, 8, 8))
     send(port, [instance(study_uid=new_uid(), accession="H800", patient_id=images_fnr)])
     study = Study.objects.get()
+    images_patient_id = study.patient_id
+    order_fnr = factories.synthetic_fnr(dt.date(1981, 9, 9))
 
-    with pytest.raises(OrderConflict, match="belongs to another patient"):
-        order(pacs_site, "H800", factories.synthetic_fnr(dt.date(1981, 9, 9)))
+    ordered = order(pacs_site, "H800", order_fnr, procedure_text="CT thorax", priority="STAT")
 
     study.refresh_from_db()
-    assert study.status == StudyStatus.ORDERED
-    assert Patient.objects.count() == 1
-    assert StudyImages.objects.get(study=study).order_arrived_at is None
+    assert ordered.id == study.id
+    # The order is applied (it names the study's patient and procedure) ...
+    assert study.procedure_text == "CT thorax"
+    assert study.priority == "STAT"
+    order_patient = PatientIdentifier.objects.get(value=order_fnr).patient
+    assert study.patient_id == order_patient.id
+    # ... but nobody reads it until a coordinator has resolved whose images these are.
+    assert study.status == StudyStatus.ON_HOLD
+    hold = StudyEvent.objects.filter(study=study, to_status=StudyStatus.ON_HOLD).get()
+    assert hold.reason.startswith("patient mismatch: ")
+    assert "another patient" in hold.reason
+    alert = CoordinatorAlert.objects.get(kind=PATIENT_MISMATCH_ALERT, study=study)
+    assert alert.resolved_at is None
+    assert alert.data["images_patient_id"] == images_patient_id
+    assert alert.data["study_patient_id"] == order_patient.id
+    # Never merged: both patients still exist, each with their own identifier.
+    assert Patient.objects.count() == 2
+    assert PatientIdentifier.objects.get(value=images_fnr).patient_id == images_patient_id
+    images = StudyImages.objects.get(study=study)
+    assert images.patient_mismatch
+    assert images.order_arrived_at is not None
+
+
+def test_complete_images_of_a_study_held_for_the_orders_patient_open_it_on_release(pacs_site, port):
+    from worklists.services.studies import study_release_hold
+
+    send(port, [instance(study_uid=new_uid(), accession="H801")])
+    study = Study.objects.get()
+    let_quiet_period_pass(study.id)
+    assert study_images_complete_quiet() == [study.id]  # complete, waiting for its order
+
+    order(pacs_site, "H801", factories.synthetic_fnr(dt.date(1982, 2, 2)))
+
+    study.refresh_from_db()
+    assert study.status == StudyStatus.ON_HOLD
+    assert study.images_available
+    study_release_hold(study_id=study.id, actor=Actor.for_site(pacs_site.code), reason="checked")
+    study.refresh_from_db()
+    assert study.status == StudyStatus.READY
+
+
+def test_an_order_changing_the_patient_of_an_ordered_study_is_still_refused(pacs_site, port):
+    from worklists.services.orders import OrderConflict
+
+    order(pacs_site, "H802", factories.synthetic_fnr(dt.date(1983, 3, 3)))
+
+    with pytest.raises(OrderConflict, match="belongs to another patient"):
+        order(pacs_site, "H802", factories.synthetic_fnr(dt.date(1984, 4, 4)))
+
+    assert Study.objects.get().status == StudyStatus.ORDERED
+    assert not CoordinatorAlert.objects.exists()
+
+
+def test_an_hl7_order_naming_another_patient_than_the_images_is_aa_and_held(pacs_site, port):
+    from hl7_interface import services
+    from hl7_interface.models import SiteHl7Config
+    from hl7_interface.simulator import OrderSpec, orm_o01
+    from tests.hl7_support import ack_of
+
+    SiteHl7Config.objects.create(
+        site=pacs_site, receiving_application="RIS", receiving_facility="ALFA-RIS"
+    )
+    services.sites.clear()
+    send(port, [instance(study_uid=new_uid(), accession="H803")])
+    raw = orm_o01(
+        OrderSpec(accession="H803", fnr=factories.synthetic_fnr(dt.date(1985, 5, 5))),
+        facility=pacs_site.hl7_sending_facility,
+    )
+
+    result = services.hl7_receive(raw=raw, peer="127.0.0.1:1")
+    services.sites.clear()
+
+    assert ack_of(result.ack).code == "AA"
+    study = Study.objects.get()
+    assert study.status == StudyStatus.ON_HOLD
+    assert CoordinatorAlert.objects.filter(kind=PATIENT_MISMATCH_ALERT, study=study).exists()

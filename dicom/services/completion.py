@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from dicom.models import DicomSiteSettings, StudyImages
 from worklists.actors import Actor
+from worklists.lifecycle import is_allowed
 from worklists.models import Study, StudyStatus
-from worklists.services.studies import study_mark_ready_locked
+from worklists.services.alerts import alert_raise
+from worklists.services.studies import study_hold, study_mark_ready_locked
 
 ACTOR = Actor.system("dicom")
 SWEEP_LIMIT = 500
@@ -85,3 +87,60 @@ def study_images_order_arrived_locked(study: Study, *, actor: Actor, at: dt.date
         study_mark_ready_locked(study, actor=actor, at=at)
         return True
     return False
+
+
+def study_images_order_patient_mismatch_locked(study: Study, *, at: dt.datetime) -> str:
+    """The first order of a study created from its images names another patient than the
+    images (the caller owns the transaction and has locked the study row). The order is
+    applied; the images' patient is never merged into the order's silently: the caller
+    gives the study the order's patient, then ``study_hold_for_order_mismatch_locked``.
+
+    Returns why (the hold's reason), or "" if the study did not come from images awaiting
+    their order: then the patient is the order's own, and changing it is a merge.
+    """
+    images = StudyImages.objects.select_for_update().filter(study_id=study.id).first()
+    if images is None or not images.images_without_order or images.order_arrived_at is not None:
+        return ""
+    images.order_arrived_at = at
+    images.patient_mismatch = True
+    images.save(update_fields=["order_arrived_at", "patient_mismatch"])
+    shown = f"patient ID {images.patient_id!r}" if images.patient_id else "no patient ID"
+    return (
+        f"the order of accession {study.accession_number} names another patient than its "
+        f"images ({shown}, received before the order)"
+    )
+
+
+def study_hold_for_order_mismatch_locked(
+    study: Study, *, reason: str, images_patient_id: int, actor: Actor, at: dt.datetime
+) -> None:
+    """Hold ``study`` (locked by the caller) for the coordinator and raise the patient-mismatch
+    alert; complete images are remembered, so releasing the hold opens it."""
+    from dicom.services.instances import PATIENT_MISMATCH_ALERT
+
+    if is_allowed(study.status, StudyStatus.ON_HOLD):
+        study_hold(study_id=study.id, actor=actor, reason=f"patient mismatch: {reason}")
+        study.refresh_from_db(fields=["status", "status_changed_at", "updated_at"])
+    images = StudyImages.objects.filter(study_id=study.id).first()
+    if (
+        images is not None
+        and images.complete
+        and study.ready_at is None
+        and not study.images_available
+    ):
+        study.images_available = True
+        study.save(update_fields=["images_available", "updated_at"])
+    alert_raise(
+        kind=PATIENT_MISMATCH_ALERT,
+        message=reason,
+        study_id=study.id,
+        site_id=study.site_id,
+        at=at,
+        data={
+            "patient_id": images.patient_id if images else "",
+            "issuer_of_patient_id": images.issuer_of_patient_id if images else "",
+            "study_instance_uid": images.study_instance_uid if images else "",
+            "images_patient_id": images_patient_id,
+            "study_patient_id": study.patient_id,
+        },
+    )

@@ -238,19 +238,33 @@ def _update(
             field="accession_number",
         )
     changed: list[str] = []
+    mismatch = ""
+    images_patient_id = study.patient_id
     if order.patient is not None:
         patient, changed = _resolve_patient(site, order.patient)
         if patient.id != study.patient_id:
-            raise OrderConflict(
-                f"accession {study.accession_number} belongs to another patient; "
-                "correct the patient with a merge, not by a changed order",
-                field="patient.identifiers",
-            )
+            from dicom.services.completion import study_images_order_patient_mismatch_locked
+
+            # Images that came first named their patient; their order names another. The
+            # order is applied (the RIS owns the order and its patient), the study is held
+            # and the coordinator alerted: the two patients are never merged silently.
+            mismatch = study_images_order_patient_mismatch_locked(study, at=now)
+            if not mismatch:
+                raise OrderConflict(
+                    f"accession {study.accession_number} belongs to another patient; "
+                    "correct the patient with a merge, not by a changed order",
+                    field="patient.identifiers",
+                )
+            study.patient = patient
     study_changed = _apply_study_fields(study, order.study) if order.study else []
+    if mismatch:
+        study_changed.append("patient")
     if study_changed:
         study.save(update_fields=[*study_changed, "updated_at"])
     changed.extend(study_changed)
     data: dict[str, object] = {"changed": changed}
+    if mismatch:
+        data["patient_mismatch"] = {"images_patient_id": images_patient_id, "reason": mismatch}
     # A held study that was ready goes back to its worklist on release: keep it current too.
     was_ready = study.status in UNREAD_STATUSES or (
         study.status == StudyStatus.ON_HOLD and study.ready_at is not None
@@ -269,6 +283,12 @@ def _update(
             data=data,
         )
         _broadcast(study, event="study.updated")
+    if mismatch:
+        from dicom.services.completion import study_hold_for_order_mismatch_locked
+
+        study_hold_for_order_mismatch_locked(
+            study, reason=mismatch, images_patient_id=images_patient_id, actor=actor, at=now
+        )
     if study.status == StudyStatus.ORDERED:
         # The images may have come first (DICOM receiver): if complete, the order opens it.
         from dicom.services.completion import study_images_order_arrived_locked
