@@ -37,8 +37,11 @@ from worklists.services.inbound import (
 from worklists.services.orders import (
     COLLIDING,
     AccessionLocks,
+    OrderAction,
     OrderConflict,
     OrderError,
+    OrderInput,
+    accession_for_study_uid,
     orders_apply_locked,
 )
 from worklists.services.patients import (
@@ -322,10 +325,11 @@ def _apply_batch(items: list[_Item]) -> None:
                 todo = [i for i in items if i.command is not None and i.error is None]
                 todo = [i for i in todo if not i.text and i.duplicate_of is None]
                 accessions = AccessionLocks.lock(
-                    (i.entry.site.id, order.accession_number)
+                    (i.entry.site.id, accession)
                     for i in todo
                     if i.entry is not None and isinstance(i.command, mapping.OrdersCommand)
                     for order in i.command.orders
+                    for accession in _accessions(order)
                 )
                 applied: dict[tuple[int, str], int] = {}
                 marks: list[tuple[int, int | None]] = []
@@ -371,6 +375,16 @@ def _apply_batch(items: list[_Item]) -> None:
             conflicts += 1
             if conflicts >= 5:
                 raise
+
+
+def _accessions(order: OrderInput) -> tuple[str, ...]:
+    """The accession numbers whose studies an order may apply to: its own, and the one a study
+    made from images without an accession has (derived from the order's StudyInstanceUID),
+    locked with the batch's studies."""
+    uid = order.study.study_instance_uid if order.study is not None else None
+    if uid and order.action is not OrderAction.CANCEL:
+        return (order.accession_number, accession_for_study_uid(uid))
+    return (order.accession_number,)
 
 
 def _take_out_applied_meanwhile(todo: list[_Item], missed: set[int]) -> None:

@@ -452,3 +452,63 @@ def test_an_hl7_order_naming_another_patient_than_the_images_is_aa_and_held(pacs
     study = Study.objects.get()
     assert study.status == StudyStatus.ON_HOLD
     assert CoordinatorAlert.objects.filter(kind=PATIENT_MISMATCH_ALERT, study=study).exists()
+
+
+def test_an_order_with_the_images_study_uid_adopts_the_study_made_without_an_accession(
+    pacs_site, port
+):
+    fnr = factories.synthetic_fnr(dt.date(1986, 6, 6))
+    study_uid = new_uid()
+    send(port, [instance(study_uid=study_uid, accession="", patient_id=fnr)])
+    made = Study.objects.get()
+    assert made.accession_number.startswith("UID-")
+    let_quiet_period_pass(made.id)
+    assert study_images_complete_quiet() == [made.id]  # complete, waiting for its order
+
+    ordered = order(
+        pacs_site, "J900", fnr, study_instance_uid=study_uid, procedure_text="CT abdomen"
+    )
+
+    assert Study.objects.count() == 1
+    study = Study.objects.get()
+    assert ordered.id == study.id == made.id
+    assert study.accession_number == "J900"
+    assert study.procedure_text == "CT abdomen"
+    assert study.study_instance_uid == study_uid
+    assert study.status == StudyStatus.READY  # the images were complete: the order opens it
+    images = StudyImages.objects.get(study=study)
+    assert images.order_arrived_at is not None
+    assert StudyEvent.objects.filter(study=study, data__accession_number__to="J900").exists()
+
+    # The same order again changes nothing; more images without an accession still find it.
+    order(pacs_site, "J900", fnr, study_instance_uid=study_uid, procedure_text="CT abdomen")
+    send(port, [instance(study_uid=study_uid, accession="", patient_id=fnr)])
+    assert Study.objects.count() == 1
+    assert StudyImages.objects.get().instance_count == 2
+
+
+def test_an_hl7_order_with_the_images_study_uid_adopts_the_images_first_study(pacs_site, port):
+    from hl7_interface import services
+    from hl7_interface.models import SiteHl7Config
+    from hl7_interface.simulator import OrderSpec, orm_o01
+    from tests.hl7_support import ack_of
+
+    SiteHl7Config.objects.create(
+        site=pacs_site, receiving_application="RIS", receiving_facility="ALFA-RIS"
+    )
+    services.sites.clear()
+    fnr = factories.synthetic_fnr(dt.date(1987, 7, 7))
+    study_uid = new_uid()
+    send(port, [instance(study_uid=study_uid, accession="", patient_id=fnr)])
+    made = Study.objects.get()
+    raw = orm_o01(
+        OrderSpec(accession="J901", fnr=fnr, study_uid=study_uid),
+        facility=pacs_site.hl7_sending_facility,
+    )
+
+    results = services.hl7_receive_batch([(raw, "127.0.0.1:1")])
+    services.sites.clear()
+
+    assert [ack_of(r.ack).code for r in results] == ["AA"]
+    assert list(Study.objects.values_list("id", "accession_number")) == [(made.id, "J901")]
+    assert StudyImages.objects.get().order_arrived_at is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from worklists.models import (
     StudyStatus,
 )
 from worklists.services.alerts import alert_raise
+from worklists.services.orders import accession_for_study_uid
 from worklists.services.patients import (
     ConcurrentCreate,
 )
@@ -73,7 +73,7 @@ def _accession_for(meta: InstanceMeta) -> str:
         return meta.accession_number
     # No accession number: one derived from the StudyInstanceUID, so concurrent associations
     # sending the same study collide on the unique key instead of creating two studies.
-    return "UID-" + hashlib.sha256(meta.study_instance_uid.encode()).hexdigest()[:24]
+    return accession_for_study_uid(meta.study_instance_uid)
 
 
 def _study_modality(meta: InstanceMeta) -> str:

@@ -12,6 +12,7 @@ import contextvars
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +57,7 @@ __all__ = [
     "OrderResult",
     "PatientInput",
     "StudyInput",
+    "accession_for_study_uid",
     "order_apply",
     "orders_apply",
     "orders_apply_locked",
@@ -134,6 +136,17 @@ CLASSIFICATION_INPUTS = frozenset(
 # Identity set once and never taken away by an order that sends it blank: the images (DICOM)
 # may have supplied the StudyInstanceUID the viewer link depends on.
 KEPT_WHEN_BLANK = frozenset({"study_instance_uid"})
+
+
+UID_ACCESSION_PREFIX = "UID-"
+
+
+def accession_for_study_uid(study_instance_uid: str) -> str:
+    """The accession number a study created from images without one is given, derived from
+    its StudyInstanceUID (the same for every association that sends it). An order naming that
+    UID adopts the study and gives it the order's accession number."""
+    digest = hashlib.sha256(study_instance_uid.encode()).hexdigest()[:24]
+    return UID_ACCESSION_PREFIX + digest
 
 
 def _resolve_patient(site: Site, patient_in: PatientInput) -> tuple[Patient, list[str]]:
@@ -424,23 +437,69 @@ class AccessionLocks:
         self._known[key] = study_id
 
 
+def _study_id_locked(site: Site, accession: str, accessions: AccessionLocks | None) -> int | None:
+    """The id of the study of ``accession`` at ``site``, its row locked (by the batch already,
+    or now)."""
+    key = (site.id, accession)
+    if accessions is not None and accessions.knows(key):
+        return accessions.study_id(key)
+    locked = lock_ids(
+        f"SELECT id FROM {_STUDY_TABLE} WHERE site_id = %s AND accession_number = %s",  # noqa: S608
+        [site.id, accession],
+    )
+    return locked[0][0] if locked else None
+
+
+def _adopt(study: Study, *, order: OrderInput, actor: Actor, now: dt.datetime) -> None:
+    """The study made from images without an accession number takes the order's (then the
+    order applies to it as to a study whose images came first)."""
+    derived = study.accession_number
+    study.accession_number = order.accession_number
+    try:
+        # No savepoint on the hot path: a failure rolls the whole transaction back.
+        study.save(update_fields=["accession_number", "updated_at"])
+    except IntegrityError as exc:
+        # Another order created this accession number an instant ago: the retry finds it.
+        raise ConcurrentCreate from exc
+    StudyEvent.objects.create(
+        study=study,
+        from_status=study.status,
+        to_status=study.status,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        at=now,
+        reason="order received for images received without an order",
+        data={
+            "accession_number": {"from": derived, "to": order.accession_number},
+            "study_instance_uid": study.study_instance_uid,
+        },
+    )
+
+
 def _order_apply_once(
     *, site: Site, order: OrderInput, actor: Actor, accessions: AccessionLocks | None = None
 ) -> OrderResult:
     now = timezone.now()
     key = (site.id, order.accession_number)
-    if accessions is not None and accessions.knows(key):
-        study_id = accessions.study_id(key)
-    else:
-        locked = lock_ids(
-            f"SELECT id FROM {_STUDY_TABLE} WHERE site_id = %s AND accession_number = %s",  # noqa: S608
-            [site.id, order.accession_number],
-        )
-        study_id = locked[0][0] if locked else None
+    study_id = _study_id_locked(site, order.accession_number, accessions)
+    adopted = False
+    uid = order.study.study_instance_uid if order.study is not None else None
+    if study_id is None and uid and order.action is not OrderAction.CANCEL:
+        # Images may have come first without an accession number: the study made from them
+        # is this order's (same site, same StudyInstanceUID), not a second one.
+        study_id = _study_id_locked(site, accession_for_study_uid(uid), accessions)
+        adopted = study_id is not None
     # Most orders are new: only an existing (locked) study is loaded as a model.
     study = Study.objects.get(id=study_id) if study_id is not None else None
+    if study is not None and adopted and study.study_instance_uid != uid:
+        study = None  # a derived accession number shared by another UID: not this order's
+        adopted = False
     if study is not None:
         study.site = site
+    if study is not None and adopted:
+        _adopt(study, order=order, actor=actor, now=now)
+        if accessions is not None:
+            accessions.created(key, study.id)
     if study is None:
         if order.action is not OrderAction.NEW:
             raise OrderNotFound(
