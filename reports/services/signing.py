@@ -209,6 +209,28 @@ def critical_communication_add_locked(
     return record
 
 
+def _draft_to_issue(
+    study: Study,
+    radiologist: Radiologist,
+    actor: Actor,
+    *,
+    user: AbstractBaseUser,
+    draft: DraftInput | None,
+    verb: str,
+) -> ReportDraft:
+    """The draft a preliminary or final is made from: what is on the reader's screen is saved
+    first; an empty report is refused."""
+    open_for_reading(study, radiologist, actor)
+    if draft is not None:
+        draft_save_locked(
+            study=study, user=user, sections=draft.sections, base_revision=draft.base_revision
+        )
+    current = ReportDraft.objects.filter(study=study).first()
+    if current is None:
+        raise ReportInvalid(f"the report is empty: write it before {verb} it", field="sections")
+    return current
+
+
 @transaction.atomic
 def report_issue_preliminary(
     *, study_id: int, user: AbstractBaseUser, draft: DraftInput | None = None
@@ -225,14 +247,7 @@ def report_issue_preliminary(
             f"a preliminary report is issued while reading, not when the study is "
             f"{study.get_status_display().lower()}"
         )
-    open_for_reading(study, radiologist, actor)
-    if draft is not None:
-        draft_save_locked(
-            study=study, user=user, sections=draft.sections, base_revision=draft.base_revision
-        )
-    current = ReportDraft.objects.filter(study=study).first()
-    if current is None:
-        raise ReportInvalid("the report is empty: write it before issuing it", field="sections")
+    current = _draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="issuing")
     version = _create_version(
         study=study,
         radiologist=radiologist,
@@ -284,14 +299,7 @@ def _sign(
     actor = Actor.for_user(user)
     if study.status not in WRITABLE_STATUSES:
         raise ReportStateConflict(f"a {study.get_status_display().lower()} study cannot be signed")
-    open_for_reading(study, radiologist, actor)
-    if draft is not None:
-        draft_save_locked(
-            study=study, user=user, sections=draft.sections, base_revision=draft.base_revision
-        )
-    current = ReportDraft.objects.filter(study=study).first()
-    if current is None:
-        raise ReportInvalid("the report is empty: write it before signing it", field="sections")
+    current = _draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="signing")
     version = _create_version(
         study=study,
         radiologist=radiologist,
