@@ -348,6 +348,30 @@ def _section_code(title: str) -> str:
     return code[:20] or "REPORT"
 
 
+def _outbound_msh(
+    identity: Identity,
+    destination: Destination,
+    *,
+    at: dt.datetime,
+    control_id: str,
+    message_type: str,
+) -> str:
+    """MSH of a message we send to a site's RIS (v2.5, production, in the site's charset)."""
+    return msh(
+        sending_application=identity.application,
+        sending_facility=identity.facility,
+        receiving_application=destination.receiving_application,
+        receiving_facility=destination.receiving_facility,
+        at=at,
+        zone=destination.zone,
+        message_type=message_type,
+        control_id=control_id,
+        processing_id="P",
+        version="2.5",
+        charset=destination.charset,
+    )
+
+
 def oru_r01(
     *,
     identity: Identity,
@@ -366,18 +390,8 @@ def oru_r01(
     observed = format_datetime(signed_at, destination.zone)
     observer = _reader_xcn(name, hpr, seps)
     lines = [
-        msh(
-            sending_application=identity.application,
-            sending_facility=identity.facility,
-            receiving_application=destination.receiving_application,
-            receiving_facility=destination.receiving_facility,
-            at=at,
-            zone=destination.zone,
-            message_type="ORU^R01^ORU_R01",
-            control_id=control_id,
-            processing_id="P",
-            version="2.5",
-            charset=destination.charset,
+        _outbound_msh(
+            identity, destination, at=at, control_id=control_id, message_type="ORU^R01^ORU_R01"
         ),
         _pid(patient, destination, seps),
         segment(
@@ -468,18 +482,8 @@ def order_return(
         str(rejection["reason_code"]), str(rejection["reason_text"]), "L", seps=seps
     )
     lines = [
-        msh(
-            sending_application=identity.application,
-            sending_facility=identity.facility,
-            receiving_application=destination.receiving_application,
-            receiving_facility=destination.receiving_facility,
-            at=at,
-            zone=destination.zone,
-            message_type="ORM^O01^ORM_O01",
-            control_id=control_id,
-            processing_id="P",
-            version="2.5",
-            charset=destination.charset,
+        _outbound_msh(
+            identity, destination, at=at, control_id=control_id, message_type="ORM^O01^ORM_O01"
         ),
         _pid(patient, destination, seps),
         segment("ORC", *orc, seps=seps),
