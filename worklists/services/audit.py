@@ -57,17 +57,12 @@ def audit_study_reads(*, context: AccessContext, studies: Iterable[Study], actio
 
 
 def audit_patient_read(*, context: AccessContext, patient: Patient) -> AuditEvent:
-    return AuditEvent.objects.create(
-        at=timezone.now(),
-        actor_id=context.user_id,
-        actor_label=context.actor_label,
-        action=AuditEvent.Action.PATIENT_VIEW,
+    return audit_record_read(
+        context=context,
         object_type="patient",
-        object_id=str(patient.pk),
-        patient=patient,
-        channel=context.channel,
-        remote_addr=context.remote_addr,
-        path=context.path,
+        object_id=patient.pk,
+        patient_id=patient.pk,
+        site_id=None,
     )
 
 
