@@ -33,8 +33,10 @@ class AccessContext:
         )
 
 
-def audit_study_reads(*, context: AccessContext, studies: Iterable[Study], action: str) -> int:
-    """One row per study read, written in one statement."""
+def audit_study_reads(
+    *, context: AccessContext, studies: Iterable[Study], action: str, object_type: str = "study"
+) -> int:
+    """One row per study (or its report: object_type "report") read, in one statement."""
     now = timezone.now()
     rows = [
         AuditEvent(
@@ -42,7 +44,7 @@ def audit_study_reads(*, context: AccessContext, studies: Iterable[Study], actio
             actor_id=context.user_id,
             actor_label=context.actor_label,
             action=action,
-            object_type="study",
+            object_type=object_type,
             object_id=str(study.id),
             patient_id=study.patient_id,
             site_id=study.site_id,
