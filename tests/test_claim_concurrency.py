@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from tests import factories
+from tests.db_support import require_postgresql
 from worklists.actors import Actor
 from worklists.models import Assignment, Patient, RoutingDecision, Study, StudyEvent, StudyStatus
 from worklists.services.claims import study_claim_next, study_coordinator_assign
@@ -24,11 +24,8 @@ STUDIES = 2000
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
-        pytest.skip("concurrency is tested on PostgreSQL (set DATABASE_URL)")
+def _postgres_only() -> None:
+    require_postgresql()
 
 
 def _run_at_once(targets: list, timeout: float = 120) -> list[BaseException]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -12,6 +11,7 @@ from django.utils import timezone
 from dicom.models import DicomInstance, StudyImages
 from dicom.scp import SUCCESS
 from tests import factories
+from tests.db_support import require_postgresql
 from tests.dicom_support import SITE_AE, instance, new_uid, running_receiver, send
 from worklists.actors import Actor
 from worklists.models import Patient, Study, StudyEvent, StudyStatus
@@ -31,11 +31,8 @@ PER_ASSOCIATION = 5
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
-        pytest.skip("concurrency is tested on PostgreSQL (set DATABASE_URL)")
+def _postgres_only() -> None:
+    require_postgresql()
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from tests import factories
+from tests.db_support import require_postgresql
 from worklists.actors import Actor
 from worklists.models import Patient, Study, StudyEvent
 from worklists.services.orders import (
@@ -26,11 +26,8 @@ SENDERS = 8
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
-        pytest.skip("concurrency is tested on PostgreSQL (set DATABASE_URL)")
+def _postgres_only() -> None:
+    require_postgresql()
 
 
 def _order(accession: str, fnr: str) -> OrderInput:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection, connections
+from django.db import connections
 from pytest_django.fixtures import Settings
 
 from hl7_interface.models import OutboundMessage
@@ -18,6 +17,7 @@ from reports.services.drafts import report_draft_save
 from reports.services.errors import DraftConflict, ReportError, SigningLocked, WrongPassword
 from reports.services.signing import report_sign
 from tests import factories
+from tests.db_support import require_postgresql
 from worklists.models import Radiologist, Site, StudyEvent, StudyStatus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -26,11 +26,8 @@ WRITERS = 6
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
-        pytest.skip("concurrency is tested on PostgreSQL (set DATABASE_URL)")
+def _postgres_only() -> None:
+    require_postgresql()
 
 
 def _run_at_once(target, count: int) -> tuple[list[object], list[BaseException]]:
