@@ -21,12 +21,13 @@ class InboundMessage(models.Model):
         DUPLICATE = "DUPLICATE", "Duplicate of an earlier message"
 
     channel = models.CharField(max_length=8, choices=Channel.choices)
-    site = models.ForeignKey(
+    site = models.ForeignKey(  # indexed by inbound_site_message_id (site, message_id)
         "worklists.Site",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="inbound_messages",
+        db_index=False,
     )
     peer = models.CharField(max_length=100, blank=True, help_text="Remote address.")
     received_at = models.DateTimeField()

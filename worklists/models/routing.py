@@ -123,8 +123,11 @@ class RoutingDecision(models.Model):
         CLAIM = "CLAIM", "Claimed"
         MANUAL = "MANUAL", "Coordinator"
 
-    study = models.ForeignKey(
-        "worklists.Study", on_delete=models.CASCADE, related_name="routing_decisions"
+    study = models.ForeignKey(  # indexed by routing_decision_study (study, decided_at)
+        "worklists.Study",
+        on_delete=models.CASCADE,
+        related_name="routing_decisions",
+        db_index=False,
     )
     decided_at = models.DateTimeField()
     mode = models.CharField(max_length=8, choices=Mode.choices)

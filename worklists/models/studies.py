@@ -28,11 +28,15 @@ UNREAD_STATUSES = (StudyStatus.READY, StudyStatus.ASSIGNED, StudyStatus.IN_PROGR
 
 
 class Study(models.Model):
-    site = models.ForeignKey("worklists.Site", on_delete=models.PROTECT, related_name="studies")
+    # site, patient and worklist lead composite indexes (below): their own single-column
+    # indexes would only cost every insert and status change another index entry.
+    site = models.ForeignKey(
+        "worklists.Site", on_delete=models.PROTECT, related_name="studies", db_index=False
+    )
     accession_number = models.CharField(max_length=64)
     study_instance_uid = models.CharField(max_length=64, blank=True)
     patient = models.ForeignKey(
-        "worklists.Patient", on_delete=models.PROTECT, related_name="studies"
+        "worklists.Patient", on_delete=models.PROTECT, related_name="studies", db_index=False
     )
     modality = models.CharField(max_length=4, choices=Modality.choices)
     body_part = models.CharField(max_length=64, blank=True)
@@ -52,6 +56,7 @@ class Study(models.Model):
         null=True,
         blank=True,
         related_name="studies",
+        db_index=False,
     )
     classification_rule = models.ForeignKey(
         "worklists.ClassificationRule",
@@ -133,7 +138,10 @@ class Study(models.Model):
 class StudyEvent(models.Model):
     """One row per lifecycle transition: who, when, from, to, why. Indicators come from here."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="events")
+    # indexed by (study, at), below
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     from_status = models.CharField(max_length=12, choices=StudyStatus.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=StudyStatus.choices)
     actor = models.ForeignKey(
