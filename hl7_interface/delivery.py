@@ -136,8 +136,8 @@ def _patient_data(study: Study) -> PatientData:
 
 
 def _order_numbers(raw: bytes | None) -> tuple[str, str]:
-    """Placer and filler order numbers as the site's RIS sent them (ORC-2/ORC-3, else
-    OBR-2/OBR-3) in the order message; empty where it sent none."""
+    """Placer and filler order numbers read from the study's order message (ORC-2/ORC-3, else
+    OBR-2/OBR-3), for a study ordered before they were kept on the study itself."""
     if raw is None:
         return "", ""
     try:
@@ -162,7 +162,8 @@ class _Batch:
     rows: dict[int, OutboundMessage]
     studies: dict[int, Study]
     configs: dict[int, SiteHl7Config]
-    orders: dict[int, bytes]  # study id -> the latest applied HL7 order message
+    # study id -> the latest applied HL7 order message, for studies without their own numbers
+    orders: dict[int, bytes]
 
     @classmethod
     def load(cls, claims: list[Claim]) -> _Batch:
@@ -178,9 +179,12 @@ class _Batch:
             for c in SiteHl7Config.objects.filter(site_id__in={c.site_id for c in claims})
         }
         orders: dict[int, bytes] = {}
+        unnumbered = [
+            s.id for s in studies.values() if not (s.placer_order_number or s.filler_order_number)
+        ]
         applied = (
             InboundMessage.objects.filter(
-                study_id__in=study_ids,
+                study_id__in=unnumbered,
                 channel=InboundMessage.Channel.HL7,
                 status=InboundMessage.Status.APPLIED,
             )
@@ -206,7 +210,9 @@ def _prepare(claim: Claim, batch: _Batch, *, at: dt.datetime) -> Prepared:
         zone=zoneinfo.ZoneInfo(study.site.time_zone),
         site_authority=study.site.hl7_sending_facility or study.site.code,
     )
-    placer, filler = _order_numbers(batch.orders.get(study.id))
+    placer, filler = study.placer_order_number, study.filler_order_number
+    if not (placer or filler):
+        placer, filler = _order_numbers(batch.orders.get(study.id))
     order = OrderData(
         # The accession number stands in for a number the RIS never sent.
         placer_order_number=placer or study.accession_number,

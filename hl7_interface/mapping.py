@@ -332,6 +332,16 @@ def _ordered_at(
     return parse_datetime(message.msh.text(7).strip(), zone=zone, segment="MSH", field=7)
 
 
+def _order_number(orc: Segment, obr: Segment, field: int, *, what: str) -> str:
+    """ORC-2 (placer) or ORC-3 (filler), else the OBR's copy in the same field: each order of a
+    message has its own numbers, which its result must carry back."""
+    for segment in (orc, obr):
+        value = segment.component(field).strip()
+        if value:
+            return _fits(value, 199, segment=segment.name, field=field, what=what)
+    return ""
+
+
 def _person(segment: Segment, field: int) -> str | None:
     """XCN as a display name: 'Given Family' (id kept out: it is not a name)."""
     family = segment.component(field, 2).strip()
@@ -355,6 +365,8 @@ def _study(
     system = obr.component(4, 3).strip()
     question = obr.text(13).strip()
     referring = _person(obr, 16) or _person(orc, 12)
+    placer = _order_number(orc, obr, 2, what="the placer order number")
+    filler = _order_number(orc, obr, 3, what="the filler order number")
     _fits(uid, 64, segment="ZDS" if zds else "IPC", field=1 if zds else 3, what="the UID")
     _fits(code, 32, segment="OBR", field=4, what="the procedure code")
     _fits(system, 32, segment="OBR", field=4, what="the coding system")
@@ -372,4 +384,6 @@ def _study(
         clinical_question=question or None,
         referring_physician=referring,
         study_instance_uid=uid or None,
+        placer_order_number=placer or None,
+        filler_order_number=filler or None,
     )

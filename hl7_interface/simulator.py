@@ -10,7 +10,7 @@ import random
 import socket
 import threading
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from hl7_interface.codec import Frame, FrameDecoder, Hl7Error, frame, parse, read_header
 from hl7_interface.writer import components, escape, new_control_id, segment
@@ -153,7 +153,10 @@ def orm_o01(
     version: str = "2.3",
     charset: str = "UNICODE UTF-8",
     control_id: str | None = None,
+    more: Sequence[OrderSpec] = (),
 ) -> bytes:
+    """An ORM^O01 with ``spec``'s patient and order, and the orders in ``more`` after it (one
+    message may carry several orders of one patient)."""
     lines = [
         msh(
             facility=facility,
@@ -165,6 +168,7 @@ def orm_o01(
         pid(spec, site_authority=facility),
         segment("PV1", "1", "O"),
         *_order_segments(spec, omi=False),
+        *(line for other in more for line in _order_segments(other, omi=False)),
     ]
     return encode_text(lines, charset)
 

@@ -84,6 +84,37 @@ def ordered_study(listener):
     return study, order
 
 
+def test_each_order_of_a_multi_order_message_gets_its_own_numbers_back(ris, listener):
+    first = spec("ACC-M1", placer="PL-1", filler="FI-1")
+    second = spec("ACC-M2", fnr=first.fnr, placer="PL-2", filler="FI-2")
+    assert send(listener.port, orm_o01(first, facility="ALFA", more=[second])).code == "AA"
+    for study in Study.objects.all():
+        _enqueue(study, _report("F"))
+
+    outbox_drain()
+
+    sent = {}
+    for result in ris.received:
+        message = parse(result.raw)
+        orc, obr = message.first("ORC"), message.first("OBR")
+        sent[obr.text(18)] = (orc.text(2), orc.text(3), obr.text(2), obr.text(3))
+    assert sent == {
+        "ACC-M1": ("PL-1", "FI-1", "PL-1", "FI-1"),
+        "ACC-M2": ("PL-2", "FI-2", "PL-2", "FI-2"),
+    }
+
+
+def test_a_study_ordered_without_order_numbers_is_filed_by_its_accession_number(ris, hl7_site):
+    study = factories.StudyFactory(site=hl7_site, accession_number="ACC-REST")
+    _enqueue(study, _report("F"))
+
+    outbox_drain()
+
+    [result] = ris.received
+    orc = parse(result.raw).first("ORC")
+    assert (orc.text(2), orc.text(3)) == ("ACC-REST", "ACC-REST")
+
+
 def test_the_oru_carries_every_field_the_ris_files_the_report_by(ris, ordered_study):
     study, order = ordered_study
     row = _enqueue(study, _report("F"))

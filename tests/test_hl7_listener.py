@@ -71,6 +71,32 @@ def test_a_new_order_is_stored_applied_and_acknowledged_after_commit(listener, v
     assert StudyEvent.objects.filter(study=study, to_status="ORDERED").count() == 1
 
 
+def test_each_order_of_one_message_keeps_its_own_placer_and_filler_numbers(listener):
+    first = spec("ACC-M1", placer="PL-1", filler="FI-1")
+    second = spec("ACC-M2", fnr=first.fnr, placer="PL-2", filler="FI-2", procedure=PROCEDURES[1])
+
+    assert send(listener.port, orm_o01(first, facility="ALFA", more=[second])).code == "AA"
+
+    numbers = Study.objects.order_by("accession_number").values_list(
+        "accession_number", "placer_order_number", "filler_order_number", "procedure_code"
+    )
+    assert list(numbers) == [
+        ("ACC-M1", "PL-1", "FI-1", PROCEDURES[0][0]),
+        ("ACC-M2", "PL-2", "FI-2", PROCEDURES[1][0]),
+    ]
+
+
+def test_an_order_number_too_long_to_keep_is_ae_naming_its_field(listener):
+    order = spec("ACC-LONG-PLACER", placer="P" * 200)
+
+    ack = send(listener.port, orm_o01(order, facility="ALFA"))
+
+    assert ack.code == "AE"
+    assert "ORC-2: the placer order number is 200 characters, at most 199 are kept" in ack.text
+    assert not Study.objects.filter(accession_number="ACC-LONG-PLACER").exists()
+    assert _stored().status == "FAILED"
+
+
 def test_omi_o23_takes_accession_and_uid_from_ipc_and_priority_from_tq1(listener):
     order = spec("ACC-OMI", study_uid="1.2.3.4.5", priority="A", procedure=PROCEDURES[1])
     ack = send(listener.port, omi_o23(order, facility="ALFA"))

@@ -135,6 +135,24 @@ def test_a_new_order_creates_an_ordered_study_with_its_patient(site_a, site_a_cl
     assert events == [("", "ORDERED", "site:alfa", "order received")]
 
 
+def test_the_ris_order_numbers_are_kept_for_the_result_and_a_blank_update_keeps_them(
+    site_a_client,
+):
+    fnr = new_fnr()
+    numbers = {"placer_order_number": "PL-77", "filler_order_number": "FI-88"}
+    response, _ = post(site_a_client, order("ACC-NUM", fnr=fnr, **numbers))
+    assert response.status_code == 201, response.data
+
+    blank = {"placer_order_number": "", "filler_order_number": ""}
+    update = order("ACC-NUM", fnr=fnr, action="update", priority="URGENT", **blank)
+    response, _ = post(site_a_client, update)
+
+    assert response.status_code == 200, response.data
+    study = Study.objects.get(accession_number="ACC-NUM")
+    assert (study.placer_order_number, study.filler_order_number) == ("PL-77", "FI-88")
+    assert study.priority == "URGENT"
+
+
 def test_a_new_order_with_images_available_is_ready_classified_and_has_a_deadline(
     site_a, site_a_client, neuro_rule, contract
 ):

@@ -82,6 +82,8 @@ class StudyInSerializer(serializers.Serializer):
     study_instance_uid = serializers.RegexField(
         r"^[0-9]+(\.[0-9]+)*$", max_length=64, required=False, allow_blank=True
     )
+    placer_order_number = serializers.CharField(max_length=199, required=False, allow_blank=True)
+    filler_order_number = serializers.CharField(max_length=199, required=False, allow_blank=True)
 
 
 class OrderInSerializer(serializers.Serializer):
@@ -144,6 +146,8 @@ class OrderInSerializer(serializers.Serializer):
                 referring_physician=s.get("referring_physician"),
                 ordered_at=s.get("ordered_at"),
                 study_instance_uid=s.get("study_instance_uid"),
+                placer_order_number=s.get("placer_order_number"),
+                filler_order_number=s.get("filler_order_number"),
             )
         return OrderInput(
             accession_number=data["accession_number"],
@@ -191,6 +195,8 @@ class StudyOutSerializer(serializers.ModelSerializer):
             "id",
             "site",
             "accession_number",
+            "placer_order_number",
+            "filler_order_number",
             "study_instance_uid",
             "patient",
             "modality",

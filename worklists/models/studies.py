@@ -34,6 +34,10 @@ class Study(models.Model):
         "worklists.Site", on_delete=models.PROTECT, related_name="studies", db_index=False
     )
     accession_number = models.CharField(max_length=64)
+    # The order numbers as the site's RIS sent them (HL7 ORC-2/ORC-3, EI.1): a result sent back
+    # carries them, so the RIS files the report with its own order.
+    placer_order_number = models.CharField(max_length=199, blank=True)
+    filler_order_number = models.CharField(max_length=199, blank=True)
     study_instance_uid = models.CharField(max_length=64, blank=True)
     patient = models.ForeignKey(
         "worklists.Patient", on_delete=models.PROTECT, related_name="studies", db_index=False

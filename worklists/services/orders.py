@@ -107,6 +107,8 @@ class StudyInput:
     clinical_question: str | None = None
     referring_physician: str | None = None
     study_instance_uid: str | None = None
+    placer_order_number: str | None = None
+    filler_order_number: str | None = None
 
 
 REQUIRED_FOR_NEW = ("modality", "procedure_text", "ordered_at")
@@ -134,8 +136,9 @@ CLASSIFICATION_INPUTS = frozenset(
     {"modality", "body_part", "procedure_code", "procedure_text", "priority"}
 )
 # Identity set once and never taken away by an order that sends it blank: the images (DICOM)
-# may have supplied the StudyInstanceUID the viewer link depends on.
-KEPT_WHEN_BLANK = frozenset({"study_instance_uid"})
+# may have supplied the StudyInstanceUID the viewer link depends on, and the result sent back
+# must carry the order numbers the RIS files it by.
+KEPT_WHEN_BLANK = frozenset({"study_instance_uid", "placer_order_number", "filler_order_number"})
 
 
 UID_ACCESSION_PREFIX = "UID-"
