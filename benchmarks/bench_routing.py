@@ -42,7 +42,8 @@ from worklists.models import (
     StudyStatus,
     Subspecialty,
 )
-from worklists.services.claims import enable_explicit_prepare, study_claim_next
+from worklists.prepared import enable_explicit_prepare
+from worklists.services.claims import study_claim_next
 from worklists.services.routing import forget_coverage_cache, study_route
 from worklists.services.tokens import personal_token_get_or_create
 

@@ -130,6 +130,12 @@ else:
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The statements every "read next" and every inbound order runs are prepared on the server once
+# per connection (parsing and planning them cost more than running them); turn off behind a
+# pooler that cannot keep prepared statements (PgBouncer before 1.21). See worklists/prepared.py.
+DATABASE_PREPARED_STATEMENTS = env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=env.bool("ROUTING_CLAIM_PREPARED", default=True)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -237,9 +243,6 @@ ROUTING_CLAIM_IDLE_MINUTES = env.int("ROUTING_CLAIM_IDLE_MINUTES", default=20)
 # How long a process reuses a reader's "read next" scope (worklists and sites per tier); facts
 # that change at any moment (shift, credential, competence, active) are checked on every claim.
 ROUTING_SCOPE_CACHE_SECONDS = env.float("ROUTING_SCOPE_CACHE_SECONDS", default=30.0)
-# "Read next" is one statement prepared on the server once per connection (planning it costs more
-# than running it); turn off behind a pooler that cannot keep prepared statements (PgBouncer <1.21).
-ROUTING_CLAIM_PREPARED = env.bool("ROUTING_CLAIM_PREPARED", default=True)
 # "Read next" study events (for the live worklists) are sent as one task per this many seconds;
 # 0 sends a task per claimed study.
 ROUTING_BROADCAST_BATCH_SECONDS = env.float("ROUTING_BROADCAST_BATCH_SECONDS", default=0.2)

@@ -18,13 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.backends.utils import CursorDebugWrapper
 from django.utils import timezone
 
-from worklists import live, routing
+from worklists import live, prepared, routing
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
 from worklists.models import (
@@ -234,33 +232,9 @@ def _broadcast_claimed(rows: Sequence[tuple[int, int]]) -> None:
             )
 
 
-# Django opens psycopg connections with prepare_threshold=None, which makes psycopg ignore
-# ``prepare=True``; a threshold no statement reaches by repetition prepares only the statements
-# that ask for it (Django's own queries are left as they were).
-EXPLICIT_PREPARE_ONLY = 2**31 - 1
-
-
-def enable_explicit_prepare(raw_connection: psycopg.Connection[Any]) -> None:
-    if raw_connection.prepare_threshold is None:
-        raw_connection.prepare_threshold = EXPLICIT_PREPARE_ONLY
-
-
 def _run_claim(params: dict[str, Any]) -> list[tuple[int, int]]:
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw_connection = connection.connection
-    # A server-side prepared statement: planning it costs more than twice running it, so it is
-    # planned once per connection (ROUTING_CLAIM_PREPARED; behind PgBouncer, 1.21 or later).
-    prepare = settings.ROUTING_CLAIM_PREPARED
-    if prepare:
-        enable_explicit_prepare(raw_connection)
-    with connection.wrap_database_errors, psycopg.Cursor(raw_connection) as cursor:
-        if connection.queries_logged:
-            with CursorDebugWrapper(cursor, connection).debug_sql(_CLAIM_SQL, params):
-                cursor.execute(_CLAIM_SQL, params, prepare=prepare)
-        else:
-            cursor.execute(_CLAIM_SQL, params, prepare=prepare)
-        return [(row[0], row[1]) for row in cursor.fetchall()]
+    # Prepared: planning this statement costs more than twice running it.
+    return [(row[0], row[1]) for row in prepared.execute(_CLAIM_SQL, params)]
 
 
 def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:

@@ -16,6 +16,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import AutoField, BigAutoField, Field, Model
 from django.utils import timezone
 
+from worklists import prepared
 from worklists.models import InboundMessage
 
 
@@ -80,11 +81,7 @@ def insert_row(obj: Model) -> None:
     each field), with the statement built once per model. No signals: none are used here."""
     db = _db()
     sql, fields = _insert_statement(type(obj))
-    params = _params(obj, fields, db)
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    assert row is not None
+    [row] = prepared.execute(sql, _params(obj, fields, db))
     obj.pk = row[0]
     obj._state.adding = False
     obj._state.db = db.alias
@@ -134,10 +131,7 @@ def insert_row_with_child(obj: Model, child: Model, *, link: str) -> None:
     )
     params = _params(obj, parent_fields, db)
     params += _params(child, [f for f in child_fields if f is not link_field], db)
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    assert row is not None
+    [row] = prepared.execute(sql, params)
     for instance, pk in ((obj, row[0]), (child, row[1])):
         instance.pk = pk
         instance._state.adding = False
@@ -145,15 +139,14 @@ def insert_row_with_child(obj: Model, child: Model, *, link: str) -> None:
     setattr(child, link, obj)
 
 
-def lock_ids(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+def lock_ids(sql: str, params: Sequence[Any], *, prepare: bool = False) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` (a SELECT) locked FOR UPDATE where the database has row locks (SQLite
-    serialises writers with its IMMEDIATE transactions instead)."""
+    serialises writers with its IMMEDIATE transactions instead). ``prepare``: a lookup on every
+    column of a unique index, safe to prepare (worklists.prepared)."""
     db = _db()
     if db.features.has_select_for_update:
         sql = f"{sql} FOR UPDATE"
-    with db.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return list(cursor.fetchall())
+    return prepared.execute(sql, list(params), prepare=prepare)
 
 
 def inbound_store(

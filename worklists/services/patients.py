@@ -143,6 +143,8 @@ def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
         f"WHERE {' OR '.join(['(authority = %s AND kind = %s AND value = %s)'] * len(keys))} "
         "ORDER BY id",
         [part for kind, authority, value in keys for part in (authority, kind, value)],
+        # One identifier (most orders name one) is a lookup on the whole unique index.
+        prepare=len(keys) == 1,
     )
     return [((kind, authority, value), patient_id) for authority, kind, value, patient_id in rows]
 
