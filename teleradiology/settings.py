@@ -288,7 +288,7 @@ HL7_BATCH_MAX = env.int("HL7_BATCH_MAX", default=64)
 # How long a worker waits for frames that connections sending right now are about to send.
 HL7_BATCH_WINDOW_SECONDS = env.float("HL7_BATCH_WINDOW_SECONDS", default=0.002)
 HL7_SITE_CACHE_SECONDS = env.float("HL7_SITE_CACHE_SECONDS", default=30.0)
-# The listener process binds parameters server-side on PostgreSQL (prepared statements).
+# The listener process binds parameters server-side on PostgreSQL (no quoting into SQL text).
 HL7_LISTENER_SERVER_SIDE_BINDING = env.bool("HL7_LISTENER_SERVER_SIDE_BINDING", default=True)
 HL7_SENDING_APPLICATION = env.str("HL7_SENDING_APPLICATION", default="TELERAD")
 HL7_SENDING_FACILITY = env.str("HL7_SENDING_FACILITY", default="TELERAD")
