@@ -379,7 +379,7 @@ def test_read_next_events_reach_the_sockets_after_commit_in_one_batch(
 ):
     settings.ROUTING_BROADCAST_BATCH_SECONDS = 60.0  # flushed below, not by the timer
     batcher = StudyEventBatcher(interval=60.0)
-    claims_service._batcher = batcher
+    live._routing_batcher = batcher
     layer = get_channel_layer()
     channel = f"test-claims-{uuid.uuid4().hex}"
     async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
@@ -407,7 +407,7 @@ def test_read_next_events_reach_the_sockets_after_commit_in_one_batch(
             ("study.status", StudyStatus.ASSIGNED)
         }
     finally:
-        claims_service._batcher = None
+        live._routing_batcher = None
         batcher.close()
         async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
 

@@ -3,14 +3,19 @@ reader's shift starts; each decision keeps its trace; queues stay within their c
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
 
 from tests import factories
+from worklists import live
 from worklists.actors import Actor
 from worklists.models import (
     Assignment,
@@ -325,3 +330,52 @@ def test_the_loads_in_one_statement_are_the_loads_the_orm_reads(on_shift, site_a
     assert fast.queue[owner.id] == held.work_units + stat.work_units
     assert fast.shift_units[other.id] == signed.work_units
     assert fast.patients[owner.id] == frozenset({patient.id})
+
+
+def test_a_push_is_announced_to_the_sites_sockets_in_the_routing_batch_after_commit(
+    on_shift, site_a, neuro, settings, django_capture_on_commit_callbacks
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("the batched announcement is the PostgreSQL push path's")
+    settings.ROUTING_BROADCAST_BATCH_SECONDS = 60.0  # flushed below, not by the timer
+    batcher = live.StudyEventBatcher(interval=60.0)
+    live._routing_batcher = batcher
+    layer = get_channel_layer()
+    channel = f"test-push-{uuid.uuid4().hex}"
+    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
+    try:
+        study = factories.ready_study(site_a, neuro)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            decision = study_route(study_id=study.id, trigger="test")
+        assert decision is not None
+        assert decision.radiologist_id is not None
+        batcher.flush()
+        assert _drain(layer, channel) == []  # nothing before the push has committed
+
+        for callback in callbacks:
+            callback()
+        assert _drain(layer, channel) == []  # committed: the event waits in the batch
+        batcher.flush()
+
+        [message] = _drain(layer, channel)
+        assert (message["study_id"], message["event"], message["status"]) == (
+            study.id,
+            "study.status",
+            StudyStatus.ASSIGNED,
+        )
+    finally:
+        live._routing_batcher = None
+        batcher.close()
+        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
+
+
+def _drain(layer, channel: str) -> list[dict]:
+    async def receive_all() -> list[dict]:
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
+            except TimeoutError:
+                return messages
+
+    return async_to_sync(receive_all)()

@@ -5,10 +5,13 @@ Events carry ids and types only; clients refetch through the scoped API.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -79,3 +82,37 @@ class StudyEventBatcher:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.flush()
+
+
+_routing_batcher_lock = threading.Lock()
+_routing_batcher: StudyEventBatcher | None = None
+
+
+def routing_batcher() -> StudyEventBatcher | None:
+    """This process's batcher of routing events (read next, push), or None when
+    ROUTING_BROADCAST_BATCH_SECONDS is 0 (each event sent on its own)."""
+    global _routing_batcher
+    interval = settings.ROUTING_BROADCAST_BATCH_SECONDS
+    if interval <= 0:
+        return None
+    with _routing_batcher_lock:
+        if _routing_batcher is None:
+            _routing_batcher = StudyEventBatcher(interval=interval)
+            atexit.register(_routing_batcher.close)
+        return _routing_batcher
+
+
+def broadcast_batched_after_commit(
+    *, study_id: int, site_id: int, event: str, status: str = ""
+) -> None:
+    """``broadcast_after_commit`` through this process's routing batcher: a claim or a push
+    does not wait for a broker round trip of its own, and a burst of them (a shift starting,
+    readers pressing "read next") is one task per ROUTING_BROADCAST_BATCH_SECONDS."""
+    batcher = routing_batcher()
+    if batcher is None:
+        broadcast_after_commit(study_id=study_id, site_id=site_id, event=event, status=status)
+        return
+    transaction.on_commit(
+        functools.partial(batcher, study_id=study_id, site_id=site_id, event=event, status=status),
+        robust=True,
+    )

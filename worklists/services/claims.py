@@ -10,10 +10,8 @@ at once. SQLite serialises writers, so there the same rules run through worklist
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import functools
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,7 +44,7 @@ from worklists.services.studies import (
 )
 
 if TYPE_CHECKING:
-    from worklists.live import StudyEventBatcher
+    pass
 
 # Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
 PATIENT_LOCK_CLASS = 72010
@@ -186,50 +184,13 @@ def _scope_arrays(scope: routing.Scope) -> dict[str, str]:
     return arrays
 
 
-_batcher_lock = threading.Lock()
-_batcher: StudyEventBatcher | None = None
-
-
-def _claim_events_batcher() -> StudyEventBatcher | None:
-    """This process's batcher of "read next" study events, or None to send each on its own."""
-    global _batcher
-    interval = settings.ROUTING_BROADCAST_BATCH_SECONDS
-    if interval <= 0:
-        return None
-    with _batcher_lock:
-        if _batcher is None:
-            from worklists.live import StudyEventBatcher
-
-            _batcher = StudyEventBatcher(interval=interval)
-            atexit.register(_batcher.close)
-        return _batcher
-
-
 def _broadcast_claimed(rows: Sequence[tuple[int, int]]) -> None:
-    """Tell the sockets watching each claimed study's site, once the claim has committed.
-
-    At hundreds of claims a second a broadcast task per claim costs a broker round trip each
-    (about as much as the claim itself); the sockets only need to hear "refetch" soon, so the
-    events are collected for ROUTING_BROADCAST_BATCH_SECONDS and sent as one task."""
-    batcher = _claim_events_batcher()
+    """Tell the sockets watching each claimed study's site, once the claim has committed
+    (batched: at hundreds of claims a second a task each would cost as much as the claim)."""
     for study_id, site_id in rows:
-        if batcher is None:
-            live.broadcast_after_commit(
-                study_id=study_id,
-                site_id=site_id,
-                event="study.status",
-                status=StudyStatus.ASSIGNED,
-            )
-        else:
-            transaction.on_commit(
-                functools.partial(
-                    batcher,
-                    study_id=study_id,
-                    site_id=site_id,
-                    event="study.status",
-                    status=StudyStatus.ASSIGNED,
-                )
-            )
+        live.broadcast_batched_after_commit(
+            study_id=study_id, site_id=site_id, event="study.status", status=StudyStatus.ASSIGNED
+        )
 
 
 def _run_claim(params: dict[str, Any]) -> list[tuple[int, int]]:
