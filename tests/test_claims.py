@@ -3,7 +3,6 @@ claim_touch and idle expiry."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 
@@ -15,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests import factories
+from tests.live_support import drain
 from worklists import live, routing
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
@@ -362,18 +362,6 @@ def test_scope_pair_keys_add_each_tiers_pairs_to_the_ones_below():
         key(1, 2**32)
 
 
-def _drain(layer, channel: str) -> list[dict]:
-    async def receive_all() -> list[dict]:
-        messages = []
-        while True:
-            try:
-                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return messages
-
-    return async_to_sync(receive_all)()
-
-
 def test_read_next_events_reach_the_sockets_after_commit_in_one_batch(
     reader, site_a, neuro, settings, django_capture_on_commit_callbacks
 ):
@@ -391,17 +379,17 @@ def test_read_next_events_reach_the_sockets_after_commit_in_one_batch(
             claimed = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
         assert claimed is not None
         batcher.flush()
-        assert _drain(layer, channel) == []  # nothing before the claim has committed
+        assert drain(layer, channel) == []  # nothing before the claim has committed
 
         for callback in callbacks:
             callback()
-        messages = _drain(layer, channel)
+        messages = drain(layer, channel)
         if connection.vendor == "postgresql":
             # Committed: the events wait in the batch (SQLite's path sends each at once).
             assert messages == []
         batcher.flush()
 
-        messages += _drain(layer, channel)
+        messages += drain(layer, channel)
         assert sorted(m["study_id"] for m in messages) == sorted([first.id, sibling.id])
         assert {(m["event"], m["status"]) for m in messages} == {
             ("study.status", StudyStatus.ASSIGNED)
@@ -424,7 +412,7 @@ def test_read_next_events_go_one_by_one_when_batching_is_off(
         with django_capture_on_commit_callbacks(execute=True):
             assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
 
-        messages = _drain(layer, channel)
+        messages = drain(layer, channel)
         assert [(m["study_id"], m["status"]) for m in messages] == [
             (study.id, StudyStatus.ASSIGNED)
         ]

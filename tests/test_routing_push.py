@@ -3,7 +3,6 @@ reader's shift starts; each decision keeps its trace; queues stay within their c
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -15,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests import factories
+from tests.live_support import drain
 from worklists import live
 from worklists.actors import Actor
 from worklists.models import (
@@ -350,14 +350,14 @@ def test_a_push_is_announced_to_the_sites_sockets_in_the_routing_batch_after_com
         assert decision is not None
         assert decision.radiologist_id is not None
         batcher.flush()
-        assert _drain(layer, channel) == []  # nothing before the push has committed
+        assert drain(layer, channel) == []  # nothing before the push has committed
 
         for callback in callbacks:
             callback()
-        assert _drain(layer, channel) == []  # committed: the event waits in the batch
+        assert drain(layer, channel) == []  # committed: the event waits in the batch
         batcher.flush()
 
-        [message] = _drain(layer, channel)
+        [message] = drain(layer, channel)
         assert (message["study_id"], message["event"], message["status"]) == (
             study.id,
             "study.status",
@@ -367,15 +367,3 @@ def test_a_push_is_announced_to_the_sites_sockets_in_the_routing_batch_after_com
         live._routing_batcher = None
         batcher.close()
         async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
-
-
-def _drain(layer, channel: str) -> list[dict]:
-    async def receive_all() -> list[dict]:
-        messages = []
-        while True:
-            try:
-                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return messages
-
-    return async_to_sync(receive_all)()
