@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -42,9 +42,6 @@ from worklists.services.studies import (
     study_assign,
     study_reassign,
 )
-
-if TYPE_CHECKING:
-    pass
 
 # Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
 PATIENT_LOCK_CLASS = 72010
