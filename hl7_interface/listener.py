@@ -68,7 +68,12 @@ class WorkerPool:
         window: float = 0.0,
         expected: Callable[[], int] | None = None,
     ) -> None:
-        self._jobs: queue.SimpleQueue[Job | FrameJob | None] = queue.SimpleQueue()
+        # Not queue.SimpleQueue: on CPython 3.11 its get(timeout=...), with the sub-millisecond
+        # waits of _collect and other workers waiting on the same queue, was seen to block for
+        # good: a worker held a frame that was never answered (reproduced outside the listener
+        # with two timed getters and one putter, about once in ten runs of 20 s). queue.Queue
+        # waits on a condition, one lock per waiter, and its timed waits do return.
+        self._jobs: queue.Queue[Job | FrameJob | None] = queue.Queue()
         self._on_frames = on_frames
         self._batch_max = max(1, batch_max)
         self._window = window
