@@ -6,6 +6,7 @@ thread; it never raises for bad content (the answer is an AE/AR ACK and a stored
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import logging
@@ -32,21 +33,23 @@ from worklists.services.inbound import (
     inbound_mark_duplicate,
     inbound_mark_failed,
     inbound_store,
-    inbound_store_many,
+    inbound_store_and_find_applied,
 )
 from worklists.services.orders import (
     COLLIDING,
-    AccessionLocks,
     OrderAction,
     OrderConflict,
     OrderError,
     OrderInput,
+    OrderLocks,
     accession_for_study_uid,
     orders_apply_locked,
 )
 from worklists.services.patients import (
     ConcurrentCreate,
+    Keyed,
     PatientError,
+    identifiers_keyed,
     patient_merge,
     patient_update,
 )
@@ -181,7 +184,7 @@ def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
     after the commit that made it durable.
     """
     items = [_read(raw, peer) for raw, peer in frames]
-    ids = inbound_store_many(
+    ids, originals = inbound_store_and_find_applied(
         [
             {
                 "channel": InboundMessage.Channel.HL7,
@@ -194,13 +197,15 @@ def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
             }
             for item in items
         ],
+        # Repeats of messages applied before: looked up with the store (one round trip).
+        applied_keys=_repeat_keys(items),
         # Every answer waits for the synchronous commit of _process_batch, which comes later in
         # the WAL and so makes these rows durable too: no second flush to wait for.
         flushed_by_next_commit=True,
     )
     for item, inbound_id in zip(items, ids, strict=True):
         item.inbound_id = inbound_id
-    return _process_batch(items)
+    return _process_batch(items, originals=originals)
 
 
 @dataclass(slots=True)
@@ -283,12 +288,22 @@ def _answer(
     return Received(ack=ack, ack_code=code, inbound_id=inbound_id)
 
 
-def _process_batch(items: list[_Item]) -> list[Received]:
-    """Apply the stored ``items`` (repeats found, content parsed, one transaction) and answer."""
-    candidates = [i for i in items if i.error is None and i.header and i.header.control_id]
-    originals = inbound_applied_many(
-        [(i.entry.site.id, i.header.control_id) for i in candidates if i.entry and i.header]
-    )
+def _repeat_keys(items: list[_Item]) -> list[tuple[int, str]]:
+    """(site id, message id) of the messages that could repeat an applied one."""
+    return [
+        (item.entry.site.id, item.header.control_id)
+        for item in items
+        if item.error is None and item.entry and item.header and item.header.control_id
+    ]
+
+
+def _process_batch(
+    items: list[_Item], *, originals: dict[tuple[int, str], int] | None = None
+) -> list[Received]:
+    """Apply the stored ``items`` (repeats found, content parsed, one transaction) and answer.
+    ``originals``: the applied messages they repeat, if already looked up."""
+    if originals is None:
+        originals = inbound_applied_many(_repeat_keys(items))
     for item in items:
         if item.error is not None or item.header is None or item.entry is None:
             continue
@@ -324,12 +339,15 @@ def _apply_batch(items: list[_Item]) -> None:
             with transaction.atomic():
                 todo = [i for i in items if i.command is not None and i.error is None]
                 todo = [i for i in todo if not i.text and i.duplicate_of is None]
-                accessions = AccessionLocks.lock(
-                    (i.entry.site.id, accession)
-                    for i in todo
-                    if i.entry is not None and isinstance(i.command, mapping.OrdersCommand)
-                    for order in i.command.orders
-                    for accession in _accessions(order)
+                locks = OrderLocks.lock(
+                    identifiers=(key for item in todo for key in _identifier_keys(item)),
+                    accessions=(
+                        (i.entry.site.id, accession)
+                        for i in todo
+                        if i.entry is not None and isinstance(i.command, mapping.OrdersCommand)
+                        for order in i.command.orders
+                        for accession in _accessions(order)
+                    ),
                 )
                 applied: dict[tuple[int, str], int] = {}
                 marks: list[tuple[int, int | None]] = []
@@ -343,7 +361,7 @@ def _apply_batch(items: list[_Item]) -> None:
                         item.batch_duplicate_of = applied[key]
                         continue
                     current = item
-                    marks.append((item.inbound_id, _apply_one(item, accessions)))
+                    marks.append((item.inbound_id, _apply_one(item, locks)))
                     current = None
                     if item.header.control_id:
                         applied[key] = item.inbound_id
@@ -375,6 +393,19 @@ def _apply_batch(items: list[_Item]) -> None:
             conflicts += 1
             if conflicts >= 5:
                 raise
+
+
+def _identifier_keys(item: _Item) -> set[Keyed]:
+    """The identifiers the patients of an item's orders are named by (none for an identifier
+    the site may not send: the order's own resolution says why)."""
+    if item.entry is None or not isinstance(item.command, mapping.OrdersCommand):
+        return set()
+    keys: set[Keyed] = set()
+    for order in item.command.orders:
+        if order.patient is not None:
+            with contextlib.suppress(PatientError):
+                keys |= identifiers_keyed(item.entry.site, order.patient.identifiers)
+    return keys
 
 
 def _accessions(order: OrderInput) -> tuple[str, ...]:
@@ -410,13 +441,13 @@ def _take_out_applied_meanwhile(todo: list[_Item], missed: set[int]) -> None:
             item.text = "already applied"
 
 
-def _apply_one(item: _Item, accessions: AccessionLocks) -> int | None:
+def _apply_one(item: _Item, locks: OrderLocks) -> int | None:
     """Apply one message of the batch (its study id, if any); a failure is recorded on it and
     ends the attempt."""
     assert item.command is not None
     assert item.entry is not None
     try:
-        return _apply(item.command, entry=item.entry, accessions=accessions)
+        return _apply(item.command, entry=item.entry, locks=locks)
     except (ConcurrentCreate, OperationalError):
         raise
     except Hl7Error as exc:
@@ -454,15 +485,16 @@ def _answer_item(item: _Item) -> Received:
     return _answer(item.header, text=item.text, inbound_id=item.inbound_id)
 
 
-def _apply(command: mapping.Command, *, entry: SiteEntry, accessions: AccessionLocks) -> int | None:
+def _apply(command: mapping.Command, *, entry: SiteEntry, locks: OrderLocks) -> int | None:
     """Apply inside the caller's transaction, which marks the message applied; the study id."""
     site = entry.site
     actor = Actor.for_site(site.code)
     if isinstance(command, mapping.OrdersCommand):
-        results = orders_apply_locked(
-            site=site, orders=command.orders, actor=actor, accessions=accessions
-        )
+        results = orders_apply_locked(site=site, orders=command.orders, actor=actor, locks=locks)
         return results[0].study.id if results else None
+    # Updates and merges may move identifiers between patients: the batch's snapshot of them
+    # no longer holds.
+    locks.identifiers.forget()
     if isinstance(command, mapping.PatientUpdateCommand):
         patient_update(site_id=site.id, patient=command.patient)
     else:

@@ -11,9 +11,10 @@ import pytest
 
 from hl7_interface import services
 from hl7_interface.listener import WorkerPool, running_listener
-from hl7_interface.simulator import orm_o01
+from hl7_interface.simulator import adt_a40, orm_o01
+from tests import factories
 from tests.hl7_support import ack_of, hl7_site, send, spec
-from worklists.models import InboundMessage, Study, StudyEvent
+from worklists.models import InboundMessage, Patient, PatientIdentifier, Study, StudyEvent
 from worklists.services.inbound import inbound_mark_applied_many, inbound_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,6 +97,41 @@ def test_a_new_order_and_its_change_in_one_batch_are_applied_in_order(hl7_site, 
     reasons = list(study.events.order_by("id").values_list("reason", flat=True))
     assert reasons[:2] == ["order received", "order updated"]
     assert all(s == "APPLIED" for s, _ in _statuses())
+
+
+def test_two_orders_of_one_new_patient_in_one_batch_make_one_patient(hl7_site, general_worklist):
+    # The batch locks its identifiers once, before either order exists: the second order must
+    # still find the patient the first one created.
+    fnr = factories.synthetic_fnr()
+    frames = [orm_o01(spec(accession, fnr=fnr), facility="ALFA") for accession in ("P1", "P2")]
+
+    results = services.hl7_receive_batch([(raw, PEER) for raw in frames])
+
+    assert [r.ack_code for r in results] == ["AA", "AA"]
+    assert Patient.objects.count() == 1
+    assert PatientIdentifier.objects.filter(value=fnr).count() == 1
+    assert {s.patient_id for s in Study.objects.all()} == {Patient.objects.get().id}
+
+
+def test_an_order_after_a_merge_in_the_same_batch_goes_to_the_surviving_patient(
+    hl7_site, general_worklist
+):
+    survivor_order = spec("S1")
+    prior_fnr = factories.synthetic_fnr()
+    services.hl7_receive(raw=orm_o01(survivor_order, facility="ALFA"), peer=PEER)
+    services.hl7_receive(raw=orm_o01(spec("P1", fnr=prior_fnr), facility="ALFA"), peer=PEER)
+    survivor = Study.objects.get(accession_number="S1").patient
+    frames = [
+        adt_a40(survivor_order, prior_fnr=prior_fnr, facility="ALFA"),
+        # Names the prior patient's number, which the merge just moved to the survivor.
+        orm_o01(spec("P2", fnr=prior_fnr), facility="ALFA"),
+    ]
+
+    results = services.hl7_receive_batch([(raw, PEER) for raw in frames])
+
+    assert [r.ack_code for r in results] == ["AA", "AA"]
+    assert Study.objects.get(accession_number="P2").patient == survivor
+    assert PatientIdentifier.objects.get(value=prior_fnr).patient == survivor
 
 
 def test_marking_a_batch_applied_leaves_out_a_message_applied_meanwhile(hl7_site):

@@ -17,11 +17,13 @@ statements (PgBouncer before 1.21).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorDebugWrapper
 
 # Django opens psycopg connections with prepare_threshold=None, which makes psycopg ignore
@@ -37,6 +39,70 @@ def enable_explicit_prepare(raw_connection: psycopg.Connection[Any]) -> None:
         raw_connection.prepare_threshold = EXPLICIT_PREPARE_ONLY
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    sql: str
+    params: Params = ()
+    prepare: bool = False
+
+
+def _postgresql_connection(prepare: bool) -> tuple[BaseDatabaseWrapper, psycopg.Connection[Any]]:
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    db.validate_no_broken_transaction()
+    raw_connection: psycopg.Connection[Any] = db.connection
+    if prepare:
+        enable_explicit_prepare(raw_connection)
+    return db, raw_connection
+
+
+def _send(db: BaseDatabaseWrapper, cursor: psycopg.Cursor[Any], statement: Statement) -> None:
+    prepare = statement.prepare and settings.DATABASE_PREPARED_STATEMENTS
+    if db.queries_logged:
+        with CursorDebugWrapper(cursor, db).debug_sql(statement.sql, statement.params):
+            cursor.execute(statement.sql, statement.params, prepare=prepare)
+    else:
+        cursor.execute(statement.sql, statement.params, prepare=prepare)
+
+
+def execute_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+    """Run ``statements`` in order and return each one's rows ([] for none). On PostgreSQL they
+    go in one network round trip (libpq pipeline mode): statements whose parameters do not
+    depend on each other's results cost one wait for the server, not one each.
+
+    Inside a transaction the first error aborts it as usual (the caller's atomic block rolls it
+    back). Outside one, the statements may open and commit their own (BEGIN ... COMMIT); if one
+    fails, whatever it opened is rolled back before the error is raised, so the connection is
+    left as it was found."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        return [run(statement) for statement in statements]
+    db, raw_connection = _postgresql_connection(any(s.prepare for s in statements))
+    cursors = [psycopg.Cursor(raw_connection) for _statement in statements]
+    try:
+        with db.wrap_database_errors:
+            try:
+                with raw_connection.pipeline():
+                    for cursor, statement in zip(cursors, statements, strict=True):
+                        _send(db, cursor, statement)
+            except psycopg.Error:
+                if not db.in_atomic_block and raw_connection.info.transaction_status in (
+                    psycopg.pq.TransactionStatus.INTRANS,
+                    psycopg.pq.TransactionStatus.INERROR,
+                ):
+                    raw_connection.execute("ROLLBACK")
+                raise
+            return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def run(statement: Statement) -> list[tuple[Any, ...]]:
+    return execute(statement.sql, statement.params, prepare=statement.prepare)
+
+
 def execute(sql: str, params: Params, *, prepare: bool = True) -> list[tuple[Any, ...]]:
     """Run ``sql`` on this thread's connection, in its transaction if one is open, and return
     the rows it returns ([] for none). On PostgreSQL its parameters go apart from it and, with
@@ -47,17 +113,8 @@ def execute(sql: str, params: Params, *, prepare: bool = True) -> list[tuple[Any
         with db.cursor() as django_cursor:
             django_cursor.execute(sql, params)
             return list(django_cursor.fetchall()) if django_cursor.description else []
-    db.ensure_connection()
-    db.validate_thread_sharing()
-    db.validate_no_broken_transaction()
-    raw_connection = db.connection
-    prepare = prepare and settings.DATABASE_PREPARED_STATEMENTS
-    if prepare:
-        enable_explicit_prepare(raw_connection)
+    statement = Statement(sql, params, prepare)
+    db, raw_connection = _postgresql_connection(prepare)
     with db.wrap_database_errors, psycopg.Cursor(raw_connection) as cursor:
-        if db.queries_logged:
-            with CursorDebugWrapper(cursor, db).debug_sql(sql, params):
-                cursor.execute(sql, params, prepare=prepare)
-        else:
-            cursor.execute(sql, params, prepare=prepare)
+        _send(db, cursor, statement)
         return cursor.fetchall() if cursor.description else []

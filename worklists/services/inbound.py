@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import AutoField, BigAutoField, Field, Model
 from django.utils import timezone
@@ -139,14 +139,18 @@ def insert_row_with_child(obj: Model, child: Model, *, link: str) -> None:
     setattr(child, link, obj)
 
 
-def lock_ids(sql: str, params: Sequence[Any], *, prepare: bool = False) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` (a SELECT) locked FOR UPDATE where the database has row locks (SQLite
+def lock_statement(sql: str, params: Sequence[Any], *, prepare: bool = False) -> prepared.Statement:
+    """``sql`` (a SELECT) locking its rows FOR UPDATE where the database has row locks (SQLite
     serialises writers with its IMMEDIATE transactions instead). ``prepare``: a lookup on every
     column of a unique index, safe to prepare (worklists.prepared)."""
-    db = _db()
-    if db.features.has_select_for_update:
+    if _db().features.has_select_for_update:
         sql = f"{sql} FOR UPDATE"
-    return prepared.execute(sql, list(params), prepare=prepare)
+    return prepared.Statement(sql, list(params), prepare=prepare)
+
+
+def lock_ids(sql: str, params: Sequence[Any], *, prepare: bool = False) -> list[tuple[Any, ...]]:
+    """Rows of ``lock_statement(sql, params)``."""
+    return prepared.run(lock_statement(sql, params, prepare=prepare))
 
 
 def inbound_store(
@@ -175,30 +179,10 @@ def inbound_store(
     return message
 
 
-def inbound_store_many(
-    rows: Sequence[dict[str, Any]], *, flushed_by_next_commit: bool = False
-) -> list[int]:
-    """Persist several raw messages in one statement (one commit for all of them); each row is
-    ``inbound_store``'s keyword arguments. Returns their ids, in the order given.
-
-    ``flushed_by_next_commit``: the caller acknowledges nothing before a later synchronous
-    commit of its own, so this commit need not wait for its WAL flush (PostgreSQL
-    ``synchronous_commit = off`` for this transaction only). The rows are committed and visible
-    at once; they are durable when that later commit is, because a WAL flush covers every
-    earlier record. A killed listener loses nothing (the server still flushes them within
-    ``wal_writer_delay``); only a server crash in that instant can lose rows, and only of
-    messages not yet acknowledged, which their senders therefore send again.
-    """
+def _store_rows_statement(rows: Sequence[dict[str, Any]]) -> prepared.Statement:
+    """One INSERT of the raw messages ``rows`` (``inbound_store``'s keyword arguments each),
+    returning their ids; prepared when it is one row (the statement every message runs)."""
     db = _db()
-    if not rows:
-        return []
-    if flushed_by_next_commit and db.vendor == "postgresql" and not db.in_atomic_block:
-        with transaction.atomic(using=db.alias):
-            with db.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            return inbound_store_many(rows)
-    if len(rows) == 1 or not db.features.can_return_rows_from_bulk_insert:
-        return [inbound_store(**row).id for row in rows]
     now = timezone.now()
     messages = [
         InboundMessage(
@@ -214,33 +198,84 @@ def inbound_store_many(
         for row in rows
     ]
     sql, fields = _insert_statement(InboundMessage)
+    params = [value for obj in messages for value in _params(obj, fields, db)]
+    if len(messages) == 1:
+        return prepared.Statement(sql, params, prepare=True)
     head, _, values = sql.partition(" VALUES ")
     placeholders, _, returning = values.partition(" RETURNING ")
-    params = [value for obj in messages for value in _params(obj, fields, db)]
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"{head} VALUES {', '.join([placeholders] * len(messages))} RETURNING {returning}",
-            params,
-        )
-        # Ids come from one sequence in the order the rows are inserted, whatever order
-        # RETURNING lists them in.
-        return sorted(row[0] for row in cursor.fetchall())
+    return prepared.Statement(
+        f"{head} VALUES {', '.join([placeholders] * len(messages))} RETURNING {returning}",
+        params,
+    )
+
+
+def _stored_ids(rows: list[tuple[Any, ...]]) -> list[int]:
+    # Ids come from one sequence in the order the rows are inserted, whatever order RETURNING
+    # lists them in.
+    return sorted(row[0] for row in rows)
+
+
+def inbound_store_and_find_applied(
+    rows: Sequence[dict[str, Any]],
+    *,
+    applied_keys: Sequence[tuple[int, str]],
+    flushed_by_next_commit: bool = False,
+) -> tuple[list[int], dict[tuple[int, str], int]]:
+    """Persist several raw messages in one statement (one commit for all of them), each row
+    ``inbound_store``'s keyword arguments, and look up ``inbound_applied_many(applied_keys)``.
+    Returns the stored ids in the order given, and the earlier applied message of each
+    (site id, message id) that has one. On PostgreSQL, outside a transaction, the store's
+    transaction and the lookup after its commit go to the server together: one round trip
+    for all the messages of a listener's batch.
+
+    ``flushed_by_next_commit``: the caller acknowledges nothing before a later synchronous
+    commit of its own, so this commit need not wait for its WAL flush (PostgreSQL
+    ``synchronous_commit = off`` for this transaction only). The rows are committed and visible
+    at once; they are durable when that later commit is, because a WAL flush covers every
+    earlier record. A killed listener loses nothing (the server still flushes them within
+    ``wal_writer_delay``); only a server crash in that instant can lose rows, and only of
+    messages not yet acknowledged, which their senders therefore send again.
+    """
+    db = _db()
+    lookup = _applied_statement(applied_keys)
+    if not rows or db.vendor != "postgresql" or db.in_atomic_block:
+        if len(rows) <= 1 or not db.features.can_return_rows_from_bulk_insert:
+            ids = [inbound_store(**row).id for row in rows]
+        else:
+            ids = _stored_ids(prepared.run(_store_rows_statement(rows)))
+        return ids, _applied(prepared.run(lookup) if lookup else [])
+    statements = [prepared.Statement("BEGIN")]
+    if flushed_by_next_commit:
+        statements.append(prepared.Statement("SET LOCAL synchronous_commit TO OFF"))
+    store_at = len(statements)
+    statements += [_store_rows_statement(rows), prepared.Statement("COMMIT")]
+    if lookup is not None:
+        statements.append(lookup)
+    results = prepared.execute_together(statements)
+    return _stored_ids(results[store_at]), _applied(results[-1] if lookup is not None else [])
+
+
+def _applied_statement(keys: Sequence[tuple[int, str]]) -> prepared.Statement | None:
+    wanted = sorted({key for key in keys if key[1]})
+    if not wanted:
+        return None
+    matches = " OR ".join(["(site_id = %s AND message_id = %s)"] * len(wanted))
+    return prepared.Statement(
+        f"SELECT site_id, message_id, MIN(id) FROM {InboundMessage._meta.db_table} "  # noqa: S608
+        f"WHERE status = %s AND ({matches}) GROUP BY site_id, message_id",
+        [InboundMessage.Status.APPLIED.value, *(part for key in wanted for part in key)],
+    )
+
+
+def _applied(rows: list[tuple[Any, ...]]) -> dict[tuple[int, str], int]:
+    return {(site_id, message_id): first for site_id, message_id, first in rows}
 
 
 def inbound_applied_many(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
     """For each (site id, message id) an applied message of that sender has, its first id
     (one statement for a whole batch of received messages)."""
-    wanted = sorted({key for key in keys if key[1]})
-    if not wanted:
-        return {}
-    matches = " OR ".join(["(site_id = %s AND message_id = %s)"] * len(wanted))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT site_id, message_id, MIN(id) FROM {InboundMessage._meta.db_table} "  # noqa: S608
-            f"WHERE status = %s AND ({matches}) GROUP BY site_id, message_id",
-            [InboundMessage.Status.APPLIED.value, *(part for key in wanted for part in key)],
-        )
-        return {(site_id, message_id): first for site_id, message_id, first in cursor.fetchall()}
+    lookup = _applied_statement(keys)
+    return _applied(prepared.run(lookup)) if lookup else {}
 
 
 def inbound_applied_before(*, site_id: int, message_id: str, exclude_id: int) -> int | None:

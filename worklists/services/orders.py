@@ -15,11 +15,12 @@ import enum
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from worklists import live
+from worklists import live, prepared
 from worklists.actors import Actor
 from worklists.lifecycle import TERMINAL_STATUSES
 from worklists.models import (
@@ -30,10 +31,17 @@ from worklists.models import (
     StudyEvent,
     StudyStatus,
 )
-from worklists.services.inbound import inbound_mark_applied, insert_row_with_child, lock_ids
+from worklists.services.inbound import (
+    inbound_mark_applied,
+    insert_row_with_child,
+    lock_ids,
+    lock_statement,
+)
 from worklists.services.patients import (
     ConcurrentCreate,
     IdentifierInput,
+    IdentifierLocks,
+    Keyed,
     PatientConflict,
     PatientError,
     PatientInput,
@@ -46,12 +54,12 @@ from worklists.services.studies import (
 )
 
 __all__ = [
-    "AccessionLocks",
     "IdentifierInput",
     "OrderAction",
     "OrderConflict",
     "OrderError",
     "OrderInput",
+    "OrderLocks",
     "OrderNotFound",
     "OrderOutcome",
     "OrderResult",
@@ -152,10 +160,16 @@ def accession_for_study_uid(study_instance_uid: str) -> str:
     return UID_ACCESSION_PREFIX + digest
 
 
-def _resolve_patient(site: Site, patient_in: PatientInput) -> tuple[Patient, list[str]]:
+def _resolve_patient(
+    site: Site, patient_in: PatientInput, locks: OrderLocks | None
+) -> tuple[Patient, list[str]]:
     """The patient these identifiers name (created if new), and the demographics that changed."""
     try:
-        patient, changed = patient_resolve_locked(site=site, patient_in=patient_in)
+        patient, changed = patient_resolve_locked(
+            site=site,
+            patient_in=patient_in,
+            identifiers=locks.identifiers if locks is not None else None,
+        )
     except PatientConflict as exc:
         raise OrderConflict(
             f"{exc}; correct the patient with a merge", field="patient.identifiers"
@@ -208,13 +222,15 @@ def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
     return changed
 
 
-def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) -> OrderResult:
+def _create(
+    *, site: Site, order: OrderInput, actor: Actor, now: dt.datetime, locks: OrderLocks | None
+) -> OrderResult:
     if order.study is None or order.patient is None:
         raise OrderError("a new order needs its patient and study", field="study")
     missing = [name for name in REQUIRED_FOR_NEW if getattr(order.study, name) is None]
     if missing:
         raise OrderError(f"a new order needs {', '.join(missing)}", field=f"study.{missing[0]}")
-    patient, _ = _resolve_patient(site, order.patient)
+    patient, _ = _resolve_patient(site, order.patient, locks)
     study = Study(
         site=site,
         accession_number=order.accession_number,
@@ -246,7 +262,13 @@ def _create(*, site: Site, order: OrderInput, actor: Actor, now: dt.datetime) ->
 
 
 def _update(
-    *, site: Site, study: Study, order: OrderInput, actor: Actor, now: dt.datetime
+    *,
+    site: Site,
+    study: Study,
+    order: OrderInput,
+    actor: Actor,
+    now: dt.datetime,
+    locks: OrderLocks | None,
 ) -> OrderResult:
     if study.status in TERMINAL_STATUSES:
         raise OrderConflict(
@@ -257,7 +279,7 @@ def _update(
     mismatch = ""
     images_patient_id = study.patient_id
     if order.patient is not None:
-        patient, changed = _resolve_patient(site, order.patient)
+        patient, changed = _resolve_patient(site, order.patient, locks)
         if patient.id != study.patient_id:
             from dicom.services.completion import study_images_order_patient_mismatch_locked
 
@@ -383,15 +405,14 @@ def orders_apply_locked(
     orders: Sequence[OrderInput],
     actor: Actor,
     inbound_id: int | None = None,
-    accessions: AccessionLocks | None = None,
+    locks: OrderLocks | None = None,
 ) -> list[OrderResult]:
     """``orders_apply`` inside the caller's transaction (the HL7 listener applies a batch of
     messages in one): no savepoint, no retry. ``ConcurrentCreate`` means the transaction is
-    broken and must be rolled back and run again. ``accessions``: the batch's studies, locked
-    already."""
+    broken and must be rolled back and run again. ``locks``: the batch's identifiers and studies,
+    locked already."""
     results = [
-        _order_apply_once(site=site, order=order, actor=actor, accessions=accessions)
-        for order in orders
+        _order_apply_once(site=site, order=order, actor=actor, locks=locks) for order in orders
     ]
     if inbound_id is not None:
         inbound_mark_applied(
@@ -412,23 +433,21 @@ class AccessionLocks:
     (site, accession number) makes our INSERT fail and the batch run again.
     """
 
-    def __init__(self, known: dict[tuple[int, str], int | None]) -> None:
-        self._known = known
+    def __init__(self, wanted: Iterable[tuple[int, str]], rows: list[tuple[Any, ...]]) -> None:
+        self._known: dict[tuple[int, str], int | None] = dict.fromkeys(wanted)
+        for study_id, site_id, accession in rows:
+            self._known[(site_id, accession)] = study_id
 
-    @classmethod
-    def lock(cls, keys: Iterable[tuple[int, str]]) -> AccessionLocks:
-        wanted = sorted(set(keys))
-        known: dict[tuple[int, str], int | None] = dict.fromkeys(wanted)
-        if wanted:
-            matches = " OR ".join(["(site_id = %s AND accession_number = %s)"] * len(wanted))
-            rows = lock_ids(
-                f"SELECT id, site_id, accession_number FROM {_STUDY_TABLE} "  # noqa: S608
-                f"WHERE {matches} ORDER BY id",
-                [part for key in wanted for part in key],
-            )
-            for study_id, site_id, accession in rows:
-                known[(site_id, accession)] = study_id
-        return cls(known)
+    @staticmethod
+    def statement(wanted: Sequence[tuple[int, str]]) -> prepared.Statement | None:
+        if not wanted:
+            return None
+        matches = " OR ".join(["(site_id = %s AND accession_number = %s)"] * len(wanted))
+        return lock_statement(
+            f"SELECT id, site_id, accession_number FROM {_STUDY_TABLE} "  # noqa: S608
+            f"WHERE {matches} ORDER BY id",
+            [part for key in wanted for part in key],
+        )
 
     def knows(self, key: tuple[int, str]) -> bool:
         return key in self._known
@@ -440,12 +459,39 @@ class AccessionLocks:
         self._known[key] = study_id
 
 
-def _study_id_locked(site: Site, accession: str, accessions: AccessionLocks | None) -> int | None:
+@dataclass(frozen=True, slots=True)
+class OrderLocks:
+    """What a batch of messages will change, locked at the start of its transaction in one
+    round trip, in the lock order of patients.py: the identifiers that name its patients (by
+    id), then the studies of its accession numbers (by id)."""
+
+    identifiers: IdentifierLocks
+    accessions: AccessionLocks
+
+    @classmethod
+    def lock(
+        cls, *, identifiers: Iterable[Keyed], accessions: Iterable[tuple[int, str]]
+    ) -> OrderLocks:
+        wanted_identifiers = sorted(set(identifiers))
+        wanted_accessions = sorted(set(accessions))
+        statements = [
+            IdentifierLocks.statement(wanted_identifiers),
+            AccessionLocks.statement(wanted_accessions),
+        ]
+        results = iter(prepared.execute_together([s for s in statements if s is not None]))
+        rows = [next(results) if s is not None else [] for s in statements]
+        return cls(
+            identifiers=IdentifierLocks(wanted_identifiers, rows[0]),
+            accessions=AccessionLocks(wanted_accessions, rows[1]),
+        )
+
+
+def _study_id_locked(site: Site, accession: str, locks: OrderLocks | None) -> int | None:
     """The id of the study of ``accession`` at ``site``, its row locked (by the batch already,
     or now)."""
     key = (site.id, accession)
-    if accessions is not None and accessions.knows(key):
-        return accessions.study_id(key)
+    if locks is not None and locks.accessions.knows(key):
+        return locks.accessions.study_id(key)
     locked = lock_ids(
         f"SELECT id FROM {_STUDY_TABLE} WHERE site_id = %s AND accession_number = %s",  # noqa: S608
         [site.id, accession],
@@ -480,17 +526,17 @@ def _adopt(study: Study, *, order: OrderInput, actor: Actor, now: dt.datetime) -
 
 
 def _order_apply_once(
-    *, site: Site, order: OrderInput, actor: Actor, accessions: AccessionLocks | None = None
+    *, site: Site, order: OrderInput, actor: Actor, locks: OrderLocks | None = None
 ) -> OrderResult:
     now = timezone.now()
     key = (site.id, order.accession_number)
-    study_id = _study_id_locked(site, order.accession_number, accessions)
+    study_id = _study_id_locked(site, order.accession_number, locks)
     adopted = False
     uid = order.study.study_instance_uid if order.study is not None else None
     if study_id is None and uid and order.action is not OrderAction.CANCEL:
         # Images may have come first without an accession number: the study made from them
         # is this order's (same site, same StudyInstanceUID), not a second one.
-        study_id = _study_id_locked(site, accession_for_study_uid(uid), accessions)
+        study_id = _study_id_locked(site, accession_for_study_uid(uid), locks)
         adopted = study_id is not None
     # Most orders are new: only an existing (locked) study is loaded as a model.
     study = Study.objects.get(id=study_id) if study_id is not None else None
@@ -501,18 +547,18 @@ def _order_apply_once(
         study.site = site
     if study is not None and adopted:
         _adopt(study, order=order, actor=actor, now=now)
-        if accessions is not None:
-            accessions.created(key, study.id)
+        if locks is not None:
+            locks.accessions.created(key, study.id)
     if study is None:
         if order.action is not OrderAction.NEW:
             raise OrderNotFound(
                 f"no order with accession number {order.accession_number} at this site",
                 field="accession_number",
             )
-        result = _create(site=site, order=order, actor=actor, now=now)
-        if accessions is not None:
-            accessions.created(key, result.study.id)
+        result = _create(site=site, order=order, actor=actor, now=now, locks=locks)
+        if locks is not None:
+            locks.accessions.created(key, result.study.id)
         return result
     if order.action is OrderAction.CANCEL:
         return _cancel(study=study, order=order, actor=actor, now=now)
-    return _update(site=site, study=study, order=order, actor=actor, now=now)
+    return _update(site=site, study=study, order=order, actor=actor, now=now, locks=locks)

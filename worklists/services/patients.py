@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from worklists import live
+from worklists import live, prepared
 from worklists.actors import Actor
 from worklists.models import Patient, PatientIdentifier, Site, Study, StudyEvent
-from worklists.services.inbound import insert_row, lock_ids
+from worklists.services.inbound import insert_row, insert_row_with_child, lock_statement
 
 
 class PatientError(Exception):
@@ -118,27 +118,34 @@ def _apply_demographics(patient: Patient, patient_in: PatientInput) -> list[str]
     return changed
 
 
-def _add_identifiers(patient: Patient, keyed: list[Keyed]) -> None:
+def _add_identifiers(patient: Patient, keyed: list[Keyed], *, new_patient: bool = False) -> None:
+    """Add the identifiers ``keyed`` to ``patient``; ``new_patient``: it is not stored yet, and
+    is stored with the first of them (one statement where the database can)."""
     try:
-        for kind, authority, value in keyed:
-            insert_row(
-                PatientIdentifier(patient=patient, kind=kind, authority=authority, value=value)
-            )
+        for index, (kind, authority, value) in enumerate(keyed):
+            identifier = PatientIdentifier(kind=kind, authority=authority, value=value)
+            if new_patient and index == 0:
+                insert_row_with_child(patient, identifier, link="patient")
+                continue
+            identifier.patient = patient
+            insert_row(identifier)
     except IntegrityError as exc:
         # Another message named the same new identifier an instant earlier and has committed
         # (a unique index waits for the other transaction): the caller's retry finds it. No
         # savepoint: the whole transaction is rolled back and run again.
         raise ConcurrentCreate from exc
+    if new_patient and not keyed:
+        insert_row(patient)
 
 
 _IDENTIFIER_TABLE = PatientIdentifier._meta.db_table
 
 
-def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
+def _identifier_lock_statement(wanted: Iterable[Keyed]) -> prepared.Statement:
     """The wanted identifiers that exist, with their patient ids, locked (by id). Matched on
     the unique (authority, kind, value) index: kind and value alone would scan the table."""
     keys = sorted(wanted)
-    rows = lock_ids(
+    return lock_statement(
         f"SELECT authority, kind, value, patient_id FROM {_IDENTIFIER_TABLE} "  # noqa: S608
         f"WHERE {' OR '.join(['(authority = %s AND kind = %s AND value = %s)'] * len(keys))} "
         "ORDER BY id",
@@ -146,25 +153,79 @@ def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
         # One identifier (most orders name one) is a lookup on the whole unique index.
         prepare=len(keys) == 1,
     )
+
+
+def _found(rows: list[tuple[Any, ...]]) -> list[tuple[Keyed, int]]:
     return [((kind, authority, value), patient_id) for authority, kind, value, patient_id in rows]
 
 
+def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
+    return _found(prepared.run(_identifier_lock_statement(wanted)))
+
+
+class IdentifierLocks:
+    """The identifiers a batch of messages names, locked in one statement at the start of the
+    batch's transaction (see ``orders.OrderLocks``), so resolving each order's patient needs no
+    lock query of its own. Identifiers the batch adds are recorded here.
+
+    A patient update or merge in the batch may move identifiers from one patient to another:
+    after one, ``forget()`` and the lookups go to the database again. An identifier added by
+    another transaction after this snapshot is not missed: its unique key makes our INSERT fail
+    and the batch run again.
+    """
+
+    def __init__(self, wanted: Iterable[Keyed], rows: list[tuple[Any, ...]]) -> None:
+        self._patient_of: dict[Keyed, int | None] | None = dict.fromkeys(wanted)
+        for key, patient_id in _found(rows):
+            self._patient_of[key] = patient_id
+
+    @staticmethod
+    def statement(wanted: Iterable[Keyed]) -> prepared.Statement | None:
+        keys = set(wanted)
+        return _identifier_lock_statement(keys) if keys else None
+
+    def found(self, wanted: set[Keyed]) -> list[tuple[Keyed, int]] | None:
+        """The wanted identifiers that exist, with their patient ids; None when this snapshot
+        does not cover them all (look them up, locking, in the database)."""
+        known = self._patient_of
+        if known is None or not wanted.issubset(known):
+            return None
+        return [(key, patient_id) for key in wanted if (patient_id := known[key]) is not None]
+
+    def added(self, keys: Iterable[Keyed], patient_id: int) -> None:
+        if self._patient_of is not None:
+            for key in keys:
+                self._patient_of[key] = patient_id
+
+    def forget(self) -> None:
+        self._patient_of = None
+
+
 def patient_resolve_locked(
-    *, site: Site, patient_in: PatientInput, create: bool = True
+    *,
+    site: Site,
+    patient_in: PatientInput,
+    create: bool = True,
+    identifiers: IdentifierLocks | None = None,
 ) -> tuple[Patient | None, list[str]]:
     """The patient these identifiers name (created if new and ``create``), and what changed.
 
     The caller owns the transaction. Identifiers not yet known are added to the patient.
+    ``identifiers``: the batch's identifiers, locked already.
     """
     wanted = identifiers_keyed(site, patient_in.identifiers)
-    found = _lock_identifier_keys(wanted) if wanted else []
+    found = identifiers.found(wanted) if identifiers is not None else None
+    if found is None:
+        found = _lock_identifier_keys(wanted) if wanted else []
     patient_ids = {patient_id for _key, patient_id in found}
     if len(patient_ids) > 1:
         raise PatientConflict("the identifiers belong to different patients; merge them first")
     changed: list[str] = []
+    new_identifiers = sorted(wanted - {key for key, _patient_id in found})
     if patient_ids:
         patient = Patient.objects.get(id=next(iter(patient_ids)))
         changed = _apply_demographics(patient, patient_in)
+        _add_identifiers(patient, new_identifiers)
     elif not create:
         return None, []
     else:
@@ -174,9 +235,9 @@ def patient_resolve_locked(
             birth_date=patient_in.birth_date,
             sex=patient_in.sex or Patient._meta.get_field("sex").get_default(),
         )
-        insert_row(patient)
-    new_identifiers = sorted(wanted - {key for key, _patient_id in found})
-    _add_identifiers(patient, new_identifiers)
+        _add_identifiers(patient, new_identifiers, new_patient=True)
+    if identifiers is not None:
+        identifiers.added(new_identifiers, patient.id)
     if new_identifiers and patient_ids:
         changed.append("identifiers")
     return patient, [f"patient.{name}" for name in changed]
