@@ -4,10 +4,16 @@ the same message id sent twice at once is applied once."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
+from tests.db_support import require_postgresql
 from tests.hl7_support import hl7_site
 from worklists.models import InboundMessage
-from worklists.services.inbound import inbound_mark_failed, inbound_store
+from worklists.services.inbound import (
+    inbound_mark_failed,
+    inbound_store,
+    inbound_store_and_find_applied,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FIXTURES = (hl7_site,)
@@ -154,3 +160,23 @@ def test_marking_applied_unless_repeat_leaves_out_a_copy_of_an_applied_message(h
     assert InboundMessage.objects.get(id=copy).status == "RECEIVED"
     assert InboundMessage.objects.get(id=other).status == "APPLIED"
     assert InboundMessage.objects.get(id=blank_b).status == "APPLIED"
+
+
+def test_a_store_that_skips_its_wal_flush_leaves_later_commits_synchronous(hl7_site):
+    # The store's commit need not wait for its WAL flush (the applying commit after it does);
+    # that must not carry over to the connection, or the AA would not mean durable.
+    require_postgresql("synchronous_commit is PostgreSQL's")
+    applied = _stored(hl7_site.id, "APPLIED")
+    InboundMessage.objects.filter(id=applied).update(message_id="M1")
+
+    ids, originals = inbound_store_and_find_applied(
+        [{"channel": "HL7", "raw": b"MSH|1", "site_id": hl7_site.id, "message_id": "M1"}] * 2,
+        applied_keys=[(hl7_site.id, "M1")],
+        flushed_by_next_commit=True,
+    )
+
+    assert originals == {(hl7_site.id, "M1"): applied}
+    assert InboundMessage.objects.filter(id__in=ids, status="RECEIVED").count() == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

@@ -179,9 +179,18 @@ def inbound_store(
     return message
 
 
-def _store_rows_statement(rows: Sequence[dict[str, Any]]) -> prepared.Statement:
+# Returned with each stored row, so that an INSERT run as its own transaction (autocommit)
+# commits without waiting for its WAL flush: the same as SET LOCAL synchronous_commit TO OFF in
+# a BEGIN ... COMMIT around it, without those three statements.
+_COMMIT_WITHOUT_FLUSH = ", set_config('synchronous_commit', 'off', true)"
+
+
+def _store_rows_statement(
+    rows: Sequence[dict[str, Any]], *, without_flush: bool = False
+) -> prepared.Statement:
     """One INSERT of the raw messages ``rows`` (``inbound_store``'s keyword arguments each),
-    returning their ids; prepared when it is one row (the statement every message runs)."""
+    returning their ids; prepared when it is one row (the statement every message runs).
+    ``without_flush``: its own transaction commits without waiting for the WAL flush."""
     db = _db()
     now = timezone.now()
     messages = [
@@ -199,13 +208,14 @@ def _store_rows_statement(rows: Sequence[dict[str, Any]]) -> prepared.Statement:
     ]
     sql, fields = _insert_statement(InboundMessage)
     params = [value for obj in messages for value in _params(obj, fields, db)]
-    if len(messages) == 1:
-        return prepared.Statement(sql, params, prepare=True)
     head, _, values = sql.partition(" VALUES ")
     placeholders, _, returning = values.partition(" RETURNING ")
+    if without_flush:
+        returning += _COMMIT_WITHOUT_FLUSH
     return prepared.Statement(
         f"{head} VALUES {', '.join([placeholders] * len(messages))} RETURNING {returning}",
         params,
+        prepare=len(messages) == 1,
     )
 
 
@@ -224,9 +234,9 @@ def inbound_store_and_find_applied(
     """Persist several raw messages in one statement (one commit for all of them), each row
     ``inbound_store``'s keyword arguments, and look up ``inbound_applied_many(applied_keys)``.
     Returns the stored ids in the order given, and the earlier applied message of each
-    (site id, message id) that has one. On PostgreSQL, outside a transaction, the store's
-    transaction and the lookup after its commit go to the server together: one round trip
-    for all the messages of a listener's batch.
+    (site id, message id) that has one. On PostgreSQL, outside a transaction, the store and
+    the lookup go to the server together: one round trip for all the messages of a listener's
+    batch.
 
     ``flushed_by_next_commit``: the caller acknowledges nothing before a later synchronous
     commit of its own, so this commit need not wait for its WAL flush (PostgreSQL
@@ -244,15 +254,13 @@ def inbound_store_and_find_applied(
         else:
             ids = _stored_ids(prepared.run(_store_rows_statement(rows)))
         return ids, _applied(prepared.run(lookup) if lookup else [])
-    statements = [prepared.Statement("BEGIN")]
-    if flushed_by_next_commit:
-        statements.append(prepared.Statement("SET LOCAL synchronous_commit TO OFF"))
-    store_at = len(statements)
-    statements += [_store_rows_statement(rows), prepared.Statement("COMMIT")]
-    if lookup is not None:
-        statements.append(lookup)
-    results = prepared.execute_together(statements)
-    return _stored_ids(results[store_at]), _applied(results[-1] if lookup is not None else [])
+    # Outside a transaction (autocommit), the INSERT commits on its own, at once; the lookup
+    # goes with it.
+    store = _store_rows_statement(rows, without_flush=flushed_by_next_commit)
+    if lookup is None:
+        return _stored_ids(prepared.run(store)), {}
+    stored, applied = prepared.execute_together([store, lookup])
+    return _stored_ids(stored), _applied(applied)
 
 
 def _applied_statement(keys: Sequence[tuple[int, str]]) -> prepared.Statement | None:
