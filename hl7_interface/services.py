@@ -177,11 +177,11 @@ def hl7_receive(*, raw: bytes, peer: str) -> Received:
 def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
     """``hl7_receive`` for several frames at once (group commit), answers in the same order.
 
-    The raw bytes of all of them are stored first, in one committed statement; then every
-    message is applied in ONE transaction, so the batch costs one commit, not one per message.
-    A message that fails is taken out and the others are applied again without it: its error
-    is stored and answered (AE/AR), the others are applied and AA'd. Every answer is built
-    after the commit that made it durable.
+    The raw bytes of all of them are stored first and committed (one statement, with the
+    lookup of messages they repeat); then every message is applied in ONE transaction, so the
+    batch costs one commit, not one per message. A message that fails is taken out and the
+    others are applied again without it: its error is stored and answered (AE/AR), the others
+    are applied and AA'd. Every answer is built after the commit that made it durable.
     """
     items = [_read(raw, peer) for raw, peer in frames]
     ids, originals = inbound_store_and_find_applied(
@@ -340,7 +340,6 @@ def _apply_batch(items: list[_Item]) -> None:
                 todo = [i for i in items if i.command is not None and i.error is None]
                 todo = [i for i in todo if not i.text and i.duplicate_of is None]
                 locks = OrderLocks.lock(
-                    identifiers=(key for item in todo for key in _identifier_keys(item)),
                     accessions=(
                         (i.entry.site.id, accession)
                         for i in todo
@@ -348,6 +347,7 @@ def _apply_batch(items: list[_Item]) -> None:
                         for order in i.command.orders
                         for accession in _accessions(order)
                     ),
+                    identifiers=(key for item in todo for key in _identifier_keys(item)),
                 )
                 applied: dict[tuple[int, str], int] = {}
                 marks: list[tuple[int, int | None]] = []
@@ -396,13 +396,14 @@ def _apply_batch(items: list[_Item]) -> None:
 
 
 def _identifier_keys(item: _Item) -> set[Keyed]:
-    """The identifiers the patients of an item's orders are named by (none for an identifier
-    the site may not send: the order's own resolution says why)."""
+    """The identifiers the patients of an item's orders are named by, for the orders that
+    resolve their patient (a cancel does not); none for an identifier the site may not send:
+    the order's own resolution says why."""
     if item.entry is None or not isinstance(item.command, mapping.OrdersCommand):
         return set()
     keys: set[Keyed] = set()
     for order in item.command.orders:
-        if order.patient is not None:
+        if order.patient is not None and order.action is not OrderAction.CANCEL:
             with contextlib.suppress(PatientError):
                 keys |= identifiers_keyed(item.entry.site, order.patient.identifiers)
     return keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 from tests import factories
 from tests.db_support import require_postgresql
@@ -15,10 +15,13 @@ from worklists.services.orders import (
     IdentifierInput,
     OrderAction,
     OrderInput,
+    OrderLocks,
     PatientInput,
     StudyInput,
+    _study_id_locked,
     order_apply,
 )
+from worklists.services.patients import _lock_identifier_keys, identifiers_keyed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -101,3 +104,43 @@ def test_orders_of_one_new_patient_at_once_share_one_patient(site_a):
     assert errors == []
     assert Study.objects.count() == SENDERS
     assert Patient.objects.count() == 1
+
+
+def test_a_batch_locking_its_rows_while_one_order_changes_them_waits_and_does_not_deadlock(
+    site_a,
+):
+    # A single order (REST) locks its study, then its patient's identifiers; an HL7 batch locks
+    # them up front. Both in the same order (studies first), or the two deadlock.
+    fnr = factories.synthetic_fnr()
+    order = _order("LOCK-ORDER", fnr)
+    order_apply(site_id=site_a.id, order=order, actor=Actor.for_site("alfa"))
+    assert order.patient is not None
+    keys = identifiers_keyed(site_a, order.patient.identifiers)
+    study_locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def single_order() -> None:
+        try:
+            with transaction.atomic():
+                _study_id_locked(site_a, "LOCK-ORDER", None)
+                study_locked.set()
+                # Long enough for the batch to send its locks and wait on one of them.
+                threading.Event().wait(0.5)
+                _lock_identifier_keys(keys)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=single_order)
+    thread.start()
+    assert study_locked.wait(10)
+    try:
+        with transaction.atomic():
+            locks = OrderLocks.lock(accessions=[(site_a.id, "LOCK-ORDER")], identifiers=keys)
+    finally:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert locks.accessions.study_id((site_a.id, "LOCK-ORDER")) is not None
+    assert locks.identifiers.found(keys) == [(next(iter(keys)), Patient.objects.get().id)]

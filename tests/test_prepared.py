@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from tests.db_support import require_postgresql
 from worklists import prepared
 from worklists.models import Patient
 
@@ -56,23 +55,26 @@ def test_a_failing_statement_sent_together_fails_the_callers_transaction():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_transaction_the_statements_open_themselves_is_rolled_back_when_one_fails():
-    require_postgresql("explicit BEGIN and COMMIT sent together are used on PostgreSQL")
+def test_statements_sent_together_outside_a_transaction_commit_together_or_not_at_all():
     taken = Patient.objects.create(family_name="Aas").id
 
     with pytest.raises(IntegrityError):
         prepared.execute_together(
             [
-                prepared.Statement("BEGIN"),
                 _insert("Berg"),
                 prepared.Statement(
                     f"UPDATE {TABLE} SET id = %s WHERE family_name = 'Berg'",  # noqa: S608
                     [taken],
                 ),
-                prepared.Statement("COMMIT"),
             ]
         )
+    [(berg,)] = prepared.execute_together([_insert("Berg")])
 
-    # Nothing half-done is committed, and the connection is usable, out of any transaction.
-    assert list(Patient.objects.values_list("family_name", flat=True)) == ["Aas"]
-    assert connection.connection.info.transaction_status == 0  # IDLE
+    # Nothing of the failed pair was kept; the connection is usable, out of any transaction.
+    assert list(Patient.objects.order_by("id").values_list("family_name", flat=True)) == [
+        "Aas",
+        "Berg",
+    ]
+    assert Patient.objects.get(id=berg[0]).family_name == "Berg"
+    assert not connection.in_atomic_block
+    assert prepared.execute_together([]) == []

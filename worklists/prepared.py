@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorDebugWrapper
 
@@ -46,15 +46,14 @@ class Statement:
     prepare: bool = False
 
 
-def _postgresql_connection(prepare: bool) -> tuple[BaseDatabaseWrapper, psycopg.Connection[Any]]:
-    db = connections[DEFAULT_DB_ALIAS]
+def _postgresql_connection(db: BaseDatabaseWrapper, prepare: bool) -> psycopg.Connection[Any]:
     db.ensure_connection()
     db.validate_thread_sharing()
     db.validate_no_broken_transaction()
     raw_connection: psycopg.Connection[Any] = db.connection
     if prepare:
         enable_explicit_prepare(raw_connection)
-    return db, raw_connection
+    return raw_connection
 
 
 def _send(db: BaseDatabaseWrapper, cursor: psycopg.Cursor[Any], statement: Statement) -> None:
@@ -71,29 +70,24 @@ def execute_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ..
     go in one network round trip (libpq pipeline mode): statements whose parameters do not
     depend on each other's results cost one wait for the server, not one each.
 
-    Inside a transaction the first error aborts it as usual (the caller's atomic block rolls it
-    back). Outside one, the statements may open and commit their own (BEGIN ... COMMIT); if one
-    fails, whatever it opened is rolled back before the error is raised, so the connection is
-    left as it was found."""
+    Inside a transaction they are part of it, and the first error aborts it as usual (the
+    caller's atomic block rolls it back). Outside one they run as ONE implicit transaction:
+    all of them commit together, or, if one fails, none does."""
+    if not statements:
+        return []
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "postgresql":
-        return [run(statement) for statement in statements]
-    db, raw_connection = _postgresql_connection(any(s.prepare for s in statements))
+        if db.in_atomic_block:
+            return [run(statement) for statement in statements]
+        with transaction.atomic(using=db.alias):
+            return [run(statement) for statement in statements]
+    raw_connection = _postgresql_connection(db, any(s.prepare for s in statements))
     cursors = [psycopg.Cursor(raw_connection) for _statement in statements]
     try:
-        with db.wrap_database_errors:
-            try:
-                with raw_connection.pipeline():
-                    for cursor, statement in zip(cursors, statements, strict=True):
-                        _send(db, cursor, statement)
-            except psycopg.Error:
-                if not db.in_atomic_block and raw_connection.info.transaction_status in (
-                    psycopg.pq.TransactionStatus.INTRANS,
-                    psycopg.pq.TransactionStatus.INERROR,
-                ):
-                    raw_connection.execute("ROLLBACK")
-                raise
-            return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+        with db.wrap_database_errors, raw_connection.pipeline():
+            for cursor, statement in zip(cursors, statements, strict=True):
+                _send(db, cursor, statement)
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()
@@ -114,7 +108,7 @@ def execute(sql: str, params: Params, *, prepare: bool = True) -> list[tuple[Any
             django_cursor.execute(sql, params)
             return list(django_cursor.fetchall()) if django_cursor.description else []
     statement = Statement(sql, params, prepare)
-    db, raw_connection = _postgresql_connection(prepare)
+    raw_connection = _postgresql_connection(db, prepare)
     with db.wrap_database_errors, psycopg.Cursor(raw_connection) as cursor:
         _send(db, cursor, statement)
         return cursor.fetchall() if cursor.description else []

@@ -235,8 +235,10 @@ def inbound_store_and_find_applied(
     ``inbound_store``'s keyword arguments, and look up ``inbound_applied_many(applied_keys)``.
     Returns the stored ids in the order given, and the earlier applied message of each
     (site id, message id) that has one. On PostgreSQL, outside a transaction, the store and
-    the lookup go to the server together: one round trip for all the messages of a listener's
-    batch.
+    the lookup go to the server together (one round trip for all the messages of a listener's
+    batch) and commit together: the messages are stored, committed, before anything applies
+    them. Should the lookup fail, nothing is stored and nothing is acknowledged; the senders
+    keep their messages and send them again.
 
     ``flushed_by_next_commit``: the caller acknowledges nothing before a later synchronous
     commit of its own, so this commit need not wait for its WAL flush (PostgreSQL
@@ -254,8 +256,6 @@ def inbound_store_and_find_applied(
         else:
             ids = _stored_ids(prepared.run(_store_rows_statement(rows)))
         return ids, _applied(prepared.run(lookup) if lookup else [])
-    # Outside a transaction (autocommit), the INSERT commits on its own, at once; the lookup
-    # goes with it.
     store = _store_rows_statement(rows, without_flush=flushed_by_next_commit)
     if lookup is None:
         return _stored_ids(prepared.run(store)), {}

@@ -462,27 +462,27 @@ class AccessionLocks:
 @dataclass(frozen=True, slots=True)
 class OrderLocks:
     """What a batch of messages will change, locked at the start of its transaction in one
-    round trip, in the lock order of patients.py: the identifiers that name its patients (by
-    id), then the studies of its accession numbers (by id)."""
+    round trip, in the lock order of patients.py: the studies of its accession numbers (by
+    id), then the identifiers that name its patients (by id)."""
 
-    identifiers: IdentifierLocks
     accessions: AccessionLocks
+    identifiers: IdentifierLocks
 
     @classmethod
     def lock(
-        cls, *, identifiers: Iterable[Keyed], accessions: Iterable[tuple[int, str]]
+        cls, *, accessions: Iterable[tuple[int, str]], identifiers: Iterable[Keyed]
     ) -> OrderLocks:
-        wanted_identifiers = sorted(set(identifiers))
         wanted_accessions = sorted(set(accessions))
+        wanted_identifiers = sorted(set(identifiers))
         statements = [
-            IdentifierLocks.statement(wanted_identifiers),
             AccessionLocks.statement(wanted_accessions),
+            IdentifierLocks.statement(wanted_identifiers),
         ]
         results = iter(prepared.execute_together([s for s in statements if s is not None]))
         rows = [next(results) if s is not None else [] for s in statements]
         return cls(
-            identifiers=IdentifierLocks(wanted_identifiers, rows[0]),
-            accessions=AccessionLocks(wanted_accessions, rows[1]),
+            accessions=AccessionLocks(wanted_accessions, rows[0]),
+            identifiers=IdentifierLocks(wanted_identifiers, rows[1]),
         )
 
 

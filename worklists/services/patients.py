@@ -1,8 +1,9 @@
 """Patients as sites identify them: resolving identifiers, demographics updates, merges.
 
-Lock order, everywhere a patient changes: identifier rows (by id), then patient rows (by id),
-then study rows (by id). Order ingest follows the same order, so a merge and an order for the
-same patient queue behind each other instead of deadlocking.
+Lock order, everywhere a patient changes: study rows (by id), then identifier rows (by id), then
+patient rows (by id). Order ingest (one order, or an HL7 batch's ``OrderLocks``), merges and
+DICOM follow the same order, so a merge and an order for the same patient queue behind each
+other instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -165,8 +166,9 @@ def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
 
 class IdentifierLocks:
     """The identifiers a batch of messages names, locked in one statement at the start of the
-    batch's transaction (see ``orders.OrderLocks``), so resolving each order's patient needs no
-    lock query of its own. Identifiers the batch adds are recorded here.
+    batch's transaction, after its studies (see ``orders.OrderLocks``), so resolving each
+    order's patient needs no lock query of its own. Identifiers the batch adds are recorded
+    here.
 
     A patient update or merge in the batch may move identifiers from one patient to another:
     after one, ``forget()`` and the lookups go to the database again. An identifier added by
