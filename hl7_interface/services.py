@@ -340,13 +340,7 @@ def _apply_batch(items: list[_Item]) -> None:
                 todo = [i for i in items if i.command is not None and i.error is None]
                 todo = [i for i in todo if not i.text and i.duplicate_of is None]
                 locks = OrderLocks.lock(
-                    accessions=(
-                        (i.entry.site.id, accession)
-                        for i in todo
-                        if i.entry is not None and isinstance(i.command, mapping.OrdersCommand)
-                        for order in i.command.orders
-                        for accession in _accessions(order)
-                    ),
+                    accessions=(key for item in todo for key in _accession_keys(item)),
                     identifiers=(key for item in todo for key in _identifier_keys(item)),
                 )
                 applied: dict[tuple[int, str], int] = {}
@@ -393,6 +387,17 @@ def _apply_batch(items: list[_Item]) -> None:
             conflicts += 1
             if conflicts >= 5:
                 raise
+
+
+def _accession_keys(item: _Item) -> set[tuple[int, str]]:
+    """(site id, accession number) of the studies an item's orders may apply to."""
+    if item.entry is None or not isinstance(item.command, mapping.OrdersCommand):
+        return set()
+    return {
+        (item.entry.site.id, accession)
+        for order in item.command.orders
+        for accession in _accessions(order)
+    }
 
 
 def _identifier_keys(item: _Item) -> set[Keyed]:

@@ -409,7 +409,7 @@ def orders_apply_locked(
 ) -> list[OrderResult]:
     """``orders_apply`` inside the caller's transaction (the HL7 listener applies a batch of
     messages in one): no savepoint, no retry. ``ConcurrentCreate`` means the transaction is
-    broken and must be rolled back and run again. ``locks``: the batch's identifiers and studies,
+    broken and must be rolled back and run again. ``locks``: the batch's studies and identifiers,
     locked already."""
     results = [
         _order_apply_once(site=site, order=order, actor=actor, locks=locks) for order in orders

@@ -121,7 +121,8 @@ def _apply_demographics(patient: Patient, patient_in: PatientInput) -> list[str]
 
 def _add_identifiers(patient: Patient, keyed: list[Keyed], *, new_patient: bool = False) -> None:
     """Add the identifiers ``keyed`` to ``patient``; ``new_patient``: it is not stored yet, and
-    is stored with the first of them (one statement where the database can)."""
+    is stored with the first of them (one statement where the database can), or alone when
+    there are none."""
     try:
         for index, (kind, authority, value) in enumerate(keyed):
             identifier = PatientIdentifier(kind=kind, authority=authority, value=value)
