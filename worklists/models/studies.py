@@ -148,8 +148,16 @@ class StudyEvent(models.Model):
     )
     from_status = models.CharField(max_length=12, choices=StudyStatus.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=StudyStatus.choices)
+    # Not indexed: no page or indicator asks for one user's events, and every transition (each
+    # "read next", each inbound order) would pay for the index. Deleting a user who acted is
+    # refused (PROTECT) after a scan; users are deactivated, not deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(
         max_length=150, blank=True, help_text="Who acted, also for systems without a user."
@@ -180,8 +188,14 @@ class Assignment(models.Model):
     )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     assigned_at = models.DateTimeField()
+    # Not indexed, as StudyEvent.actor: nothing looks assignments up by who made them.
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     reason = models.TextField(blank=True)
     last_activity_at = models.DateTimeField(
