@@ -34,7 +34,6 @@ from worklists.models import (
     Credential,
     Patient,
     Radiologist,
-    RoutingDecision,
     Shift,
     Site,
     Study,
@@ -191,7 +190,6 @@ def reset_claims() -> None:
     """Put every claimed study back, so each phase starts from the same pool."""
     claimed = Assignment.objects.filter(kind=Assignment.Kind.PULL).values("study_id")
     StudyEvent.objects.filter(study_id__in=claimed).delete()
-    RoutingDecision.objects.filter(mode=RoutingDecision.Mode.PULL).delete()
     Study.objects.filter(id__in=claimed).update(status=StudyStatus.READY)
     Assignment.objects.filter(kind=Assignment.Kind.PULL).delete()
     Study.objects.filter(status=StudyStatus.ASSIGNED, assignments__isnull=True).update(
@@ -203,8 +201,7 @@ def reset_claims() -> None:
         # the study checks them all (a state no live system reaches).
         with connection.cursor() as cursor:
             cursor.execute(
-                "VACUUM ANALYZE worklists_study, worklists_assignment, worklists_studyevent, "
-                "worklists_routingdecision"
+                "VACUUM ANALYZE worklists_study, worklists_assignment, worklists_studyevent"
             )
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from tests import factories
 from tests.live_support import drain
-from worklists import live, routing
+from worklists import live, routing, selectors
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
 from worklists.live import StudyEventBatcher
@@ -83,8 +83,21 @@ def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site
         "read next",
         reader.user_id,
     )
-    decision = RoutingDecision.objects.get(study=stat)
-    assert (decision.mode, decision.radiologist_id) == (RoutingDecision.Mode.PULL, reader.id)
+    # the claim's decision is stored once, in its event, and read back as a decision
+    assert event.data == {
+        "radiologist_id": reader.id,
+        "kind": "PULL",
+        "tier": 0,
+        "bundled": False,
+        "rule": "first free study in reading order the reader may take",
+    }
+    assert not RoutingDecision.objects.filter(study=stat).exists()
+    [decision] = selectors.routing_decisions(study=stat)
+    assert (decision.mode, decision.radiologist, decision.tier) == (
+        RoutingDecision.Mode.PULL,
+        reader,
+        0,
+    )
     assert Study.objects.get(id=stat.id).status == StudyStatus.ASSIGNED
 
 

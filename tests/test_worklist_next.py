@@ -132,6 +132,27 @@ def test_only_coordinators_assign_and_read_routing_decisions(
     assert decisions[0]["trace"]["reason"] == "mine now"
 
 
+def test_a_read_next_claim_shows_among_the_routing_decisions_without_an_id(
+    reader, other_radiologist, site_a, neuro, client_for, coordinator
+):
+    study = factories.ready_study(site_a, neuro)
+    assert client_for(reader.user).post(reverse("api-worklist-next")).status_code == 200
+    routing = reverse("api-study-routing", kwargs={"study_id": study.id})
+    assign = reverse("api-study-assign", kwargs={"study_id": study.id})
+    body = {"radiologist_id": other_radiologist.id, "reason": "handover"}
+    assert client_for(coordinator).post(assign, body, format="json").status_code == 200
+
+    decisions = client_for(coordinator).get(routing).json()
+
+    assert [(d["mode"], d["radiologist_id"]) for d in decisions] == [
+        ("MANUAL", other_radiologist.id),
+        ("PULL", reader.id),
+    ]
+    assert decisions[1]["id"] is None
+    assert decisions[1]["trigger"] == "read_next"
+    assert decisions[1]["trace"]["rule"] == "first free study in reading order the reader may take"
+
+
 def test_the_read_next_button_claims_and_opens_the_reading_page(reader, site_a, neuro, client):
     study = factories.ready_study(site_a, neuro)
     client.force_login(reader.user)

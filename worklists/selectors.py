@@ -23,6 +23,7 @@ from worklists.models import (
     RoutingDecision,
     Study,
     StudyEvent,
+    StudyStatus,
     Subspecialty,
 )
 
@@ -222,11 +223,40 @@ def study_open_alerts(*, study: Study) -> list[CoordinatorAlert]:
 
 
 def routing_decisions(*, study: Study, limit: int = 10) -> list[RoutingDecision]:
-    return list(
+    """The decisions that put ``study`` where it went, newest first: the router's and the
+    coordinators' rows, and each "read next" claim, whose decision its event carries (shown
+    as an unsaved RoutingDecision, without an id)."""
+    stored = list(
         RoutingDecision.objects.filter(study=study)
         .select_related("radiologist__user")
         .order_by("-decided_at", "-id")[:limit]
     )
+    claims = list(
+        StudyEvent.objects.filter(
+            study=study, to_status=StudyStatus.ASSIGNED, data__kind=Assignment.Kind.PULL
+        ).order_by("-at", "-id")[:limit]
+    )
+    readers = Radiologist.objects.select_related("user").in_bulk(
+        {event.data.get("radiologist_id") for event in claims}
+    )
+    read_next = [
+        RoutingDecision(
+            study=study,
+            decided_at=event.at,
+            mode=RoutingDecision.Mode.PULL,
+            trigger="read_next",
+            tier=event.data.get("tier", 0),
+            radiologist=readers.get(event.data.get("radiologist_id")),
+            trace={
+                "chosen": event.data.get("radiologist_id"),
+                "bundled": event.data.get("bundled", False),
+                "rule": event.data.get("rule", ""),
+            },
+        )
+        for event in claims
+    ]
+    newest_first = sorted(stored + read_next, key=lambda d: d.decided_at, reverse=True)
+    return newest_first[:limit]
 
 
 def assignable_radiologists(*, study: Study) -> list[Radiologist]:

@@ -380,7 +380,8 @@ class AiFindingOutSerializer(serializers.Serializer):
 
 
 class RoutingDecisionOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    # null for a "read next" claim, whose decision is stored in its study event
+    id = serializers.IntegerField(allow_null=True)
     decided_at = serializers.DateTimeField()
     mode = serializers.CharField()
     trigger = serializers.CharField()

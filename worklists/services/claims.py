@@ -2,7 +2,9 @@
 
 "Read next" is one statement on PostgreSQL: pick the first free study in reading order that
 this reader may take (``FOR UPDATE SKIP LOCKED``), together with the same patient's other
-unread studies, mark them ASSIGNED, and write their assignments, events and routing decisions.
+unread studies, mark them ASSIGNED, and write their assignments and events. The reader's own
+choice by a fixed rule is one fact, so it is stored once: the event of the claim carries the
+decision (reader, tier, rule), and selectors.routing_decisions shows it beside the router's.
 Eligibility is evaluated in that statement from the current rows (shifts, competences,
 credentials on the site's own calendar day), so a revoked credential or an ended shift counts
 at once. SQLite serialises writers, so there the same rules run through worklists.routing.
@@ -136,18 +138,26 @@ WITH first AS (
     SELECT id, 'READY', 'ASSIGNED', %(uid)s::bigint, %(label)s::text, %(now)s::timestamptz,
         CASE WHEN pos = 0 THEN 'read next' ELSE 'read next: same patient' END,
         jsonb_build_object('radiologist_id', %(rid)s::bigint, 'kind', 'PULL',
-            'rule', 'first free study in reading order the reader may take')
-    FROM claimed
-), decided AS (
-    INSERT INTO worklists_routingdecision
-        (study_id, decided_at, mode, trigger, tier, radiologist_id, trace)
-    SELECT id, %(now)s::timestamptz, 'PULL', 'read_next', escalation_tier, %(rid)s::bigint,
-        jsonb_build_object('chosen', %(rid)s::bigint, 'bundled', pos = 1,
-            'rule', 'first free study in reading order the reader may take')
+            'tier', escalation_tier, 'bundled', pos = 1, 'rule', %(rule)s::text)
     FROM claimed
 )
 SELECT id, site_id FROM claimed ORDER BY pos, id
 """
+
+
+READ_NEXT_RULE = "first free study in reading order the reader may take"
+
+
+def read_next_decision(*, radiologist_id: int, tier: int, bundled: bool) -> dict[str, Any]:
+    """The data of a "read next" claim's event, which is also its routing decision (the
+    statement builds the same object)."""
+    return {
+        "radiologist_id": radiologist_id,
+        "kind": Assignment.Kind.PULL,
+        "tier": tier,
+        "bundled": bundled,
+        "rule": READ_NEXT_RULE,
+    }
 
 
 # A (worklist, site) pair as one number for the claim statement: site ids stay below 2**32.
@@ -214,6 +224,7 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
             "now": now,
             "uid": actor.user_id,
             "label": actor.label,
+            "rule": READ_NEXT_RULE,
             **_scope_arrays(scope),
         }
         rows = _run_claim(params)
@@ -252,11 +263,9 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
             actor=actor,
             at=now,
             reason="read next" if position == 0 else "read next: same patient",
-            data={
-                "radiologist_id": radiologist_id,
-                "kind": Assignment.Kind.PULL,
-                "rule": "first free study in reading order the reader may take",
-            },
+            data=read_next_decision(
+                radiologist_id=radiologist_id, tier=study.escalation_tier, bundled=position > 0
+            ),
         )
         Assignment.objects.create(
             study=study,
@@ -265,19 +274,6 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
             assigned_at=now,
             assigned_by_id=actor.user_id,
             last_activity_at=now,
-        )
-        RoutingDecision.objects.create(
-            study=study,
-            decided_at=now,
-            mode=RoutingDecision.Mode.PULL,
-            trigger="read_next",
-            tier=study.escalation_tier,
-            radiologist_id=radiologist_id,
-            trace={
-                "chosen": radiologist_id,
-                "bundled": position > 0,
-                "rule": "first free study in reading order the reader may take",
-            },
         )
         claimed.append(study.id)
     return claimed
