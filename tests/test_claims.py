@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -22,8 +23,11 @@ from worklists.live import StudyEventBatcher
 from worklists.models import (
     Assignment,
     Credential,
+    Radiologist,
+    ReaderFactsVersion,
     RoutingDecision,
     Shift,
+    SiteMembership,
     Study,
     StudyEvent,
     StudyStatus,
@@ -163,7 +167,16 @@ def test_read_next_gives_nothing_the_reader_may_not_read(spoil, owner, site_a, n
 
 
 @pytest.mark.parametrize(
-    "spoil", ["credential_revoked", "shift_ended", "deactivated", "incompetent"]
+    "spoil",
+    [
+        "credential_revoked",
+        "credential_expired",
+        "shift_ended",
+        "shift_moved_to_another_worklist",
+        "deactivated",
+        "incompetent",
+        "modality_dropped",
+    ],
 )
 def test_a_change_after_the_scope_was_cached_counts_at_once(spoil, reader, site_a, neuro):
     factories.ready_study(site_a, neuro)
@@ -179,9 +192,98 @@ def test_a_change_after_the_scope_was_cached_counts_at_once(spoil, reader, site_
             reader.save(update_fields=["is_active"])
         case "incompetent":
             reader.competences.all().delete()
+        case "credential_expired":
+            yesterday = timezone.localdate() - dt.timedelta(days=1)
+            Credential.objects.filter(radiologist=reader).update(valid_until=yesterday)
+        case "shift_moved_to_another_worklist":
+            Shift.objects.get(radiologist=reader).worklists.set(
+                [factories.SubspecialtyFactory(code="msk")]
+            )
+        case "modality_dropped":
+            Radiologist.objects.filter(id=reader.id).update(modalities=["US"])
 
     assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is None
     assert Assignment.objects.filter(radiologist=reader).count() == 1
+
+
+def test_a_cached_scope_ends_when_the_clock_ends_the_readers_shift(owner, neuro):
+    now = timezone.now()
+    factories.shift(owner, worklists=(neuro,), ends_at=now + dt.timedelta(minutes=10))
+
+    built = reader_pull_scope(radiologist_id=owner.id, now=now)
+    again = reader_pull_scope(radiologist_id=owner.id, now=now + dt.timedelta(minutes=9))
+    after = reader_pull_scope(radiologist_id=owner.id, now=now + dt.timedelta(minutes=10))
+
+    assert (built.cached, again.cached, after.cached) == (False, True, False)
+    assert built.valid_until == now + dt.timedelta(minutes=10)
+    assert not built.scope.is_empty
+    assert after.scope.is_empty
+
+
+def test_a_cached_scope_ends_at_the_end_of_a_credentials_last_day_on_the_sites_calendar(
+    owner, site_a, neuro
+):
+    now = timezone.now()
+    factories.shift(owner, worklists=(neuro,), ends_at=now + dt.timedelta(days=3))
+    zone = zoneinfo.ZoneInfo(site_a.time_zone)
+    today = now.astimezone(zone).date()
+    Credential.objects.filter(radiologist=owner).update(valid_until=today)
+
+    built = reader_pull_scope(radiologist_id=owner.id, now=now)
+
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    assert built.valid_until == midnight
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="counted by PostgreSQL triggers; SQLite never caches"
+)
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "shift_added",
+        "shift_edited",
+        "shift_deleted",
+        "shift_worklists",
+        "shift_sites",
+        "competence_added",
+        "competence_deleted",
+        "credential_edited",
+        "reader_edited",
+        "site_membership",
+    ],
+)
+def test_every_kind_of_edit_to_a_readers_facts_is_counted(edit, owner, site_a, neuro):
+    shift = factories.shift(owner, worklists=(neuro,))
+
+    def count() -> int:
+        row = ReaderFactsVersion.objects.filter(radiologist_id=owner.id).first()
+        return row.version if row else 0
+
+    before = count()
+    match edit:
+        case "shift_added":
+            factories.shift(owner)
+        case "shift_edited":
+            Shift.objects.filter(id=shift.id).update(role=Shift.Role.BACKUP)
+        case "shift_deleted":
+            shift.delete()
+        case "shift_worklists":
+            shift.worklists.add(factories.SubspecialtyFactory(code="msk"))
+        case "shift_sites":
+            shift.sites.add(site_a)
+        case "competence_added":
+            factories.competence(owner, factories.SubspecialtyFactory(code="msk"))
+        case "competence_deleted":
+            owner.competences.all().delete()
+        case "credential_edited":
+            Credential.objects.filter(radiologist=owner).update(revoked_at=timezone.now())
+        case "reader_edited":
+            Radiologist.objects.filter(id=owner.id).update(is_active=False)
+        case "site_membership":
+            SiteMembership.objects.create(user=owner.user, site=site_a)
+
+    assert count() > before
 
 
 def test_a_backup_reader_reads_next_only_once_the_study_has_escalated(owner, site_a, neuro):

@@ -31,7 +31,8 @@ def test_read_next_decisions_fold_into_their_events_and_one_without_an_event_sta
     other = factories.ready_study(site_a, neuro)
     actor = Actor(user_id=owner.user_id, label=owner.user.username)
     claimed = study_claim_next(radiologist_id=owner.id, actor=actor)
-    assert claimed is not None and claimed.study_ids == [first.id, sibling.id]
+    assert claimed is not None
+    assert claimed.study_ids == [first.id, sibling.id]
     try:
         # Back before the fold: each claim's decision is a row of its own again.
         _migrate(BEFORE_FOLD)

@@ -312,3 +312,30 @@ def test_the_independent_rules_and_decide_agree_on_a_reader_who_meets_every_rule
     assert decision.chosen is not None
     assert decision.chosen.reader_id == 1
     assert [e.reader_id for e in decision.excluded] == [2]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reader=readers(),
+    covered=st.frozensets(st.sampled_from(SITES)),
+    minutes=st.integers(min_value=1, max_value=60 * 24 * 3),
+)
+def test_a_pull_scope_holds_until_the_clock_changes_the_readers_facts(reader, covered, minutes):
+    # the same reader, a while later: up to just before the change the scope is the same, and
+    # the change itself is a moment at which some shift or credential flips
+    later = NOW + dt.timedelta(minutes=minutes)
+    change = routing.facts_change_by_clock(reader, now=NOW)
+    sites = {c.site_id for c in reader.credentials}
+
+    def scope_at(at: dt.datetime) -> routing.Scope:
+        return routing.reader_scope(reader, now=at, site_ids=sites, covered_site_ids=covered)
+
+    if change is None or later < change:
+        assert scope_at(later) == scope_at(NOW)
+    if change is not None:
+        assert change > NOW
+        just_before = change - dt.timedelta(microseconds=1)
+        flips = [s.active_at(just_before) != s.active_at(change) for s in reader.shifts] + [
+            c.valid_at(just_before) != c.valid_at(change) for c in reader.credentials
+        ]
+        assert any(flips)

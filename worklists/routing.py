@@ -359,6 +359,27 @@ def reader_scope(
     )
 
 
+def facts_change_by_clock(reader: ReaderFacts, *, now: dt.datetime) -> dt.datetime | None:
+    """The next moment the clock alone changes what ``reader`` may read: one of their shifts
+    starts or ends, or a credential's first day begins or its last day ends on its site's own
+    calendar. None when nothing is due. Until then reader_scope gives the same scope."""
+    moments: list[dt.datetime] = []
+    for shift in reader.shifts:
+        moments += [moment for moment in (shift.starts_at, shift.ends_at) if moment > now]
+    for credential in reader.credentials:
+        if credential.revoked:
+            continue
+        zone = zoneinfo.ZoneInfo(credential.time_zone)
+        days = [credential.valid_from]
+        if credential.valid_until is not None:
+            days.append(credential.valid_until + dt.timedelta(days=1))
+        for day in days:
+            midnight = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+            if midnight > now:
+                moments.append(midnight)
+    return min(moments, default=None)
+
+
 def pick_for_reader(studies: Sequence[StudyFacts], *, scope: Scope) -> list[StudyFacts]:
     """The study "read next" gives ``reader``, then the same patient's other unread studies
     the reader may take (bundled: one reader reads one patient's studies). Empty: nothing."""

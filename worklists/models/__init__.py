@@ -4,7 +4,13 @@ from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
 from worklists.models.patients import Patient, PatientIdentifier
 from worklists.models.radiologists import Competence, Credential, Radiologist
-from worklists.models.routing import AiFinding, CoverageWindow, RoutingDecision, Shift
+from worklists.models.routing import (
+    AiFinding,
+    CoverageWindow,
+    ReaderFactsVersion,
+    RoutingDecision,
+    Shift,
+)
 from worklists.models.sites import DeadlineContract, Site, SiteApiToken, SiteMembership
 from worklists.models.studies import (
     UNREAD_STATUSES,
@@ -33,6 +39,7 @@ __all__ = [
     "PatientIdentifier",
     "Priority",
     "Radiologist",
+    "ReaderFactsVersion",
     "RoutingDecision",
     "Sex",
     "Shift",

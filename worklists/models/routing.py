@@ -114,6 +114,25 @@ class CoverageWindow(models.Model):
         return f"{self.site_id} {self.get_day_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
 
 
+class ReaderFactsVersion(models.Model):
+    """How often a reader's routing facts have changed: their shifts (and what a shift covers),
+    competences, credentials, site membership, or the reader row itself (active, modalities).
+
+    Counted by database triggers on PostgreSQL (migration 0011), so an edit by any path (a
+    service, the admin, a shift import, a bulk ``update()``) counts. "Read next" claims with a
+    scope cached in the process; the claim statement compares this count with the one the scope
+    was built at, and claims nothing when they differ, so a revoked credential or an ended shift
+    counts at once while the statement reads one row instead of five tables.
+    """
+
+    # Not a foreign key: the count outlives a deleted reader, whose cached scopes it ends.
+    radiologist_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"reader {self.radiologist_id}: facts version {self.version}"
+
+
 class RoutingDecision(models.Model):
     """Why a study went where it went: every reader considered, with scores or the reason."""
 

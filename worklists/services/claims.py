@@ -5,9 +5,10 @@ this reader may take (``FOR UPDATE SKIP LOCKED``), together with the same patien
 unread studies, mark them ASSIGNED, and write their assignments and events. The reader's own
 choice by a fixed rule is one fact, so it is stored once: the event of the claim carries the
 decision (reader, tier, rule), and selectors.routing_decisions shows it beside the router's.
-Eligibility is evaluated in that statement from the current rows (shifts, competences,
-credentials on the site's own calendar day), so a revoked credential or an ended shift counts
-at once. SQLite serialises writers, so there the same rules run through worklists.routing.
+Eligibility is the reader's pull scope, built by worklists.routing and cached for a short
+while; the statement claims nothing once the reader's facts have changed since (see the note
+above the statement), so a revoked credential or an ended shift counts at once. SQLite
+serialises writers, so there the same rules run through worklists.routing on every claim.
 """
 
 from __future__ import annotations
@@ -76,14 +77,17 @@ class Claimed:
 
 
 # The claim. Which (worklist, site) pairs the reader may take, and from which escalation tier, is
-# the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as arrays. What
-# can change at any moment is checked on each claimed row by the statement itself: the reader is
-# active, on shift now, competent in the study's worklist, and holds a credential valid today on
-# the site's own calendar.
+# the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as arrays. The
+# scope may come from the process's cache: the statement claims nothing unless the reader's
+# facts (shifts, competences, credentials, active) are unchanged since it was built, by the
+# count database triggers keep (ReaderFactsVersion); the clock's changes (a shift ending, a
+# credential's last day) end the cached scope before they happen (PullScope.valid_until).
 _CLAIM_SQL = """
 WITH first AS (
     SELECT s.id, s.patient_id FROM worklists_study s
     WHERE s.status = 'READY'
+      AND (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
+           WHERE v.radiologist_id = %(rid)s) = %(facts_version)s
       -- CASE fixes the order: only a study the reader may take (its modality; its worklist,
       -- site and escalation tier among the reader's) tries the patient's advisory lock, which
       -- keeps other readers off this patient's studies until this statement ends, so the
@@ -110,20 +114,6 @@ WITH first AS (
     SET status = 'ASSIGNED', status_changed_at = %(now)s, updated_at = %(now)s
     FROM picked p
     WHERE s.id = p.id AND s.status = 'READY'
-      -- one semi-join: the reader is active, competent in the study's worklist, holds a
-      -- credential valid today on the site's calendar, and is on shift now
-      AND EXISTS (SELECT 1 FROM worklists_radiologist r
-                  JOIN worklists_competence c ON c.radiologist_id = r.id
-                      AND c.subspecialty_id = s.worklist_id
-                  JOIN worklists_credential cr ON cr.radiologist_id = r.id
-                      AND cr.site_id = s.site_id AND cr.revoked_at IS NULL
-                  JOIN worklists_site site ON site.id = s.site_id
-                  WHERE r.id = %(rid)s AND r.is_active
-                  AND cr.valid_from <= (%(now)s AT TIME ZONE site.time_zone)::date
-                  AND (cr.valid_until IS NULL
-                       OR cr.valid_until >= (%(now)s AT TIME ZONE site.time_zone)::date)
-                  AND EXISTS (SELECT 1 FROM worklists_shift sh WHERE sh.radiologist_id = r.id
-                              AND sh.starts_at <= %(now)s AND sh.ends_at > %(now)s))
     RETURNING s.id, s.site_id, s.escalation_tier, p.pos
 ), assigned AS (
     INSERT INTO worklists_assignment
@@ -194,10 +184,9 @@ def _scope_arrays(scope: routing.Scope) -> dict[str, str]:
 def _broadcast_claimed(rows: Sequence[tuple[int, int]]) -> None:
     """Tell the sockets watching each claimed study's site, once the claim has committed
     (batched: at hundreds of claims a second a task each would cost as much as the claim)."""
-    for study_id, site_id in rows:
-        live.broadcast_batched_after_commit(
-            study_id=study_id, site_id=site_id, event="study.status", status=StudyStatus.ASSIGNED
-        )
+    live.broadcast_many_batched_after_commit(
+        studies=rows, event="study.status", status=StudyStatus.ASSIGNED
+    )
 
 
 def _run_claim(params: dict[str, Any]) -> list[tuple[int, int]]:
@@ -206,17 +195,17 @@ def _run_claim(params: dict[str, Any]) -> list[tuple[int, int]]:
 
 
 def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
-    scope, cached = routing_service.reader_pull_scope(radiologist_id=radiologist_id, now=now)
+    pull = routing_service.reader_pull_scope(radiologist_id=radiologist_id, now=now)
     rows: list[tuple[int, int]] = []
     for attempt in ("cached", "fresh"):
         if attempt == "fresh":
-            if not cached:
+            if not pull.cached:
                 break
-            # Nothing with the cached scope: the reader's situation may have changed.
-            scope, cached = routing_service.reader_pull_scope(
+            # Nothing with the cached scope: the reader's facts may have changed.
+            pull = routing_service.reader_pull_scope(
                 radiologist_id=radiologist_id, now=now, fresh=True
             )
-        if scope.is_empty:
+        if pull.scope.is_empty:
             continue
         params: dict[str, Any] = {
             "lock_class": PATIENT_LOCK_CLASS,
@@ -225,7 +214,8 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
             "uid": actor.user_id,
             "label": actor.label,
             "rule": READ_NEXT_RULE,
-            **_scope_arrays(scope),
+            "facts_version": pull.facts_version,
+            **_scope_arrays(pull.scope),
         }
         rows = _run_claim(params)
         if rows:
@@ -235,9 +225,9 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
 
 
 def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
-    scope, _cached = routing_service.reader_pull_scope(
+    scope = routing_service.reader_pull_scope(
         radiologist_id=radiologist_id, now=now, fresh=True
-    )
+    ).scope
     if scope.is_empty:
         return []
     uncovered = routing_service.uncovered_site_ids(now=now)

@@ -24,6 +24,7 @@ from worklists.models import (
     CoverageWindow,
     Credential,
     Radiologist,
+    ReaderFactsVersion,
     RoutingDecision,
     Shift,
     SiteMembership,
@@ -74,37 +75,62 @@ def forget_coverage_cache() -> None:
     _readers_cache.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class PullScope:
+    """A reader's pull scope, with what tells whether it still holds: the count of changes to
+    their facts it was built at (ReaderFactsVersion) and the moment the clock changes them."""
+
+    scope: routing.Scope
+    facts_version: int
+    valid_until: dt.datetime | None
+    cached: bool = False
+
+    def holds_at(self, now: dt.datetime) -> bool:
+        return self.valid_until is None or now < self.valid_until
+
+
 # What a reader may pull (worklist and site pairs per tier, modalities), derived from their
 # shifts, competences, credentials and the coverage windows. Cached per process for a short while
-# because "read next" must stay one statement; the facts that can change at any moment (active,
-# on shift, competent, credential valid today) are re-checked on the claimed row itself by that
-# statement, and a claim that finds nothing with a cached scope tries once more with a fresh one.
-_scope_cache: dict[int, tuple[float, routing.Scope]] = {}
+# because "read next" must stay one statement. A cached scope is used only until the clock
+# changes the reader's facts (a shift ends, a credential's last day ends); the claim statement
+# claims nothing if any of them was edited since (ReaderFactsVersion), and the claim then tries
+# once more with a fresh scope. Coverage windows are re-read after the cache time.
+_scope_cache: dict[int, tuple[float, PullScope]] = {}
 
 
-def reader_pull_scope(
-    *, radiologist_id: int, now: dt.datetime, fresh: bool = False
-) -> tuple[routing.Scope, bool]:
-    """The reader's pull scope and whether it came from the cache."""
+def reader_pull_scope(*, radiologist_id: int, now: dt.datetime, fresh: bool = False) -> PullScope:
+    """The reader's pull scope now, from this process's cache unless ``fresh``."""
     if not fresh:
         cached = _scope_cache.get(radiologist_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1], True
+        if cached is not None and cached[0] > time.monotonic() and cached[1].holds_at(now):
+            return replace(cached[1], cached=True)
+    # Counted before the facts are read: an edit in between makes the claim refuse, never the
+    # scope outlive the edit.
+    facts_version = (
+        ReaderFactsVersion.objects.filter(radiologist_id=radiologist_id)
+        .values_list("version", flat=True)
+        .first()
+    ) or 0
     readers = load_readers(now=now, radiologist_ids=[radiologist_id])
     if not readers:
-        return routing.Scope(modalities=frozenset(), pairs_by_tier=(frozenset(),) * 3), False
+        nothing = routing.Scope(modalities=frozenset(), pairs_by_tier=(frozenset(),) * 3)
+        return PullScope(scope=nothing, facts_version=facts_version, valid_until=None)
     reader = readers[0]
     site_ids = {c.site_id for c in reader.credentials}
     uncovered = uncovered_site_ids(now=now)
-    scope = routing.reader_scope(
-        reader, now=now, site_ids=site_ids, covered_site_ids=frozenset(site_ids - uncovered)
+    pull_scope = PullScope(
+        scope=routing.reader_scope(
+            reader, now=now, site_ids=site_ids, covered_site_ids=frozenset(site_ids - uncovered)
+        ),
+        facts_version=facts_version,
+        valid_until=routing.facts_change_by_clock(reader, now=now),
     )
-    if not scope.is_empty:
+    if not pull_scope.scope.is_empty:
         _scope_cache[radiologist_id] = (
             time.monotonic() + settings.ROUTING_SCOPE_CACHE_SECONDS,
-            scope,
+            pull_scope,
         )
-    return scope, False
+    return pull_scope
 
 
 def study_facts(study: Study, *, now: dt.datetime, uncovered: frozenset[int]) -> routing.StudyFacts:
