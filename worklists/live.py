@@ -9,6 +9,7 @@ import atexit
 import functools
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -52,10 +53,15 @@ class StudyEventBatcher:
         self._thread: threading.Thread | None = None
 
     def __call__(self, *, study_id: int, site_id: int, event: str, status: str) -> None:
+        self.add_many(studies=[(study_id, site_id)], event=event, status=status)
+
+    def add_many(self, *, studies: Sequence[tuple[int, int]], event: str, status: str) -> None:
+        """The same event for several (study id, site id) pairs."""
         with self._lock:
-            self._events.append(
+            self._events += [
                 {"study_id": study_id, "site_id": site_id, "event": event, "status": status}
-            )
+                for study_id, site_id in studies
+            ]
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="study-events", daemon=True)
                 self._thread.start()
@@ -108,11 +114,21 @@ def broadcast_batched_after_commit(
     """``broadcast_after_commit`` through this process's routing batcher: a claim or a push
     does not wait for a broker round trip of its own, and a burst of them (a shift starting,
     readers pressing "read next") is one task per ROUTING_BROADCAST_BATCH_SECONDS."""
+    broadcast_many_batched_after_commit(studies=[(study_id, site_id)], event=event, status=status)
+
+
+def broadcast_many_batched_after_commit(
+    *, studies: Sequence[tuple[int, int]], event: str, status: str = ""
+) -> None:
+    """The same for several (study id, site id) pairs, with one commit hook for all."""
+    if not studies:
+        return
     batcher = routing_batcher()
     if batcher is None:
-        broadcast_after_commit(study_id=study_id, site_id=site_id, event=event, status=status)
+        for study_id, site_id in studies:
+            broadcast_after_commit(study_id=study_id, site_id=site_id, event=event, status=status)
         return
     transaction.on_commit(
-        functools.partial(batcher, study_id=study_id, site_id=site_id, event=event, status=status),
+        functools.partial(batcher.add_many, studies=studies, event=event, status=status),
         robust=True,
     )

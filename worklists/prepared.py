@@ -16,6 +16,7 @@ statements (PgBouncer before 1.21).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorDebugWrapper
+from psycopg import pq
 
 # Django opens psycopg connections with prepare_threshold=None, which makes psycopg ignore
 # ``prepare=True``; a threshold no statement reaches by repetition prepares only the statements
@@ -87,7 +89,7 @@ def execute_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ..
         with db.wrap_database_errors, raw_connection.pipeline():
             for cursor, statement in zip(cursors, statements, strict=True):
                 _send(db, cursor, statement)
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+        return [_rows(cursor) for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()
@@ -108,7 +110,29 @@ def execute(sql: str, params: Params, *, prepare: bool = True) -> list[tuple[Any
             django_cursor.execute(sql, params)
             return list(django_cursor.fetchall()) if django_cursor.description else []
     statement = Statement(sql, params, prepare)
-    raw_connection = _postgresql_connection(db, prepare)
-    with db.wrap_database_errors, psycopg.Cursor(raw_connection) as cursor:
+    cursor = _thread_cursor(_postgresql_connection(db, prepare))
+    with db.wrap_database_errors:
         _send(db, cursor, statement)
-        return cursor.fetchall() if cursor.description else []
+        return _rows(cursor)
+
+
+_threads = threading.local()
+
+
+def _thread_cursor(raw_connection: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+    """This thread's cursor on ``raw_connection``, kept between statements: a new cursor
+    starts without the adapters it found for the last parameters and looks them all up
+    again, which costs a hot statement as much as its network round trip."""
+    cursor: psycopg.Cursor[Any] | None = getattr(_threads, "cursor", None)
+    if cursor is None or cursor.connection is not raw_connection or cursor.closed:
+        cursor = _threads.cursor = psycopg.Cursor(raw_connection)
+    return cursor
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:
+    """The rows of the statement just run, [] for one that returns none (asked of the result's
+    status: ``cursor.description`` would build a Column object per column to say the same)."""
+    result = cursor.pgresult
+    if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+        return []
+    return cursor.fetchall()
