@@ -27,6 +27,7 @@ from worklists.models import (
     ReaderFactsVersion,
     RoutingDecision,
     Shift,
+    Site,
     SiteMembership,
     Study,
     StudyEvent,
@@ -89,6 +90,7 @@ def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site
     )
     # the claim's decision is stored once, in its event, and read back as a decision
     assert event.data == {
+        "decision": "read_next",
         "radiologist_id": reader.id,
         "kind": "PULL",
         "tier": 0,
@@ -103,6 +105,20 @@ def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site
         0,
     )
     assert Study.objects.get(id=stat.id).status == StudyStatus.ASSIGNED
+
+
+def test_claiming_one_study_shows_one_decision_and_read_next_its_own(reader, site_a, neuro):
+    study = factories.ready_study(site_a, neuro)
+    study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+    study_release(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
+    assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is not None
+
+    decisions = selectors.routing_decisions(study=Study.objects.get(id=study.id))
+
+    assert [(d.mode, d.trigger) for d in decisions] == [
+        (RoutingDecision.Mode.PULL, "read_next"),
+        (RoutingDecision.Mode.CLAIM, "claim"),
+    ]
 
 
 def test_read_next_takes_the_same_patients_other_unread_studies_too(reader, site_a, neuro):
@@ -251,6 +267,7 @@ def test_a_cached_scope_ends_at_the_end_of_a_credentials_last_day_on_the_sites_c
         "credential_edited",
         "reader_edited",
         "site_membership",
+        "site_time_zone",
     ],
 )
 def test_every_kind_of_edit_to_a_readers_facts_is_counted(edit, owner, site_a, neuro):
@@ -282,8 +299,27 @@ def test_every_kind_of_edit_to_a_readers_facts_is_counted(edit, owner, site_a, n
             Radiologist.objects.filter(id=owner.id).update(is_active=False)
         case "site_membership":
             SiteMembership.objects.create(user=owner.user, site=site_a)
+        case "site_time_zone":
+            Site.objects.filter(id=site_a.id).update(time_zone="America/New_York")
 
     assert count() > before
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="counted by PostgreSQL triggers; SQLite never caches"
+)
+def test_edits_that_do_not_change_what_a_reader_may_read_are_not_counted(owner, site_a, neuro):
+    shift = factories.shift(owner, worklists=(neuro,))
+    before = ReaderFactsVersion.objects.get(radiologist_id=owner.id).version
+
+    # starting a shift, saving a row unchanged, renaming a site: nothing to count, and no lock
+    # taken on the reader's count that a shift import could wait on
+    Shift.objects.filter(id=shift.id).update(started_at=timezone.now())
+    shift.save()
+    Credential.objects.filter(radiologist=owner).update(authorisation_reference="LIS-2")
+    Site.objects.filter(id=site_a.id).update(name="Nytt namn")
+
+    assert ReaderFactsVersion.objects.get(radiologist_id=owner.id).version == before
 
 
 def test_a_backup_reader_reads_next_only_once_the_study_has_escalated(owner, site_a, neuro):

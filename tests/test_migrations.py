@@ -55,6 +55,6 @@ def test_read_next_decisions_fold_into_their_events_and_one_without_an_event_sta
     assert list(RoutingDecision.objects.filter(mode="PULL")) == [orphan]
     events = {e.study_id: e.data for e in StudyEvent.objects.filter(data__kind="PULL")}
     assert events == {
-        first.id: {"kind": "PULL", "tier": 0, "bundled": False},
-        sibling.id: {"kind": "PULL", "tier": 1, "bundled": True},
+        first.id: {"decision": "read_next", "kind": "PULL", "tier": 0, "bundled": False},
+        sibling.id: {"decision": "read_next", "kind": "PULL", "tier": 1, "bundled": True},
     }

@@ -245,3 +245,20 @@ def test_read_next_gives_the_first_study_in_reading_order_and_the_same_patients_
     assert [s.id for s in picked] == [3]
     picked = routing.pick_for_reader([later, sooner, sibling], scope=scope)
     assert [s.id for s in picked] == [2, 4]
+
+
+def test_a_scope_holds_until_the_end_of_the_shift_or_of_a_credentials_last_day():
+    on_shift = reader()
+    last_day_today = reader(credentials=(credential(valid_until=NOW.date()),))
+
+    assert routing.facts_change_by_clock(on_shift, now=NOW) == NOW + dt.timedelta(hours=6)
+    # 20:00 UTC is 21:00 in Oslo: the last day ends at Oslo's midnight, 23:00 UTC
+    assert routing.facts_change_by_clock(
+        replace(last_day_today, shifts=()), now=NOW
+    ) == dt.datetime(2026, 11, 26, 23, 0, tzinfo=dt.UTC)
+
+
+def test_a_credential_valid_to_the_last_representable_day_never_ends_a_scope():
+    forever = reader(shifts=(), credentials=(credential(valid_until=dt.date.max),))
+
+    assert routing.facts_change_by_clock(forever, now=NOW) is None

@@ -16,7 +16,6 @@ statements (PgBouncer before 1.21).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,22 +109,25 @@ def execute(sql: str, params: Params, *, prepare: bool = True) -> list[tuple[Any
             django_cursor.execute(sql, params)
             return list(django_cursor.fetchall()) if django_cursor.description else []
     statement = Statement(sql, params, prepare)
-    cursor = _thread_cursor(_postgresql_connection(db, prepare))
+    cursor = _kept_cursor(db, _postgresql_connection(db, prepare))
     with db.wrap_database_errors:
         _send(db, cursor, statement)
         return _rows(cursor)
 
 
-_threads = threading.local()
+_KEPT_CURSOR = "_prepared_kept_cursor"
 
 
-def _thread_cursor(raw_connection: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
-    """This thread's cursor on ``raw_connection``, kept between statements: a new cursor
-    starts without the adapters it found for the last parameters and looks them all up
-    again, which costs a hot statement as much as its network round trip."""
-    cursor: psycopg.Cursor[Any] | None = getattr(_threads, "cursor", None)
+def _kept_cursor(
+    db: BaseDatabaseWrapper, raw_connection: psycopg.Connection[Any]
+) -> psycopg.Cursor[Any]:
+    """A cursor on ``raw_connection`` kept with Django's connection between statements: a new
+    cursor starts without the adapters it found for the last parameters and looks them all up
+    again, which costs a hot statement as much as its network round trip. A new connection
+    (reconnect, pool) gets a new cursor."""
+    cursor: psycopg.Cursor[Any] | None = db.__dict__.get(_KEPT_CURSOR)
     if cursor is None or cursor.connection is not raw_connection or cursor.closed:
-        cursor = _threads.cursor = psycopg.Cursor(raw_connection)
+        cursor = db.__dict__[_KEPT_CURSOR] = psycopg.Cursor(raw_connection)
     return cursor
 
 

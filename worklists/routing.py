@@ -362,7 +362,9 @@ def reader_scope(
 def facts_change_by_clock(reader: ReaderFacts, *, now: dt.datetime) -> dt.datetime | None:
     """The next moment the clock alone changes what ``reader`` may read: one of their shifts
     starts or ends, or a credential's first day begins or its last day ends on its site's own
-    calendar. None when nothing is due. Until then reader_scope gives the same scope."""
+    calendar. None when nothing is due. Until then reader_scope gives the same scope for the
+    same covered sites (coverage windows open and close by the clock too; callers re-read
+    them on their own schedule)."""
     moments: list[dt.datetime] = []
     for shift in reader.shifts:
         moments += [moment for moment in (shift.starts_at, shift.ends_at) if moment > now]
@@ -371,7 +373,7 @@ def facts_change_by_clock(reader: ReaderFacts, *, now: dt.datetime) -> dt.dateti
             continue
         zone = zoneinfo.ZoneInfo(credential.time_zone)
         days = [credential.valid_from]
-        if credential.valid_until is not None:
+        if credential.valid_until is not None and credential.valid_until < dt.date.max:
             days.append(credential.valid_until + dt.timedelta(days=1))
         for day in days:
             midnight = dt.datetime.combine(day, dt.time(), tzinfo=zone)

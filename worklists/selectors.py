@@ -233,9 +233,14 @@ def routing_decisions(*, study: Study, limit: int = 10) -> list[RoutingDecision]
     )
     claims = list(
         StudyEvent.objects.filter(
-            study=study, to_status=StudyStatus.ASSIGNED, data__kind=Assignment.Kind.PULL
+            study=study, to_status=StudyStatus.ASSIGNED, data__decision=RoutingDecision.READ_NEXT
         ).order_by("-at", "-id")[:limit]
     )
+    # a process still running the code from before the fold may have stored the row as well
+    stored_pulls = {
+        (d.decided_at, d.radiologist_id) for d in stored if d.mode == RoutingDecision.Mode.PULL
+    }
+    claims = [c for c in claims if (c.at, c.data.get("radiologist_id")) not in stored_pulls]
     readers = Radiologist.objects.select_related("user").in_bulk(
         {event.data.get("radiologist_id") for event in claims}
     )
@@ -244,7 +249,7 @@ def routing_decisions(*, study: Study, limit: int = 10) -> list[RoutingDecision]
             study=study,
             decided_at=event.at,
             mode=RoutingDecision.Mode.PULL,
-            trigger="read_next",
+            trigger=RoutingDecision.READ_NEXT,
             tier=event.data.get("tier", 0),
             radiologist=readers.get(event.data.get("radiologist_id")),
             trace={

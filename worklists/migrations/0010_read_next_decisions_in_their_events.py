@@ -7,13 +7,36 @@ from django.db import migrations
 BATCH = 2000
 
 
+# On PostgreSQL one statement, however many rows: each decision's event gains its tier and
+# whether it was bundled, and the decision row goes.
+FOLD_SQL = """
+WITH folded AS (
+    UPDATE worklists_studyevent e
+    SET data = e.data || jsonb_build_object(
+        'decision', 'read_next', 'tier', d.tier,
+        'bundled', coalesce((d.trace ->> 'bundled')::boolean, false))
+    FROM worklists_routingdecision d
+    WHERE d.mode = 'PULL' AND d.trigger = 'read_next'
+      AND e.study_id = d.study_id AND e.to_status = 'ASSIGNED' AND e.at = d.decided_at
+      AND e.data ->> 'kind' = 'PULL'
+    RETURNING d.id
+)
+DELETE FROM worklists_routingdecision WHERE id IN (SELECT id FROM folded)
+"""
+
+
 def fold_into_events(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(FOLD_SQL)
+        return
     RoutingDecision = apps.get_model("worklists", "RoutingDecision")
     StudyEvent = apps.get_model("worklists", "StudyEvent")
     last_id = 0
     while True:
         decisions = list(
-            RoutingDecision.objects.filter(mode="PULL", id__gt=last_id).order_by("id")[:BATCH]
+            RoutingDecision.objects.filter(
+                mode="PULL", trigger="read_next", id__gt=last_id
+            ).order_by("id")[:BATCH]
         )
         if not decisions:
             return
@@ -34,6 +57,7 @@ def fold_into_events(apps, schema_editor):
                 continue
             event.data = {
                 **event.data,
+                "decision": "read_next",
                 "tier": decision.tier,
                 "bundled": bool((decision.trace or {}).get("bundled", False)),
             }
@@ -45,7 +69,8 @@ def fold_into_events(apps, schema_editor):
 def unfold_from_events(apps, schema_editor):
     RoutingDecision = apps.get_model("worklists", "RoutingDecision")
     StudyEvent = apps.get_model("worklists", "StudyEvent")
-    for event in StudyEvent.objects.filter(to_status="ASSIGNED", data__kind="PULL").iterator():
+    read_next = StudyEvent.objects.filter(to_status="ASSIGNED", data__decision="read_next")
+    for event in read_next.iterator():
         RoutingDecision.objects.create(
             study_id=event.study_id,
             decided_at=event.at,

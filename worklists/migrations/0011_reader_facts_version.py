@@ -9,7 +9,7 @@ COUNT_FUNCTION = """
 CREATE OR REPLACE FUNCTION worklists_reader_facts_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 -- TG_ARGV[0]: the column that names the reader, or the row leading to them;
--- TG_ARGV[1]: 'shift' or 'user' when that column is a shift's or a user's id.
+-- TG_ARGV[1]: 'shift', 'user' or 'site' when that column is such a row's id.
 DECLARE
     keys bigint[] := '{}';
 BEGIN
@@ -23,8 +23,10 @@ BEGIN
         keys := ARRAY(SELECT radiologist_id FROM worklists_shift WHERE id = ANY(keys));
     ELSIF TG_ARGV[1] = 'user' THEN
         keys := ARRAY(SELECT id FROM worklists_radiologist WHERE user_id = ANY(keys));
+    ELSIF TG_ARGV[1] = 'site' THEN
+        keys := ARRAY(SELECT radiologist_id FROM worklists_credential WHERE site_id = ANY(keys));
     END IF;
-    -- in reader order, so two transactions changing the same readers wait, not deadlock
+    -- in reader order, so one statement's rows lock their counts in the same order as another's
     INSERT INTO worklists_readerfactsversion AS counted (radiologist_id, version)
     SELECT DISTINCT reader, 1 FROM unnest(keys) AS reader WHERE reader IS NOT NULL ORDER BY 1
     ON CONFLICT (radiologist_id) DO UPDATE SET version = counted.version + 1;
@@ -33,35 +35,63 @@ END
 $$;
 """
 
-# (table, operations, reader column, how that column leads to the reader)
+# Only what changes what a reader may read counts: a row added or removed, or an edit of these
+# columns. Other edits (a shift's started_at as it starts) take no lock on the reader's count, so
+# they cannot wait on, or deadlock with, a transaction that changed the reader's facts.
+# (table, columns whose edit counts, the column naming the reader, how it leads to the reader)
 WATCHED = [
-    ("worklists_shift", "INSERT OR UPDATE OR DELETE", "radiologist_id", ""),
-    ("worklists_competence", "INSERT OR UPDATE OR DELETE", "radiologist_id", ""),
-    ("worklists_credential", "INSERT OR UPDATE OR DELETE", "radiologist_id", ""),
-    # a new reader has no facts yet; once any of the above exists, those count
-    ("worklists_radiologist", "UPDATE OR DELETE", "id", ""),
-    ("worklists_shift_worklists", "INSERT OR UPDATE OR DELETE", "shift_id", "shift"),
-    ("worklists_shift_sites", "INSERT OR UPDATE OR DELETE", "shift_id", "shift"),
-    ("worklists_sitemembership", "INSERT OR UPDATE OR DELETE", "user_id", "user"),
+    ("worklists_shift", ["radiologist_id", "starts_at", "ends_at", "role"], "radiologist_id", ""),
+    ("worklists_competence", ["radiologist_id", "subspecialty_id", "level"], "radiologist_id", ""),
+    (
+        "worklists_credential",
+        ["radiologist_id", "site_id", "valid_from", "valid_until", "revoked_at"],
+        "radiologist_id",
+        "",
+    ),
+    ("worklists_shift_worklists", ["shift_id", "subspecialty_id"], "shift_id", "shift"),
+    ("worklists_shift_sites", ["shift_id", "site_id"], "shift_id", "shift"),
+    ("worklists_sitemembership", ["user_id", "site_id"], "user_id", "user"),
 ]
+# Edits only: a new reader has no facts yet (those count as they are added); a site's credential
+# days follow its time zone.
+WATCHED_EDITS = [
+    ("worklists_radiologist", ["is_active", "modalities", "user_id"], "id", ""),
+    ("worklists_site", ["time_zone"], "id", "site"),
+]
+
+
+def _edit_trigger(table, columns, column, via):
+    old = ", ".join(f"OLD.{c}" for c in columns)
+    new = ", ".join(f"NEW.{c}" for c in columns)
+    return (
+        f"CREATE TRIGGER reader_facts_edited AFTER UPDATE OF {', '.join(columns)} ON {table} "
+        f"FOR EACH ROW WHEN (({old}) IS DISTINCT FROM ({new})) "
+        f"EXECUTE FUNCTION worklists_reader_facts_changed('{column}', '{via}')"
+    )
 
 
 def create_triggers(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(COUNT_FUNCTION)
-    for table, operations, column, via in WATCHED:
+    for table, columns, column, via in WATCHED:
         schema_editor.execute(
-            f"CREATE TRIGGER reader_facts_changed AFTER {operations} ON {table} "
+            f"CREATE TRIGGER reader_facts_added_or_removed AFTER INSERT OR DELETE ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION worklists_reader_facts_changed('{column}', '{via}')"
         )
+        schema_editor.execute(_edit_trigger(table, columns, column, via))
+    for table, columns, column, via in WATCHED_EDITS:
+        schema_editor.execute(_edit_trigger(table, columns, column, via))
 
 
 def drop_triggers(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    for table, _operations, _column, _via in WATCHED:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS reader_facts_changed ON {table}")
+    for table, *_rest in WATCHED:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS reader_facts_added_or_removed ON {table}")
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS reader_facts_edited ON {table}")
+    for table, *_rest in WATCHED_EDITS:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS reader_facts_edited ON {table}")
     schema_editor.execute("DROP FUNCTION IF EXISTS worklists_reader_facts_changed()")
 
 

@@ -142,6 +142,10 @@ class RoutingDecision(models.Model):
         CLAIM = "CLAIM", "Claimed"
         MANUAL = "MANUAL", "Coordinator"
 
+    # The trigger of a "read next" claim. Its decision is stored in the claim's study event
+    # (data["decision"] is this), not as a row: see worklists.services.claims.
+    READ_NEXT = "read_next"
+
     study = models.ForeignKey(  # indexed by routing_decision_study (study, decided_at)
         "worklists.Study",
         on_delete=models.CASCADE,

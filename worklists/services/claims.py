@@ -127,8 +127,8 @@ WITH first AS (
         (study_id, from_status, to_status, actor_id, actor_label, at, reason, data)
     SELECT id, 'READY', 'ASSIGNED', %(uid)s::bigint, %(label)s::text, %(now)s::timestamptz,
         CASE WHEN pos = 0 THEN 'read next' ELSE 'read next: same patient' END,
-        jsonb_build_object('radiologist_id', %(rid)s::bigint, 'kind', 'PULL',
-            'tier', escalation_tier, 'bundled', pos = 1, 'rule', %(rule)s::text)
+        jsonb_build_object('decision', %(decision)s::text, 'radiologist_id', %(rid)s::bigint,
+            'kind', 'PULL', 'tier', escalation_tier, 'bundled', pos = 1, 'rule', %(rule)s::text)
     FROM claimed
 )
 SELECT id, site_id FROM claimed ORDER BY pos, id
@@ -140,8 +140,9 @@ READ_NEXT_RULE = "first free study in reading order the reader may take"
 
 def read_next_decision(*, radiologist_id: int, tier: int, bundled: bool) -> dict[str, Any]:
     """The data of a "read next" claim's event, which is also its routing decision (the
-    statement builds the same object)."""
+    statement builds the same object); ``decision`` tells it from other claims' events."""
     return {
+        "decision": RoutingDecision.READ_NEXT,
         "radiologist_id": radiologist_id,
         "kind": Assignment.Kind.PULL,
         "tier": tier,
@@ -214,6 +215,7 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
             "uid": actor.user_id,
             "label": actor.label,
             "rule": READ_NEXT_RULE,
+            "decision": RoutingDecision.READ_NEXT,
             "facts_version": pull.facts_version,
             **_scope_arrays(pull.scope),
         }

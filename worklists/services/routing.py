@@ -100,7 +100,10 @@ _scope_cache: dict[int, tuple[float, PullScope]] = {}
 
 def reader_pull_scope(*, radiologist_id: int, now: dt.datetime, fresh: bool = False) -> PullScope:
     """The reader's pull scope now, from this process's cache unless ``fresh``."""
-    if not fresh:
+    if fresh:
+        # whatever was cached is known to be stale: it must not outlive an empty rebuild
+        _scope_cache.pop(radiologist_id, None)
+    else:
         cached = _scope_cache.get(radiologist_id)
         if cached is not None and cached[0] > time.monotonic() and cached[1].holds_at(now):
             return replace(cached[1], cached=True)
