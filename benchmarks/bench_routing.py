@@ -7,6 +7,7 @@ studies. Figures, not assertions; PostgreSQL in earnest (the claim statement is 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import os
@@ -254,8 +255,11 @@ def run_threads(
             done = work()
             with lock:
                 counts.append(done)
+        except threading.BrokenBarrierError:
+            pass  # another thread failed before the start: its error is the one reported
         except BaseException as exc:  # reported with the figures
             errors.append(exc)
+            barrier.abort()  # a thread that never reaches the barrier must not hang the others
         finally:
             connections.close_all()
 
@@ -265,7 +269,8 @@ def run_threads(
     ]
     for thread in threads:
         thread.start()
-    barrier.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait()
     start = time.perf_counter()
     for thread in threads:
         thread.join()

@@ -109,7 +109,7 @@ def test_32_readers_calling_next_on_one_worklist_claim_every_study_exactly_once(
     assert set(per_study.values()) == {1}
     claim_events = StudyEvent.objects.filter(to_status=StudyStatus.ASSIGNED)
     assert claim_events.count() == STUDIES
-    assert claim_events.filter(data__kind="PULL").count() == STUDIES
+    assert claim_events.filter(data__decision="read_next").count() == STUDIES
     # The patient with three studies went to one reader.
     bundle = study_ids[-3:]
     holders = set(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from worklists import prepared
 from worklists.models import Patient
@@ -78,3 +78,20 @@ def test_statements_sent_together_outside_a_transaction_commit_together_or_not_a
     assert Patient.objects.get(id=berg[0]).family_name == "Berg"
     assert not connection.in_atomic_block
     assert prepared.execute_together([]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_after_a_reconnect_runs_on_the_new_connection():
+    assert prepared.execute("SELECT %s", [1]) == [(1,)]
+    connection.close()
+
+    assert prepared.execute("SELECT %s", [2]) == [(2,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_statement_leaves_the_next_one_working():
+    with pytest.raises(DatabaseError):
+        prepared.execute("SELECT * FROM no_such_table WHERE id = %s", [1])
+
+    assert prepared.execute("SELECT %s", [3]) == [(3,)]
+    assert prepared.execute(f"UPDATE {TABLE} SET given_name = 'x' WHERE id < 0", []) == []  # noqa: S608

@@ -360,11 +360,12 @@ def reader_scope(
 
 
 def facts_change_by_clock(reader: ReaderFacts, *, now: dt.datetime) -> dt.datetime | None:
-    """The next moment the clock alone changes what ``reader`` may read: one of their shifts
-    starts or ends, or a credential's first day begins or its last day ends on its site's own
-    calendar. None when nothing is due. Until then reader_scope gives the same scope for the
-    same covered sites (coverage windows open and close by the clock too; callers re-read
-    them on their own schedule)."""
+    """The next moment the clock alone changes what ``reader`` may read: one of the shifts in
+    ``reader.shifts`` starts or ends, or a credential's first day begins or its last day ends
+    on its site's own calendar. None when nothing is due. Until then reader_scope gives the
+    same scope for the same covered sites. (Callers that load only the shifts running now
+    learn of a later shift's start, which only widens the scope, on their own schedule, as
+    they do of coverage windows opening and closing.)"""
     moments: list[dt.datetime] = []
     for shift in reader.shifts:
         moments += [moment for moment in (shift.starts_at, shift.ends_at) if moment > now]

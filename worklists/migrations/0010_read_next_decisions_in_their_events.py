@@ -50,6 +50,9 @@ def fold_into_events(apps, schema_editor):
                     at=decision.decided_at,
                     data__kind="PULL",
                 )
+                # one decision per event, as the PostgreSQL statement folds: another decision
+                # for the same event stays a row
+                .exclude(data__has_key="decision")
                 .order_by("id")
                 .first()
             )

@@ -37,7 +37,9 @@ $$;
 
 # Only what changes what a reader may read counts: a row added or removed, or an edit of these
 # columns. Other edits (a shift's started_at as it starts) take no lock on the reader's count, so
-# they cannot wait on, or deadlock with, a transaction that changed the reader's facts.
+# they cannot wait on, or deadlock with, a transaction that changed the reader's facts. Two
+# transactions that both change one reader's facts do take turns (the second waits for the
+# first to commit); claims only read the count and never wait.
 # (table, columns whose edit counts, the column naming the reader, how it leads to the reader)
 WATCHED = [
     ("worklists_shift", ["radiologist_id", "starts_at", "ends_at", "role"], "radiologist_id", ""),
