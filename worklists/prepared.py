@@ -34,6 +34,11 @@ EXPLICIT_PREPARE_ONLY = 2**31 - 1
 
 Params = Sequence[Any] | Mapping[str, Any]
 
+# A statement over N rows or keys (a listener's batch of N frames) is a statement of its own to
+# PostgreSQL for each N. Up to this many, each shape is prepared like the one-row statement,
+# when that one may be (a few more plans a connection keeps); beyond, it is planned per run.
+PREPARED_BATCH_MAX = 8
+
 
 def enable_explicit_prepare(raw_connection: psycopg.Connection[Any]) -> None:
     if raw_connection.prepare_threshold is None:

@@ -189,7 +189,7 @@ def _store_rows_statement(
     rows: Sequence[dict[str, Any]], *, without_flush: bool = False
 ) -> prepared.Statement:
     """One INSERT of the raw messages ``rows`` (``inbound_store``'s keyword arguments each),
-    returning their ids; prepared when it is one row (the statement every message runs).
+    returning their ids; prepared for the batch sizes a listener makes.
     ``without_flush``: its own transaction commits without waiting for the WAL flush."""
     db = _db()
     now = timezone.now()
@@ -215,7 +215,7 @@ def _store_rows_statement(
     return prepared.Statement(
         f"{head} VALUES {', '.join([placeholders] * len(messages))} RETURNING {returning}",
         params,
-        prepare=len(messages) == 1,
+        prepare=len(messages) <= prepared.PREPARED_BATCH_MAX,
     )
 
 

@@ -447,6 +447,8 @@ class AccessionLocks:
             f"SELECT id, site_id, accession_number FROM {_STUDY_TABLE} "  # noqa: S608
             f"WHERE {matches} ORDER BY id",
             [part for key in wanted for part in key],
+            # each pair is a lookup on the whole unique index (site, accession number)
+            prepare=len(wanted) <= prepared.PREPARED_BATCH_MAX,
         )
 
     def knows(self, key: tuple[int, str]) -> bool:

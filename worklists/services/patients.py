@@ -152,8 +152,8 @@ def _identifier_lock_statement(wanted: Iterable[Keyed]) -> prepared.Statement:
         f"WHERE {' OR '.join(['(authority = %s AND kind = %s AND value = %s)'] * len(keys))} "
         "ORDER BY id",
         [part for kind, authority, value in keys for part in (authority, kind, value)],
-        # One identifier (most orders name one) is a lookup on the whole unique index.
-        prepare=len(keys) == 1,
+        # Each identifier is a lookup on the whole unique index.
+        prepare=len(keys) <= prepared.PREPARED_BATCH_MAX,
     )
 
 
