@@ -76,13 +76,16 @@ class Claimed:
         return self.study_ids[0]
 
 
+READ_NEXT_RULE = "first free study in reading order the reader may take"
+assert "'" not in READ_NEXT_RULE + RoutingDecision.READ_NEXT  # written into the SQL as literals
+
 # The claim. Which (worklist, site) pairs the reader may take, and from which escalation tier, is
 # the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as arrays. The
 # scope may come from the process's cache: the statement claims nothing unless the reader's
 # facts (shifts, competences, credentials, active) are unchanged since it was built, by the
 # count database triggers keep (ReaderFactsVersion); the clock's changes (a shift ending, a
 # credential's last day) end the cached scope before they happen (PullScope.valid_until).
-_CLAIM_SQL = """
+_CLAIM_SQL = f"""
 WITH first AS (
     SELECT s.id, s.patient_id FROM worklists_study s
     WHERE s.status = 'READY'
@@ -94,9 +97,10 @@ WITH first AS (
       -- bundle below gets them all.
       AND CASE WHEN s.modality = ANY(%(modalities)s::text[])
                AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
-                   WHEN 0 THEN %(k0)s::bigint[] WHEN 1 THEN %(k1)s::bigint[]
-                   ELSE %(k2)s::bigint[] END)
-          THEN pg_try_advisory_xact_lock(%(lock_class)s, (s.patient_id %% 2147483647)::int)
+                   WHEN 0 THEN %(k0)s::bigint[]
+                   WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
+                   ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
+          THEN pg_try_advisory_xact_lock({PATIENT_LOCK_CLASS}, (s.patient_id %% 2147483647)::int)
           ELSE false END
     ORDER BY s.routing_rank, s.deadline, s.id
     LIMIT 1
@@ -105,7 +109,9 @@ WITH first AS (
     SELECT s.id FROM worklists_study s JOIN first f ON s.patient_id = f.patient_id
     WHERE s.id <> f.id AND s.status = 'READY' AND s.modality = ANY(%(modalities)s::text[])
       AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
-          WHEN 0 THEN %(k0)s::bigint[] WHEN 1 THEN %(k1)s::bigint[] ELSE %(k2)s::bigint[] END)
+          WHEN 0 THEN %(k0)s::bigint[]
+          WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
+          ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
     FOR UPDATE OF s SKIP LOCKED
 ), picked AS (
     SELECT id, 0 AS pos FROM first UNION ALL SELECT id, 1 AS pos FROM bundle
@@ -127,15 +133,13 @@ WITH first AS (
         (study_id, from_status, to_status, actor_id, actor_label, at, reason, data)
     SELECT id, 'READY', 'ASSIGNED', %(uid)s::bigint, %(label)s::text, %(now)s::timestamptz,
         CASE WHEN pos = 0 THEN 'read next' ELSE 'read next: same patient' END,
-        jsonb_build_object('decision', %(decision)s::text, 'radiologist_id', %(rid)s::bigint,
-            'kind', 'PULL', 'tier', escalation_tier, 'bundled', pos = 1, 'rule', %(rule)s::text)
+        jsonb_build_object('decision', '{RoutingDecision.READ_NEXT}', 'radiologist_id',
+            %(rid)s::bigint, 'kind', 'PULL', 'tier', escalation_tier, 'bundled', pos = 1,
+            'rule', '{READ_NEXT_RULE}'::text)
     FROM claimed
 )
 SELECT id, site_id FROM claimed ORDER BY pos, id
-"""
-
-
-READ_NEXT_RULE = "first free study in reading order the reader may take"
+"""  # noqa: S608 - only this module's constants are formatted in, never input
 
 
 def read_next_decision(*, radiologist_id: int, tier: int, bundled: bool) -> dict[str, Any]:
@@ -162,7 +166,7 @@ def pair_key(worklist_id: int, site_id: int) -> int:
 
 
 @functools.lru_cache(maxsize=4096)
-def _scope_arrays(scope: routing.Scope) -> dict[str, str]:
+def _scope_arrays(scope: routing.Scope) -> dict[str, str | None]:
     """The scope as array literals for the claim statement: ``k0``, ``k1``, ``k2`` hold the
     (worklist, site) pairs a study at escalation tier 0, 1 and 2 or above may come from (each
     tier adds its pairs to the ones below), as pair keys. Memoised, and as literals so that a
@@ -172,11 +176,16 @@ def _scope_arrays(scope: routing.Scope) -> dict[str, str]:
     def literal(values: Iterable[object]) -> str:
         return "{" + ",".join(str(v) for v in values) + "}"
 
-    arrays: dict[str, str] = {}
+    arrays: dict[str, str | None] = {}
     allowed: set[routing.Pair] = set()
+    below = None
     for tier in (routing.TIER_PRIMARY, routing.TIER_BACKUP, routing.TIER_POOL):
         allowed |= scope.pairs_by_tier[tier]
-        arrays[f"k{tier}"] = literal(sorted(pair_key(w, s) for w, s in allowed))
+        keys = literal(sorted(pair_key(w, s) for w, s in allowed))
+        # a tier that adds nothing goes as NULL, and the statement takes the tier below: most
+        # readers' tiers are all alike, and every array sent is parsed again on every claim
+        arrays[f"k{tier}"] = None if keys == below else keys
+        below = keys
     # modality codes are from Modality (letters only): no quoting needed
     arrays["modalities"] = literal(sorted(scope.modalities))
     return arrays
@@ -209,13 +218,10 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
         if pull.scope.is_empty:
             continue
         params: dict[str, Any] = {
-            "lock_class": PATIENT_LOCK_CLASS,
             "rid": radiologist_id,
             "now": now,
             "uid": actor.user_id,
             "label": actor.label,
-            "rule": READ_NEXT_RULE,
-            "decision": RoutingDecision.READ_NEXT,
             "facts_version": pull.facts_version,
             **_scope_arrays(pull.scope),
         }

@@ -106,7 +106,7 @@ def reader_pull_scope(*, radiologist_id: int, now: dt.datetime, fresh: bool = Fa
     else:
         cached = _scope_cache.get(radiologist_id)
         if cached is not None and cached[0] > time.monotonic() and cached[1].holds_at(now):
-            return replace(cached[1], cached=True)
+            return cached[1]
     # Counted before the facts are read: an edit in between makes the claim refuse, never the
     # scope outlive the edit.
     facts_version = (
@@ -131,7 +131,7 @@ def reader_pull_scope(*, radiologist_id: int, now: dt.datetime, fresh: bool = Fa
     if not pull_scope.scope.is_empty:
         _scope_cache[radiologist_id] = (
             time.monotonic() + settings.ROUTING_SCOPE_CACHE_SECONDS,
-            pull_scope,
+            replace(pull_scope, cached=True),  # as later calls get it
         )
     return pull_scope
 
