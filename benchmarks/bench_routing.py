@@ -192,6 +192,15 @@ def broad_readers(
     return made
 
 
+def open_for_reading(study_ids: list[int]) -> None:
+    """The reader opens what they got, as the reading page does (read next would otherwise give
+    the same unopened study again): the same one statement after each claim of both loops."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE worklists_study SET status = 'IN_PROGRESS' WHERE id = ANY(%s)", [study_ids]
+        )
+
+
 def reset_claims() -> None:
     """Put every claimed study back, so each phase starts from the same pool."""
     claimed = Assignment.objects.filter(kind=Assignment.Kind.PULL).values("study_id")
@@ -286,7 +295,10 @@ def bench_claims(
         def work() -> int:
             done = 0
             for _ in range(claims):
-                done += study_claim_next(radiologist_id=reader.id, actor=actor) is not None
+                claimed = study_claim_next(radiologist_id=reader.id, actor=actor)
+                if claimed is not None:
+                    done += 1
+                    open_for_reading(claimed.study_ids)
             return done
 
         return work
@@ -303,7 +315,10 @@ def bench_claims(
             with psycopg.Cursor(connection.connection) as cursor:
                 for _ in range(claims):
                     cursor.execute(RAW_CLAIM, [worklist_ids, site_ids], prepare=True)
-                    done += cursor.fetchone() is not None
+                    row = cursor.fetchone()
+                    if row is not None:
+                        done += 1
+                        open_for_reading([row[0]])
             return done
 
         return work

@@ -240,6 +240,14 @@ ROUTING_FILL_BATCH = env.int("ROUTING_FILL_BATCH", default=10)
 # A claim expires when its holder has shown no activity (opening, draft autosave) for this long;
 # the study returns to the pool and the draft stays.
 ROUTING_CLAIM_IDLE_MINUTES = env.int("ROUTING_CLAIM_IDLE_MINUTES", default=20)
+# A study pushed to a reader and not opened within this share of its turnaround (ready to
+# deadline), and at least ROUTING_PUSH_UNOPENED_MIN_MINUTES, goes back to routing; never later
+# than the coordinator alert point (ROUTING_ESCALATE_ALERT_AT) while the floor allows.
+ROUTING_PUSH_UNOPENED_SHARE = env.float("ROUTING_PUSH_UNOPENED_SHARE", default=1 / 3)
+ROUTING_PUSH_UNOPENED_MIN_MINUTES = env.float("ROUTING_PUSH_UNOPENED_MIN_MINUTES", default=5.0)
+# A reader who has neither opened, autosaved, claimed nor signed in for this long (counted from
+# the start of their shift at the earliest) receives no pushes until they act again; 0: off.
+ROUTING_PUSH_IDLE_MINUTES = env.float("ROUTING_PUSH_IDLE_MINUTES", default=30.0)
 # How long a process reuses a reader's "read next" scope (worklists and sites per tier); facts
 # that change at any moment (shift, credential, competence, active) are checked on every claim.
 ROUTING_SCOPE_CACHE_SECONDS = env.float("ROUTING_SCOPE_CACHE_SECONDS", default=30.0)
@@ -269,6 +277,10 @@ CELERY_BEAT_SCHEDULE["routing-escalate"] = {
 CELERY_BEAT_SCHEDULE["routing-expire-claims"] = {
     "task": "worklists.tasks.claims_expire",
     "schedule": env.float("ROUTING_EXPIRE_EVERY_SECONDS", default=60.0),
+}
+CELERY_BEAT_SCHEDULE["routing-return-unopened"] = {
+    "task": "worklists.tasks.pushes_return_unopened",
+    "schedule": env.float("ROUTING_RETURN_UNOPENED_EVERY_SECONDS", default=60.0),
 }
 CELERY_BEAT_SCHEDULE["routing-shift-starts"] = {
     "task": "worklists.tasks.shifts_start_due",

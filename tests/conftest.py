@@ -64,6 +64,24 @@ def other_radiologist(site_a, neuro):
 
 
 @pytest.fixture
+def on_shift(owner, other_radiologist, neuro):
+    """The owner and another radiologist, both on a shift for neuro now."""
+    factories.shift(owner, worklists=(neuro,))
+    factories.shift(other_radiologist, worklists=(neuro,))
+    return owner, other_radiologist
+
+
+@pytest.fixture
+def fresh_routing_caches():
+    """Nothing this process derived from the routing configuration outlives the test."""
+    from worklists.services.routing import forget_coverage_cache
+
+    forget_coverage_cache()
+    yield
+    forget_coverage_cache()
+
+
+@pytest.fixture
 def outsider(site_b, neuro):
     """A radiologist credentialed only at another site."""
     rad = factories.RadiologistFactory(user__username="outsider")

@@ -130,6 +130,8 @@ class RadiologistFactory(factory.django.DjangoModelFactory[Radiologist]):
     user = factory.SubFactory(UserFactory)
     hpr_number = factory.Sequence(lambda n: f"{9000000 + n}")
     modalities = ["CT", "MR", "CR", "DX", "US", "MG", "NM"]
+    # at work now: an idle reader receives no pushes (routing.Policy.is_idle)
+    last_active_at = factory.LazyFunction(timezone.now)
 
 
 def credential(radiologist: Radiologist, site: Site, **kwargs: object) -> Credential:

@@ -16,6 +16,7 @@ from tests.db_support import require_postgresql
 from worklists.actors import Actor
 from worklists.models import Assignment, Patient, Study, StudyEvent, StudyStatus
 from worklists.services.claims import study_claim_next, study_coordinator_assign
+from worklists.services.studies import study_start_reading
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -92,9 +93,13 @@ def test_32_readers_calling_next_on_one_worklist_claim_every_study_exactly_once(
     claims: dict[int, list[int]] = {r.id: [] for r in readers}
 
     def reader_loop(rad) -> None:
+        # Each reader opens what read next gives them, as the reading page does; bundled
+        # studies wait in their queue, and read next gives them when they come first.
         actor = Actor(user_id=rad.user_id, label=rad.user.username)
         while (claimed := study_claim_next(radiologist_id=rad.id, actor=actor)) is not None:
-            claims[rad.id].extend(claimed.study_ids)
+            if not claimed.from_queue:
+                claims[rad.id].extend(claimed.study_ids)
+            study_start_reading(study_id=claimed.study_id, radiologist_id=rad.id, actor=actor)
 
     errors = _run_at_once([functools.partial(reader_loop, rad) for rad in readers])
 
@@ -102,6 +107,7 @@ def test_32_readers_calling_next_on_one_worklist_claim_every_study_exactly_once(
     claimed_ids = [sid for ids in claims.values() for sid in ids]
     assert sorted(claimed_ids) == sorted(study_ids)  # every study, each exactly once
     assert Study.objects.filter(status=StudyStatus.READY).count() == 0
+    assert Study.objects.filter(status=StudyStatus.IN_PROGRESS).count() == STUDIES
     per_study = Counter(
         Assignment.objects.filter(ended_at__isnull=True).values_list("study_id", flat=True)
     )

@@ -35,6 +35,7 @@ from worklists.models import (
 )
 from worklists.services import claims as claims_service
 from worklists.services.claims import (
+    READ_NEXT_RULE,
     HeldByAnother,
     claim_touch,
     claims_expire,
@@ -44,7 +45,12 @@ from worklists.services.claims import (
     study_release,
 )
 from worklists.services.routing import forget_coverage_cache, reader_pull_scope
-from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
+from worklists.services.studies import (
+    NotEligible,
+    NotTheHolder,
+    ReasonRequired,
+    study_start_reading,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +70,32 @@ def reader(owner, neuro):
     return owner
 
 
+def read_and_open(reader):
+    """Read next, then open the study for reading, as the reading page does."""
+    claimed = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+    if claimed is not None:
+        study_start_reading(
+            study_id=claimed.study_id, radiologist_id=reader.id, actor=actor_of(reader)
+        )
+    return claimed
+
+
+def test_read_next_twice_without_opening_gives_the_same_study_and_claims_no_second(
+    reader, site_a, neuro
+):
+    first = factories.ready_study(site_a, neuro)
+    factories.ready_study(site_a, neuro)
+
+    claimed = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+    again = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+
+    assert claimed is not None
+    assert again is not None
+    assert (claimed.study_ids, claimed.from_queue) == ([first.id], False)
+    assert (again.study_ids, again.from_queue) == ([first.id], True)
+    assert Assignment.objects.filter(radiologist=reader, ended_at__isnull=True).count() == 1
+
+
 def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site_a, neuro):
     now = timezone.now()
     later = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=9))
@@ -73,9 +105,9 @@ def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site
     )
     factories.ready_study(site_a, neuro, modality="XA", routing_rank=0)  # not a modality read
 
-    first = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
-    second = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
-    third = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+    first = read_and_open(reader)
+    second = read_and_open(reader)
+    third = read_and_open(reader)
 
     assert [c.study_id for c in (first, second, third)] == [stat.id, sooner.id, later.id]
     assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is None
@@ -95,7 +127,7 @@ def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site
         "kind": "PULL",
         "tier": 0,
         "bundled": False,
-        "rule": "first free study in reading order the reader may take",
+        "rule": READ_NEXT_RULE,
     }
     assert not RoutingDecision.objects.filter(study=stat).exists()
     [decision] = selectors.routing_decisions(study=stat)
@@ -104,7 +136,7 @@ def test_read_next_claims_the_most_urgent_study_the_reader_may_take(reader, site
         reader,
         0,
     )
-    assert Study.objects.get(id=stat.id).status == StudyStatus.ASSIGNED
+    assert Study.objects.get(id=stat.id).status == StudyStatus.IN_PROGRESS
 
 
 def test_claiming_one_study_shows_one_decision_and_read_next_its_own(reader, site_a, neuro):
@@ -197,7 +229,7 @@ def test_read_next_gives_nothing_the_reader_may_not_read(spoil, owner, site_a, n
 def test_a_change_after_the_scope_was_cached_counts_at_once(spoil, reader, site_a, neuro):
     factories.ready_study(site_a, neuro)
     factories.ready_study(site_a, neuro)
-    assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader)) is not None
+    assert read_and_open(reader) is not None
     match spoil:
         case "credential_revoked":
             Credential.objects.filter(radiologist=reader).update(revoked_at=timezone.now())
@@ -447,11 +479,16 @@ def test_claim_touch_refreshes_only_the_holders_activity(reader, other_radiologi
     assert Assignment.objects.get(study=study).last_activity_at == later
 
 
-def test_claim_touch_is_one_update(reader, site_a, neuro, django_assert_num_queries):
+def test_claim_touch_is_two_compare_and_set_updates_and_marks_the_reader_active(
+    reader, site_a, neuro, django_assert_num_queries
+):
     study = factories.ready_study(site_a, neuro)
     study_claim(study_id=study.id, radiologist_id=reader.id, actor=actor_of(reader))
-    with django_assert_num_queries(1):
-        claim_touch(study_id=study.id, radiologist_id=reader.id)
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    Radiologist.objects.filter(id=reader.id).update(last_active_at=long_ago)
+    with django_assert_num_queries(2):
+        assert claim_touch(study_id=study.id, radiologist_id=reader.id)
+    assert Radiologist.objects.get(id=reader.id).last_active_at > long_ago
 
 
 def test_an_idle_claim_expires_back_to_the_pool_and_an_active_one_does_not(
@@ -581,7 +618,7 @@ def test_the_read_next_statement_is_prepared_once_per_connection(reader, site_a,
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%WITH first AS%"],
+            ["%WITH current AS%"],
         )
         prepared = cursor.fetchall()
         # Django's own queries are not prepared by repetition.

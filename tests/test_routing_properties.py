@@ -198,10 +198,36 @@ def test_a_stat_study_is_ranked_before_a_routine_one_for_the_same_reader(
     assert routing.reading_order(stat) < routing.reading_order(routine)
     pool = [stat, routine, *(replace(s, id=s.id + 10) for s in others)]
     scope = routing.reader_scope(reader, now=NOW, site_ids=SITES, covered_site_ids=frozenset(SITES))
-    picked = routing.pick_for_reader(pool, scope=scope)
-    if scope.allows(stat) and picked:
-        assert picked[0].routing_rank == 0
-        assert picked[0].id != routine.id
+    picked = routing.read_next(pool, held=[], scope=scope)
+    if scope.allows(stat):
+        assert picked is not None
+        assert picked.study.routing_rank == 0
+        assert picked.study.id != routine.id
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reader=readers(reader_id=1),
+    pool=st.lists(studies(), max_size=8),
+    queue=st.lists(studies(), max_size=4),
+)
+def test_read_next_never_passes_over_a_more_urgent_study_in_the_queue_or_the_pool(
+    reader: ReaderFacts, pool: list[StudyFacts], queue: list[StudyFacts]
+) -> None:
+    pool = [replace(s, id=100 + i) for i, s in enumerate(pool)]
+    queue = [replace(s, id=200 + i) for i, s in enumerate(queue)]
+    scope = routing.reader_scope(reader, now=NOW, site_ids=SITES, covered_site_ids=frozenset(SITES))
+    picked = routing.read_next(pool, held=queue, scope=scope)
+    readable = queue + [s for s in pool if scope.allows(s)]
+    if not readable:
+        assert picked is None
+        return
+    assert picked is not None
+    assert picked.from_queue == (picked.study in queue)
+    assert all(routing.reading_order(picked.study) <= routing.reading_order(s) for s in readable)
+    # a STAT (or critical) study waiting in the queue is read before any routine study
+    if any(s.routing_rank == 0 for s in queue):
+        assert picked.study.routing_rank == 0
 
 
 @settings(max_examples=50, deadline=None)

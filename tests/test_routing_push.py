@@ -28,25 +28,11 @@ from worklists.models import (
 )
 from worklists.services import routing as routing_service
 from worklists.services import studies as lifecycle
-from worklists.services.routing import forget_coverage_cache, reader_fill_queue, study_route
+from worklists.services.routing import reader_fill_queue, study_route
 from worklists.services.shifts import shifts_start
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_caches")]
 SYSTEM = Actor.system("test")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_coverage():
-    forget_coverage_cache()
-    yield
-    forget_coverage_cache()
-
-
-@pytest.fixture
-def on_shift(owner, other_radiologist, neuro):
-    factories.shift(owner, worklists=(neuro,))
-    factories.shift(other_radiologist, worklists=(neuro,))
-    return owner, other_radiologist
 
 
 def test_a_ready_study_goes_to_an_eligible_reader_with_the_decision_and_its_trace(

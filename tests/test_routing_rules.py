@@ -241,10 +241,42 @@ def test_read_next_gives_the_first_study_in_reading_order_and_the_same_patients_
     stat = study(id=3, priority="STAT", routing_rank=0, deadline=NOW + dt.timedelta(hours=12))
     sibling = replace(sooner, id=4, deadline=NOW + dt.timedelta(hours=30))
     mr_elsewhere = study(id=5, routing_rank=0, site_id=SITE_B)
-    picked = routing.pick_for_reader([later, sooner, stat, sibling, mr_elsewhere], scope=scope)
-    assert [s.id for s in picked] == [3]
-    picked = routing.pick_for_reader([later, sooner, sibling], scope=scope)
-    assert [s.id for s in picked] == [2, 4]
+    picked = routing.read_next([later, sooner, stat, sibling, mr_elsewhere], held=[], scope=scope)
+    assert picked is not None
+    assert (picked.study.id, picked.from_queue, picked.bundle) == (3, False, ())
+    picked = routing.read_next([later, sooner, sibling], held=[], scope=scope)
+    assert picked is not None
+    assert [picked.study.id, *(s.id for s in picked.bundle)] == [2, 4]
+
+
+def test_read_next_takes_a_queued_stat_before_any_routine_pool_study():
+    r = reader()
+    scope = routing.reader_scope(
+        r, now=NOW, site_ids=[SITE_A], covered_site_ids=frozenset({SITE_A})
+    )
+    pool_routine = study(id=1, deadline=NOW + dt.timedelta(minutes=30))
+    queued_stat = study(
+        id=2, priority="STAT", routing_rank=0, deadline=NOW + dt.timedelta(minutes=50)
+    )
+    picked = routing.read_next([pool_routine], held=[queued_stat], scope=scope)
+    assert picked is not None
+    assert (picked.study.id, picked.from_queue) == (2, True)
+
+
+def test_read_next_takes_a_more_urgent_pool_study_before_a_queued_routine_one():
+    r = reader()
+    scope = routing.reader_scope(
+        r, now=NOW, site_ids=[SITE_A], covered_site_ids=frozenset({SITE_A})
+    )
+    queued = study(id=1, deadline=NOW + dt.timedelta(hours=9))
+    pool_stat = study(id=2, priority="STAT", routing_rank=0, deadline=NOW + dt.timedelta(hours=1))
+    picked = routing.read_next([pool_stat], held=[queued], scope=scope)
+    assert picked is not None
+    assert (picked.study.id, picked.from_queue) == (2, False)
+    nothing_free = routing.read_next([], held=[queued], scope=scope)
+    assert nothing_free is not None
+    assert (nothing_free.study.id, nothing_free.from_queue) == (1, True)
+    assert routing.read_next([], held=[], scope=scope) is None
 
 
 def test_a_scope_holds_until_the_end_of_the_shift_or_of_a_credentials_last_day():

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from tests import factories
 from worklists.models import Assignment, AuditEvent, CoordinatorAlert, Study, StudyStatus
+from worklists.services.claims import READ_NEXT_RULE
 from worklists.services.routing import forget_coverage_cache
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,21 @@ def reader(owner, neuro):
     return owner
 
 
+def test_next_gives_the_readers_queued_stat_before_a_pool_study(reader, site_a, neuro, client_for):
+    factories.ready_study(site_a, neuro)
+    stat = factories.ready_study(site_a, neuro, priority="STAT", status=StudyStatus.ASSIGNED)
+    Assignment.objects.create(
+        study=stat, radiologist=reader, kind=Assignment.Kind.PUSH, assigned_at=stat.ready_at
+    )
+
+    response = client_for(reader.user).post(reverse("api-worklist-next"))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["study"]["id"], body["from_queue"]) == (stat.id, True)
+    assert body["reading_url"] == reverse("reading", kwargs={"study_id": stat.id})
+
+
 def test_next_claims_and_returns_the_study_with_where_to_read_it(reader, site_a, neuro, client_for):
     study = factories.ready_study(site_a, neuro)
 
@@ -40,6 +56,7 @@ def test_next_claims_and_returns_the_study_with_where_to_read_it(reader, site_a,
     assert body["study"]["id"] == study.id
     assert body["study"]["status"] == StudyStatus.ASSIGNED
     assert body["bundled_study_ids"] == []
+    assert body["from_queue"] is False
     assert body["reading_url"] == reverse("reading", kwargs={"study_id": study.id})
     assert Assignment.objects.get(study=study, ended_at__isnull=True).radiologist_id == reader.id
     assert AuditEvent.objects.filter(
@@ -150,7 +167,7 @@ def test_a_read_next_claim_shows_among_the_routing_decisions_without_an_id(
     ]
     assert decisions[1]["id"] is None
     assert decisions[1]["trigger"] == "read_next"
-    assert decisions[1]["trace"]["rule"] == "first free study in reading order the reader may take"
+    assert decisions[1]["trace"]["rule"] == READ_NEXT_RULE
 
 
 def test_the_read_next_button_claims_and_opens_the_reading_page(reader, site_a, neuro, client):

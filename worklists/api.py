@@ -286,6 +286,7 @@ class WorklistNextApi(APIView):
                 "study": study,
                 "bundled_study_ids": claimed.study_ids[1:],
                 "reading_url": reading_url(study.id),
+                "from_queue": claimed.from_queue,
             },
             context={"now": timezone.now()},
         ).data

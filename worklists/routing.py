@@ -86,9 +86,21 @@ class ReaderFacts:
     stat_held: int = 0  # STAT or critical studies held now
     shift_work_units: Decimal = Decimal("0")  # assigned since the current shift began
     held_patient_ids: frozenset[int] = frozenset()
+    last_active_at: dt.datetime | None = None  # last open, autosave, claim or sign-in
 
     def active_shifts(self, at: dt.datetime) -> list[ShiftFacts]:
         return [s for s in self.shifts if s.active_at(at)]
+
+    def idle_since(self, at: dt.datetime) -> dt.datetime | None:
+        """Since when the reader has shown no sign of working: their last activity or the
+        start of the shift they are on, whichever is later. None when off shift."""
+        starts = [s.starts_at for s in self.active_shifts(at)]
+        if not starts:
+            return None
+        shift_start = min(starts)
+        if self.last_active_at is None or self.last_active_at < shift_start:
+            return shift_start
+        return self.last_active_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +127,15 @@ class StudyFacts:
 @dataclass(frozen=True, slots=True)
 class Policy:
     queue_cap_work_units: Decimal
+    # A reader idle (no open, autosave, claim or sign-in) for longer receives no pushes until
+    # they act again; None: pushes regardless.
+    push_idle_after: dt.timedelta | None = None
+
+    def is_idle(self, reader: ReaderFacts, now: dt.datetime) -> bool:
+        if self.push_idle_after is None:
+            return False
+        since = reader.idle_since(now)
+        return since is not None and now - since > self.push_idle_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +235,9 @@ def exclusion_reason(
         return "outside the site's coverage window: its own readers read it"
     if reason := _shift_reason(reader, study.worklist_id, study.site_id, tier, now):
         return reason
+    if apply_cap and policy.is_idle(reader, now):
+        minutes = int(policy.push_idle_after.total_seconds() // 60) if policy.push_idle_after else 0
+        return f"idle for more than {minutes} minutes: no pushes until they act again"
     if (
         apply_cap
         and not study.waives_cap
@@ -302,7 +326,8 @@ def decide(
 
 
 def reading_order(study: StudyFacts) -> tuple[int, dt.datetime, int]:
-    """The order "read next" takes studies in: STAT and critical first, then by deadline.
+    """The one reading order, for the reader's own queue and the pool alike: STAT and critical
+    first, then by deadline (escalation's age bump lowers the rank of long waiters).
 
     Mirrors the index the claim statement walks: (routing_rank, deadline NULLS LAST, id)."""
     return (study.routing_rank, study.deadline or dt.datetime.max.replace(tzinfo=dt.UTC), study.id)
@@ -383,11 +408,30 @@ def facts_change_by_clock(reader: ReaderFacts, *, now: dt.datetime) -> dt.dateti
     return min(moments, default=None)
 
 
-def pick_for_reader(studies: Sequence[StudyFacts], *, scope: Scope) -> list[StudyFacts]:
-    """The study "read next" gives ``reader``, then the same patient's other unread studies
-    the reader may take (bundled: one reader reads one patient's studies). Empty: nothing."""
-    allowed = sorted((s for s in studies if scope.allows(s)), key=reading_order)
+@dataclass(frozen=True, slots=True)
+class ReadNext:
+    """What "read next" gives a reader: ``study``, either from their own queue (pushed or
+    assigned to them, not yet opened) or claimed from the pool with ``bundle``, the same
+    patient's other unread studies they may take."""
+
+    study: StudyFacts
+    from_queue: bool
+    bundle: tuple[StudyFacts, ...] = ()
+
+
+def read_next(
+    free: Sequence[StudyFacts], *, held: Sequence[StudyFacts], scope: Scope
+) -> ReadNext | None:
+    """One reading order for everything a reader may read: the first, in reading order, of
+    the studies in their own queue and the free studies their scope allows. A study in their
+    own queue is never passed over for a less urgent pool study; on a tie the queue wins (it is
+    theirs already). The queue is not filtered by scope: what was given to them is theirs."""
+    own = min(held, key=reading_order, default=None)
+    allowed = sorted((s for s in free if scope.allows(s)), key=reading_order)
+    if own is not None and (not allowed or reading_order(own) <= reading_order(allowed[0])):
+        return ReadNext(study=own, from_queue=True)
     if not allowed:
-        return []
+        return None
     first = allowed[0]
-    return [first, *(s for s in allowed[1:] if s.patient_id == first.patient_id)]
+    bundle = tuple(s for s in allowed[1:] if s.patient_id == first.patient_id)
+    return ReadNext(study=first, from_queue=False, bundle=bundle)

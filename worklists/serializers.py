@@ -331,6 +331,10 @@ class ClaimedOutSerializer(serializers.Serializer):
         child=serializers.IntegerField(), help_text="The same patient's studies claimed with it."
     )
     reading_url = serializers.CharField(help_text="Where to read it.")
+    from_queue = serializers.BooleanField(
+        help_text="It was already in the reader's own queue (pushed or assigned to them), "
+        "and came first in reading order; false: claimed from the pool."
+    )
 
 
 class AssignmentOutSerializer(serializers.Serializer):

@@ -83,6 +83,13 @@ def claims_expire() -> None:
 
 
 @shared_task(ignore_result=True)
+def pushes_return_unopened() -> None:
+    from worklists.services.unopened import pushes_return_unopened as send_back
+
+    send_back()
+
+
+@shared_task(ignore_result=True)
 def shifts_start_due() -> None:
     from worklists.services.shifts import shifts_start
 

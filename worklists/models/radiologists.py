@@ -31,6 +31,13 @@ class Radiologist(models.Model):
         default=list, blank=True, validators=[validate_modalities], help_text="Modalities read."
     )
     is_active = models.BooleanField(default=True)
+    last_active_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Last sign of work (sign-in, read next, claim, opening a study, autosave): "
+        "a reader idle for ROUTING_PUSH_IDLE_MINUTES receives no pushes until they act again.",
+    )
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]

@@ -1,14 +1,17 @@
 """Pull: "read next", claiming one study, releasing it, coordinator assignment, idle expiry.
 
-"Read next" is one statement on PostgreSQL: pick the first free study in reading order that
-this reader may take (``FOR UPDATE SKIP LOCKED``), together with the same patient's other
-unread studies, mark them ASSIGNED, and write their assignments and events. The reader's own
-choice by a fixed rule is one fact, so it is stored once: the event of the claim carries the
-decision (reader, tier, rule), and selectors.routing_decisions shows it beside the router's.
-Eligibility is the reader's pull scope, built by worklists.routing and cached for a short
-while; the statement claims nothing once the reader's facts have changed since (see the note
-above the statement), so a revoked credential or an ended shift counts at once. SQLite
-serialises writers, so there the same rules run through worklists.routing on every claim.
+"Read next" follows one reading order for everything the reader may read: the first study in
+reading order among their own queue (pushed or given to them, not yet opened) and the free
+studies they may take (worklists.routing.read_next). On PostgreSQL that is one statement: it
+finds the first queued study, claims a free study only if it comes strictly before that one
+(``FOR UPDATE SKIP LOCKED``, with the same patient's other unread studies), writes their
+assignments and events, and otherwise records the queue's study as the decision. A claim's
+decision is stored once, in its event; a pick from the queue as a routing decision; both are
+listed by selectors.routing_decisions. Eligibility is the reader's pull scope, built by
+worklists.routing and cached for a short while; the statement decides nothing once the reader's
+facts have changed since (see the note above the statement), so a revoked credential or an
+ended shift counts at once. SQLite serialises writers, so there the same rules run through
+worklists.routing on every claim.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from worklists import live, prepared, routing
@@ -57,40 +61,86 @@ class HeldByAnother(Exception):
 def claim_touch(*, study_id: int, radiologist_id: int, at: dt.datetime | None = None) -> bool:
     """The holder is still working on the study (opened it, autosaved a draft): keep the claim.
 
-    One compare-and-set UPDATE on the active assignment; False when they no longer hold it.
+    One compare-and-set UPDATE on the active assignment, and the reader's own activity
+    (reader_mark_active); False when they no longer hold it.
     """
+    at = at or timezone.now()
+    reader_mark_active(radiologist_id=radiologist_id, at=at)
     return (
         Assignment.objects.filter(
             study_id=study_id, radiologist_id=radiologist_id, ended_at__isnull=True
-        ).update(last_activity_at=at or timezone.now())
+        ).update(last_activity_at=at)
+        == 1
+    )
+
+
+def reader_mark_active(*, radiologist_id: int, at: dt.datetime | None = None) -> bool:
+    """The reader showed a sign of work: they receive pushes again if they were idle.
+
+    Compare-and-set, written at most once per ACTIVITY_GRANULARITY so that a reader's
+    autosaves do not all rewrite their row. True when the row was written."""
+    at = at or timezone.now()
+    return (
+        Radiologist.objects.filter(
+            Q(last_active_at__isnull=True) | Q(last_active_at__lt=at - ACTIVITY_GRANULARITY),
+            id=radiologist_id,
+        ).update(last_active_at=at)
         == 1
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    study_ids: list[int]  # the study to read first, then its bundled same-patient studies
+    """What "read next" gave the reader: the study to read first, then its bundled
+    same-patient studies; ``from_queue`` when it was already theirs (pushed or assigned to
+    them, not yet opened) rather than claimed from the pool."""
+
+    study_ids: list[int]
+    from_queue: bool = False
 
     @property
     def study_id(self) -> int:
         return self.study_ids[0]
 
 
-READ_NEXT_RULE = "first free study in reading order the reader may take"
-assert "'" not in READ_NEXT_RULE + RoutingDecision.READ_NEXT  # written into the SQL as literals
+READ_NEXT_RULE = (
+    "first in reading order among the studies in the own queue and the free ones in scope"
+)
+QUEUE_TRIGGER = "read next: own queue"
+assert "'" not in READ_NEXT_RULE + RoutingDecision.READ_NEXT + QUEUE_TRIGGER  # SQL literals
 
-# The claim. Which (worklist, site) pairs the reader may take, and from which escalation tier, is
-# the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as arrays. The
-# scope may come from the process's cache: the statement claims nothing unless the reader's
-# facts (shifts, competences, credentials, active) are unchanged since it was built, by the
-# count database triggers keep (ReaderFactsVersion); the clock's changes (a shift ending, a
-# credential's last day) end the cached scope before they happen (PullScope.valid_until).
+# Activity is written at most this often per reader: enough for "idle for N minutes", and a busy
+# reader's autosaves do not all rewrite their row.
+ACTIVITY_GRANULARITY = dt.timedelta(seconds=60)
+
+# "Read next". One reading order for everything the reader may read: ``held`` is the first study
+# in their own queue (pushed or given to them, not yet opened); a free study is claimed only if
+# it comes strictly before that one in reading order, so a queued STAT is never passed over for a
+# routine pool study. Which (worklist, site) pairs the reader may take, and from which escalation
+# tier, is the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as
+# arrays. The scope may come from the process's cache: the statement decides nothing unless the
+# reader's facts (shifts, competences, credentials, active) are unchanged since it was built, by
+# the count database triggers keep (ReaderFactsVersion); the clock's changes (a shift ending, a
+# credential's last day) end the cached scope before they happen (PullScope.valid_until). When the
+# queue's study wins, the decision is stored as a routing decision and the study is returned as
+# it is (it is the reader's already); otherwise the claim's event carries the decision.
 _CLAIM_SQL = f"""
-WITH first AS (
+WITH current AS (
+    SELECT (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
+            WHERE v.radiologist_id = %(rid)s) = %(facts_version)s AS ok
+), held AS (
+    SELECT s.id, s.site_id, s.routing_rank, s.deadline, s.escalation_tier
+    FROM worklists_assignment a JOIN worklists_study s ON s.id = a.study_id
+    WHERE a.radiologist_id = %(rid)s AND a.ended_at IS NULL AND s.status = 'ASSIGNED'
+    ORDER BY s.routing_rank, s.deadline, s.id
+    LIMIT 1
+), first AS (
     SELECT s.id, s.patient_id FROM worklists_study s
-    WHERE s.status = 'READY'
-      AND (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
-           WHERE v.radiologist_id = %(rid)s) = %(facts_version)s
+    WHERE s.status = 'READY' AND %(any_scope)s AND (SELECT ok FROM current)
+      AND (NOT EXISTS (SELECT 1 FROM held)
+           OR (s.routing_rank, s.deadline, s.id)
+              < (SELECT h.routing_rank, coalesce(h.deadline, 'infinity'::timestamptz), h.id
+                 FROM held h))
       -- CASE fixes the order: only a study the reader may take (its modality; its worklist,
       -- site and escalation tier among the reader's) tries the patient's advisory lock, which
       -- keeps other readers off this patient's studies until this statement ends, so the
@@ -137,8 +187,23 @@ WITH first AS (
             %(rid)s::bigint, 'kind', 'PULL', 'tier', escalation_tier, 'bundled', pos = 1,
             'rule', '{READ_NEXT_RULE}'::text)
     FROM claimed
+), from_queue AS (
+    INSERT INTO worklists_routingdecision
+        (study_id, decided_at, mode, trigger, tier, radiologist_id, trace)
+    SELECT h.id, %(now)s::timestamptz, 'PULL', '{QUEUE_TRIGGER}', h.escalation_tier,
+        %(rid)s::bigint, jsonb_build_object('chosen', %(rid)s::bigint, 'source', 'queue',
+            'rule', '{READ_NEXT_RULE}'::text)
+    FROM held h
+    WHERE (SELECT ok FROM current) AND NOT EXISTS (SELECT 1 FROM claimed)
+    RETURNING study_id
+), active AS (
+    UPDATE worklists_radiologist SET last_active_at = %(now)s
+    WHERE id = %(rid)s AND (last_active_at IS NULL OR last_active_at < %(active_before)s)
 )
-SELECT id, site_id FROM claimed ORDER BY pos, id
+SELECT id, site_id, pos FROM claimed
+UNION ALL
+SELECT h.id, h.site_id, -1 FROM held h JOIN from_queue q ON q.study_id = h.id
+ORDER BY 3, 1
 """  # noqa: S608 - only this module's constants are formatted in, never input
 
 
@@ -199,14 +264,16 @@ def _broadcast_claimed(rows: Sequence[tuple[int, int]]) -> None:
     )
 
 
-def _run_claim(params: dict[str, Any]) -> list[tuple[int, int]]:
+def _run_claim(params: dict[str, Any]) -> list[tuple[int, int, int]]:
     # Prepared: planning this statement costs more than twice running it.
-    return [(row[0], row[1]) for row in prepared.execute(_CLAIM_SQL, params)]
+    return [(row[0], row[1], row[2]) for row in prepared.execute(_CLAIM_SQL, params)]
 
 
-def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
+def _claim_next_postgresql(
+    *, radiologist_id: int, actor: Actor, now: dt.datetime
+) -> Claimed | None:
     pull = routing_service.reader_pull_scope(radiologist_id=radiologist_id, now=now)
-    rows: list[tuple[int, int]] = []
+    rows: list[tuple[int, int, int]] = []
     for attempt in ("cached", "fresh"):
         if attempt == "fresh":
             if not pull.cached:
@@ -215,43 +282,78 @@ def _claim_next_postgresql(*, radiologist_id: int, actor: Actor, now: dt.datetim
             pull = routing_service.reader_pull_scope(
                 radiologist_id=radiologist_id, now=now, fresh=True
             )
-        if pull.scope.is_empty:
-            continue
         params: dict[str, Any] = {
             "rid": radiologist_id,
             "now": now,
+            "active_before": now - ACTIVITY_GRANULARITY,
             "uid": actor.user_id,
             "label": actor.label,
             "facts_version": pull.facts_version,
+            # an empty scope still answers from the reader's own queue, without walking the pool
+            "any_scope": not pull.scope.is_empty,
             **_scope_arrays(pull.scope),
         }
         rows = _run_claim(params)
         if rows:
             break
-    _broadcast_claimed(rows)
-    return [row[0] for row in rows]
+    if not rows:
+        return None
+    if rows[0][2] < 0:
+        return Claimed(study_ids=[rows[0][0]], from_queue=True)
+    _broadcast_claimed([(row[0], row[1]) for row in rows])
+    return Claimed(study_ids=[row[0] for row in rows])
 
 
-def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> list[int]:
+def _queue_facts(*, radiologist_id: int, now: dt.datetime) -> list[routing.StudyFacts]:
+    """The reader's own queue: studies given to them (pushed, assigned, bundled) not yet opened."""
+    uncovered = routing_service.uncovered_site_ids(now=now)
+    return [
+        routing_service.study_facts(s, now=now, uncovered=uncovered)
+        for s in Study.objects.filter(
+            status=StudyStatus.ASSIGNED,
+            worklist__isnull=False,
+            assignments__radiologist_id=radiologist_id,
+            assignments__ended_at__isnull=True,
+        )
+    ]
+
+
+def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> Claimed | None:
+    reader_mark_active(radiologist_id=radiologist_id, at=now)
     scope = routing_service.reader_pull_scope(
         radiologist_id=radiologist_id, now=now, fresh=True
     ).scope
-    if scope.is_empty:
-        return []
-    uncovered = routing_service.uncovered_site_ids(now=now)
-    pairs = scope.pairs_by_tier[routing.TIER_POOL]
-    candidates = [
-        routing_service.study_facts(s, now=now, uncovered=uncovered)
-        for s in Study.objects.filter(
-            status=StudyStatus.READY,
-            worklist_id__in={w for w, _ in pairs},
-            site_id__in={s for _, s in pairs},
-            modality__in=scope.modalities,
+    free: list[routing.StudyFacts] = []
+    if not scope.is_empty:
+        uncovered = routing_service.uncovered_site_ids(now=now)
+        pairs = scope.pairs_by_tier[routing.TIER_POOL]
+        free = [
+            routing_service.study_facts(s, now=now, uncovered=uncovered)
+            for s in Study.objects.filter(
+                status=StudyStatus.READY,
+                worklist_id__in={w for w, _ in pairs},
+                site_id__in={s for _, s in pairs},
+                modality__in=scope.modalities,
+            )
+        ]
+    choice = routing.read_next(
+        free, held=_queue_facts(radiologist_id=radiologist_id, now=now), scope=scope
+    )
+    if choice is None:
+        return None
+    if choice.from_queue:
+        RoutingDecision.objects.create(
+            study_id=choice.study.id,
+            decided_at=now,
+            mode=RoutingDecision.Mode.PULL,
+            trigger=QUEUE_TRIGGER,
+            tier=choice.study.escalation_tier,
+            radiologist_id=radiologist_id,
+            trace={"chosen": radiologist_id, "source": "queue", "rule": READ_NEXT_RULE},
         )
-    ]
-    picked = routing.pick_for_reader(candidates, scope=scope)
+        return Claimed(study_ids=[choice.study.id], from_queue=True)
     claimed: list[int] = []
-    for position, facts in enumerate(picked):
+    for position, facts in enumerate((choice.study, *choice.bundle)):
         study = _lock_study(facts.id)
         if study.status != StudyStatus.READY:
             continue
@@ -274,20 +376,19 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
             last_activity_at=now,
         )
         claimed.append(study.id)
-    return claimed
+    return Claimed(study_ids=claimed) if claimed else None
 
 
 def study_claim_next(*, radiologist_id: int, actor: Actor) -> Claimed | None:
-    """ "Read next": the best study this reader may take, claimed atomically; None if none."""
+    """ "Read next": the first study in reading order among the reader's own queue and the
+    free studies they may take; a free one is claimed atomically. None: nothing to read."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         # One statement is its own transaction (or joins the caller's): no BEGIN and COMMIT
         # round trips around it. Broadcasts still go out only once it has committed.
-        ids = _claim_next_postgresql(radiologist_id=radiologist_id, actor=actor, now=now)
-    else:
-        with transaction.atomic():
-            ids = _claim_next_python(radiologist_id=radiologist_id, actor=actor, now=now)
-    return Claimed(study_ids=ids) if ids else None
+        return _claim_next_postgresql(radiologist_id=radiologist_id, actor=actor, now=now)
+    with transaction.atomic():
+        return _claim_next_python(radiologist_id=radiologist_id, actor=actor, now=now)
 
 
 def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) -> None:
@@ -324,6 +425,7 @@ def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignme
     if study.status != StudyStatus.READY or study.worklist_id is None:
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
     _require_eligible(radiologist_id, study, now=now)
+    reader_mark_active(radiologist_id=radiologist_id, at=now)
     _record_transition(
         study=study,
         to_status=StudyStatus.ASSIGNED,
@@ -483,6 +585,25 @@ def claims_expire(*, now: dt.datetime | None = None) -> list[Expired]:
     return expired
 
 
+def reader_sign_in(*, user_id: int) -> None:
+    """A radiologist signed in: they are at work, so they receive pushes again, and their queue
+    is filled after commit if it has room (as at the start of a shift)."""
+    radiologist_id = (
+        Radiologist.objects.filter(user_id=user_id, is_active=True)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if radiologist_id is None:
+        return
+    from worklists.tasks import reader_fill_queue_task
+
+    reader_mark_active(radiologist_id=radiologist_id)
+    transaction.on_commit(
+        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger="sign-in"),
+        robust=True,
+    )
+
+
 def radiologist_for_user(*, user_id: int) -> Radiologist | None:
     return Radiologist.objects.filter(user_id=user_id, is_active=True).first()
 
@@ -494,6 +615,8 @@ __all__ = [
     "StudyEvent",
     "claim_touch",
     "claims_expire",
+    "reader_mark_active",
+    "reader_sign_in",
     "study_claim",
     "study_claim_next",
     "study_coordinator_assign",

@@ -37,7 +37,11 @@ ROUTER = Actor.system("routing")
 
 
 def routing_policy() -> routing.Policy:
-    return routing.Policy(queue_cap_work_units=Decimal(str(settings.ROUTING_QUEUE_CAP_WORK_UNITS)))
+    idle = settings.ROUTING_PUSH_IDLE_MINUTES
+    return routing.Policy(
+        queue_cap_work_units=Decimal(str(settings.ROUTING_QUEUE_CAP_WORK_UNITS)),
+        push_idle_after=dt.timedelta(minutes=idle) if idle > 0 else None,
+    )
 
 
 # Coverage changes at minute boundaries (and per day for holidays): one computation per minute
@@ -269,6 +273,7 @@ def load_readers(
             "id",
             "is_active",
             "modalities",
+            "last_active_at",
             "user_id",
             "user__username",
             "user__first_name",
@@ -328,6 +333,7 @@ def load_readers(
                 stat_held=loads.stat_held[rid],
                 shift_work_units=loads.shift_units[rid],
                 held_patient_ids=loads.patients[rid],
+                last_active_at=person["last_active_at"],
             )
         )
     return readers
@@ -491,6 +497,9 @@ WHERE r.id = %(rid)s AND r.is_active
   AND EXISTS (SELECT 1 FROM worklists_credential cr WHERE cr.radiologist_id = r.id
               AND cr.site_id = %(site)s AND cr.revoked_at IS NULL AND cr.valid_from <= %(day)s
               AND (cr.valid_until IS NULL OR cr.valid_until >= %(day)s))
+  AND (%(idle_cutoff)s::timestamptz IS NULL OR r.last_active_at >= %(idle_cutoff)s
+       OR NOT EXISTS (SELECT 1 FROM worklists_shift sh WHERE sh.radiologist_id = r.id
+                      AND sh.starts_at < %(idle_cutoff)s AND sh.ends_at > %(now)s))
 FOR UPDATE OF r
 """
 
@@ -499,9 +508,12 @@ def _lock_if_still_eligible(
     *, radiologist_id: int, study: Study, now: dt.datetime
 ) -> Radiologist | None:
     """Lock the chosen reader's row (serialising pushes to one queue), provided they are still
-    active, on shift, competent in the study's worklist and credentialed for its site today."""
+    active, on shift, competent in the study's worklist, credentialed for its site today and
+    not idle (routing.Policy.is_idle: active since the cutoff, or on a shift begun since)."""
     assert study.worklist_id is not None
     site_day = now.astimezone(study.site.zone).date()
+    idle_after = routing_policy().push_idle_after
+    idle_cutoff = now - idle_after if idle_after is not None else None
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -512,13 +524,24 @@ def _lock_if_still_eligible(
                     "worklist": study.worklist_id,
                     "site": study.site_id,
                     "day": site_day,
+                    "idle_cutoff": idle_cutoff,
                 },
             )
             row = cursor.fetchone()
         return Radiologist(id=row[0]) if row else None
+    not_idle = (
+        Q()
+        if idle_cutoff is None
+        else Q(last_active_at__gte=idle_cutoff)
+        | ~Exists(
+            Shift.objects.filter(
+                radiologist_id=OuterRef("id"), starts_at__lt=idle_cutoff, ends_at__gt=now
+            )
+        )
+    )
     return (
         Radiologist.objects.select_for_update(of=("self",))
-        .filter(id=radiologist_id, is_active=True)
+        .filter(not_idle, id=radiologist_id, is_active=True)
         .filter(
             Exists(
                 Shift.objects.filter(
