@@ -31,6 +31,7 @@ from worklists.models import (
     StudyStatus,
     Subspecialty,
 )
+from worklists.models.tokens import hash_secret
 
 STUDIES = 60
 SITE_CODES = ["fjordheim", "havbakken", "elvedal", "nordskjaer", "vidda", "solvberg", "lysvika"]
@@ -219,9 +220,11 @@ def test_every_site_has_an_api_token_printed_with_the_logins(output):
     assert "http://127.0.0.1:8000" in output
     for username in DEMO_USERNAMES:
         assert username in output
+    printed = dict(line.split() for line in output.split("Site API tokens")[1].splitlines()[1:-1])
     for code in SITE_CODES:
+        # Stored hashed: the printed secret is the one whose hash the site's token holds.
         token = SiteApiToken.objects.get(site__code=code)
-        assert token.key in output
+        assert token.key_hash == hash_secret(printed[code])
 
 
 def test_every_demo_radiologist_is_on_shift_now_and_read_next_gives_rad01_a_study(output):

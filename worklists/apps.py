@@ -5,3 +5,10 @@ class WorklistsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "worklists"
     verbose_name = "Worklists"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from teleradiology.filemodes import restrict_sqlite_files
+
+        connection_created.connect(restrict_sqlite_files, dispatch_uid="restrict_sqlite_files")

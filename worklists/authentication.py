@@ -1,37 +1,58 @@
-"""Site integrations authenticate with a per-site token: ``Authorization: Token site_...``."""
+"""API authentication by token: ``Authorization: Token site_...`` for a site's integration,
+``Authorization: Token pt_...`` for a person. Both are stored hashed (models/tokens.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
-from worklists.models import SiteApiToken
+from worklists.models import PersonalToken, SiteApiToken
+from worklists.models.tokens import PERSONAL_TOKEN_PREFIX, SITE_TOKEN_PREFIX
+from worklists.services.tokens import personal_token_authenticate, site_token_authenticate
 
-SITE_TOKEN_PREFIX = "site_"  # noqa: S105 (a prefix, not a secret)
+
+def _token_from_header(request: Request, keyword: str) -> str | None:
+    parts = authentication.get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].decode(errors="replace") != keyword:
+        return None
+    return parts[1].decode(errors="replace")
 
 
 class SiteTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
     def authenticate(self, request: Request) -> tuple[AnonymousUser, SiteApiToken] | None:
-        parts = authentication.get_authorization_header(request).split()
-        if len(parts) != 2 or parts[0].decode(errors="replace") != self.keyword:
-            return None
-        key = parts[1].decode(errors="replace")
-        if not key.startswith(SITE_TOKEN_PREFIX):
+        key = _token_from_header(request, self.keyword)
+        if key is None or not key.startswith(SITE_TOKEN_PREFIX):
             return None  # a personal token: the next authenticator handles it
-        token = SiteApiToken.objects.select_related("site").filter(key=key).first()
-        if token is None or not token.site.is_active:
-            raise exceptions.AuthenticationFailed("invalid or inactive site token")
-        SiteApiToken.objects.filter(id=token.id).update(last_used_at=timezone.now())
+        token = site_token_authenticate(key=key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("invalid, expired or inactive site token")
         return AnonymousUser(), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class PersonalTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[Any, PersonalToken] | None:
+        key = _token_from_header(request, self.keyword)
+        if key is None or key.startswith(SITE_TOKEN_PREFIX):
+            return None
+        if not key.startswith(PERSONAL_TOKEN_PREFIX):
+            raise exceptions.AuthenticationFailed("invalid token")
+        token = personal_token_authenticate(key=key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("invalid, expired or revoked token")
+        return token.user, token
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
