@@ -85,10 +85,11 @@ def second_factor_verify(*, user: AbstractBaseUser, code: str) -> Device | None:
     code = code.strip().replace(" ", "")
     if not code:
         return None
-    devices: list[Device] = [
-        *TOTPDevice.objects.filter(user_id=user.pk, confirmed=True),
-        *StaticDevice.objects.filter(user_id=user.pk, confirmed=True),
-    ]
+    # A recovery code is letters and digits, an app's code digits only: a recovery code is not
+    # tried against the app (each failure there slows the next attempt).
+    devices: list[Device] = [*StaticDevice.objects.filter(user_id=user.pk, confirmed=True)]
+    if code.isdigit():
+        devices[:0] = TOTPDevice.objects.filter(user_id=user.pk, confirmed=True)
     for device in devices:
         verified = django_otp.verify_token(user, device.persistent_id, code)
         if verified is not None:
