@@ -446,4 +446,5 @@ SPECTACULAR_SETTINGS |= {
 LOGGING["filters"] = {"redact_query": {"()": "teleradiology.logging_filters.RedactQueryStrings"}}
 _loggers = cast(dict[str, Any], LOGGING["loggers"])
 for _access_logger in ("uvicorn.access", "django.server", "django.request"):
-    _loggers[_access_logger] = {"filters": ["redact_query"]}
+    # Propagate to the root handler: django.setup() may run after uvicorn set up its loggers.
+    _loggers[_access_logger] = {"filters": ["redact_query"], "propagate": True}

@@ -142,6 +142,7 @@ class StudyListApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="v1_studies_list",
         parameters=[StudyListFilterSerializer],
         responses=StudyPageSerializer,
         description="Studies the caller may see, ordered by deadline; follow `next` for more.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
@@ -63,3 +64,29 @@ class IsSiteIntegration(permissions.BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return isinstance(request.auth, SiteApiToken)
+
+
+class SiteTokenScheme(OpenApiAuthenticationExtension):
+    target_class = SiteTokenAuthentication
+    name = "siteToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A site integration token: `Token site_...`",
+        }
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    target_class = PersonalTokenAuthentication
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A personal token from POST /api/v1/auth/token: `Token pt_...`",
+        }
