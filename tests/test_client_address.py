@@ -20,7 +20,9 @@ def address(remote_addr: str, forwarded: str | None = None) -> str | None:
     extra = {"REMOTE_ADDR": remote_addr}
     if forwarded is not None:
         extra["HTTP_X_FORWARDED_FOR"] = forwarded
-    return client_address(RequestFactory().get("/", **extra))
+    request = RequestFactory().get("/")
+    request.META.update(extra)
+    return client_address(request)
 
 
 @pytest.fixture
