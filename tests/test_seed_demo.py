@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import RequestFactory
 from django.utils import timezone
 
 from worklists import nin
@@ -120,7 +121,9 @@ def test_it_creates_twenty_radiologists_with_competences_and_credentials(output)
 
 def test_every_demo_user_logs_in_with_the_password_demo(output):
     for username in DEMO_USERNAMES:
-        assert authenticate(username=username, password="demo") is not None, username
+        # A request, as every sign-in has: the lock-out (django-axes) keys on its address.
+        request = RequestFactory().post("/login/")
+        assert authenticate(request, username=username, password="demo") is not None, username
     coordinator = User.objects.get(username="coordinator")
     assert coordinator.is_staff
     assert coordinator.is_superuser

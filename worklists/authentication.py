@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 from worklists.models import PersonalToken, SiteApiToken
-from worklists.models.tokens import PERSONAL_TOKEN_PREFIX, SITE_TOKEN_PREFIX
+from worklists.models.tokens import SITE_TOKEN_PREFIX
 from worklists.services.tokens import personal_token_authenticate, site_token_authenticate
 
 
@@ -48,8 +48,8 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         key = _token_from_header(request, self.keyword)
         if key is None or key.startswith(SITE_TOKEN_PREFIX):
             return None
-        if not key.startswith(PERSONAL_TOKEN_PREFIX):
-            raise exceptions.AuthenticationFailed("invalid token")
+        # Any other key is looked up by its hash: new ones start "pt_", tokens from before
+        # hashing (migration 0013) have no prefix.
         token = personal_token_authenticate(key=key)
         if token is None:
             raise exceptions.AuthenticationFailed("invalid, expired or revoked token")
