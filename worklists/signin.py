@@ -67,7 +67,7 @@ class SecondFactorMiddleware:
             and not self._exempt(request.path)
             and second_factor_required(request.user)
         ):
-            if request.path.startswith("/api/"):
+            if request.path.startswith("/api/") and not request.path.startswith("/api/docs/"):
                 return JsonResponse(
                     {"detail": "Sign in with your second factor first (the web login)."},
                     status=403,
