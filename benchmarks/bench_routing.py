@@ -45,7 +45,7 @@ from worklists.models import (
 from worklists.prepared import enable_explicit_prepare
 from worklists.services.claims import study_claim_next
 from worklists.services.routing import forget_coverage_cache, study_route
-from worklists.services.tokens import personal_token_get_or_create
+from worklists.services.tokens import personal_token_issue
 
 ROOT = Path(__file__).resolve().parent.parent
 RADIOLOGISTS = int(os.environ.get("BENCH_RADIOLOGISTS", "500"))
@@ -365,7 +365,7 @@ def free_port() -> int:
 
 def bench_http(readers: list[Radiologist]) -> dict[str, float]:
     """32 readers pressing "Read next" against uvicorn serving the throw-away database."""
-    tokens = [personal_token_get_or_create(user_id=r.user_id).key for r in readers]
+    tokens = [personal_token_issue(user_id=r.user_id).key for r in readers]
     db = settings.DATABASES["default"]
     port = free_port()
     env = {

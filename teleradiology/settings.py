@@ -7,12 +7,15 @@ without its secrets instead of inventing them.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from teleradiology.filemodes import make_private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("TELERAD_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -32,7 +35,7 @@ def _embedded_secret_key() -> str:
     key_file = VAR_DIR / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    make_private_dir(VAR_DIR)
     key = secrets.token_urlsafe(50)
     key_file.write_text(key)
     key_file.chmod(0o600)
@@ -59,7 +62,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
     "worklists",
@@ -111,7 +113,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     if DATABASES["default"]["NAME"] != ":memory:":
-        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(DATABASES["default"]["NAME"]).parent)
 else:
     # Under ASGI each sync request runs in a thread of its own, and Django's connections belong to
     # threads: kept connections (CONN_MAX_AGE > 0) pile up until "too many clients". By default a
@@ -191,14 +193,12 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 
-SESSION_COOKIE_SECURE = PRODUCTION
-CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "worklists.authentication.SiteTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "worklists.authentication.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -369,3 +369,94 @@ LOGGING = {
         "pynetdicom": {"level": env.str("PYNETDICOM_LOG_LEVEL", default="WARNING")},
     },
 }
+
+# Sign-in, tokens and deployment security (docs/security.md). Apps, middleware and logging
+# filters are added here, in one block, in the order they must run.
+# Proxies (CIDR list) whose X-Forwarded-For is believed; from any other peer the header is ignored
+# and the peer itself is the client (lock-outs, audit trail: teleradiology/client_address.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
+    "drf_spectacular_sidecar",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+    "worklists.signin.SecondFactorMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+    "teleradiology.middleware.NoStoreMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last: it turns a lock-out into its answer
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out account or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock-out (django-axes): this many failed sign-ins (login page, admin, POST /api/v1/auth/token)
+# for one username, or from one client address, lock that username or address for the minutes.
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "teleradiology.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "worklists.signin.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# A second factor (TOTP with recovery codes) for coordinators, radiologists and staff; off on the
+# embedded demo unless asked for.
+SIGNIN_SECOND_FACTOR_REQUIRED = env.bool("SIGNIN_SECOND_FACTOR_REQUIRED", default=PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Teleradiologi")
+SIGNIN_RECOVERY_CODES = 10
+# Personal API tokens expire this many days after they are issued.
+PERSONAL_TOKEN_LIFETIME_DAYS = env.int("PERSONAL_TOKEN_LIFETIME_DAYS", default=30)
+# After `manage.py site_token SITE --rotate` the previous token works this many hours more.
+SITE_TOKEN_ROTATION_OVERLAP_HOURS = env.float("SITE_TOKEN_ROTATION_OVERLAP_HOURS", default=24.0)
+# Transport: HTTPS only in production (the TLS proxy must set X-Forwarded-Proto itself, never
+# pass on a client's); /healthz stays reachable over plain HTTP for the load balancer.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=bool(TRUSTED_PROXIES)):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+# Content-Security-Policy: scripts only from the platform's own files (no inline script, no CDN).
+# Inline styles stay allowed: the admin's change lists and Swagger UI use them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SPECTACULAR_SETTINGS |= {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Query strings (an admin search for a national number) never reach the access logs.
+LOGGING["filters"] = {"redact_query": {"()": "teleradiology.logging_filters.RedactQueryStrings"}}
+_loggers = cast(dict[str, Any], LOGGING["loggers"])
+for _access_logger in ("uvicorn.access", "django.server", "django.request"):
+    # Propagate to the root handler: django.setup() may run after uvicorn set up its loggers.
+    _loggers[_access_logger] = {"filters": ["redact_query"], "propagate": True}

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests import factories
@@ -24,6 +23,7 @@ from worklists.models import (
     StudyEvent,
     StudyStatus,
 )
+from worklists.services.tokens import personal_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -628,7 +628,7 @@ def test_an_order_with_the_token_of_an_inactive_site_is_refused(site_a, site_a_c
 
 
 def test_a_personal_token_cannot_post_orders(owner):
-    token = Token.objects.create(user=owner.user)
+    token = personal_token_issue(user_id=owner.user.pk)
 
     response, _ = post(client_with_token(token.key), order("ACC-1"))
 

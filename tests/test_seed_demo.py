@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import RequestFactory
 from django.utils import timezone
 
 from worklists import nin
@@ -31,6 +32,7 @@ from worklists.models import (
     StudyStatus,
     Subspecialty,
 )
+from worklists.models.tokens import hash_secret
 
 STUDIES = 60
 SITE_CODES = ["fjordheim", "havbakken", "elvedal", "nordskjaer", "vidda", "solvberg", "lysvika"]
@@ -119,7 +121,9 @@ def test_it_creates_twenty_radiologists_with_competences_and_credentials(output)
 
 def test_every_demo_user_logs_in_with_the_password_demo(output):
     for username in DEMO_USERNAMES:
-        assert authenticate(username=username, password="demo") is not None, username
+        # A request, as every sign-in has: the lock-out (django-axes) keys on its address.
+        request = RequestFactory().post("/login/")
+        assert authenticate(request, username=username, password="demo") is not None, username
     coordinator = User.objects.get(username="coordinator")
     assert coordinator.is_staff
     assert coordinator.is_superuser
@@ -219,9 +223,11 @@ def test_every_site_has_an_api_token_printed_with_the_logins(output):
     assert "http://127.0.0.1:8000" in output
     for username in DEMO_USERNAMES:
         assert username in output
+    printed = dict(line.split() for line in output.split("Site API tokens")[1].splitlines()[1:-1])
     for code in SITE_CODES:
+        # Stored hashed: the printed secret is the one whose hash the site's token holds.
         token = SiteApiToken.objects.get(site__code=code)
-        assert token.key in output
+        assert token.key_hash == hash_secret(printed[code])
 
 
 def test_every_demo_radiologist_is_on_shift_now_and_read_next_gives_rad01_a_study(output):

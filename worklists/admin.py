@@ -227,8 +227,16 @@ class SiteMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(SiteApiToken)
 class SiteApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["site", "created_at", "last_used_at"]
-    readonly_fields = ["key", "created_at", "last_used_at"]
+    """Tokens are issued with ``manage.py site_token`` (the secret is shown once, then only its
+    hash exists); here they are seen and revoked."""
+
+    list_display = ["site", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["site"]
+    readonly_fields = ["site", "key_prefix", "key_hash", "created_at", "last_used_at"]
+    fields = [*readonly_fields, "expires_at", "revoked_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(InboundMessage)

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from teleradiology.client_address import client_address
 from worklists import selectors
 from worklists.access import is_coordinator, radiologist_of
 from worklists.actors import Actor
@@ -47,8 +46,6 @@ from worklists.serializers import (
     StudyOutSerializer,
     StudyPageSerializer,
     StudyStatusOutSerializer,
-    TokenInSerializer,
-    TokenOutSerializer,
     WorklistOutSerializer,
 )
 from worklists.services.ai_findings import AiFindingConflict, FindingInput, ai_finding_report
@@ -63,7 +60,6 @@ from worklists.services.claims import (
 from worklists.services.inbound import inbound_mark_failed, inbound_store
 from worklists.services.orders import OrderError, OrderNotFound, OrderOutcome, order_apply
 from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
-from worklists.services.tokens import personal_token_get_or_create
 
 
 class OrdersApi(APIView):
@@ -82,7 +78,7 @@ class OrdersApi(APIView):
             channel=InboundMessage.Channel.REST,
             raw=request.body,
             site_id=site.id,
-            peer=request.META.get("REMOTE_ADDR", ""),
+            peer=client_address(request) or "",
             content_type=request.content_type or "",
             message_type="order",
         )
@@ -146,6 +142,7 @@ class StudyListApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="v1_studies_list",
         parameters=[StudyListFilterSerializer],
         responses=StudyPageSerializer,
         description="Studies the caller may see, ordered by deadline; follow `next` for more.",
@@ -213,35 +210,6 @@ class WorklistListApi(APIView):
             user=request.user, site_code=request.query_params.get("site", "")
         )
         return Response(WorklistOutSerializer(summaries, many=True).data)
-
-
-class LoginThrottle(AnonRateThrottle):
-    rate = "20/min"
-
-
-class AuthTokenApi(APIView):
-    """A person exchanges username and password for a personal API token."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-    throttle_classes = [LoginThrottle]
-
-    @extend_schema(request=TokenInSerializer, responses=TokenOutSerializer)
-    def post(self, request: Request) -> Response:
-        serializer = TokenInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request,
-            username=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
-        )
-        if user is None:
-            return Response(
-                {"errors": {"non_field_errors": ["wrong username or password"]}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        token = personal_token_get_or_create(user_id=user.pk)
-        return Response(TokenOutSerializer({"token": token.key}).data)
 
 
 # Routing: read next, claim, release, coordinator assignment, AI findings.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from worklists import api
+from worklists import api, token_api
 
 urlpatterns = [
     path("orders", api.OrdersApi.as_view(), name="api-orders"),
@@ -17,5 +17,7 @@ urlpatterns = [
         api.StudyAiFindingsApi.as_view(),
         name="api-study-ai-findings",
     ),
-    path("auth/token", api.AuthTokenApi.as_view(), name="api-auth-token"),
+    path("auth/token", token_api.AuthTokenApi.as_view(), name="api-auth-token"),
+    path("auth/tokens", token_api.OwnTokensApi.as_view(), name="api-auth-tokens"),
+    path("auth/tokens/<int:token_id>", token_api.OwnTokenApi.as_view(), name="api-auth-token-one"),
 ]

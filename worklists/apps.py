@@ -8,7 +8,10 @@ class WorklistsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
+        from django.db.backends.signals import connection_created
 
+        from teleradiology.filemodes import restrict_sqlite_files
         from worklists.receivers import reader_signed_in
 
+        connection_created.connect(restrict_sqlite_files, dispatch_uid="restrict_sqlite_files")
         user_logged_in.connect(reader_signed_in, dispatch_uid="worklists.reader_signed_in")

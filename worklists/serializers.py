@@ -304,15 +304,6 @@ class WorklistOutSerializer(serializers.Serializer):
     most_urgent_deadline = serializers.DateTimeField(allow_null=True)
 
 
-class TokenInSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
-
-
-class TokenOutSerializer(serializers.Serializer):
-    token = serializers.CharField()
-
-
 class OrderOutSerializer(serializers.Serializer):
     outcome = serializers.CharField()
     changed_fields = serializers.ListField(child=serializers.CharField())

@@ -28,7 +28,7 @@ from worklists.demo.shifts import ensure_shifts
 from worklists.demo.studies import StudySeeder, delete_demo_studies
 from worklists.demo.summary import render_summary
 from worklists.models import Site, Study
-from worklists.services.tokens import site_token_get_or_create
+from worklists.services.tokens import site_token_replace
 
 __all__ = ["DEFAULT_STUDY_COUNT", "DemoResult", "Output", "render_summary", "seed"]
 
@@ -92,5 +92,5 @@ def _seed(
         created = StudySeeder(
             sites=sites, radiologists=radiologists, coordinator=coordinator, now=timezone.now()
         ).seed(studies)
-    tokens = {code: site_token_get_or_create(site_code=code)[0].key for code in sites}
+    tokens = {code: site_token_replace(site_code=code).key for code in sites}
     return created, sites, tokens

@@ -19,6 +19,7 @@ from worklists.models.studies import (
     StudyEvent,
     StudyStatus,
 )
+from worklists.models.tokens import PersonalToken
 from worklists.models.worklists import ClassificationRule, Subspecialty
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Modality",
     "Patient",
     "PatientIdentifier",
+    "PersonalToken",
     "Priority",
     "Radiologist",
     "ReaderFactsVersion",

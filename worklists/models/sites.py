@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-import secrets
+import datetime as dt
 import zoneinfo
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from worklists.models.choices import Priority
+from worklists.models.tokens import SITE_TOKEN_PREFIX, hash_secret, new_secret
 
 
 def validate_time_zone(value: str) -> None:
@@ -106,19 +108,49 @@ class DeadlineContract(models.Model):
 
 
 def new_site_token_key() -> str:
-    return "site_" + secrets.token_urlsafe(32)
+    """Kept for migration 0001 (tokens were stored in clear then)."""
+    return new_secret(SITE_TOKEN_PREFIX)
+
+
+class SiteApiTokenQuerySet(models.QuerySet["SiteApiToken"]):
+    def create(self, **kwargs: Any) -> SiteApiToken:
+        """A new token; only its hash is stored. The secret is on the returned instance's ``key``
+        (in memory only) to be shown once."""
+        if "key_hash" in kwargs:
+            return super().create(**kwargs)
+        key = new_secret(SITE_TOKEN_PREFIX)
+        token = super().create(key_hash=hash_secret(key), key_prefix=key[:12], **kwargs)
+        token.key = key
+        return token
+
+    def usable(self, *, now: dt.datetime) -> SiteApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
 
 
 class SiteApiToken(models.Model):
-    """The integration token a site's RIS or middleware uses against the REST API."""
+    """An integration token a site's RIS or middleware uses against the REST API. Stored as the
+    SHA-256 of the secret. A site has one current token (no expiry) and, while a rotation's
+    overlap lasts, the previous one with its ``expires_at``."""
 
-    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="api_token")
-    key = models.CharField(max_length=64, unique=True, default=new_site_token_key)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(
+        max_length=12, blank=True, help_text="The first characters of the secret, to tell it apart"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SiteApiTokenQuerySet.as_manager()
+
+    # The secret, only on an instance just created (never stored).
+    key: str = ""
 
     def __str__(self) -> str:
-        return f"API token for {self.site.code}"
+        return f"API token {self.key_prefix}… for {self.site.code}"
 
 
 class SiteMembership(models.Model):

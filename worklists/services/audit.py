@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from django.utils import timezone
 
+from teleradiology.client_address import client_address
 from worklists.models import AuditEvent, Patient, Study
 
 
@@ -28,7 +29,7 @@ class AccessContext:
             user_id=user.pk if user.is_authenticated else None,
             actor_label=user.get_username() if user.is_authenticated else "anonymous",
             channel=channel,
-            remote_addr=request.META.get("REMOTE_ADDR") or None,
+            remote_addr=client_address(request),
             path=request.get_full_path()[:300],
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from worklists.demo import DEFAULT_STUDY_COUNT, render_summary, seed
@@ -24,8 +25,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Delete the demo sites' studies (and orphaned demo patients) and create new ones.",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run outside the embedded environment (TELERAD_ENV=production) all the same.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.TELERAD_ENV != "embedded" and not options["force"]:
+            # The demo creates users with a published password (coordinator/demo).
+            raise CommandError(
+                f"seed_demo creates demo users with a known password and runs only with "
+                f"TELERAD_ENV=embedded (this is {settings.TELERAD_ENV!r}); add --force to run it "
+                "here all the same"
+            )
         if options["studies"] < 0:
             raise CommandError("--studies cannot be negative")
         result = seed(studies=options["studies"], reset=options["reset"], stdout=self.stdout)
