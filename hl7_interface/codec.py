@@ -120,6 +120,11 @@ class FrameDecoder:
         """Bytes of an unfinished frame (an idle connection with pending bytes was cut off)."""
         return len(self._buffer) + self._oversize_count
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of the unfinished frame held in memory (an oversize frame holds its head only)."""
+        return len(self._buffer) + len(self._oversize_head or b"")
+
     def feed(self, data: bytes) -> list[Frame | OversizeFrame]:
         out: list[Frame | OversizeFrame] = []
         view = memoryview(data)
