@@ -367,7 +367,9 @@ def read_separators(raw: bytes) -> Separators:
     chars = [field, *encoding]
     if (
         len(set(chars)) != 5
-        or any(c.isalnum() or c in "\r\n " for c in chars)
+        # Printable ASCII only: the ACK repeats them, and in any other byte they would not
+        # survive the ACK's encoding.
+        or any(c.isalnum() or not "!" <= c <= "~" for c in chars)
         or (len(raw) > 8 and chr(raw[8]) != field)
     ):
         raise Hl7Error(
