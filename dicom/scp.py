@@ -225,9 +225,9 @@ class Receiver:
             bound_port,
             " (TLS)" if self.tls else "",
         )
-        for problem in sites_that_cannot_send():
-            logger.warning("DICOM: %s", problem)
-        connection.close()
+        # In a thread of its own: the caller's database connection (a test's transaction) is
+        # left alone, and the check's connection goes with the thread.
+        threading.Thread(target=_warn_sites_that_cannot_send, name="dicom-check").start()
         return bound_port
 
     def stop(self) -> None:
@@ -370,6 +370,16 @@ class Receiver:
         with self._lock:
             self._sites.pop(event.assoc, None)
         # This runs in the association's own thread: its database connection goes with it.
+        connection.close()
+
+
+def _warn_sites_that_cannot_send() -> None:
+    try:
+        for problem in sites_that_cannot_send():
+            logger.warning("DICOM: %s", problem)
+    except Exception:
+        logger.exception("DICOM: the sites' allowed addresses could not be checked")
+    finally:
         connection.close()
 
 

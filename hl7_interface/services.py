@@ -303,6 +303,8 @@ def hl7_receive_oversize(*, head: bytes, size: int, peer: str) -> Received:
     except Hl7Error:
         header = None
     entry = sites.get(header.sending_facility) if header else None
+    if entry is None or not entry.allows(_peer_host(peer)):
+        head = head[: settings.HL7_UNKNOWN_SENDER_KEEP_BYTES]
     inbound = inbound_store(
         channel=InboundMessage.Channel.HL7,
         raw=head,

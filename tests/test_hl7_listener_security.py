@@ -412,3 +412,15 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         time.sleep(0.02)
+
+
+@override_settings(HL7_UNKNOWN_SENDER_KEEP_BYTES=300)
+def test_an_oversize_frame_from_an_unknown_sender_keeps_only_the_unknown_senders_head(
+    hl7_site, general_worklist
+):
+    raw = orm_o01(spec("ACC-BIGSTRANGER", question="x" * 50_000), facility="STRANGER")
+    with running_listener(workers=1, max_frame_bytes=10_000) as small:
+        ack = send(small.port, raw)
+
+    assert ack.code == "AR"
+    assert bytes(InboundMessage.objects.get().raw) == raw[:300]
