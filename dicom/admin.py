@@ -15,7 +15,7 @@ from worklists.services.audit import AccessContext, audit_study_reads
 
 @admin.register(DicomSiteSettings)
 class DicomSiteSettingsAdmin(admin.ModelAdmin):
-    list_display = ["site", "site_ae_title", "images_only", "allowed_address"]
+    list_display = ["site", "site_ae_title", "images_only", "allowed_source_addresses"]
     list_filter = ["images_only"]
     list_select_related = ["site"]
 

@@ -7,3 +7,6 @@ class DicomConfig(AppConfig):
     name = "dicom"
     verbose_name = "DICOM"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from dicom import checks  # noqa: F401 (registers the system checks)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from teleradiology.listeners import ADDRESS_LIST_HELP, require_addresses, validate_address_list
+
 
 class DicomSiteSettings(models.Model):
     """How one site's PACS talks to us. The calling AE title is ``Site.dicom_ae_title``."""
@@ -22,10 +24,11 @@ class DicomSiteSettings(models.Model):
         help_text="The site sends images without orders: a study is opened for reading as soon "
         "as its images are complete, without waiting for an order.",
     )
-    allowed_address = models.GenericIPAddressField(
-        null=True,
+    allowed_source_addresses = models.CharField(
+        max_length=500,
         blank=True,
-        help_text="If set, the site's AE title is accepted only from this IP address.",
+        validators=[validate_address_list],
+        help_text=ADDRESS_LIST_HELP,
     )
 
     class Meta:
@@ -34,6 +37,10 @@ class DicomSiteSettings(models.Model):
 
     def __str__(self) -> str:
         return f"DICOM settings for site {self.site_id}"
+
+    def clean(self) -> None:
+        super().clean()
+        require_addresses(self.allowed_source_addresses, field="allowed_source_addresses")
 
 
 class StudyImages(models.Model):
@@ -171,7 +178,13 @@ class FailedInstance(models.Model):
     sop_instance_uid = models.CharField(max_length=64, blank=True)
     status = models.PositiveIntegerField(help_text="The DIMSE status we answered.")
     error = models.TextField()
-    raw = models.BinaryField(help_text="The dataset as received, with its file meta.")
+    raw = models.BinaryField(
+        help_text="The dataset as received, with its file meta: whole when smaller than "
+        "DICOM_FAILED_INSTANCE_KEEP_WHOLE_BYTES, else its first DICOM_FAILED_INSTANCE_HEAD_BYTES."
+    )
+    raw_size = models.PositiveBigIntegerField(
+        default=0, help_text="Bytes of the dataset as received (raw may hold its head only)."
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -179,3 +192,7 @@ class FailedInstance(models.Model):
 
     def __str__(self) -> str:
         return f"0x{self.status:04X} {self.sop_instance_uid or '?'}: {self.error[:60]}"
+
+    @property
+    def raw_is_whole(self) -> bool:
+        return len(self.raw or b"") >= self.raw_size

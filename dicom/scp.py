@@ -7,8 +7,10 @@ database connection, closed when the association ends.
 
 from __future__ import annotations
 
+import collections
 import logging
 import socket
+import ssl
 import threading
 import weakref
 from dataclasses import dataclass
@@ -40,10 +42,12 @@ from pynetdicom.events import Event
 from pynetdicom.presentation import AllStoragePresentationContexts
 from pynetdicom.transport import ThreadedAssociationServer
 
+from dicom.checks import sites_that_cannot_send
 from dicom.metadata import InvalidInstance, UndecodableInstance, parse_instance
 from dicom.services.associations import AssociationRefused, SiteContext, association_authorize
 from dicom.services.instances import instance_receive, instance_reject
 from dicom.services.storage import instance_write
+from teleradiology.listeners import dicom_tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +89,73 @@ def set_nodelay(sock: socket.socket | None) -> None:
             logger.debug("could not set TCP_NODELAY", exc_info=True)
 
 
+class GuardedAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server, holding the line against floods of connections.
+
+    pynetdicom counts a connection against ``maximum_associations`` from its first byte, until
+    it is released or its ACSE (ARTIM) timeout passes: idle connections from one address could
+    take every slot. Here one address holds at most ``max_per_address`` connections (more are
+    closed at once), and the TLS handshake runs in the connection's own thread with a timeout,
+    not in the accepting thread (pynetdicom's default), so a client that stalls its handshake
+    holds up no one else.
+    """
+
+    max_per_address = 8
+    handshake_timeout = 10.0
+
+    def server_activate(self) -> None:
+        self._guard = threading.Lock()
+        # Connections accepted whose association thread has not started yet.
+        self._starting: collections.Counter[str] = collections.Counter()
+        super().server_activate()
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        assert self.socket is not None
+        client_socket, address = self.socket.accept()
+        if self.ssl_context:
+            client_socket = self.ssl_context.wrap_socket(
+                client_socket, server_side=True, do_handshake_on_connect=False
+            )
+        return client_socket, address
+
+    def open_from(self, host: str) -> int:
+        """Connections open from ``host``: running associations and ones starting."""
+        running = sum(1 for assoc in self.active_associations if assoc.requestor.address == host)
+        return running + self._starting[host]
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        host = str(client_address[0])
+        with self._guard:
+            if self.open_from(host) >= self.max_per_address:
+                logger.warning(
+                    "DICOM connection from %s refused: already %d open from that address",
+                    host,
+                    self.max_per_address,
+                )
+                return False
+            self._starting[host] += 1
+        return True
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        host = str(client_address[0])
+        try:
+            if isinstance(request, ssl.SSLSocket):
+                try:
+                    request.settimeout(self.handshake_timeout)
+                    request.do_handshake()
+                    request.settimeout(None)
+                except (OSError, ssl.SSLError) as exc:
+                    logger.info("DICOM TLS handshake with %s failed: %s", host, exc)
+                    self.shutdown_request(request)
+                    return
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._guard:
+                self._starting[host] -= 1
+                if self._starting[host] <= 0:
+                    del self._starting[host]
+
+
 @dataclass
 class Receiver:
     """One listening SCP. ``start()`` returns once the port is bound."""
@@ -93,6 +164,11 @@ class Receiver:
     port: int
     host: str = "0.0.0.0"  # noqa: S104 (a receiver for PACS on the network; unknown AEs are refused)
     storage_dir: str = ""
+    tls: ssl.SSLContext | None = None
+    max_associations: int = 50
+    max_associations_per_address: int = 8
+    acse_timeout: float = 10.0
+    network_timeout: float = 300.0
 
     def __post_init__(self) -> None:
         self._sites: weakref.WeakKeyDictionary[Association, SiteContext] = (
@@ -109,10 +185,12 @@ class Receiver:
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
                 ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
-        ae.maximum_associations = 50
+        ae.maximum_associations = self.max_associations
         # Large studies over slow links: a long idle time is normal between instances.
-        ae.network_timeout = 300
-        ae.acse_timeout = 30
+        ae.network_timeout = self.network_timeout
+        # A connection must ask for its association within this (pynetdicom's ARTIM timer too):
+        # until then it holds one of maximum_associations.
+        ae.acse_timeout = self.acse_timeout
         ae.dimse_timeout = 300
         handlers: list[Any] = [
             (evt.EVT_CONN_OPEN, self._on_connection_open),
@@ -122,12 +200,34 @@ class Receiver:
             (evt.EVT_RELEASED, self._on_association_end),
             (evt.EVT_ABORTED, self._on_association_end),
         ]
-        server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
-        if server is None:  # block=False always returns the running server
-            raise RuntimeError("pynetdicom returned no server")
+        server = cast(
+            GuardedAssociationServer,
+            ae.make_server(
+                (self.host, self.port),
+                ssl_context=self.tls,
+                evt_handlers=handlers,
+                server_class=GuardedAssociationServer,
+            ),
+        )
+        server.max_per_address = self.max_associations_per_address
+        server.handshake_timeout = settings.LISTENER_TLS_HANDSHAKE_TIMEOUT_SECONDS
+        # As AE.start_server(block=False) does, with our server class.
+        thread = threading.Thread(target=server.serve_forever, name="dicom-acceptor", daemon=True)
+        thread.start()
+        # The server's shutdown() takes itself off this list.
+        ae._servers.append(server)
         self._server = server
         bound_port: int = server.server_address[1]
-        logger.info("DICOM receiver %s listening on %s:%s", self.ae_title, self.host, bound_port)
+        logger.info(
+            "DICOM receiver %s listening on %s:%s%s",
+            self.ae_title,
+            self.host,
+            bound_port,
+            " (TLS)" if self.tls else "",
+        )
+        # In a thread of its own: the caller's database connection (a test's transaction) is
+        # left alone, and the check's connection goes with the thread.
+        threading.Thread(target=_warn_sites_that_cannot_send, name="dicom-check").start()
         return bound_port
 
     def stop(self) -> None:
@@ -273,12 +373,27 @@ class Receiver:
         connection.close()
 
 
+def _warn_sites_that_cannot_send() -> None:
+    try:
+        for problem in sites_that_cannot_send():
+            logger.warning("DICOM: %s", problem)
+    except Exception:
+        logger.exception("DICOM: the sites' allowed addresses could not be checked")
+    finally:
+        connection.close()
+
+
 def receiver_from_settings(*, port: int | None = None, ae_title: str | None = None) -> Receiver:
     return Receiver(
         ae_title=ae_title or settings.DICOM_AE_TITLE,
         port=settings.DICOM_PORT if port is None else port,
         host=settings.DICOM_BIND_ADDRESS,
         storage_dir=settings.DICOM_STORAGE_DIR,
+        tls=dicom_tls_context(),
+        max_associations=settings.DICOM_MAX_ASSOCIATIONS,
+        max_associations_per_address=settings.DICOM_MAX_ASSOCIATIONS_PER_ADDRESS,
+        acse_timeout=settings.DICOM_ACSE_TIMEOUT_SECONDS,
+        network_timeout=settings.DICOM_NETWORK_TIMEOUT_SECONDS,
     )
 
 

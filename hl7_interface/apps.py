@@ -7,3 +7,6 @@ class Hl7InterfaceConfig(AppConfig):
     name = "hl7_interface"
     verbose_name = "HL7 interface"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from hl7_interface import checks  # noqa: F401 (registers the system checks)

@@ -120,6 +120,11 @@ class FrameDecoder:
         """Bytes of an unfinished frame (an idle connection with pending bytes was cut off)."""
         return len(self._buffer) + self._oversize_count
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of the unfinished frame held in memory (an oversize frame holds its head only)."""
+        return len(self._buffer) + len(self._oversize_head or b"")
+
     def feed(self, data: bytes) -> list[Frame | OversizeFrame]:
         out: list[Frame | OversizeFrame] = []
         view = memoryview(data)
@@ -362,7 +367,9 @@ def read_separators(raw: bytes) -> Separators:
     chars = [field, *encoding]
     if (
         len(set(chars)) != 5
-        or any(c.isalnum() or c in "\r\n " for c in chars)
+        # Printable ASCII only: the ACK repeats them, and in any other byte they would not
+        # survive the ACK's encoding.
+        or any(c.isalnum() or not "!" <= c <= "~" for c in chars)
         or (len(raw) > 8 and chr(raw[8]) != field)
     ):
         raise Hl7Error(

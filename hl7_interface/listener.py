@@ -10,14 +10,16 @@ transaction (group commit): one commit's cost shared by many messages.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
@@ -28,7 +30,9 @@ from hl7_interface.services import (
     hl7_receive_batch,
     hl7_receive_oversize,
     hl7_recover_unapplied,
+    sites_that_cannot_send,
 )
+from teleradiology.listeners import hl7_tls_context
 from worklists.live import StudyEventBatcher
 from worklists.services.orders import study_events_to
 
@@ -191,6 +195,14 @@ class _Sender:
 
 
 class Listener:
+    """The MLLP server. Besides framing, it holds the line against floods: at most
+    ``max_connections_per_address`` connections from one address, at most ``max_frame_bytes``
+    unfinished bytes per connection (a longer frame keeps its head only) and
+    ``max_unfinished_total`` across connections (the connection passing it is closed), and
+    connections that complete no frame for ``idle_timeout`` seconds are closed (bytes that do
+    not finish a frame do not count as activity). With a TLS context, connections are TLS
+    (mutual when the context requires client certificates)."""
+
     def __init__(
         self,
         *,
@@ -200,6 +212,9 @@ class Listener:
         idle_timeout: float | None = None,
         workers: int | None = None,
         reuse_port: bool = False,
+        max_connections_per_address: int | None = None,
+        max_unfinished_total: int | None = None,
+        tls: ssl.SSLContext | Literal["settings"] | None = "settings",
     ) -> None:
         self.host = host
         self.port = port
@@ -207,6 +222,14 @@ class Listener:
         self.reuse_port = reuse_port
         self.max_frame_bytes = max_frame_bytes or settings.HL7_MAX_FRAME_BYTES
         self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
+        self.max_connections_per_address = (
+            max_connections_per_address or settings.HL7_MAX_CONNECTIONS_PER_ADDRESS
+        )
+        self.max_unfinished_total = max_unfinished_total or settings.HL7_MAX_UNFINISHED_BYTES_TOTAL
+        self.tls = hl7_tls_context() if tls == "settings" else tls
+        self._connections_by_address: collections.Counter[str] = collections.Counter()
+        # Bytes of unfinished frames held for all connections (the event loop's alone).
+        self.unfinished_total = 0
         size = workers or settings.HL7_WORKERS
         if connection.vendor == "sqlite":
             # One writer at a time is all SQLite has; more threads would only contend for it.
@@ -228,15 +251,22 @@ class Listener:
         recovered = await self.pool.run(hl7_recover_unapplied)
         if recovered:
             logger.info("recovered %d stored HL7 messages", len(recovered))
+        for problem in await self.pool.run(sites_that_cannot_send):
+            logger.warning("HL7: %s", problem)
         self._server = await asyncio.start_server(
             self._serve_connection,
             self.host,
             self.port,
-            limit=256 * 1024,
+            # What the stream buffers beyond the frame being decoded (reading pauses above it).
+            limit=64 * 1024,
             reuse_port=self.reuse_port or None,
+            ssl=self.tls,
+            ssl_handshake_timeout=(
+                settings.LISTENER_TLS_HANDSHAKE_TIMEOUT_SECONDS if self.tls is not None else None
+            ),
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        logger.info("HL7 listener on %s:%s", self.host, self.port)
+        logger.info("HL7 listener on %s:%s%s", self.host, self.port, " (TLS)" if self.tls else "")
         return self.port
 
     async def close(self) -> None:
@@ -254,31 +284,73 @@ class Listener:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         address = writer.get_extra_info("peername") or ("", 0)
-        peer = f"{address[0]}:{address[1]}"
+        host = str(address[0])
+        peer = f"{host}:{address[1]}"
+        if self._connections_by_address[host] >= self.max_connections_per_address:
+            logger.warning(
+                "HL7 connection from %s refused: already %d open from that address",
+                peer,
+                self._connections_by_address[host],
+            )
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            return
+        self._connections_by_address[host] += 1
         decoder = FrameDecoder(self.max_frame_bytes)
+        held = 0  # this connection's share of unfinished_total
         sender = self._senders[id(writer)] = _Sender()
+        loop = asyncio.get_running_loop()
+        # Idle is measured from the last complete frame: a byte now and then keeps nothing open.
+        deadline = loop.time() + self.idle_timeout
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(65536), self.idle_timeout)
+                    data = await asyncio.wait_for(
+                        reader.read(65536), max(0.0, deadline - loop.time())
+                    )
                 except TimeoutError:
-                    logger.info("HL7 connection from %s idle, closed", peer)
+                    logger.info(
+                        "HL7 connection from %s completed no frame in %.0f s, closed "
+                        "(%d bytes of an unfinished frame dropped)",
+                        peer,
+                        self.idle_timeout,
+                        decoder.pending,
+                    )
                     return
                 if not data:
                     return
-                for item in decoder.feed(data):
+                items = decoder.feed(data)
+                self.unfinished_total += decoder.buffered - held
+                held = decoder.buffered
+                for item in items:
+                    deadline = loop.time() + self.idle_timeout
                     sender.last = time.monotonic()
                     sender.waiting = True
                     received = await self._handle(item, peer)
                     sender.waiting = False
                     writer.write(frame(received.ack))
                 await writer.drain()
+                if held and self.unfinished_total > self.max_unfinished_total:
+                    # Complete frames were answered above; only the unfinished one is dropped.
+                    logger.warning(
+                        "HL7 connection from %s closed: unfinished frames of all connections "
+                        "hold %d bytes, over the limit of %d",
+                        peer,
+                        self.unfinished_total,
+                        self.max_unfinished_total,
+                    )
+                    return
         except (ConnectionError, OSError) as exc:
             logger.info("HL7 connection from %s lost: %s", peer, exc)
         except Exception:
             # Not stored means not acknowledged: the sender keeps the message and sends it again.
             logger.exception("HL7 connection from %s closed without an ACK", peer)
         finally:
+            self.unfinished_total -= held
+            self._connections_by_address[host] -= 1
+            if self._connections_by_address[host] <= 0:
+                del self._connections_by_address[host]
             self._senders.pop(id(writer), None)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from teleradiology.listeners import ADDRESS_LIST_HELP, require_addresses, validate_address_list
+
 
 class OutboundKind(models.TextChoices):
     REPORT = "REPORT", "Report (ORU^R01)"
@@ -86,8 +88,8 @@ class SiteHl7Config(models.Model):
     allowed_source_addresses = models.CharField(
         max_length=500,
         blank=True,
-        help_text="Comma-separated addresses or networks (CIDR) the site may send from; "
-        "empty: any.",
+        validators=[validate_address_list],
+        help_text=ADDRESS_LIST_HELP,
     )
     default_charset = models.CharField(
         max_length=16,
@@ -101,3 +103,7 @@ class SiteHl7Config(models.Model):
 
     def __str__(self) -> str:
         return f"HL7 configuration of site {self.site_id}"
+
+    def clean(self) -> None:
+        super().clean()
+        require_addresses(self.allowed_source_addresses, field="allowed_source_addresses")

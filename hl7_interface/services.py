@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import logging
+import re
 import threading
 import time
 import zoneinfo
@@ -21,9 +22,10 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from hl7_interface import mapping
-from hl7_interface.codec import Header, Hl7Error, parse, read_header
+from hl7_interface.codec import Header, Hl7Error, Message, parse, read_header
 from hl7_interface.models import Charset, SiteHl7Config
 from hl7_interface.writer import Identity, build_ack
+from teleradiology.listeners import Network, address_allowed, addresses_required, parse_networks
 from worklists.actors import Actor
 from worklists.models import InboundMessage, Site
 from worklists.services.inbound import (
@@ -66,22 +68,10 @@ class SiteEntry:
     site: Site
     context: mapping.SiteContext
     default_charset: str
-    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    allowed_networks: tuple[Network, ...]
 
     def allows(self, peer_host: str) -> bool:
-        if not self.allowed_networks:
-            return True
-        try:
-            address = ipaddress.ip_address(peer_host)
-        except ValueError:
-            return False
-        return any(address in network for network in self.allowed_networks)
-
-
-def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(
-        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
-    )
+        return address_allowed(peer_host, self.allowed_networks)
 
 
 class SiteDirectory:
@@ -122,11 +112,48 @@ class SiteDirectory:
                 zone=zoneinfo.ZoneInfo(site.time_zone),
             ),
             default_charset=config.default_charset if config else Charset.UTF8,
-            allowed_networks=_networks(config.allowed_source_addresses) if config else (),
+            allowed_networks=_allowed_networks(site, config),
         )
 
 
 sites = SiteDirectory()
+
+
+def _allowed_networks(site: Site, config: SiteHl7Config | None) -> tuple[Network, ...]:
+    try:
+        return parse_networks(config.allowed_source_addresses) if config else ()
+    except ValueError:
+        # Saved past the form's validation: refuse everyone rather than guess.
+        logger.error("HL7 allowed source addresses of site %s are not valid", site.code)
+        return (ipaddress.ip_network("0.0.0.0/32"),)
+
+
+def sites_that_cannot_send() -> list[str]:
+    """Active sites with an HL7 sending facility whose messages would all be refused because
+    no source address is configured for them (outside the embedded demo)."""
+    if not addresses_required():
+        return []
+    problems = []
+    active = Site.objects.filter(is_active=True).exclude(hl7_sending_facility="")
+    configs = {
+        config.site_id: config
+        for config in SiteHl7Config.objects.filter(site__in=active).only(
+            "site_id", "allowed_source_addresses"
+        )
+    }
+    for site in active.order_by("code").only("id", "code", "hl7_sending_facility"):
+        config = configs.get(site.id)
+        try:
+            networks = parse_networks(config.allowed_source_addresses) if config else ()
+        except ValueError as exc:
+            problems.append(f"site {site.code}: allowed source addresses are not valid ({exc})")
+            continue
+        if not networks:
+            problems.append(
+                f"site {site.code} (MSH-4 {site.hl7_sending_facility!r}) has no allowed source "
+                "addresses in its HL7 configuration: its messages are refused"
+            )
+    return problems
 
 
 def identity() -> Identity:
@@ -188,7 +215,7 @@ def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
         [
             {
                 "channel": InboundMessage.Channel.HL7,
-                "raw": item.raw,
+                "raw": _kept_bytes(item),
                 "site_id": item.entry.site.id if item.entry else None,
                 "peer": item.peer,
                 "content_type": CONTENT_TYPE,
@@ -206,6 +233,15 @@ def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
     for item, inbound_id in zip(items, ids, strict=True):
         item.inbound_id = inbound_id
     return _process_batch(items, originals=originals)
+
+
+def _kept_bytes(item: _Item) -> bytes:
+    """What is stored of a frame: all of it from a known sender; from an unknown one (no site,
+    not the site's address, no readable header) its head only, so a stranger cannot fill the
+    database."""
+    if item.entry is not None and item.entry.allows(_peer_host(item.peer)):
+        return item.raw
+    return item.raw[: settings.HL7_UNKNOWN_SENDER_KEEP_BYTES]
 
 
 @dataclass(slots=True)
@@ -242,8 +278,14 @@ def _read(raw: bytes, peer: str) -> _Item:
             error_code="204",
         )
     elif not entry.allows(_peer_host(peer)):
+        reason = (
+            f"messages from {entry.site.code} are not accepted from address {_peer_host(peer)}"
+            if entry.allowed_networks
+            else f"site {entry.site.code} has no allowed source addresses configured: outside "
+            "the embedded demo it cannot send"
+        )
         item.error = Hl7Error(
-            f"messages from {entry.site.code} are not accepted from address {_peer_host(peer)}",
+            reason,
             segment="MSH",
             field=4,
             value=header.sending_facility,
@@ -261,6 +303,8 @@ def hl7_receive_oversize(*, head: bytes, size: int, peer: str) -> Received:
     except Hl7Error:
         header = None
     entry = sites.get(header.sending_facility) if header else None
+    if entry is None or not entry.allows(_peer_host(peer)):
+        head = head[: settings.HL7_UNKNOWN_SENDER_KEEP_BYTES]
     inbound = inbound_store(
         channel=InboundMessage.Channel.HL7,
         raw=head,
@@ -317,10 +361,32 @@ def _process_batch(
                 item.raw, default_charset=item.entry.default_charset, header=item.header
             )
             item.command = mapping.to_command(message, item.entry.context)
+            _check_study_uids(item.command, message)
         except Hl7Error as exc:
             item.error = exc
     _apply_batch(items)
     return [_answer_item(item) for item in items]
+
+
+# As the REST API's order serializer: dot-separated digits. The UID goes into the viewer's link,
+# so anything else (a '&' or '#', a second parameter) must not get that far.
+_STUDY_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+
+
+def _check_study_uids(command: mapping.Command, message: Message) -> None:
+    if not isinstance(command, mapping.OrdersCommand):
+        return
+    for order in command.orders:
+        uid = order.study.study_instance_uid if order.study else None
+        if uid and not _STUDY_UID.fullmatch(uid):
+            in_zds = message.first("ZDS") is not None
+            raise Hl7Error(
+                "the StudyInstanceUID is not a DICOM UID (digits separated by dots)",
+                segment="ZDS" if in_zds else "IPC",
+                field=1 if in_zds else 3,
+                value=uid,
+                error_code="207",
+            )
 
 
 class _TakeOut(Exception):

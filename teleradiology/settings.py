@@ -355,6 +355,46 @@ CELERY_BEAT_SCHEDULE["dicom-complete-quiet-studies"] = {
 }
 EMBEDDED_SERVICES.append("dicom.scp.run_embedded")
 
+# Listener security (HL7/MLLP and DICOM): who may send, TLS, and limits against floods.
+# Operators' guide: docs/security-listeners.md.
+# Outside the embedded demo a site sends only from the addresses its HL7 configuration and DICOM
+# settings list; a site without any cannot send (refused, and reported by `manage.py check`).
+LISTENER_REQUIRE_ALLOWED_ADDRESSES = TELERAD_ENV != "embedded"
+# TLS: a certificate and key turn it on for that listener; a client CA also requires every
+# client to present a certificate it signed (mutual TLS).
+HL7_TLS_CERT_FILE = env.str("HL7_TLS_CERT_FILE", default="")
+HL7_TLS_KEY_FILE = env.str("HL7_TLS_KEY_FILE", default="")
+HL7_TLS_CLIENT_CA_FILE = env.str("HL7_TLS_CLIENT_CA_FILE", default="")
+DICOM_TLS_CERT_FILE = env.str("DICOM_TLS_CERT_FILE", default="")
+DICOM_TLS_KEY_FILE = env.str("DICOM_TLS_KEY_FILE", default="")
+DICOM_TLS_CLIENT_CA_FILE = env.str("DICOM_TLS_CLIENT_CA_FILE", default="")
+# A TLS client that has not finished its handshake by then is disconnected.
+LISTENER_TLS_HANDSHAKE_TIMEOUT_SECONDS = env.float(
+    "LISTENER_TLS_HANDSHAKE_TIMEOUT_SECONDS", default=10.0
+)
+# A frame from an unknown sender (no site, or not from the site's addresses) is answered AR and
+# only its first bytes are kept.
+HL7_UNKNOWN_SENDER_KEEP_BYTES = env.int("HL7_UNKNOWN_SENDER_KEEP_BYTES", default=2048)
+# Open MLLP connections from one address; more are closed at once.
+HL7_MAX_CONNECTIONS_PER_ADDRESS = env.int("HL7_MAX_CONNECTIONS_PER_ADDRESS", default=32)
+# Bytes of unfinished frames held for one connection (a longer frame is refused with its head
+# kept: HL7_MAX_FRAME_BYTES) and for all connections together: the connection whose bytes pass
+# the total is closed.
+HL7_MAX_UNFINISHED_BYTES_TOTAL = env.int("HL7_MAX_UNFINISHED_BYTES_TOTAL", default=64 * 1024 * 1024)
+# DICOM: associations at once (pynetdicom counts a connection from its first byte), connections
+# at once from one address, and how long a connection may take to ask for an association
+# (pynetdicom's ACSE/ARTIM timeout) and stay silent within one (its network timeout).
+DICOM_MAX_ASSOCIATIONS = env.int("DICOM_MAX_ASSOCIATIONS", default=50)
+DICOM_MAX_ASSOCIATIONS_PER_ADDRESS = env.int("DICOM_MAX_ASSOCIATIONS_PER_ADDRESS", default=8)
+DICOM_ACSE_TIMEOUT_SECONDS = env.float("DICOM_ACSE_TIMEOUT_SECONDS", default=10.0)
+DICOM_NETWORK_TIMEOUT_SECONDS = env.float("DICOM_NETWORK_TIMEOUT_SECONDS", default=300.0)
+# A refused instance keeps its first DICOM_FAILED_INSTANCE_HEAD_BYTES and its reason; its whole
+# bytes only when it is smaller than DICOM_FAILED_INSTANCE_KEEP_WHOLE_BYTES.
+DICOM_FAILED_INSTANCE_HEAD_BYTES = env.int("DICOM_FAILED_INSTANCE_HEAD_BYTES", default=64 * 1024)
+DICOM_FAILED_INSTANCE_KEEP_WHOLE_BYTES = env.int(
+    "DICOM_FAILED_INSTANCE_KEEP_WHOLE_BYTES", default=4 * 1024 * 1024
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -97,10 +97,10 @@ def test_the_image_state_list_is_scoped_to_the_studies_one_may_see(
 def test_site_dicom_settings_are_editable(client, superuser, site_a):
     response = client.post(
         reverse("admin:dicom_dicomsitesettings_add"),
-        {"site": site_a.id, "images_only": "on", "allowed_address": "192.0.2.10"},
+        {"site": site_a.id, "images_only": "on", "allowed_source_addresses": "192.0.2.10"},
     )
 
     assert response.status_code == 302
     settings_row = DicomSiteSettings.objects.get(site=site_a)
     assert settings_row.images_only
-    assert settings_row.allowed_address == "192.0.2.10"
+    assert settings_row.allowed_source_addresses == "192.0.2.10"

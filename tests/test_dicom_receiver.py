@@ -64,7 +64,7 @@ def test_a_wrong_called_ae_title_is_rejected_with_its_reason(port):
 
 
 def test_a_site_limited_to_another_address_is_rejected(pacs_site, port):
-    DicomSiteSettings.objects.create(site=pacs_site, allowed_address="10.1.2.3")
+    DicomSiteSettings.objects.create(site=pacs_site, allowed_source_addresses="10.1.2.3")
 
     with pytest.raises(AssociationRejected):
         echo(port)
@@ -73,7 +73,7 @@ def test_a_site_limited_to_another_address_is_rejected(pacs_site, port):
 
 
 def test_a_site_limited_to_its_own_address_is_accepted(pacs_site, port):
-    DicomSiteSettings.objects.create(site=pacs_site, allowed_address="127.0.0.1")
+    DicomSiteSettings.objects.create(site=pacs_site, allowed_source_addresses="127.0.0.1")
 
     assert echo(port) == SUCCESS
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass
 
 from django.utils import timezone
 
 from dicom.models import DicomSiteSettings, RejectedAssociation
+from teleradiology.listeners import address_allowed, parse_networks
 from worklists.models import Site
 
 logger = logging.getLogger(__name__)
@@ -36,18 +36,6 @@ class AssociationRefused(Exception):
         self.diagnostic = diagnostic
 
 
-def _same_address(peer: str, allowed: str) -> bool:
-    try:
-        peer_ip = ipaddress.ip_address(peer)
-        allowed_ip = ipaddress.ip_address(allowed)
-    except ValueError:
-        return False
-    # An IPv4 peer can arrive as an IPv4-mapped IPv6 address on a dual-stack socket.
-    if isinstance(peer_ip, ipaddress.IPv6Address) and peer_ip.ipv4_mapped is not None:
-        peer_ip = peer_ip.ipv4_mapped
-    return peer_ip == allowed_ip
-
-
 def association_authorize(
     *, calling_ae_title: str, called_ae_title: str, peer_address: str, our_ae_title: str
 ) -> SiteContext:
@@ -72,11 +60,22 @@ def association_authorize(
                 diagnostic=AssociationRefused.CALLING_AE_NOT_RECOGNISED,
             )
         settings_row = DicomSiteSettings.objects.filter(site=site).first()
-        allowed = settings_row.allowed_address if settings_row else None
-        if allowed and not _same_address(peer_address, allowed):
+        allowed = settings_row.allowed_source_addresses if settings_row else ""
+        try:
+            networks = parse_networks(allowed)
+        except ValueError as exc:
+            # Saved past the form's validation: refuse rather than guess.
+            raise AssociationRefused(
+                f"allowed source addresses of site {site.code} are not valid: {exc}",
+                diagnostic=AssociationRefused.CALLING_AE_NOT_RECOGNISED,
+            ) from exc
+        if not address_allowed(peer_address, networks):
             raise AssociationRefused(
                 f"calling AE title {calling!r} of site {site.code} is accepted only from "
-                f"{allowed}, not from {peer_address}",
+                f"{allowed}, not from {peer_address}"
+                if allowed
+                else f"site {site.code} has no allowed source addresses configured: outside "
+                "the embedded demo it cannot send",
                 diagnostic=AssociationRefused.CALLING_AE_NOT_RECOGNISED,
             )
     except AssociationRefused as refused:

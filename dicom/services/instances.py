@@ -12,6 +12,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists
 from django.utils import timezone
@@ -363,7 +364,13 @@ def instance_reject(
     calling_ae_title: str = "",
     peer_address: str = "",
 ) -> FailedInstance:
-    """Keep an instance we answered with a failure status, as received, with the reason."""
+    """Keep an instance we answered with a failure status with the reason: its bytes whole when
+    smaller than DICOM_FAILED_INSTANCE_KEEP_WHOLE_BYTES, else only its head (a sender cannot
+    fill the database with refused instances)."""
+    kept = raw
+    if len(raw) >= settings.DICOM_FAILED_INSTANCE_KEEP_WHOLE_BYTES:
+        kept = raw[: settings.DICOM_FAILED_INSTANCE_HEAD_BYTES]
+        error = f"{error} (only the first {len(kept)} of its {len(raw)} bytes are kept)"
     return FailedInstance.objects.create(
         received_at=timezone.now(),
         site_id=context.site_id if context else None,
@@ -373,5 +380,6 @@ def instance_reject(
         sop_instance_uid=sop_instance_uid[:64],
         status=status,
         error=error,
-        raw=raw,
+        raw=kept,
+        raw_size=len(raw),
     )
