@@ -1,7 +1,8 @@
 """The reading page and its forms: parse the request, call one service, render or redirect.
 
-Every form posts to its own URL and redirects back on success. On a refusal the page is
-rendered again with what the reader typed, so that a wrong password loses no text.
+Every form posts to its own URL and redirects back on success, or, when the reader chose
+"... and next" (``then=next``), on to the next study by the read-next rule. On a refusal the
+page is rendered again with what the reader typed, so that a wrong password loses no text.
 """
 
 from __future__ import annotations
@@ -193,14 +194,15 @@ def reading_sign(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc, draft.sections if draft else None)
+    done = "Report signed and marked for delivery (F)."
     if version.critical_category and request.POST.get("then") == "next":
         # The finding must reach the referrer before the reader moves on: stay for that.
+        response = _then(request, study, done, stay=True)
         messages.warning(
-            request,
-            "Critical finding flagged: record its communication here before you go on.",
+            request, "Critical finding flagged: record its communication here before you go on."
         )
-        return _then(request, study, "Report signed and marked for delivery (F).", stay=True)
-    return _then(request, study, "Report signed and marked for delivery (F).")
+        return response
+    return _then(request, study, done)
 
 
 @login_required
