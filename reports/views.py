@@ -134,7 +134,11 @@ def _then(request: HttpRequest, study: Study, done: str, *, stay: bool = False) 
 @require_POST
 def reading_next(request: HttpRequest) -> HttpResponse:
     """Read next from the reading page: the next study by the read-next rule."""
-    following = study_read_next(user=request.user)  # type: ignore[arg-type]
+    try:
+        current = int(request.POST.get("after", ""))
+    except ValueError:
+        current = None
+    following = study_read_next(user=request.user, after_study_id=current)  # type: ignore[arg-type]
     if following is None:
         messages.info(request, NOTHING_LEFT)
         return redirect("worklist")

@@ -285,3 +285,19 @@ def test_the_reading_page_offers_sign_and_next_as_the_default_action(reader, cur
     assert "data-preliminary-next" in html
     assert "data-read-next-form" in html
     assert "js/reading-keys.js" in html
+
+
+def test_read_next_from_a_study_not_yet_written_in_never_opens_that_study_again(
+    reader, current, site_a, neuro, client
+):
+    waiting = factories.held_study(reader, site=site_a, worklist=neuro, priority="ROUTINE")
+    client.force_login(reader.user)
+
+    response = client.post(reverse("reading-next"), {"after": current.id})
+
+    assert response["Location"] == reverse("reading", args=[waiting.id])
+    assert held_by(current, reader)  # still the reader's; read next does not give it away
+    waiting.delete()
+    assert client.post(reverse("reading-next"), {"after": current.id})["Location"] == reverse(
+        "worklist"
+    )

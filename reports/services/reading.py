@@ -16,7 +16,7 @@ from worklists.services.claims import study_claim_next
 @dataclass(frozen=True, slots=True)
 class NextStudy:
     study_id: int
-    claimed: bool  # False: it was already waiting in the reader's own queue
+    claimed: bool  # False: it was already the reader's, waiting in their own queue
 
 
 def study_read_next(
@@ -24,18 +24,20 @@ def study_read_next(
 ) -> NextStudy | None:
     """The study this reader reads next, claimed for them; None when nothing is left.
 
-    The read-next rule decides (``study_claim_next``, one transaction of its own). When it
-    finds nothing to claim, a study already pushed into the reader's queue and not opened yet
-    is next, most urgent first: a study handed to the reader is never left behind because the
-    loop skipped the worklist. ``after_study_id`` (the study just finished, which may still be
-    held, e.g. after a preliminary) is never "next".
+    The read-next rule decides (``study_claim_next``, one transaction of its own, over the
+    reader's own queue and the pool). ``after_study_id``, the study the reader is on or has
+    just finished (still held after a preliminary, or opened and not written in yet), is never
+    "next": when the rule gives it, the most urgent other study waiting in the reader's queue
+    is next, or nothing.
     """
     radiologist = radiologist_of(user)
     if radiologist is None:
         return None
     claimed = study_claim_next(radiologist_id=radiologist.id, actor=Actor.for_user(user))
-    if claimed is not None:
-        return NextStudy(study_id=claimed.study_id, claimed=True)
+    # The rule may answer with the study the reader is on (given to them and not written in
+    # yet): then the next one waiting in their queue.
+    if claimed is not None and claimed.study_id != after_study_id:
+        return NextStudy(study_id=claimed.study_id, claimed=not claimed.from_queue)
     queue = studies_visible_to(user).filter(
         status=StudyStatus.ASSIGNED,
         assignments__radiologist_id=radiologist.id,
