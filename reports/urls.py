@@ -3,6 +3,7 @@ from django.urls import path
 from reports import views
 
 urlpatterns = [
+    path("read/next", views.reading_next, name="reading-next"),
     path("studies/<int:study_id>/read/", views.reading_page, name="reading"),
     path(
         "studies/<int:study_id>/read/preliminary",

@@ -1,7 +1,8 @@
 """The reading page and its forms: parse the request, call one service, render or redirect.
 
-Every form posts to its own URL and redirects back on success. On a refusal the page is
-rendered again with what the reader typed, so that a wrong password loses no text.
+Every form posts to its own URL and redirects back on success, or, when the reader chose
+"... and next" (``then=next``), on to the next study by the read-next rule. On a refusal the
+page is rendered again with what the reader typed, so that a wrong password loses no text.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from reports.models import CommunicationMethod, CriticalCategory, RejectionReaso
 from reports.services.audit import audit_report_reads
 from reports.services.critical import critical_communication_record
 from reports.services.errors import NotPermitted, ReportError, ReportInvalid, WrongPassword
+from reports.services.reading import study_read_next
 from reports.services.rejections import referral_reject
 from reports.services.signing import (
     report_amend,
@@ -89,6 +91,8 @@ def _render_reading(
             ),
             "assignment": study_selectors.study_active_assignment(study=study),
             "priors": [(prior, prior_reports.get(prior.id)) for prior in priors],
+            "first_reported_prior_id": next((p.id for p in priors if p.id in prior_reports), None),
+            "is_reader": radiologist_of(request.user) is not None,
             "ai_findings": study.ai_findings.order_by("-is_critical", "-confidence", "id"),
             "state": state,
             "rights": rights,
@@ -104,6 +108,41 @@ def _render_reading(
         },
         status=status,
     )
+
+
+NOTHING_LEFT = (
+    "Nothing left for you to read now: no unread study in your worklists, sites and shift."
+)
+
+
+def _then(request: HttpRequest, study: Study, done: str, *, stay: bool = False) -> HttpResponse:
+    """After an action succeeded: back to the study, or (``then=next`` posted) on to the next
+    study by the read-next rule, or to the worklist when nothing is left."""
+    label = f"{study.procedure_text} ({study.site.code} {study.accession_number})"
+    if stay or request.POST.get("then") != "next":
+        messages.success(request, done)
+        return redirect("reading", study_id=study.id)
+    messages.success(request, f"{label}: {done}")
+    following = study_read_next(user=request.user, after_study_id=study.id)  # type: ignore[arg-type]
+    if following is None:
+        messages.info(request, NOTHING_LEFT)
+        return redirect("worklist")
+    return redirect("reading", study_id=following.study_id)
+
+
+@login_required
+@require_POST
+def reading_next(request: HttpRequest) -> HttpResponse:
+    """Read next from the reading page: the next study by the read-next rule."""
+    try:
+        current = int(request.POST.get("after", ""))
+    except ValueError:
+        current = None
+    following = study_read_next(user=request.user, after_study_id=current)  # type: ignore[arg-type]
+    if following is None:
+        messages.info(request, NOTHING_LEFT)
+        return redirect("worklist")
+    return redirect("reading", study_id=following.study_id)
 
 
 @login_required
@@ -138,8 +177,7 @@ def reading_preliminary(request: HttpRequest, study_id: int) -> HttpResponse:
         report_issue_preliminary(study_id=study.id, user=request.user, draft=draft)  # type: ignore[arg-type]
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc, draft.sections if draft else None)
-    messages.success(request, "Preliminary report issued and marked for delivery (P).")
-    return redirect("reading", study_id=study.id)
+    return _then(request, study, "Preliminary report issued and marked for delivery (P).")
 
 
 @login_required
@@ -151,7 +189,7 @@ def reading_sign(request: HttpRequest, study_id: int) -> HttpResponse:
     if not form.is_valid():
         return _render_reading(request, study, error="Check the signing form.", status=400)
     try:
-        report_sign(
+        version = report_sign(
             study_id=study.id,
             user=request.user,  # type: ignore[arg-type]
             password=form.cleaned_data["password"],
@@ -160,8 +198,15 @@ def reading_sign(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc, draft.sections if draft else None)
-    messages.success(request, "Report signed and marked for delivery (F).")
-    return redirect("reading", study_id=study.id)
+    done = "Report signed and marked for delivery (F)."
+    if version.critical_category and request.POST.get("then") == "next":
+        # The finding must reach the referrer before the reader moves on: stay for that.
+        response = _then(request, study, done, stay=True)
+        messages.warning(
+            request, "Critical finding flagged: record its communication here before you go on."
+        )
+        return response
+    return _then(request, study, done)
 
 
 @login_required
@@ -258,5 +303,4 @@ def reading_reject(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc)
-    messages.success(request, "Referral returned to the site.")
-    return redirect("reading", study_id=study.id)
+    return _then(request, study, "Referral returned to the site.")

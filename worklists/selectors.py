@@ -275,3 +275,31 @@ def assignable_radiologists(*, study: Study) -> list[Radiologist]:
         .select_related("user")
         .order_by("user__last_name", "user__first_name")
     )
+
+
+def reader_shift_worklists(*, radiologist_id: int, now: dt.datetime) -> dict[int, int]:
+    """The worklists the radiologist's shifts running now cover, each with its rank: 0 where
+    they read as a primary reader (primary shift and primary competence), 1 as a backup.
+
+    A shift naming no worklists covers every worklist the radiologist is competent in; a
+    worklist without competence is not read, whatever the shift says.
+    """
+    from worklists.models import Competence, Shift
+
+    competences = dict(
+        Competence.objects.filter(radiologist_id=radiologist_id).values_list(
+            "subspecialty_id", "level"
+        )
+    )
+    covered: dict[int, int] = {}
+    for shift in Shift.objects.filter(
+        radiologist_id=radiologist_id, starts_at__lte=now, ends_at__gt=now
+    ).prefetch_related("worklists"):
+        named = {w.id for w in shift.worklists.all()} or set(competences)
+        for worklist_id in named & set(competences):
+            primary = (
+                shift.role == Shift.Role.PRIMARY
+                and competences[worklist_id] == Competence.Level.PRIMARY
+            )
+            covered[worklist_id] = min(covered.get(worklist_id, 1), 0 if primary else 1)
+    return covered

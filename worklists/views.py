@@ -21,6 +21,17 @@ from worklists.services.claims import study_claim_next, study_coordinator_assign
 from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
 
 
+def _landing_tab(summaries: list[selectors.WorklistSummary], on_shift: dict[int, int]) -> str:
+    """The tab a user lands on: a reader, a worklist their shift covers now (one they read as
+    primary with unread studies first); anyone else, the first worklist with unread studies."""
+    if not summaries:
+        return ""
+    mine = [s for s in summaries if s.worklist.id in on_shift]
+    if mine:
+        return min(mine, key=lambda s: (not s.unread_count, on_shift[s.worklist.id])).worklist.code
+    return next((s.worklist.code for s in summaries if s.unread_count), summaries[0].worklist.code)
+
+
 @login_required
 def worklist_page(request: HttpRequest) -> HttpResponse:
     # The user's scope, resolved once for the whole page.
@@ -30,12 +41,12 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     summaries = selectors.worklist_summaries(
         user=request.user, site_code=request.GET.get("site", ""), visible=visible
     )
-    tab = (
-        request.GET.get("tab")
-        or next((s.worklist.code for s in summaries if s.unread_count), summaries[0].worklist.code)
-        if summaries
-        else ""
+    on_shift = (
+        selectors.reader_shift_worklists(radiologist_id=radiologist.id, now=timezone.now())
+        if radiologist is not None
+        else {}
     )
+    tab = request.GET.get("tab") or _landing_tab(summaries, on_shift)
     filters = {
         "worklist": tab,
         "status": ",".join(UNREAD_STATUSES),
@@ -82,6 +93,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         {
             "summaries": summaries,
             "tab": tab,
+            "on_shift": on_shift,
             "rows": [(study, study.deadline_risk(now)) for study in rows],
             "sites": sites_visible_to(request.user),
             "modalities": Modality.choices,
