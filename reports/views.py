@@ -39,10 +39,11 @@ from reports.services.signing import (
 )
 from worklists import selectors as study_selectors
 from worklists.access import radiologist_of
+from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
 from worklists.models import UNREAD_STATUSES, AuditEvent, Study, StudyStatus
 from worklists.services.audit import AccessContext, audit_study_reads
-from worklists.services.claims import claim_touch
+from worklists.services.claims import study_open
 
 
 def _study(request: HttpRequest, study_id: int) -> Study:
@@ -149,10 +150,11 @@ def reading_next(request: HttpRequest) -> HttpResponse:
 def reading_page(request: HttpRequest, study_id: int) -> HttpResponse:
     study = _study(request, study_id)
     radiologist = radiologist_of(request.user)
-    if radiologist is not None:
-        # Opening the study is activity: the holder's claim must not lapse while they look.
-        # (A no-op for anyone but the holder.)
-        claim_touch(study_id=study.id, radiologist_id=radiologist.id)
+    if radiologist is not None and study_open(
+        study_id=study.id, radiologist_id=radiologist.id, actor=Actor.for_user(request.user)
+    ):
+        # The holder opened it: activity, and a queued study is now being read.
+        study.refresh_from_db(fields=["status", "status_changed_at"])
     return _render_reading(request, study)
 
 

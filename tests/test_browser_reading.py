@@ -123,7 +123,7 @@ def test_read_next_then_priors_then_typing_then_signing_marks_the_report_for_del
 
     assert page.locator("h1").inner_text() == "CT caput uten kontrast"
     study.refresh_from_db()
-    assert study.status == StudyStatus.ASSIGNED
+    assert study.status == StudyStatus.IN_PROGRESS  # opened by its holder
     assert "Akutt hodepine. Blødning?" in page.locator("[data-clinical-question]").inner_text()
     prior_card = page.locator(f"[data-prior-id='{prior.id}']")
     assert "bravo" in prior_card.inner_text().lower()

@@ -189,3 +189,32 @@ def test_signing_in_marks_the_reader_active(owner, neuro):
 
     assert response.status_code == 302
     assert Radiologist.objects.get(id=owner.id).last_active_at is not None
+
+
+def test_opening_the_reading_page_makes_a_queued_study_in_progress_and_it_is_not_returned(
+    on_shift, site_a, neuro
+):
+    owner, other = on_shift
+
+    def client_for(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    now = timezone.now()
+    study = factories.ready_study(
+        site_a, neuro, ready_at=now - dt.timedelta(hours=3), deadline=now + dt.timedelta(hours=3)
+    )
+    push_to(study, owner, at=now - dt.timedelta(hours=2, minutes=1))
+
+    assert client_for(other.user).get(f"/studies/{study.id}/read/").status_code == 200
+    study.refresh_from_db()
+    assert study.status == StudyStatus.ASSIGNED  # not the holder: nothing moves
+
+    assert client_for(owner.user).get(f"/studies/{study.id}/read/").status_code == 200
+
+    study.refresh_from_db()
+    assert study.status == StudyStatus.IN_PROGRESS
+    opened = StudyEvent.objects.get(study=study, to_status=StudyStatus.IN_PROGRESS)
+    assert opened.actor_id == owner.user_id
+    assert pushes_return_unopened(now=now) == []

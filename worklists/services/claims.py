@@ -16,6 +16,7 @@ worklists.routing on every claim.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
@@ -48,6 +49,7 @@ from worklists.services.studies import (
     _record_transition,
     study_assign,
     study_reassign,
+    study_start_reading,
 )
 
 # Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
@@ -72,6 +74,20 @@ def claim_touch(*, study_id: int, radiologist_id: int, at: dt.datetime | None = 
         ).update(last_activity_at=at)
         == 1
     )
+
+
+def study_open(*, study_id: int, radiologist_id: int, actor: Actor) -> bool:
+    """The reader opened the study's reading page. For its holder that is activity, and a study
+    still waiting in their queue (ASSIGNED) is now being read (IN_PROGRESS): it is no longer
+    "pushed, not opened", and read next does not give it again. False for anyone else."""
+    if not claim_touch(study_id=study_id, radiologist_id=radiologist_id):
+        return False
+    if Study.objects.filter(id=study_id, status=StudyStatus.ASSIGNED).exists():
+        # its own transaction, the study locked and the holder checked again; a study moved on
+        # or taken meanwhile is shown as it is now
+        with contextlib.suppress(IllegalTransition, NotTheHolder):
+            study_start_reading(study_id=study_id, radiologist_id=radiologist_id, actor=actor)
+    return True
 
 
 def reader_mark_active(*, radiologist_id: int, at: dt.datetime | None = None) -> bool:
@@ -620,5 +636,6 @@ __all__ = [
     "study_claim",
     "study_claim_next",
     "study_coordinator_assign",
+    "study_open",
     "study_release",
 ]
