@@ -2,13 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from reports.models import (
     CriticalCommunication,
     CriticalFinding,
+    Macro,
     ReferralRejection,
     ReportTemplate,
     ReportTemplateSection,
@@ -16,6 +20,8 @@ from reports.models import (
     SigningFailure,
 )
 from reports.services.audit import audit_report_reads
+from reports.services.errors import ReportInvalid
+from reports.services.macros import clean_macro_name
 from worklists.access import studies_visible_to
 from worklists.admin import PatientDataAdmin
 from worklists.services.audit import AccessContext
@@ -33,6 +39,36 @@ class ReportTemplateAdmin(admin.ModelAdmin):
     list_filter = ["subspecialty", "modality", "is_active"]
     search_fields = ["name", "procedure_code"]
     inlines = [ReportTemplateSectionInline]
+
+
+class MacroAdminForm(forms.ModelForm):
+    class Meta:
+        model = Macro
+        fields = ["name", "text", "description", "worklist", "owner"]
+
+    def clean_name(self) -> str:
+        try:
+            return clean_macro_name(self.cleaned_data.get("name", ""))
+        except ReportInvalid as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    """Macros hold no patient data. Readers keep their own on the macro page; here the
+    coordinators and administrators keep the shared ones (a macro is personal or shared)."""
+
+    list_display = ["name", "worklist", "owner", "description", "updated_at"]
+    list_filter = ["worklist"]
+    search_fields = ["name", "text", "description", "owner__user__username"]
+    form = MacroAdminForm
+
+    def save_model(self, request: HttpRequest, obj: Macro, form: Any, change: bool) -> None:
+        now = timezone.now()
+        if not change:
+            obj.created_at = now
+        obj.updated_at = now
+        super().save_model(request, obj, form, change)
 
 
 class ReportDataAdmin(PatientDataAdmin):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import api
+from reports import api, macro_api
 
 urlpatterns = [
     path("studies/<int:study_id>/report", api.ReportApi.as_view(), name="api-report"),
@@ -19,5 +19,10 @@ urlpatterns = [
         api.CriticalCommunicationsApi.as_view(),
         name="api-critical-communications",
     ),
+    path(
+        "studies/<int:study_id>/macros", macro_api.StudyMacrosApi.as_view(), name="api-study-macros"
+    ),
+    path("macros", macro_api.MacrosApi.as_view(), name="api-macros"),
+    path("macros/<int:macro_id>", macro_api.MacroApi.as_view(), name="api-macro"),
     path("indicators/rejections", api.RejectionCountsApi.as_view(), name="api-rejection-counts"),
 ]

@@ -291,3 +291,61 @@ class SigningFailure(models.Model):
 
     def __str__(self) -> str:
         return f"Wrong signing password by user {self.user_id} at {self.at}"
+
+
+class Macro(models.Model):
+    """A named text snippet the reader inserts in the report editor: personal (one
+    radiologist's own) or shared by everyone reading one worklist. The rules (who may change
+    which, names unique per owner and per worklist) live in reports.services.macros."""
+
+    name = models.CharField(
+        max_length=30, help_text="Typed after the trigger character, e.g. .normal; lowercase."
+    )
+    text = models.TextField(help_text="What the name is replaced with.")
+    description = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        "worklists.Radiologist",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="macros",
+        help_text="Personal: only this radiologist sees and edits it.",
+    )
+    worklist = models.ForeignKey(
+        "worklists.Subspecialty",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="macros",
+        help_text="Shared: offered on every study of this worklist.",
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=False, worklist__isnull=True)
+                | Q(owner__isnull=True, worklist__isnull=False),
+                name="macro_personal_or_shared",
+                violation_error_message="A macro belongs to one radiologist or one worklist.",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=Q(owner__isnull=False),
+                name="macro_name_unique_per_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["worklist", "name"],
+                condition=Q(worklist__isnull=False),
+                name="macro_name_unique_per_worklist",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+    @property
+    def is_personal(self) -> bool:
+        return self.owner_id is not None

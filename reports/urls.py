@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import views
+from reports import macro_views, views
 
 urlpatterns = [
     path("read/next", views.reading_next, name="reading-next"),
@@ -23,4 +23,8 @@ urlpatterns = [
         name="reading-communication",
     ),
     path("studies/<int:study_id>/read/reject", views.reading_reject, name="reading-reject"),
+    path("macros/", macro_views.macro_list, name="macros"),
+    path("macros/new", macro_views.macro_new, name="macro-new"),
+    path("macros/<int:macro_id>/edit", macro_views.macro_edit, name="macro-edit"),
+    path("macros/<int:macro_id>/delete", macro_views.macro_remove, name="macro-delete"),
 ]

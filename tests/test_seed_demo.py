@@ -211,9 +211,11 @@ def test_rerunning_changes_nothing_and_duplicates_nothing(output):
 
 def test_reset_replaces_the_studies_without_piling_up_patients(output):
     before = row_counts()
+    # The read studies carry signed reports, which are never deleted: they stay.
+    read = Study.objects.filter(report_versions__isnull=False).distinct().count()
     seed("--reset")
     after = row_counts()
-    assert after["Study"] == STUDIES
+    assert after["Study"] == STUDIES + read
     assert after["Patient"] == before["Patient"]
     assert after["Site"] == before["Site"]
     assert after["User"] == before["User"]
@@ -270,6 +272,7 @@ def test_reset_keeps_studies_whose_report_was_signed_and_seeds_around_them(outpu
     ).first()
     assert assignment is not None
     study = assignment.study
+    read = Study.objects.filter(report_versions__isnull=False).distinct().count()
     report_sign(
         study_id=study.id,
         user=assignment.radiologist.user,
@@ -279,9 +282,89 @@ def test_reset_keeps_studies_whose_report_was_signed_and_seeds_around_them(outpu
 
     again = seed("--reset")
 
-    assert "Kept 1 with issued reports" in again
+    assert f"Kept {read + 1} with issued reports" in again
     assert Study.objects.filter(pk=study.pk).exists()
     assert ReportVersion.objects.filter(study=study).count() == 1
-    assert Study.objects.count() == STUDIES + 1
+    assert Study.objects.count() == STUDIES + read + 1
     accessions = list(Study.objects.values_list("site_id", "accession_number"))
     assert len(accessions) == len(set(accessions))
+
+
+def test_it_ships_norwegian_report_templates_for_the_common_demo_procedures(output):
+    from reports.models import ReportTemplate
+    from worklists.demo.procedures import PROCEDURES
+
+    ordered = {p.code for p in PROCEDURES}
+    templates = ReportTemplate.objects.filter(is_active=True).prefetch_related("sections")
+    by_code = {t.procedure_code: t for t in templates if t.procedure_code}
+    for code in ("CAA0AA", "CCA0AB", "CCF0AB", "MNG0AH", "MBE0AA", "NCA0AT", "GGA0SC", "GGA0KL"):
+        assert code in by_code, code
+    assert set(by_code) <= ordered, "every template is for a procedure the demo orders"
+    for template in by_code.values():
+        titles = [s.title for s in template.sections.all()]
+        assert "Funn" in titles, template.name
+        assert "Konklusjon" in titles, template.name
+        assert template.modality == next(
+            p.modality for p in PROCEDURES if p.code == template.procedure_code
+        )
+    for code in ("GGA0SC", "GGA0KL"):
+        birads = by_code[code].sections.get(key="birads")
+        assert "BI-RADS" in birads.default_text
+    assert (
+        "Ingen intrakraniell blødning"
+        in by_code["CAA0AA"].sections.get(key="findings").default_text
+    )
+    paediatric = templates.filter(subspecialty__code="paediatric", procedure_code="")
+    assert {t.modality for t in paediatric} == {"DX", "CR"}
+
+
+def test_it_ships_shared_macros_per_worklist_and_personal_ones_for_rad01(output):
+    from reports.models import Macro
+    from reports.services.macros import clean_macro_name
+
+    shared = Macro.objects.filter(worklist__isnull=False)
+    for code in ("neuro", "thorax", "abdomen", "msk", "mamma", "paediatric"):
+        assert shared.filter(worklist__code=code).count() >= 1, code
+    assert {f"bi{n}" for n in range(1, 6)} <= set(
+        shared.filter(worklist__code="mamma").values_list("name", flat=True)
+    )
+    personal = Macro.objects.filter(owner__isnull=False)
+    assert set(personal.values_list("owner__user__username", flat=True)) == {"rad01"}
+    assert personal.count() >= 2
+    for macro in Macro.objects.all():
+        assert clean_macro_name(macro.name) == macro.name
+        assert macro.text.strip()
+
+
+def test_every_read_demo_study_has_a_signed_report_so_that_priors_show_text(output):
+    from reports.models import ReportVersion
+
+    final = Study.objects.filter(status=StudyStatus.FINAL)
+    assert final.exists()
+    for study in final:
+        version = ReportVersion.objects.get(study=study)
+        assert version.kind == "FINAL"
+        texts = {s["key"]: s["text"] for s in version.sections}
+        assert texts["findings"].strip()
+        assert texts["conclusion"].strip()
+        reader = Assignment.objects.get(study=study, end_reason="signed").radiologist
+        assert version.signed_by == reader
+        assert version.signed_at == study.events.get(to_status=StudyStatus.FINAL).at
+    unread = Study.objects.filter(
+        status__in=[StudyStatus.READY, StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS]
+    )
+    assert any(
+        Study.objects.filter(patient_id=s.patient_id, report_versions__isnull=False)
+        .exclude(pk=s.pk)
+        .exists()
+        for s in unread
+    ), "some unread study has a prior with a report"
+
+
+def test_rerunning_keeps_one_of_each_template_macro_and_report(output):
+    from reports.models import Macro, ReportTemplate, ReportTemplateSection, ReportVersion
+
+    models = (ReportTemplate, ReportTemplateSection, Macro, ReportVersion)
+    before = {m.__name__: m.objects.count() for m in models}
+    seed()
+    assert {m.__name__: m.objects.count() for m in models} == before

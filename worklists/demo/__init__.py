@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from worklists.demo.data import DEFAULT_STUDY_COUNT, DEMO_PASSWORD
+from worklists.demo.extensions import DemoContext, run_demo_steps
 from worklists.demo.people import ensure_coordinator, ensure_radiologists, ensure_site_users
 from worklists.demo.reference import ensure_rules, ensure_sites, ensure_subspecialties
 from worklists.demo.shifts import ensure_shifts
@@ -92,5 +93,14 @@ def _seed(
         created = StudySeeder(
             sites=sites, radiologists=radiologists, coordinator=coordinator, now=timezone.now()
         ).seed(studies)
+    run_demo_steps(
+        DemoContext(
+            sites=sites,
+            subspecialties=subspecialties,
+            radiologists=radiologists,
+            now=timezone.now(),
+            stdout=stdout,
+        )
+    )
     tokens = {code: site_token_replace(site_code=code).key for code in sites}
     return created, sites, tokens

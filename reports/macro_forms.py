@@ -1,0 +1,40 @@
+"""The macro page's form: it checks form only; reports.services.macros decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from reports.services.macros import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS
+from worklists.models import Subspecialty
+
+
+class MacroForm(forms.Form):
+    name = forms.CharField(
+        max_length=MAX_NAME_CHARS + 1,
+        help_text="One word, typed after the trigger in the editor, e.g. normal.",
+    )
+    text = forms.CharField(
+        max_length=MAX_TEXT_CHARS, strip=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    description = forms.CharField(max_length=MAX_DESCRIPTION_CHARS, required=False)
+    worklist = forms.ModelChoiceField(
+        queryset=Subspecialty.objects.none(),
+        required=False,
+        empty_label="Personal (only you)",
+        help_text="Share it with everyone reading this worklist.",
+    )
+
+    def __init__(
+        self, *args: Any, worklists: QuerySet[Subspecialty] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        worklist_field = self.fields["worklist"]
+        if worklists is None:
+            # Only coordinators choose a worklist; for anyone else the field does not exist.
+            del self.fields["worklist"]
+        else:
+            assert isinstance(worklist_field, forms.ModelChoiceField)
+            worklist_field.queryset = worklists

@@ -1,0 +1,167 @@
+"""Macros: named text snippets for the report editor, personal or shared per worklist.
+
+The rules: a radiologist keeps their own personal macros, which nobody else sees or changes;
+shared macros belong to a worklist and are kept by the coordinators. A name is unique per
+owner and per worklist (a personal macro may share its name with a shared one, and then wins
+in its owner's editor). Names are lowercase so that what is typed after the trigger matches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from reports.models import Macro
+from reports.services.errors import NotPermitted, ReportError, ReportInvalid
+from worklists.access import is_coordinator, radiologist_of
+from worklists.models import Subspecialty
+
+# What the reader types before a macro's name in the editor.
+MACRO_TRIGGER = "."
+MAX_NAME_CHARS = 30
+MAX_TEXT_CHARS = 5_000
+MAX_DESCRIPTION_CHARS = 200
+_NAME = re.compile(r"^[a-z0-9æøå][a-z0-9æøå_-]*$")
+
+
+class MacroNotFound(ReportError):
+    """No such macro for this user: someone else's personal macro is reported as missing,
+    never as forbidden, so that its existence is not revealed."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MacroInput:
+    name: str
+    text: str
+    description: str = ""
+
+
+def clean_macro_name(raw: str) -> str:
+    """The name as stored: trimmed, lowercased, without a leading trigger the reader typed."""
+    name = raw.strip().lower()
+    if name.startswith((MACRO_TRIGGER, ";")):
+        name = name[1:]
+    if not name:
+        raise ReportInvalid("give the macro a name", field="name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ReportInvalid(f"a name has at most {MAX_NAME_CHARS} characters", field="name")
+    if not _NAME.match(name):
+        raise ReportInvalid(
+            "a name is one word of letters (a-z, æ, ø, å), digits, - or _, "
+            "starting with a letter or digit",
+            field="name",
+        )
+    return name
+
+
+def _clean(data: MacroInput) -> MacroInput:
+    text = data.text.replace("\r\n", "\n")
+    if not text.strip():
+        raise ReportInvalid("write the text the macro inserts", field="text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ReportInvalid(f"a macro's text has at most {MAX_TEXT_CHARS} characters", field="text")
+    description = data.description.strip()
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise ReportInvalid(
+            f"a description has at most {MAX_DESCRIPTION_CHARS} characters", field="description"
+        )
+    return MacroInput(name=clean_macro_name(data.name), text=text, description=description)
+
+
+def _require_unique(macro: Macro) -> None:
+    clash = Macro.objects.filter(name=macro.name).exclude(pk=macro.pk)
+    if macro.owner_id is not None:
+        if clash.filter(owner_id=macro.owner_id).exists():
+            raise ReportInvalid(f"you already have a macro named {macro.name!r}", field="name")
+    elif clash.filter(worklist_id=macro.worklist_id).exists():
+        raise ReportInvalid(
+            f"this worklist already has a shared macro named {macro.name!r}", field="name"
+        )
+
+
+def _save(macro: Macro, *, fields: list[str] | None = None) -> Macro:
+    _require_unique(macro)
+    try:
+        # A savepoint: two saves of one name racing leave the loser a clear error, and the
+        # caller's transaction usable.
+        with transaction.atomic():
+            if fields is None:
+                macro.save()
+            else:
+                macro.save(update_fields=fields)
+    except IntegrityError as exc:
+        raise ReportInvalid(f"a macro named {macro.name!r} already exists", field="name") from exc
+    return macro
+
+
+def is_owner(*, user: AbstractBaseUser, macro: Macro) -> bool:
+    return macro.owner is not None and macro.owner.user_id == user.pk
+
+
+def may_edit_macro(*, user: AbstractBaseUser, macro: Macro) -> bool:
+    if macro.owner_id is not None:
+        return is_owner(user=user, macro=macro)
+    return is_coordinator(user)
+
+
+def _editable(user: AbstractBaseUser, macro_id: int) -> Macro:
+    macro = (
+        Macro.objects.select_for_update(of=("self",))
+        .select_related("owner", "worklist")
+        .filter(pk=macro_id)
+        .first()
+    )
+    if macro is None or (macro.owner_id is not None and not is_owner(user=user, macro=macro)):
+        raise MacroNotFound("no such macro")
+    if not may_edit_macro(user=user, macro=macro):
+        raise NotPermitted("shared macros are kept by the coordinators")
+    return macro
+
+
+@transaction.atomic
+def macro_create(
+    *, user: AbstractBaseUser, data: MacroInput, worklist_id: int | None = None
+) -> Macro:
+    """A personal macro of the calling radiologist, or (``worklist_id`` given, coordinators
+    only) a macro shared in that worklist."""
+    clean = _clean(data)
+    now = timezone.now()
+    macro = Macro(
+        name=clean.name,
+        text=clean.text,
+        description=clean.description,
+        created_at=now,
+        updated_at=now,
+    )
+    if worklist_id is None:
+        radiologist = radiologist_of(user)
+        if radiologist is None:
+            raise NotPermitted("personal macros belong to radiologists")
+        macro.owner = radiologist
+    else:
+        if not is_coordinator(user):
+            raise NotPermitted("shared macros are kept by the coordinators")
+        worklist = Subspecialty.objects.filter(pk=worklist_id).first()
+        if worklist is None:
+            raise ReportInvalid("no such worklist", field="worklist")
+        macro.worklist = worklist
+    return _save(macro)
+
+
+@transaction.atomic
+def macro_update(*, user: AbstractBaseUser, macro_id: int, data: MacroInput) -> Macro:
+    """Change a macro's name, text and description; its scope never changes."""
+    macro = _editable(user, macro_id)
+    clean = _clean(data)
+    macro.name, macro.text, macro.description = clean.name, clean.text, clean.description
+    macro.updated_at = timezone.now()
+    return _save(macro, fields=["name", "text", "description", "updated_at"])
+
+
+@transaction.atomic
+def macro_delete(*, user: AbstractBaseUser, macro_id: int) -> None:
+    _editable(user, macro_id).delete()
