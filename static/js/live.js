@@ -350,5 +350,6 @@
   showSoundState();
   tick();
   window.setInterval(tick, 15000);
+  window.addEventListener("focus", tick); // back to the tab: current at once
   connect();
 })();
