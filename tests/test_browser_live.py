@@ -207,3 +207,62 @@ def test_the_deadline_labels_tick_in_the_browser(asgi_server, browser, pool, own
     after = label.inner_text()
     assert after.startswith("in ")
     assert after != before
+
+
+def test_the_study_page_shows_a_new_status_and_holder_in_place(
+    asgi_server, browser, pool, owner, coordinator
+):
+    study = pool[0]
+    page = open_worklist(browser, asgi_server, "other")
+    page.goto(asgi_server + reverse("study", args=[study.id]))
+    page.wait_for_selector("[data-live-state='live']", timeout=5000)
+    assert page.locator("#study-head .status").inner_text() == "Ready"
+    page.evaluate("window.__stillTheSamePage = 'yes'")
+
+    study_coordinator_assign(
+        study_id=study.id, radiologist_id=owner.id, actor=Actor.for_user(coordinator), reason="x"
+    )
+
+    page.wait_for_function(
+        f"""() => document.querySelector("#study-head .status").textContent.trim() === "Assigned"
+                 && document.querySelector("#study-reading").textContent
+                      .includes({owner.display_name!r})""",
+        timeout=2000,
+    )
+    assert "Assigned" in page.locator("#study-history").inner_text()
+    assert page.evaluate("window.__stillTheSamePage") == "yes"
+
+
+def test_a_page_that_lost_its_socket_catches_up_after_reconnecting(
+    asgi_server, browser, pool, owner, coordinator
+):
+    study = pool[0]
+    page = open_worklist(browser, asgi_server, "other")
+    page.evaluate(
+        """() => {
+          window.__stillTheSamePage = "yes";
+          window.__sent = [];
+          const send = WebSocket.prototype.send;
+          WebSocket.prototype.send = function (data) {
+            window.__sent.push(data);
+            return send.call(this, data);
+          };
+          window.teleradLiveSocket.close();
+        }"""
+    )
+    page.wait_for_selector("[data-live-state='offline']", timeout=2000)
+
+    # Changed while this page hears nothing.
+    study_coordinator_assign(
+        study_id=study.id, radiologist_id=owner.id, actor=Actor.for_user(coordinator), reason="x"
+    )
+
+    page.wait_for_function(
+        f"""() => document.querySelector("tr[data-study-id='{study.id}'] .status")
+                     .textContent.trim() === "Assigned" """,
+        timeout=5000,
+    )
+    [resync] = page.evaluate("window.__sent.map(JSON.parse)")
+    assert resync["type"] == "resync"
+    assert isinstance(resync["since"], int)
+    assert page.evaluate("window.__stillTheSamePage") == "yes"

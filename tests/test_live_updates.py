@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from teleradiology.asgi import application
 from tests.factories import StudyFactory
+from tests.live_support import drain
 from worklists import live
 from worklists.actors import Actor
 from worklists.models import StudyEvent
@@ -174,18 +176,25 @@ def test_with_batching_a_burst_is_sent_by_the_broadcaster_after_the_interval(
     assert sorted(m["study_id"] for m in messages) == sorted(s.id for s in studies)
 
 
-def test_with_batching_the_commit_only_queues_the_change(site_a, settings):
+def test_with_batching_a_change_waits_in_the_broadcaster_until_its_batch_is_sent(site_a, settings):
     settings.LIVE_BATCH_SECONDS = 60.0  # the broadcaster's thread will not send in this test
     broadcaster = live.LiveBroadcaster()
-    sent: list[list[dict]] = []
-    broadcaster._deliver = sent.append  # type: ignore[method-assign]
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
+    try:
+        for study_id in (1, 2):
+            broadcaster.add(
+                [{"study_id": study_id, "site_id": site_a.id, "event": "e", "status": "", "at": 1}]
+            )
+        assert drain(layer, channel) == []
 
-    broadcaster.add([{"study_id": 1, "site_id": site_a.id, "event": "e", "status": "", "at": 1}])
-    broadcaster.add([{"study_id": 2, "site_id": site_a.id, "event": "e", "status": "", "at": 2}])
+        broadcaster.flush()
 
-    assert sent == []
-    broadcaster.flush()
-    assert [[c["study_id"] for c in batch] for batch in sent] == [[1, 2]]
+        assert [m["study_id"] for m in drain(layer, channel)] == [1, 2]
+    finally:
+        broadcaster.close()
+        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
 
 
 # --- resync after a reconnect --------------------------------------------------------------------

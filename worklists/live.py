@@ -124,13 +124,19 @@ async def _send(changes: Sequence[dict[str, Any]]) -> None:
             await layer.group_send(group, message)
 
 
-def send_now(changes: Sequence[dict[str, Any]]) -> None:
-    """Send ``changes`` from a synchronous caller, on the server's loop when there is one."""
+def send_now(
+    changes: Sequence[dict[str, Any]], *, own_loop: asyncio.AbstractEventLoop | None = None
+) -> None:
+    """Send ``changes`` from a synchronous caller, on the server's loop when there is one, else
+    on ``own_loop`` (the broadcaster's, kept so that a Redis connection is reused)."""
     if not changes:
         return
     loop = _running_server_loop()
     if loop is None:
-        async_to_sync(_send)(changes)
+        if own_loop is not None:
+            own_loop.run_until_complete(_send(changes))
+        else:
+            async_to_sync(_send)(changes)
         return
     try:
         current = asyncio.get_running_loop()
@@ -173,6 +179,11 @@ class LiveBroadcaster:
             changes, self._pending = self._pending, []
         self._deliver(changes)
 
+    def _flush_from_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            changes, self._pending = self._pending, []
+        self._deliver(changes, own_loop=loop)
+
     def close(self) -> None:
         self._closed = True
         self._closing.set()
@@ -182,21 +193,29 @@ class LiveBroadcaster:
         self.flush()
 
     def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._closed:
-                return
-            # The burst that woke us (a shift starting, an HL7 batch) goes out as one pass.
-            self._closing.wait(max(settings.LIVE_BATCH_SECONDS, 0))
-            self.flush()
+        # In a process without a server loop (a worker, a listener) the batches go out on this
+        # thread's own loop, one for the thread's life.
+        loop = asyncio.new_event_loop()
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._closed:
+                    return
+                # The burst that woke us (a shift starting, an HL7 batch) goes out as one pass.
+                self._closing.wait(max(settings.LIVE_BATCH_SECONDS, 0))
+                self._flush_from_thread(loop)
+        finally:
+            loop.close()
 
     @staticmethod
-    def _deliver(changes: list[dict[str, Any]]) -> None:
+    def _deliver(
+        changes: list[dict[str, Any]], *, own_loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         if not changes:
             return
         try:
-            send_now(changes)
+            send_now(changes, own_loop=own_loop)
         except Exception:
             # Live updates are a convenience (pages resync on reconnect): never fail the caller.
             logger.exception("could not send %d study changes", len(changes))
