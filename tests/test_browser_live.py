@@ -266,3 +266,35 @@ def test_a_page_that_lost_its_socket_catches_up_after_reconnecting(
     assert resync["type"] == "resync"
     assert isinstance(resync["since"], int)
     assert page.evaluate("window.__stillTheSamePage") == "yes"
+
+
+def test_after_a_gap_too_long_to_list_the_page_refetches_its_lists_in_place(
+    asgi_server, browser, pool, owner, coordinator, settings
+):
+    settings.LIVE_RESYNC_MAX_STUDIES = 0  # any change during the gap: refetch everything
+    first, second = pool
+    page = open_worklist(browser, asgi_server, "other")
+    page.evaluate("window.__stillTheSamePage = 'yes'; window.teleradLiveSocket.close()")
+    page.wait_for_selector("[data-live-state='offline']", timeout=2000)
+
+    study_coordinator_assign(
+        study_id=first.id, radiologist_id=owner.id, actor=Actor.for_user(coordinator), reason="x"
+    )
+
+    page.wait_for_function(
+        f"""() => document.querySelector("tr[data-study-id='{first.id}'] .status")
+                     .textContent.trim() === "Assigned" """,
+        timeout=5000,
+    )
+    page.wait_for_selector("[data-live-state='live']", timeout=2000)
+    assert page.evaluate("window.__stillTheSamePage") == "yes"
+
+    # The refetched region is live like the first one: the next change arrives row by row.
+    study_coordinator_assign(
+        study_id=second.id, radiologist_id=owner.id, actor=Actor.for_user(coordinator), reason="x"
+    )
+    page.wait_for_function(
+        f"""() => document.querySelector("tr[data-study-id='{second.id}'] .status")
+                     .textContent.trim() === "Assigned" """,
+        timeout=2000,
+    )

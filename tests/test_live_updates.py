@@ -5,6 +5,7 @@ reconnecting client resyncs from the time of the last message it saw."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,7 @@ def _heard(user, change: Callable[[], Any], *, expect: int) -> list[dict]:
 
     async def scenario() -> list[dict]:
         communicator = _communicator(cookie)
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=5)
         assert connected
         await database_sync_to_async(change)()
         messages = [await communicator.receive_json_from(timeout=5) for _ in range(expect)]
@@ -121,7 +122,7 @@ def test_a_coordinator_hears_every_site(coordinator, site_a, site_b):
 def test_an_anonymous_socket_is_refused():
     async def scenario() -> tuple[bool, int | None]:
         communicator = _communicator(None)
-        connected, code = await communicator.connect()
+        connected, code = await communicator.connect(timeout=5)
         return connected, code
 
     connected, code = async_to_sync(scenario)()
@@ -180,7 +181,8 @@ def test_with_batching_a_change_waits_in_the_broadcaster_until_its_batch_is_sent
     settings.LIVE_BATCH_SECONDS = 60.0  # the broadcaster's thread will not send in this test
     broadcaster = live.LiveBroadcaster()
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
+    # A plain name (not new_channel's process-local one): read from two event loops below.
+    channel = f"test-live-{uuid.uuid4().hex}"
     async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
     try:
         for study_id in (1, 2):
@@ -205,7 +207,7 @@ def _resync(user, request: Any) -> dict:
 
     async def scenario() -> dict:
         communicator = _communicator(cookie)
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=5)
         assert connected
         await communicator.send_json_to(request)
         reply = await communicator.receive_json_from(timeout=5)
