@@ -296,5 +296,5 @@ def test_after_a_gap_too_long_to_list_the_page_refetches_its_lists_in_place(
     page.wait_for_function(
         f"""() => document.querySelector("tr[data-study-id='{second.id}'] .status")
                      .textContent.trim() === "Assigned" """,
-        timeout=2000,
+        timeout=5000,
     )

@@ -278,9 +278,11 @@
     }
   }
 
-  document.body.addEventListener("htmx:afterSwap", function (event) {
+  // After a region was refetched (its new element replaced the old one): its render time
+  // counts as seen, and its labels and buttons are brought up to date.
+  document.body.addEventListener("htmx:afterSwap", function () {
     var page = root();
-    if (page && event.detail.target === page) {
+    if (page) {
       cursor = Math.max(cursor, Number(page.getAttribute("data-live-cursor")) || 0);
       showSoundState();
       tick();
