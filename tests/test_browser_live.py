@@ -94,7 +94,7 @@ def open_worklist(browser, base: str, username: str, *, width: int = 1440, heigh
 
 @pytest.fixture
 def pool(site_a, neuro, owner, other_radiologist):
-    """Two READY neuro studies in the pool; then both readers go on shift."""
+    """Two READY neuro studies in the pool, nobody on shift (signing in would fill a queue)."""
     factories.RuleFactory(subspecialty=neuro, modality="CT", body_part="HEAD")
     studies = []
     for family in ("Ødegård", "Bakken"):
@@ -103,14 +103,11 @@ def pool(site_a, neuro, owner, other_radiologist):
             site=site_a, patient=patient, procedure_text="CT caput uten kontrast"
         )
         studies.append(study_mark_ready(study_id=study.id, actor=Actor.system("test")))
-    forget_coverage_cache()
-    factories.shift(owner, worklists=(neuro,))
-    factories.shift(other_radiologist, worklists=(neuro,))
     return studies
 
 
 def test_a_second_readers_list_changes_in_place_within_two_seconds_of_a_claim(
-    asgi_server, browser, pool
+    asgi_server, browser, pool, owner, neuro
 ):
     watcher = open_worklist(browser, asgi_server, "other")
     claimed_first = pool[0]  # the earlier deadline: read next takes it
@@ -120,6 +117,8 @@ def test_a_second_readers_list_changes_in_place_within_two_seconds_of_a_claim(
     watcher.evaluate("window.__stillTheSamePage = 'yes'")
 
     claimer = open_worklist(browser, asgi_server, "owner")
+    forget_coverage_cache()
+    factories.shift(owner, worklists=(neuro,))
     claimer.click("[data-read-next]")
 
     # within 2 seconds of the press, before even looking at where the claimer went
