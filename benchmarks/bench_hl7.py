@@ -190,8 +190,8 @@ def bench_ingest(rng: random.Random, site: Site) -> dict[str, float]:
         for i in range(200)
     ]
     if connection.vendor == "postgresql":
-        # With REDIS_URL set the listener hands its (batched) study events to the broker, as
-        # in production; without, they run in-process, as on the embedded default.
+        # With REDIS_URL set the listener sends its (batched) study changes to the Redis channel
+        # layer, as in production; without, to the in-memory layer, as on the embedded default.
         env = {**env, "DATABASE_URL": _database_url()}
         listener, port = _spawn(
             [

@@ -33,8 +33,7 @@ from hl7_interface.services import (
     sites_that_cannot_send,
 )
 from teleradiology.listeners import hl7_tls_context
-from worklists.live import StudyEventBatcher
-from worklists.services.orders import study_events_to
+from worklists import live
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +233,6 @@ class Listener:
         if connection.vendor == "sqlite":
             # One writer at a time is all SQLite has; more threads would only contend for it.
             size = 1
-        self.events = StudyEventBatcher()
         self._senders: dict[int, _Sender] = {}
         self.pool = WorkerPool(
             size,
@@ -277,8 +275,8 @@ class Listener:
                 await asyncio.wait_for(self._server.wait_closed(), timeout=1)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.pool.stop)
-        # Off the loop: a last flush may run the broadcast in-process (eager), which is sync.
-        await loop.run_in_executor(None, self.events.close)
+        # Off the loop: the study changes still waiting in this process's live batch.
+        await loop.run_in_executor(None, live.flush)
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -367,8 +365,7 @@ class Listener:
         )
 
     def _receive_batch(self, frames: list[tuple[bytes, str]]) -> list[Received]:
-        with study_events_to(self.events):
-            return hl7_receive_batch(frames)
+        return hl7_receive_batch(frames)
 
     async def _handle(self, item: Frame | OversizeFrame, peer: str) -> Received:
         if isinstance(item, Frame):

@@ -156,6 +156,14 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Live updates (worklists/live.py, docs/live-updates.md): committed study changes are collected
+# for this many seconds and sent as one pass; 0 sends each from the committing thread.
+LIVE_BATCH_SECONDS = env.float("LIVE_BATCH_SECONDS", default=0.05)
+# A reconnecting page gets the ids of the studies changed since its last message when the gap is
+# at most this long (and the ids at most LIVE_RESYNC_MAX_STUDIES); otherwise it refetches its lists.
+LIVE_RESYNC_MAX_SECONDS = env.int("LIVE_RESYNC_MAX_SECONDS", default=900)
+LIVE_RESYNC_MAX_STUDIES = env.int("LIVE_RESYNC_MAX_STUDIES", default=50)
+
 # Celery: a Redis broker when there is one; otherwise tasks run in-process (embedded system).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
@@ -251,9 +259,6 @@ ROUTING_PUSH_IDLE_MINUTES = env.float("ROUTING_PUSH_IDLE_MINUTES", default=30.0)
 # How long a process reuses a reader's "read next" scope (worklists and sites per tier); facts
 # that change at any moment (shift, credential, competence, active) are checked on every claim.
 ROUTING_SCOPE_CACHE_SECONDS = env.float("ROUTING_SCOPE_CACHE_SECONDS", default=30.0)
-# "Read next" study events (for the live worklists) are sent as one task per this many seconds;
-# 0 sends a task per claimed study.
-ROUTING_BROADCAST_BATCH_SECONDS = env.float("ROUTING_BROADCAST_BATCH_SECONDS", default=0.2)
 # Imported shifts: local times without a zone are in this zone; longer shifts are refused as typos.
 ROUTING_SHIFT_TIME_ZONE = env.str("ROUTING_SHIFT_TIME_ZONE", default="Europe/Oslo")
 ROUTING_MAX_SHIFT_HOURS = env.int("ROUTING_MAX_SHIFT_HOURS", default=26)

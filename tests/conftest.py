@@ -17,6 +17,9 @@ celery_app.conf.task_always_eager = True
 # Threads of the tests (live server, WebSocket consumers, concurrency tests) must not keep
 # connections open after they finish, or the test database cannot be dropped at the end.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Live updates go out from the committing thread, so that a test reads the channel layer at a
+# known moment; tests of the batching and the browser tests set their own interval.
+settings.LIVE_BATCH_SECONDS = 0
 
 
 @pytest.fixture

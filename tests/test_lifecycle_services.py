@@ -694,6 +694,7 @@ def test_the_broadcast_reaches_the_sites_group_after_commit(
 
     assert len(callbacks) == 1
     message = async_to_sync(layer.receive)(channel)
+    assert message.pop("at") > 0
     assert message == {
         "type": "study.event",
         "event": "study.status",
@@ -748,16 +749,19 @@ def test_a_reassignment_to_a_reader_of_another_site_is_refused(journey, outsider
     assert snapshot(study) == before
 
 
-def test_a_failing_broker_after_commit_does_not_turn_a_committed_transition_into_an_error(
+def test_a_failing_broker_or_channel_layer_after_commit_leaves_the_transition_committed(
     site_a, monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
-    from worklists.tasks import broadcast_study_event, route_study_task
+    from worklists.tasks import route_study_task
 
-    def broker_down(*args: object, **kwargs: object) -> None:
+    def unreachable(*args: object, **kwargs: object) -> None:
         raise ConnectionRefusedError("broker unreachable")
 
-    monkeypatch.setattr(broadcast_study_event, "delay", broker_down)
-    monkeypatch.setattr(route_study_task, "delay", broker_down)
+    async def layer_unreachable(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError("channel layer unreachable")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", layer_unreachable)
+    monkeypatch.setattr(route_study_task, "delay", unreachable)
     study = StudyFactory(site=site_a)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -766,3 +770,4 @@ def test_a_failing_broker_after_commit_does_not_turn_a_committed_transition_into
     study.refresh_from_db()
     assert study.status == StudyStatus.READY
     assert "broker unreachable" in caplog.text
+    assert "could not send 1 study changes" in caplog.text

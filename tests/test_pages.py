@@ -363,12 +363,13 @@ def test_the_next_page_link_continues_the_list(
     assert not tags(second, "a", rel="next")
 
 
-def test_the_worklist_page_loads_the_live_update_script(client, login, owner):
+def test_the_worklist_page_loads_htmx_from_static_and_the_live_update_script(client, login, owner):
     login(owner.user)
 
     response = worklist(client)
 
-    assert tags(response, "script", src="/static/js/worklist.js")
+    assert tags(response, "script", src="/static/vendor/htmx/htmx.min.js")
+    assert tags(response, "script", src="/static/js/live.js")
 
 
 def test_the_worklist_page_audits_each_listed_study(
@@ -425,7 +426,7 @@ def test_the_study_page_shows_the_study_details(client, login, owner, site_a, ne
     ):
         assert text in body
     assert response.context["risk"] == "ok"
-    assert "js/worklist.js" not in body
+    assert "Refresh" not in body
 
 
 def test_the_study_page_writes_a_view_audit_event(client, login, owner, site_a):

@@ -321,11 +321,9 @@ def test_the_loads_in_one_statement_are_the_loads_the_orm_reads(on_shift, site_a
 def test_a_push_is_announced_to_the_sites_sockets_in_the_routing_batch_after_commit(
     on_shift, site_a, neuro, settings, django_capture_on_commit_callbacks
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("the batched announcement is the PostgreSQL push path's")
-    settings.ROUTING_BROADCAST_BATCH_SECONDS = 60.0  # flushed below, not by the timer
-    batcher = live.StudyEventBatcher(interval=60.0)
-    live._routing_batcher = batcher
+    settings.LIVE_BATCH_SECONDS = 60.0  # flushed below, not by the timer
+    batcher = live.LiveBroadcaster()
+    live._broadcaster = batcher
     layer = get_channel_layer()
     channel = f"test-push-{uuid.uuid4().hex}"
     async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
@@ -350,6 +348,6 @@ def test_a_push_is_announced_to_the_sites_sockets_in_the_routing_batch_after_com
             StudyStatus.ASSIGNED,
         )
     finally:
-        live._routing_batcher = None
+        live._broadcaster = None
         batcher.close()
         async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)

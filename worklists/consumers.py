@@ -1,16 +1,22 @@
+"""The live socket: forwards study changes the user may see, and answers a resync request.
+
+How the changes get here: worklists/live.py (and docs/live-updates.md).
+"""
+
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from worklists import live, selectors
 from worklists.access import visible_site_ids
-from worklists.live import ALL_SITES_GROUP, site_group
 
 
 class WorklistConsumer(AsyncJsonWebsocketConsumer):
-    """Pushes study events for the sites the user may see; the client refetches by id."""
+    """Joins the groups of the sites the user may read; the client refetches rows by id."""
 
     groups_joined: list[str]
 
@@ -19,9 +25,12 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        live.attach_server_loop(asyncio.get_running_loop())
         site_ids = await database_sync_to_async(visible_site_ids)(user)
         self.groups_joined = (
-            [ALL_SITES_GROUP] if site_ids is None else [site_group(i) for i in sorted(site_ids)]
+            [live.ALL_SITES_GROUP]
+            if site_ids is None
+            else [live.site_group(i) for i in sorted(site_ids)]
         )
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -31,7 +40,34 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """``{"type": "resync", "since": <ms>}``: the studies changed since the client's last
+        message, or ``"full": true`` when the gap is too long to list."""
+        if not isinstance(content, dict) or content.get("type") != "resync":
+            await self.send_json({"type": "error", "detail": "expected {type: resync, since}"})
+            return
+        since = content.get("since")
+        if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+            await self.send_json({"type": "error", "detail": "since: milliseconds since epoch"})
+            return
+        changed = await database_sync_to_async(selectors.studies_changed_since)(
+            user=self.scope["user"], since_ms=since
+        )
+        await self.send_json(
+            {
+                "type": "resync",
+                "full": changed.full,
+                "study_ids": changed.study_ids,
+                "at": changed.at_ms,
+            }
+        )
+
     async def study_event(self, message: dict[str, Any]) -> None:
         await self.send_json(
-            {"type": message["event"], "study_id": message["study_id"], "status": message["status"]}
+            {
+                "type": message["event"],
+                "study_id": message["study_id"],
+                "status": message["status"],
+                "at": message["at"],
+            }
         )

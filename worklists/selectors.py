@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
+from django.utils import timezone
 
 from worklists.access import AnyUser, studies_visible_to
 from worklists.models import (
@@ -82,6 +84,23 @@ def _after_in_order(qs: QuerySet[Study], cursor: Cursor | None, limit: int) -> l
     return rows
 
 
+def study_list_filtered(qs: QuerySet[Study], *, filters: Mapping[str, str]) -> QuerySet[Study]:
+    """``qs`` narrowed by the list's filters (STUDY_LIST_FILTERS), as the list and its rows use."""
+    if filters.get("status"):
+        qs = qs.filter(status__in=filters["status"].split(","))
+    if filters.get("site"):
+        qs = qs.filter(site__code__in=filters["site"].split(","))
+    if filters.get("worklist"):
+        qs = qs.filter(worklist__code__in=filters["worklist"].split(","))
+    if filters.get("modality"):
+        qs = qs.filter(modality__in=filters["modality"].split(","))
+    if filters.get("priority"):
+        qs = qs.filter(priority__in=filters["priority"].split(","))
+    if filters.get("unclassified") in ("1", "true", True):
+        qs = qs.filter(is_unclassified=True)
+    return qs
+
+
 def study_list(
     *,
     user: AnyUser,
@@ -95,19 +114,9 @@ def study_list(
     Keyset pagination: no COUNT, no OFFSET, so the millionth row costs what the first does.
     ``visible``: studies_visible_to(user), when the caller has resolved it for this request.
     """
-    qs = studies_visible_to(user) if visible is None else visible
-    if filters.get("status"):
-        qs = qs.filter(status__in=filters["status"].split(","))
-    if filters.get("site"):
-        qs = qs.filter(site__code__in=filters["site"].split(","))
-    if filters.get("worklist"):
-        qs = qs.filter(worklist__code__in=filters["worklist"].split(","))
-    if filters.get("modality"):
-        qs = qs.filter(modality__in=filters["modality"].split(","))
-    if filters.get("priority"):
-        qs = qs.filter(priority__in=filters["priority"].split(","))
-    if filters.get("unclassified") in ("1", "true", True):
-        qs = qs.filter(is_unclassified=True)
+    qs = study_list_filtered(
+        studies_visible_to(user) if visible is None else visible, filters=filters
+    )
     rows = _after_in_order(qs.select_related("site", "worklist", "patient"), cursor, page_size + 1)
     next_cursor = None
     if len(rows) > page_size:
@@ -197,15 +206,86 @@ def patient_prior_studies(*, user: AnyUser, study: Study, limit: int = 20) -> li
     )
 
 
+# Reading order: the order read next takes studies in (worklists/services/claims.py,
+# ``ORDER BY s.routing_rank, s.deadline, s.id``; PostgreSQL puts a missing deadline last).
+READING_ORDER = ("routing_rank", F("deadline").asc(nulls_last=True), "id")
+
+
+def _held_by(visible: QuerySet[Study], radiologist_id: int) -> QuerySet[Study]:
+    return visible.filter(
+        assignments__radiologist_id=radiologist_id, assignments__ended_at__isnull=True
+    ).select_related("site", "worklist", "patient")
+
+
 def reader_queue(*, visible: QuerySet[Study], radiologist_id: int) -> list[Study]:
     """The studies a radiologist holds now, in reading order."""
-    return list(
-        visible.filter(
-            assignments__radiologist_id=radiologist_id, assignments__ended_at__isnull=True
+    return list(_held_by(visible, radiologist_id).order_by(*READING_ORDER))
+
+
+def reader_queue_count(*, visible: QuerySet[Study], radiologist_id: int) -> int:
+    return _held_by(visible, radiologist_id).count()
+
+
+def reader_queue_study(
+    *, visible: QuerySet[Study], radiologist_id: int, study_id: int
+) -> Study | None:
+    """``study_id`` if the radiologist holds it now (a row of their queue), else None."""
+    return _held_by(visible, radiologist_id).filter(id=study_id).first()
+
+
+_NO_DEADLINE = 10**13  # milliseconds: after every real deadline
+
+
+def _deadline_ms(study: Study) -> int:
+    return int(study.deadline.timestamp() * 1000) if study.deadline else _NO_DEADLINE
+
+
+def reading_order_key(study: Study) -> str:
+    """A string that sorts like READING_ORDER: where a live page inserts a queue row."""
+    return f"{study.routing_rank:03d}.{_deadline_ms(study):014d}.{study.id:012d}"
+
+
+def study_list_order_key(study: Study) -> str:
+    """A string that sorts like the list (deadline, missing last, then id)."""
+    return f"{_deadline_ms(study):014d}.{study.id:012d}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedStudies:
+    """What a reconnecting page missed: ``study_ids`` to refetch, or ``full`` (refetch all)."""
+
+    full: bool
+    study_ids: list[int]
+    at_ms: int
+
+
+# An event is stamped inside its transaction and may commit (and be broadcast) a little later:
+# a resync looks back this much further so that such an event is not missed.
+RESYNC_OVERLAP = dt.timedelta(seconds=30)
+
+
+def studies_changed_since(
+    *, user: AnyUser, since_ms: int, now: dt.datetime | None = None
+) -> ChangedStudies:
+    """The studies ``user`` may see with a lifecycle event since ``since_ms`` (a live cursor)."""
+    moment = now or timezone.now()
+    at_ms = int(moment.timestamp() * 1000)
+    since = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC)
+    if moment - since > dt.timedelta(seconds=settings.LIVE_RESYNC_MAX_SECONDS):
+        return ChangedStudies(full=True, study_ids=[], at_ms=at_ms)
+    limit = settings.LIVE_RESYNC_MAX_STUDIES
+    ids = list(
+        StudyEvent.objects.filter(
+            at__gte=since - RESYNC_OVERLAP,
+            study_id__in=studies_visible_to(user).values("id"),
         )
-        .select_related("site", "worklist", "patient")
-        .order_by("routing_rank", "deadline", "id")
+        .order_by()
+        .values_list("study_id", flat=True)
+        .distinct()[: limit + 1]
     )
+    if len(ids) > limit:
+        return ChangedStudies(full=True, study_ids=[], at_ms=at_ms)
+    return ChangedStudies(full=False, study_ids=sorted(ids), at_ms=at_ms)
 
 
 def open_alerts(*, visible: QuerySet[Study], limit: int = 20) -> list[CoordinatorAlert]:

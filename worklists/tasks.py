@@ -1,53 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
-
-from asgiref.sync import async_to_sync
 from celery import shared_task
-from channels.layers import get_channel_layer
-
-from worklists.live import ALL_SITES_GROUP, site_group
-
-
-@shared_task(ignore_result=True)
-def broadcast_study_event(*, study_id: int, site_id: int, event: str, status: str = "") -> None:
-    """Send one study event to the sockets of its site and of coordinators."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": "study.event", "event": event, "study_id": study_id, "status": status}
-
-    async def send_to_both() -> None:
-        # One trip into the event loop for both groups: each async_to_sync costs a thread hop.
-        for group in (site_group(site_id), ALL_SITES_GROUP):
-            await layer.group_send(group, message)
-
-    async_to_sync(send_to_both)()
-
-
-@shared_task(ignore_result=True)
-def broadcast_study_events(*, events: list[dict[str, Any]]) -> None:
-    """A batch of study events (listener, read next) sent to the sockets in one event-loop pass.
-
-    Each message is the one ``worklists.tasks.broadcast_study_event`` sends for one event.
-    """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-
-    async def send_all() -> None:
-        for event in events:
-            message = {
-                "type": "study.event",
-                "event": event["event"],
-                "study_id": event["study_id"],
-                "status": event["status"],
-            }
-            for group in (site_group(event["site_id"]), ALL_SITES_GROUP):
-                await layer.group_send(group, message)
-
-    async_to_sync(send_all)()
-
 
 # Routing. Tasks take ids, call one service, and may run twice: each service re-checks state.
 

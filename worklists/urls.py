@@ -5,6 +5,7 @@ from worklists import views
 urlpatterns = [
     path("worklist/", views.worklist_page, name="worklist"),
     path("worklist/next", views.worklist_next, name="worklist-next"),
+    path("worklist/rows/<int:study_id>", views.worklist_row, name="worklist-row"),
     path("studies/<int:study_id>/", views.study_page, name="study"),
     path("studies/<int:study_id>/assign", views.study_assign_view, name="study-assign"),
     path("studies/<int:study_id>/release", views.study_release_view, name="study-release"),

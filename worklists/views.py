@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -32,6 +34,19 @@ def _landing_tab(summaries: list[selectors.WorklistSummary], on_shift: dict[int,
     return next((s.worklist.code for s in summaries if s.unread_count), summaries[0].worklist.code)
 
 
+def _list_filters(request: HttpRequest, tab: str) -> dict[str, str]:
+    """The shared list's filters from the query string (the page and its live rows)."""
+    return {
+        "worklist": tab,
+        "status": ",".join(UNREAD_STATUSES),
+        "site": request.GET.get("site", ""),
+        "modality": modality
+        if (modality := request.GET.get("modality", "")) in Modality.values
+        else "",
+        "unclassified": request.GET.get("unclassified", ""),
+    }
+
+
 @login_required
 def worklist_page(request: HttpRequest) -> HttpResponse:
     # The user's scope, resolved once for the whole page.
@@ -47,15 +62,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         else {}
     )
     tab = request.GET.get("tab") or _landing_tab(summaries, on_shift)
-    filters = {
-        "worklist": tab,
-        "status": ",".join(UNREAD_STATUSES),
-        "site": request.GET.get("site", ""),
-        "modality": modality
-        if (modality := request.GET.get("modality", "")) in Modality.values
-        else "",
-        "unclassified": request.GET.get("unclassified", ""),
-    }
+    filters = _list_filters(request, tab)
     cursor = None
     if token := request.GET.get("cursor"):
         try:
@@ -104,6 +111,72 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "queue": [(study, study.deadline_risk(now)) for study in queue],
             "alerts": alerts,
             "now": now,
+            "now_ms": int(now.timestamp() * 1000),
+            "live_query": urlencode(
+                {
+                    "tab": tab,
+                    **{k: filters[k] for k in ("site", "modality", "unclassified") if filters[k]},
+                }
+            ),
+        },
+    )
+
+
+@login_required
+def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
+    """One study's rows for a live worklist page (static/js/live.js asks after a socket event):
+    its row in the reader's queue and in the list as filtered by the query string, each left
+    out when the study no longer belongs there, with the counts swapped in beside them.
+    Scoped (404 for a study the user may not see) and audited like the page's own rows."""
+    visible = studies_visible_to(request.user)
+    try:
+        study = selectors.study_get(user=request.user, study_id=study_id)
+    except Study.DoesNotExist as exc:
+        raise Http404("No such study") from exc
+    radiologist = radiologist_of(request.user)
+    summaries = selectors.worklist_summaries(
+        user=request.user, site_code=request.GET.get("site", ""), visible=visible
+    )
+    tab = request.GET.get("tab", "")
+    filters = _list_filters(request, tab)
+    list_study = (
+        selectors.study_list_filtered(visible, filters=filters)
+        .select_related("site", "worklist", "patient")
+        .filter(id=study.id)
+        .first()
+    )
+    queue_study, queue_count = None, 0
+    if radiologist is not None:
+        queue_study = selectors.reader_queue_study(
+            visible=visible, radiologist_id=radiologist.id, study_id=study.id
+        )
+        queue_count = selectors.reader_queue_count(visible=visible, radiologist_id=radiologist.id)
+    audit_study_reads(
+        context=AccessContext.from_request(request, channel="web"),
+        studies=[study],
+        action=AuditEvent.Action.STUDY_LIST,
+    )
+    now = timezone.now()
+    return render(
+        request,
+        "worklists/_row_update.html",
+        {
+            "study": study,
+            "list_study": list_study,
+            "list_risk": list_study.deadline_risk(now) if list_study else "",
+            "queue_study": queue_study,
+            "queue_risk": queue_study.deadline_risk(now) if queue_study else "",
+            "queue_count": queue_count,
+            "radiologist": radiologist,
+            "on_shift": (
+                selectors.reader_shift_worklists(radiologist_id=radiologist.id, now=now)
+                if radiologist is not None
+                else {}
+            ),
+            "summaries": summaries,
+            "tab": tab,
+            "filters": filters,
+            "now": now,
         },
     )
 
@@ -151,6 +224,8 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
             "decisions": selectors.routing_decisions(study=study) if coordinator else [],
             "alerts": selectors.study_open_alerts(study=study) if coordinator else [],
             "assignable": selectors.assignable_radiologists(study=study) if coordinator else [],
+            "now": now,
+            "now_ms": int(now.timestamp() * 1000),
         },
     )
 

@@ -275,7 +275,7 @@ def _scope_arrays(scope: routing.Scope) -> dict[str, str | None]:
 def _broadcast_claimed(rows: Sequence[tuple[int, int]]) -> None:
     """Tell the sockets watching each claimed study's site, once the claim has committed
     (batched: at hundreds of claims a second a task each would cost as much as the claim)."""
-    live.broadcast_many_batched_after_commit(
+    live.broadcast_many_after_commit(
         studies=rows, event="study.status", status=StudyStatus.ASSIGNED
     )
 

@@ -7,13 +7,11 @@ happens in one transaction, so a failure leaves nothing half-written.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import datetime as dt
 import enum
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,33 +178,10 @@ def _resolve_patient(
     return patient, changed
 
 
-StudyEventSink = Callable[..., None]  # (*, study_id, site_id, event, status) -> None
-_study_event_sink: contextvars.ContextVar[StudyEventSink | None] = contextvars.ContextVar(
-    "study_event_sink", default=None
-)
-
-
-@contextlib.contextmanager
-def study_events_to(sink: StudyEventSink) -> Iterator[None]:
-    """Hand this context's order events to ``sink`` (after commit) instead of one broadcast
-    task each: a receiver taking hundreds of orders a second batches them."""
-    token = _study_event_sink.set(sink)
-    try:
-        yield
-    finally:
-        _study_event_sink.reset(token)
-
-
 def _broadcast(study: Study, *, event: str) -> None:
-    sink = _study_event_sink.get()
-    if sink is None:
-        live.broadcast_after_commit(
-            study_id=study.id, site_id=study.site_id, event=event, status=study.status
-        )
-        return
-    values = {"study_id": study.id, "site_id": study.site_id, "event": event}
-    status = study.status
-    transaction.on_commit(lambda: sink(**values, status=status))
+    live.broadcast_after_commit(
+        study_id=study.id, site_id=study.site_id, event=event, status=study.status
+    )
 
 
 def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:

@@ -594,7 +594,7 @@ def _push_postgresql(
         )
         row = cursor.fetchone()
     assert row is not None
-    live.broadcast_batched_after_commit(
+    live.broadcast_after_commit(
         study_id=study.id, site_id=study.site_id, event="study.status", status=StudyStatus.ASSIGNED
     )
     routed = RoutingDecision(
