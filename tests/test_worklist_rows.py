@@ -132,7 +132,8 @@ def test_the_row_costs_a_bounded_number_of_queries(
     client.force_login(owner.user)
     row(client, study, tab="neuro")  # the session and the user are read once per request anyway
 
-    with django_assert_max_num_queries(16):
+    # the tabs it swaps in mark the worklists the reader's shift covers: two of the 18
+    with django_assert_max_num_queries(18):
         assert row(client, study, tab="neuro").status_code == 200
 
 
