@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from worklists.models import Credential, Patient, Radiologist, Site, SiteMembership, Study
+from worklists.models import (
+    Credential,
+    Patient,
+    PatientIdentifier,
+    Radiologist,
+    Site,
+    SiteMembership,
+    Study,
+)
 
 COORDINATORS_GROUP = "coordinators"
 
@@ -55,10 +63,24 @@ def visible_site_ids(user: AnyUser) -> set[int] | None:
 def studies_visible_to(user: AnyUser) -> QuerySet[Study]:
     """The one scoping function: a radiologist sees the sites they hold a valid credential for,
     a site user their own site, a coordinator every site; anyone else nothing."""
-    site_ids = visible_site_ids(user)
+    return studies_of_sites(visible_site_ids(user))
+
+
+def studies_of_sites(site_ids: set[int] | None) -> QuerySet[Study]:
+    """``studies_visible_to`` for a user whose ``visible_site_ids`` the caller has resolved."""
     if site_ids is None:
         return Study.objects.all()
     return Study.objects.filter(site_id__in=site_ids)
+
+
+def identifiers_visible(site_ids: set[int] | None) -> Q:
+    """The patient identifiers a user who sees ``site_ids`` may see: national numbers, and the
+    numbers issued by those sites; not another hospital's record numbers."""
+    if site_ids is None:
+        return Q()
+    return Q(authority=PatientIdentifier.NATIONAL_AUTHORITY) | Q(
+        authority__in=Site.objects.filter(id__in=site_ids).values("code")
+    )
 
 
 def sites_visible_to(user: AnyUser) -> QuerySet[Site]:
