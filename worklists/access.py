@@ -19,6 +19,8 @@ from worklists.models import (
 )
 
 COORDINATORS_GROUP = "coordinators"
+PRIVACY_OFFICERS_GROUP = "privacy officers"  # created by a migration, with the permission
+PRIVACY_PERMISSION = "worklists.view_privacy_report"
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -29,6 +31,15 @@ def is_coordinator(user: AnyUser) -> bool:
     if getattr(user, "is_superuser", False):
         return True
     return Group.objects.filter(name=COORDINATORS_GROUP, user__id=user.pk).exists()
+
+
+def is_privacy_officer(user: AnyUser) -> bool:
+    """Who may read the audit trail: holders of the privacy permission (the privacy officers'
+    group). Being a coordinator does not grant it."""
+    has_perm = getattr(user, "has_perm", None)
+    return bool(
+        user.is_authenticated and user.is_active and has_perm and has_perm(PRIVACY_PERMISSION)
+    )
 
 
 def radiologist_of(user: AnyUser) -> Radiologist | None:
