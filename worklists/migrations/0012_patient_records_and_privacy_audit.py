@@ -144,7 +144,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="patient",
             name="records_differ",
-            field=models.BooleanField(default=False),
+            field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AlterField(
             model_name="auditevent",

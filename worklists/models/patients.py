@@ -52,7 +52,7 @@ class Patient(Demographics):
     # False while every record (sites', register's) says what this row says, the usual case:
     # every study of the patient shows this row, at no cost. True when they differ: each study
     # then shows the register's record, else its ordering site's.
-    records_differ = models.BooleanField(default=False)
+    records_differ = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
