@@ -104,12 +104,20 @@ def _by_key(wanted: set[Keyed]) -> Q:
     return match
 
 
-def _lock_identifiers(wanted: set[Keyed]) -> list[PatientIdentifier]:
-    if not wanted:
+def _lock_identifiers(
+    wanted: set[Keyed], *, of_patients: Iterable[int] = ()
+) -> list[PatientIdentifier]:
+    """The wanted identifiers, and every identifier of ``of_patients`` (a merge moves them
+    all), locked in id order like every other identifier lock."""
+    of_patients = set(of_patients)
+    if not wanted and not of_patients:
         return []
+    match = _by_key(wanted) if wanted else Q(pk__in=[])
+    if of_patients:
+        match |= Q(patient_id__in=of_patients)
     rows = (
         PatientIdentifier.objects.select_for_update()
-        .filter(_by_key(wanted))
+        .filter(match)
         .select_related("patient")
         .order_by("id")
     )
@@ -493,7 +501,7 @@ def patient_merge(
             .order_by("id")
             .values_list("id", "site_id")
         )
-        rows = _lock_identifiers(wanted_surviving | wanted_prior)
+        rows = _lock_identifiers(wanted_surviving | wanted_prior, of_patients=expected_prior)
         keys = [((r.kind, r.authority, r.value), r.patient_id) for r in rows]
         surviving_ids = {patient_id for key, patient_id in keys if key in wanted_surviving}
         prior_ids = {patient_id for key, patient_id in keys if key in wanted_prior}
