@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("worklists", "0011_reader_facts_version"),
+        ("worklists", "0015_api_tokens_hashed_contract"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
