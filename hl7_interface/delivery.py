@@ -39,7 +39,7 @@ from hl7_interface.writer import (
     oru_r01,
 )
 from worklists.actors import Actor
-from worklists.models import InboundMessage, Study
+from worklists.models import InboundMessage, PatientIdentifier, Study
 from worklists.services.alerts import alert_raise
 
 logger = logging.getLogger(__name__)
@@ -122,16 +122,22 @@ class Prepared:
 
 
 def _patient_data(study: Study) -> PatientData:
+    """The patient as the receiving site knows them: its own record of the demographics, and
+    the national numbers with its own record numbers (never another hospital's)."""
     patient = study.patient
+    own = {PatientIdentifier.NATIONAL_AUTHORITY, study.site.code}
     identifiers = tuple(
-        (i.kind, i.value) for i in sorted(patient.identifiers.all(), key=lambda i: (i.kind, i.id))
+        (i.kind, i.value)
+        for i in sorted(patient.identifiers.all(), key=lambda i: (i.kind, i.id))
+        if i.authority in own
     )
+    shown = study.shown_patient
     return PatientData(
         identifiers=identifiers,
-        family_name=patient.family_name,
-        given_name=patient.given_name,
-        birth_date=patient.birth_date,
-        sex=patient.sex,
+        family_name=shown.family_name,
+        given_name=shown.given_name,
+        birth_date=shown.birth_date,
+        sex=shown.sex,
     )
 
 

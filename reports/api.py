@@ -52,7 +52,7 @@ from worklists import selectors as study_selectors
 from worklists.access import studies_visible_to
 from worklists.lifecycle import IllegalTransition
 from worklists.models import Study
-from worklists.services.audit import AccessContext
+from worklists.services.audit import AccessContext, audit_refused_read
 
 NOT_FOUND = Response({"detail": "No such study."}, status=status.HTTP_404_NOT_FOUND)
 
@@ -78,6 +78,9 @@ def visible_study(request: Request, study_id: int) -> Study | None:
     try:
         return study_selectors.study_get(user=request.user, study_id=study_id)
     except Study.DoesNotExist:
+        audit_refused_read(
+            context=AccessContext.from_request(request, channel="api"), study_id=study_id
+        )
         return None
 
 

@@ -42,7 +42,7 @@ from worklists.access import radiologist_of
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
 from worklists.models import UNREAD_STATUSES, AuditEvent, Study, StudyStatus
-from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
 from worklists.services.claims import study_open
 
 
@@ -50,6 +50,9 @@ def _study(request: HttpRequest, study_id: int) -> Study:
     try:
         return study_selectors.study_get(user=request.user, study_id=study_id)
     except Study.DoesNotExist as exc:
+        audit_refused_read(
+            context=AccessContext.from_request(request, channel="web"), study_id=study_id
+        )
         raise Http404("No such study") from exc
 
 
@@ -85,7 +88,7 @@ def _render_reading(
             "risk": study.deadline_risk(now),
             # The deadline matters until the final report is signed.
             "counting_down": study.status in (*UNREAD_STATUSES, StudyStatus.PRELIMINARY),
-            "age": study.patient.age_on(now.astimezone(study.site.zone).date()),
+            "age": study.shown_patient.age_on(now.astimezone(study.site.zone).date()),
             "viewer_url": study.site.viewer_url(
                 study_instance_uid=study.study_instance_uid,
                 accession_number=study.accession_number,

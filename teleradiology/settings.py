@@ -230,6 +230,9 @@ SPECTACULAR_SETTINGS = {
 
 # Product settings
 STUDIES_PAGE_SIZE = env.int("STUDIES_PAGE_SIZE", default=50)
+# Privacy page: a site user who opens more distinct patients than this in the chosen period is
+# flagged for the privacy officer (docs/privacy.md).
+PRIVACY_MANY_PATIENTS_THRESHOLD = env.int("PRIVACY_MANY_PATIENTS_THRESHOLD", default=50)
 # Turnaround in minutes per priority, used when a site's contract does not name one.
 DEFAULT_TURNAROUND_MINUTES = {
     "STAT": env.int("DEFAULT_TURNAROUND_STAT_MINUTES", default=60),

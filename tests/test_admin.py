@@ -120,7 +120,10 @@ def test_the_admin_patient_list_shows_only_patients_of_visible_sites(
     assert theirs.patient.family_name in listing
     assert hidden.patient.family_name not in listing
     assert hidden_page.status_code == 302
-    assert not AuditEvent.objects.exists()
+    # The list is audited for the patient it showed; the refused page wrote nothing.
+    assert list(AuditEvent.objects.values_list("action", "patient_id")) == [
+        ("patient.list", theirs.patient_id)
+    ]
 
 
 def _staff_with(user, *codenames):

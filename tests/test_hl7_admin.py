@@ -46,8 +46,11 @@ def test_a_coordinator_sees_dead_letters_with_their_last_error(client, staff_coo
     assert listing.status_code == 200
     assert "cannot connect to ris.alfa.example:2575: refused" in listing.content.decode()
     assert detail.status_code == 200
-    audit = AuditEvent.objects.get(actor=staff_coordinator)
-    assert (audit.action, audit.object_id) == ("report.view", str(dead.study_id))
+    listed = AuditEvent.objects.get(actor=staff_coordinator, action="patient.list")
+    assert (listed.object_type, listed.object_id) == ("outboundmessage", str(dead.id))
+    assert listed.patient_id == dead.study.patient_id
+    audit = AuditEvent.objects.get(actor=staff_coordinator, action="report.view")
+    assert audit.object_id == str(dead.study_id)
 
 
 def test_a_coordinator_resends_a_dead_letter_from_the_admin(client, staff_coordinator, site_a):

@@ -122,10 +122,12 @@ def test_an_order_after_a_merge_in_the_same_batch_goes_to_the_surviving_patient(
     survivor_order = spec("S1")
     prior_fnr = factories.synthetic_fnr()
     services.hl7_receive(raw=orm_o01(survivor_order, facility="ALFA"), peer=PEER)
-    services.hl7_receive(raw=orm_o01(spec("P1", fnr=prior_fnr), facility="ALFA"), peer=PEER)
+    services.hl7_receive(
+        raw=orm_o01(spec("P1", fnr=prior_fnr, local_id="MRN-P"), facility="ALFA"), peer=PEER
+    )
     survivor = Study.objects.get(accession_number="S1").patient
     frames = [
-        adt_a40(survivor_order, prior_fnr=prior_fnr, facility="ALFA"),
+        adt_a40(survivor_order, prior_local_id="MRN-P", facility="ALFA"),
         # Names the prior patient's number, which the merge just moved to the survivor.
         orm_o01(spec("P2", fnr=prior_fnr), facility="ALFA"),
     ]

@@ -72,13 +72,17 @@ def test_a40_merges_the_prior_patient_and_moves_the_studies(listener):
     prior_fnr = factories.synthetic_fnr(dt.date(1970, 5, 17))
     for accession in ("ACC-P1", "ACC-P2"):
         send(
-            listener.port, orm_o01(spec(accession, fnr=prior_fnr, family="Løvaas"), facility="ALFA")
+            listener.port,
+            orm_o01(
+                spec(accession, fnr=prior_fnr, family="Løvaas", local_id="MRN-PRIOR"),
+                facility="ALFA",
+            ),
         )
     survivor = Study.objects.get(accession_number="ACC-S1").patient
     prior = Study.objects.get(accession_number="ACC-P1").patient
     assert survivor != prior
 
-    ack = send(listener.port, adt_a40(survivor_order, prior_fnr=prior_fnr, facility="ALFA"))
+    ack = send(listener.port, adt_a40(survivor_order, prior_local_id="MRN-PRIOR", facility="ALFA"))
 
     assert ack.code == "AA"
     assert set(survivor.studies.values_list("accession_number", flat=True)) == {
@@ -93,16 +97,15 @@ def test_a40_merges_the_prior_patient_and_moves_the_studies(listener):
     assert moved.first().data == {"from_patient_id": prior.id, "to_patient_id": survivor.id}
 
     # Repeated (a new message id): nothing left to move, nothing changes.
-    again = send(listener.port, adt_a40(survivor_order, prior_fnr=prior_fnr, facility="ALFA"))
+    again = send(
+        listener.port, adt_a40(survivor_order, prior_local_id="MRN-PRIOR", facility="ALFA")
+    )
     assert again.code == "AA"
     assert StudyEvent.objects.filter(reason="patient merged").count() == 2
 
 
 def test_a40_with_an_unknown_prior_patient_is_ae_naming_mrg1(listener):
-    ack = send(
-        listener.port,
-        adt_a40(spec("-"), prior_fnr=factories.synthetic_fnr(), facility="ALFA"),
-    )
+    ack = send(listener.port, adt_a40(spec("-"), prior_local_id="MRN-NOBODY", facility="ALFA"))
 
     assert ack.code == "AE"
     assert "MRG-1" in ack.text
@@ -112,6 +115,7 @@ def test_a40_with_an_unknown_prior_patient_is_ae_naming_mrg1(listener):
 def test_a40_to_identifiers_nobody_holds_renames_the_prior_patient(hl7_site):
     patient = factories.PatientFactory(family_name="Hæhre")
     old_fnr = patient.identifiers.get().value
+    patient.identifiers.create(kind="MR", authority=hl7_site.code, value="MRN-H")
     new_fnr = factories.synthetic_fnr(dt.date(1980, 2, 3))
 
     change = patient_merge(
@@ -119,12 +123,12 @@ def test_a40_to_identifiers_nobody_holds_renames_the_prior_patient(hl7_site):
         surviving=PatientInput(
             identifiers=(IdentifierInput(kind="FNR", value=new_fnr),), family_name="Hæhre"
         ),
-        prior=(IdentifierInput(kind="FNR", value=old_fnr),),
+        prior=(IdentifierInput(kind="MR", value="MRN-H"),),
         actor=Actor.for_site("alfa"),
     )
 
     assert change.patient_id == patient.id
-    assert set(patient.identifiers.values_list("value", flat=True)) == {old_fnr, new_fnr}
+    assert set(patient.identifiers.values_list("value", flat=True)) == {old_fnr, "MRN-H", new_fnr}
 
 
 def test_a_merge_without_any_prior_identifier_held_raises(hl7_site):
@@ -153,7 +157,11 @@ def test_a_merge_racing_orders_for_the_prior_patient_leaves_every_study_with_the
             accession_number=accession,
             action=OrderAction.NEW,
             patient=PatientInput(
-                identifiers=(IdentifierInput(kind="FNR", value=fnr),), family_name="Løvås"
+                identifiers=(
+                    IdentifierInput(kind="FNR", value=fnr),
+                    IdentifierInput(kind="MR", value=f"MR-{fnr}"),
+                ),
+                family_name="Løvås",
             ),
             study=StudyInput(modality="CT", procedure_text="CT caput", ordered_at=timezone.now()),
         )
@@ -184,7 +192,7 @@ def test_a_merge_racing_orders_for_the_prior_patient_leaves_every_study_with_the
                     identifiers=(IdentifierInput(kind="FNR", value=survivor_fnr),),
                     family_name="Løvås",
                 ),
-                prior=(IdentifierInput(kind="FNR", value=prior_fnr),),
+                prior=(IdentifierInput(kind="MR", value=f"MR-{prior_fnr}"),),
                 actor=actor,
             )
         except BaseException as exc:
@@ -222,7 +230,11 @@ def test_one_sites_a40_cannot_move_another_sites_studies_to_a_different_person(
                 accession_number=accession,
                 action=OrderAction.NEW,
                 patient=PatientInput(
-                    identifiers=(IdentifierInput(kind="FNR", value=fnr),), family_name="Hæhre"
+                    identifiers=(
+                        IdentifierInput(kind="FNR", value=fnr),
+                        IdentifierInput(kind="MR", value=f"MR-{fnr}"),
+                    ),
+                    family_name="Hæhre",
                 ),
                 study=StudyInput(
                     modality="CT", procedure_text="CT thorax", ordered_at=timezone.now()
@@ -243,7 +255,7 @@ def test_one_sites_a40_cannot_move_another_sites_studies_to_a_different_person(
                 identifiers=(IdentifierInput(kind="FNR", value=survivor_fnr),),
                 family_name="Hæhre",
             ),
-            prior=(IdentifierInput(kind="FNR", value=prior_fnr),),
+            prior=(IdentifierInput(kind="MR", value=f"MR-{prior_fnr}"),),
             actor=actor,
         )
 
@@ -266,7 +278,11 @@ def test_a_merge_racing_updates_of_the_prior_patients_orders_does_not_deadlock(
             accession_number=accession,
             action=action,
             patient=PatientInput(
-                identifiers=(IdentifierInput(kind="FNR", value=fnr),), family_name="Strøm"
+                identifiers=(
+                    IdentifierInput(kind="FNR", value=fnr),
+                    IdentifierInput(kind="MR", value=f"MR-{fnr}"),
+                ),
+                family_name="Strøm",
             ),
             study=StudyInput(modality="CT", procedure_text=text, ordered_at=timezone.now()),
         )
@@ -311,7 +327,7 @@ def test_a_merge_racing_updates_of_the_prior_patients_orders_does_not_deadlock(
                         identifiers=(IdentifierInput(kind="FNR", value=survivor),),
                         family_name="Strøm",
                     ),
-                    prior=(IdentifierInput(kind="FNR", value=prior),),
+                    prior=(IdentifierInput(kind="MR", value=f"MR-{prior}"),),
                     actor=actor,
                 )
             except BaseException as exc:

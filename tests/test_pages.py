@@ -282,7 +282,10 @@ def test_a_radiologist_of_another_site_gets_404_on_a_site_a_study_page(
     response = client.get(reverse("study", args=[study.id]))
 
     assert response.status_code == 404
-    assert not AuditEvent.objects.filter(object_id=str(study.id)).exists()
+    # Nothing was shown; the attempt is on record.
+    assert list(
+        AuditEvent.objects.filter(object_id=str(study.id)).values_list("action", flat=True)
+    ) == ["study.refused"]
 
 
 def test_the_coordinator_sees_every_site(client, coordinator, site_a, site_b, neuro, neuro_rule):

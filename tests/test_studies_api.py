@@ -79,7 +79,8 @@ def test_the_outsider_gets_404_not_403_for_another_sites_study(client_for, outsi
     response = client_for(outsider.user).get(detail(study_a.id))
 
     assert response.status_code == 404
-    assert not AuditEvent.objects.exists()
+    # Nothing was shown; the attempt is on record (test_privacy_audit).
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["study.refused"]
 
 
 def test_an_unknown_study_id_is_404(client_for, coordinator):

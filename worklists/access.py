@@ -5,12 +5,22 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from worklists.models import Credential, Patient, Radiologist, Site, SiteMembership, Study
+from worklists.models import (
+    Credential,
+    Patient,
+    PatientIdentifier,
+    Radiologist,
+    Site,
+    SiteMembership,
+    Study,
+)
 
 COORDINATORS_GROUP = "coordinators"
+PRIVACY_OFFICERS_GROUP = "privacy officers"  # created by a migration, with the permission
+PRIVACY_PERMISSION = "worklists.view_privacy_report"
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -21,6 +31,15 @@ def is_coordinator(user: AnyUser) -> bool:
     if getattr(user, "is_superuser", False):
         return True
     return Group.objects.filter(name=COORDINATORS_GROUP, user__id=user.pk).exists()
+
+
+def is_privacy_officer(user: AnyUser) -> bool:
+    """Who may read the audit trail: holders of the privacy permission (the privacy officers'
+    group). Being a coordinator does not grant it."""
+    has_perm = getattr(user, "has_perm", None)
+    return bool(
+        user.is_authenticated and user.is_active and has_perm and has_perm(PRIVACY_PERMISSION)
+    )
 
 
 def radiologist_of(user: AnyUser) -> Radiologist | None:
@@ -55,10 +74,24 @@ def visible_site_ids(user: AnyUser) -> set[int] | None:
 def studies_visible_to(user: AnyUser) -> QuerySet[Study]:
     """The one scoping function: a radiologist sees the sites they hold a valid credential for,
     a site user their own site, a coordinator every site; anyone else nothing."""
-    site_ids = visible_site_ids(user)
+    return studies_of_sites(visible_site_ids(user))
+
+
+def studies_of_sites(site_ids: set[int] | None) -> QuerySet[Study]:
+    """``studies_visible_to`` for a user whose ``visible_site_ids`` the caller has resolved."""
     if site_ids is None:
         return Study.objects.all()
     return Study.objects.filter(site_id__in=site_ids)
+
+
+def identifiers_visible(site_ids: set[int] | None) -> Q:
+    """The patient identifiers a user who sees ``site_ids`` may see: national numbers, and the
+    numbers issued by those sites; not another hospital's record numbers."""
+    if site_ids is None:
+        return Q()
+    return Q(authority=PatientIdentifier.NATIONAL_AUTHORITY) | Q(
+        authority__in=Site.objects.filter(id__in=site_ids).values("code")
+    )
 
 
 def sites_visible_to(user: AnyUser) -> QuerySet[Site]:

@@ -13,10 +13,13 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from worklists.access import (
+    identifiers_visible,
     is_coordinator,
+    is_privacy_officer,
     patients_visible_to,
     sites_visible_to,
     studies_visible_to,
+    visible_site_ids,
 )
 from worklists.models import (
     Assignment,
@@ -41,9 +44,12 @@ from worklists.models import (
 )
 from worklists.services.audit import (
     AccessContext,
+    ListedRecord,
+    audit_list_reads,
     audit_patient_read,
     audit_record_read,
     audit_study_reads,
+    audit_trail_read,
 )
 from worklists.services.shifts import ShiftImportError, shifts_import
 
@@ -92,12 +98,63 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
     ordering = ["position", "id"]
 
 
+def listed_records(objects: list[Any]) -> list[ListedRecord]:
+    """The patient (and site) of each row of an admin list: the row's own patient, else its
+    study's (looked up in one query for all rows)."""
+    study_ids = {
+        obj.study_id
+        for obj in objects
+        if not isinstance(obj, Patient) and getattr(obj, "patient_id", None) is None
+        if getattr(obj, "study_id", None) is not None
+    }
+    of_study: dict[int | None, tuple[int | None, int | None]] = {
+        study_id: (patient_id, site_id)
+        for study_id, patient_id, site_id in Study.objects.filter(id__in=study_ids).values_list(
+            "id", "patient_id", "site_id"
+        )
+    }
+    records = []
+    for obj in objects:
+        patient_id: int | None
+        site_id: int | None
+        if isinstance(obj, Patient):
+            patient_id, site_id = obj.pk, None
+        elif isinstance(obj, Study):
+            patient_id, site_id = obj.patient_id, obj.site_id
+        elif getattr(obj, "patient_id", None) is not None:
+            patient_id, site_id = obj.patient_id, getattr(obj, "site_id", None)
+        else:
+            patient_id, site_id = of_study.get(getattr(obj, "study_id", None), (None, None))
+            site_id = getattr(obj, "site_id", None) or site_id
+        records.append(
+            ListedRecord(
+                object_type=obj._meta.model_name,
+                object_id=obj.pk,
+                patient_id=patient_id,
+                site_id=site_id,
+            )
+        )
+    return records
+
+
 class PatientDataAdmin(admin.ModelAdmin):
     """Patient data changes through the services (orders, lifecycle), never through a form,
     so that every change has its event; the admin shows it, scoped, and audits each view."""
 
     def audit_view(self, request: HttpRequest, obj: Any) -> None:
         raise NotImplementedError
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            audit_list_reads(
+                context=AccessContext.from_request(request, channel="admin"),
+                records=listed_records(list(changelist.result_list)),
+            )
+        return response
 
     def change_view(
         self,
@@ -127,6 +184,14 @@ class PatientIdentifierInline(admin.TabularInline):
     fields = ("kind", "authority", "value")
     readonly_fields = ("kind", "authority", "value")
     can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PatientIdentifier]:
+        # National numbers and the numbers of the sites this user sees, not other hospitals'.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(identifiers_visible(visible_site_ids(request.user)))
+        )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -285,10 +350,74 @@ class InboundMessageAdmin(PatientDataAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor_label", "action", "object_type", "object_id", "channel"]
-    list_filter = ["action", "channel"]
-    search_fields = ["actor_label", "object_id"]
+    """The audit trail, for privacy officers: searchable by patient (name, national or record
+    number, ``id:<patient id>``) and by period; every look at it is itself audited."""
+
+    list_display = [
+        "at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "patient",
+        "site",
+        "channel",
+        "remote_addr",
+    ]
+    list_filter = ["action", "channel", "at", "site"]
+    date_hierarchy = "at"
+    search_fields = [
+        "actor_label",
+        "object_id",
+        "patient__family_name",
+        "patient__given_name",
+        "=patient__identifiers__value",
+    ]
+    search_help_text = (
+        "Who (user name), what (object id), or whose data: a patient's name, national or record "
+        "number, or id:<patient id>."
+    )
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    list_select_related = ["patient", "site"]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AuditEvent], search_term: str
+    ) -> tuple[QuerySet[AuditEvent], bool]:
+        term = search_term.strip()
+        if term.startswith("id:") and term[3:].strip().isdigit():
+            return queryset.filter(patient_id=int(term[3:].strip())), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_privacy_officer(request.user)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        if response.status_code == 200:
+            audit_trail_read(
+                context=AccessContext.from_request(request, channel="admin"),
+                what=f"admin list {request.GET.urlencode()}"[:64],
+            )
+        return response
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200:
+            event = AuditEvent.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+            audit_trail_read(
+                context=AccessContext.from_request(request, channel="admin"),
+                what=f"event {object_id}",
+                patient_id=event.patient_id if event else None,
+            )
+        return response
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -18,7 +18,13 @@ from rest_framework.views import APIView
 
 from teleradiology.client_address import client_address
 from worklists import selectors
-from worklists.access import is_coordinator, radiologist_of
+from worklists.access import (
+    identifiers_visible,
+    is_coordinator,
+    radiologist_of,
+    studies_of_sites,
+    visible_site_ids,
+)
 from worklists.actors import Actor
 from worklists.authentication import IsSiteIntegration
 from worklists.lifecycle import IllegalTransition
@@ -49,7 +55,7 @@ from worklists.serializers import (
     WorklistOutSerializer,
 )
 from worklists.services.ai_findings import AiFindingConflict, FindingInput, ai_finding_report
-from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
 from worklists.services.claims import (
     HeldByAnother,
     study_claim,
@@ -130,11 +136,17 @@ class OrdersApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _with_identifiers(rows: list[Study]) -> None:
-    """Load all listed patients' identifiers in one query."""
+def _with_identifiers(rows: list[Study], site_ids: set[int] | None) -> None:
+    """Load the identifiers of all listed patients that the caller may see (national numbers
+    and the numbers of the sites in ``site_ids``) in one query."""
     prefetch_related_objects(
         rows,
-        Prefetch("patient__identifiers", queryset=PatientIdentifier.objects.order_by("kind")),
+        Prefetch(
+            "patient__identifiers",
+            queryset=PatientIdentifier.objects.filter(identifiers_visible(site_ids)).order_by(
+                "kind"
+            ),
+        ),
     )
 
 
@@ -160,10 +172,15 @@ class StudyListApi(APIView):
             except selectors.InvalidCursor as exc:
                 return Response({"errors": {"cursor": [str(exc)]}}, status=400)
         page_size = params.validated_data.get("page_size", settings.STUDIES_PAGE_SIZE)
+        site_ids = visible_site_ids(request.user)
         rows, next_cursor = selectors.study_list(
-            user=request.user, filters=filters, cursor=cursor, page_size=page_size
+            user=request.user,
+            filters=filters,
+            cursor=cursor,
+            page_size=page_size,
+            visible=studies_of_sites(site_ids),
         )
-        _with_identifiers(rows)
+        _with_identifiers(rows, site_ids)
         audit_study_reads(
             context=AccessContext.from_request(request, channel="api"),
             studies=rows,
@@ -185,10 +202,17 @@ class StudyDetailApi(APIView):
 
     @extend_schema(responses=StudyDetailOutSerializer)
     def get(self, request: Request, study_id: int) -> Response:
+        site_ids = visible_site_ids(request.user)
         try:
-            study = selectors.study_get(user=request.user, study_id=study_id)
+            study = selectors.study_get(
+                user=request.user, study_id=study_id, visible=studies_of_sites(site_ids)
+            )
         except Study.DoesNotExist:
+            audit_refused_read(
+                context=AccessContext.from_request(request, channel="api"), study_id=study_id
+            )
             return Response({"detail": "No such study."}, status=status.HTTP_404_NOT_FOUND)
+        _with_identifiers([study], site_ids)
         audit_study_reads(
             context=AccessContext.from_request(request, channel="api"),
             studies=[study],
@@ -242,8 +266,11 @@ class WorklistNextApi(APIView):
         )
         if claimed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        study = selectors.study_get(user=request.user, study_id=claimed.study_id)
-        _with_identifiers([study])
+        site_ids = visible_site_ids(request.user)
+        study = selectors.study_get(
+            user=request.user, study_id=claimed.study_id, visible=studies_of_sites(site_ids)
+        )
+        _with_identifiers([study], site_ids)
         audit_study_reads(
             context=AccessContext.from_request(request, channel="api"),
             studies=[study],

@@ -126,10 +126,11 @@ def study_list(
     return rows, next_cursor
 
 
-def study_get(*, user: AnyUser, study_id: int) -> Study:
-    """The study if ``user`` may see it; Study.DoesNotExist otherwise (never reveal existence)."""
+def study_get(*, user: AnyUser, study_id: int, visible: QuerySet[Study] | None = None) -> Study:
+    """The study if ``user`` may see it; Study.DoesNotExist otherwise (never reveal existence).
+    ``visible``: studies_visible_to(user), when the caller has resolved it for this request."""
     return (
-        studies_visible_to(user)
+        (studies_visible_to(user) if visible is None else visible)
         .select_related("site", "worklist", "patient", "classification_rule")
         .get(id=study_id)
     )

@@ -171,17 +171,21 @@ class IdentifierOutSerializer(serializers.Serializer):
 
 
 class PatientOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    family_name = serializers.CharField()
-    given_name = serializers.CharField()
-    birth_date = serializers.DateField(allow_null=True)
-    sex = serializers.CharField()
-    identifiers = IdentifierOutSerializer(many=True, source="identifiers.all")
+    """The patient of one study (the serializer's instance is the study): the demographics as
+    this study shows them (Study.shown_patient), and the identifiers the caller may see, as the
+    view prefetched them (api._with_identifiers)."""
+
+    id = serializers.IntegerField(source="patient_id")
+    family_name = serializers.CharField(source="shown_patient.family_name")
+    given_name = serializers.CharField(source="shown_patient.given_name")
+    birth_date = serializers.DateField(source="shown_patient.birth_date", allow_null=True)
+    sex = serializers.CharField(source="shown_patient.sex")
+    identifiers = IdentifierOutSerializer(many=True, source="patient.identifiers.all")
 
 
 class StudyOutSerializer(serializers.ModelSerializer):
     site = SiteRefSerializer()
-    patient = PatientOutSerializer()
+    patient = PatientOutSerializer(source="*")
     procedure = serializers.SerializerMethodField()
     worklist: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="code", read_only=True

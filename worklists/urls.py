@@ -1,6 +1,6 @@
 from django.urls import path
 
-from worklists import views
+from worklists import privacy_views, views
 
 urlpatterns = [
     path("worklist/", views.worklist_page, name="worklist"),
@@ -9,4 +9,6 @@ urlpatterns = [
     path("studies/<int:study_id>/", views.study_page, name="study"),
     path("studies/<int:study_id>/assign", views.study_assign_view, name="study-assign"),
     path("studies/<int:study_id>/release", views.study_release_view, name="study-release"),
+    path("privacy/", privacy_views.privacy_page, name="privacy"),
+    path("privacy/access.csv", privacy_views.privacy_csv, name="privacy-csv"),
 ]

@@ -14,11 +14,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from worklists import selectors
-from worklists.access import is_coordinator, radiologist_of, sites_visible_to, studies_visible_to
+from worklists.access import (
+    identifiers_visible,
+    is_coordinator,
+    radiologist_of,
+    sites_visible_to,
+    studies_of_sites,
+    studies_visible_to,
+    visible_site_ids,
+)
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Radiologist, Study
-from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
 from worklists.services.claims import study_claim_next, study_coordinator_assign, study_release
 from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
 
@@ -183,9 +191,15 @@ def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
 
 @login_required
 def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
+    site_ids = visible_site_ids(request.user)
     try:
-        study = selectors.study_get(user=request.user, study_id=study_id)
+        study = selectors.study_get(
+            user=request.user, study_id=study_id, visible=studies_of_sites(site_ids)
+        )
     except Study.DoesNotExist as exc:
+        audit_refused_read(
+            context=AccessContext.from_request(request, channel="web"), study_id=study_id
+        )
         raise Http404("No such study") from exc
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
@@ -211,8 +225,10 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
             "assignment": assignment,
             "events": selectors.study_events(study=study),
             "priors": priors,
-            "identifiers": study.patient.identifiers.order_by("kind"),
-            "age": study.patient.age_on(now.astimezone(study.site.zone).date()),
+            "identifiers": study.patient.identifiers.filter(identifiers_visible(site_ids)).order_by(
+                "kind"
+            ),
+            "age": study.shown_patient.age_on(now.astimezone(study.site.zone).date()),
             "viewer_url": study.site.viewer_url(
                 study_instance_uid=study.study_instance_uid,
                 accession_number=study.accession_number,

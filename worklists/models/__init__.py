@@ -2,7 +2,7 @@ from worklists.models.alerts import CoordinatorAlert
 from worklists.models.audit import AuditEvent
 from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
-from worklists.models.patients import Patient, PatientIdentifier
+from worklists.models.patients import Patient, PatientIdentifier, PatientRecord
 from worklists.models.radiologists import Competence, Credential, Radiologist
 from worklists.models.routing import (
     AiFinding,
@@ -38,6 +38,7 @@ __all__ = [
     "Modality",
     "Patient",
     "PatientIdentifier",
+    "PatientRecord",
     "PersonalToken",
     "Priority",
     "Radiologist",

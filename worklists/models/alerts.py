@@ -22,6 +22,10 @@ class CoordinatorAlert(models.Model):
     site = models.ForeignKey(
         "worklists.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # An alert about a patient rather than one study (sites' records of the patient disagree).
+    patient = models.ForeignKey(
+        "worklists.Patient", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     message = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     raised_at = models.DateTimeField()
@@ -39,7 +43,12 @@ class CoordinatorAlert(models.Model):
                 fields=["kind", "study"],
                 condition=Q(resolved_at__isnull=True, study__isnull=False),
                 name="one_open_alert_per_kind_and_study",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "patient"],
+                condition=Q(resolved_at__isnull=True, patient__isnull=False),
+                name="one_open_alert_per_kind_and_patient",
+            ),
         ]
         indexes = [
             models.Index(

@@ -12,6 +12,9 @@ class AuditEvent(models.Model):
         STUDY_LIST = "study.list", "Saw a study in a list"
         REPORT_VIEW = "report.view", "Viewed a report"
         PATIENT_VIEW = "patient.view", "Viewed a patient record"
+        PATIENT_LIST = "patient.list", "Saw a patient in an admin list"
+        STUDY_REFUSED = "study.refused", "Was refused a study"
+        AUDIT_VIEW = "audit.view", "Read the audit trail"
 
     at = models.DateTimeField()
     actor = models.ForeignKey(
@@ -36,6 +39,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["patient", "at"]),
             models.Index(fields=["actor", "at"]),
             models.Index(fields=["object_type", "object_id"]),
+        ]
+        permissions = [
+            ("view_privacy_report", "Can see who accessed which patient (privacy officer)"),
         ]
 
     def __str__(self) -> str:

@@ -9,19 +9,16 @@ from worklists import nin
 from worklists.models.choices import Sex
 
 
-class Patient(models.Model):
+class Demographics(models.Model):
+    """Name, birth date and sex, and how they are shown."""
+
     family_name = models.CharField(max_length=100)
     given_name = models.CharField(max_length=100, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["family_name", "given_name"])]
-
-    def __str__(self) -> str:
-        return self.display_name
+        abstract = True
 
     @property
     def display_name(self) -> str:
@@ -32,6 +29,94 @@ class Patient(models.Model):
             return None
         before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
         return day.year - self.birth_date.year - int(before_birthday)
+
+    def demographics(self) -> tuple[str, str, dt.date | None, str]:
+        return (self.family_name, self.given_name, self.birth_date, self.sex)
+
+
+class Patient(Demographics):
+    """One person. The demographics on this row are the record of the patient's home site (the
+    site that first sent the patient); every other site's record, and the national register's,
+    is a ``PatientRecord``. A site changes only its own record. Which record a page shows is
+    ``shown_for_site`` (the rule in docs/privacy.md).
+    """
+
+    home_site = models.ForeignKey(
+        "worklists.Site",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The site whose record of the patient this row holds (empty: none yet).",
+    )
+    # False while every record (sites', register's) says what this row says, the usual case:
+    # every study of the patient shows this row, at no cost. True when they differ: each study
+    # then shows the register's record, else its ordering site's.
+    records_differ = models.BooleanField(default=False, db_default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def shown_for_site(self, site_id: int) -> Demographics:
+        """The demographics a study of this patient ordered by ``site_id`` shows: the national
+        register's record if the platform has one, else that site's own record, else this row
+        (the home site's). One query, and only when the records differ."""
+        if not self.records_differ:
+            return self
+        records = {
+            (r.source, r.site_id): r
+            for r in PatientRecord.objects.filter(patient_id=self.pk).filter(
+                models.Q(source=PatientRecord.Source.REGISTER) | models.Q(site_id=site_id)
+            )
+        }
+        register = records.get((PatientRecord.Source.REGISTER, None))
+        if register is not None:
+            return register
+        return records.get((PatientRecord.Source.SITE, site_id), self)
+
+
+class PatientRecord(Demographics):
+    """One source's record of a patient's demographics: a site's (what its RIS, orders and ADT
+    messages say; only that site changes it) or the national register's (site empty)."""
+
+    class Source(models.TextChoices):
+        SITE = "site", "Site"
+        REGISTER = "register", "National register"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="records")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.SITE)
+    site = models.ForeignKey(
+        "worklists.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "site"],
+                condition=models.Q(source="site"),
+                name="one_record_per_patient_and_site",
+            ),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(source="register"),
+                name="one_register_record_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source="site", site__isnull=False)
+                | models.Q(source="register", site__isnull=True),
+                name="record_site_matches_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.site_id or 'register'})"
 
 
 class PatientIdentifier(models.Model):

@@ -6,9 +6,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from worklists.classification import deadline_risk
 from worklists.models.choices import Modality, Priority
+from worklists.models.patients import Demographics
 
 
 class StudyStatus(models.TextChoices):
@@ -128,6 +130,12 @@ class Study(models.Model):
     @property
     def is_unread(self) -> bool:
         return self.status in UNREAD_STATUSES
+
+    @cached_property
+    def shown_patient(self) -> Demographics:
+        """The patient's demographics as this study shows them: the national register's
+        record, else the record of the site that ordered this study (docs/privacy.md)."""
+        return self.patient.shown_for_site(self.site_id)
 
     def deadline_risk(self, now: dt.datetime) -> str:
         """'overdue', 'at_risk', 'ok', or '' for a study without a deadline."""

@@ -22,18 +22,25 @@ def alert_raise(
     message: str,
     study_id: int | None = None,
     site_id: int | None = None,
+    patient_id: int | None = None,
     data: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> tuple[CoordinatorAlert, bool]:
-    """Raise an alert; an open alert of the same kind for the same study is returned instead.
+    """Raise an alert; an open alert of the same kind for the same study, or for the same
+    patient when ``patient_id`` is given, is returned instead.
 
     Returns the alert and whether it was created now.
     """
     if study_id is not None and site_id is None:
         site_id = Study.objects.values_list("site_id", flat=True).get(pk=study_id)
-    if study_id is not None:
+    same: dict[str, Any] | None = None
+    if patient_id is not None:
+        same = {"patient_id": patient_id}
+    elif study_id is not None:
+        same = {"study_id": study_id}
+    if same is not None:
         existing = CoordinatorAlert.objects.filter(
-            kind=kind, study_id=study_id, resolved_at__isnull=True
+            kind=kind, resolved_at__isnull=True, **same
         ).first()
         if existing is not None:
             return existing, False
@@ -43,17 +50,17 @@ def alert_raise(
                 kind=kind,
                 study_id=study_id,
                 site_id=site_id,
+                patient_id=patient_id,
                 message=message,
                 data=data or {},
                 raised_at=at or timezone.now(),
             )
     except IntegrityError:
-        if study_id is None:
+        if same is None:
             raise
         # Raised by someone else between our look and our insert: theirs is the alert.
-        return CoordinatorAlert.objects.get(
-            kind=kind, study_id=study_id, resolved_at__isnull=True
-        ), False
+        theirs = CoordinatorAlert.objects.filter(kind=kind, resolved_at__isnull=True, **same)
+        return theirs.get(), False
     return alert, True
 
 

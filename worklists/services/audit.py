@@ -92,3 +92,74 @@ def audit_record_read(
         remote_addr=context.remote_addr,
         path=context.path,
     )
+
+
+def audit_refused_read(*, context: AccessContext, study_id: int) -> AuditEvent:
+    """A read of a study that was refused (no such study, or not the user's to see). The caller
+    answers "not found" either way; the audit row names the study's patient and site when the
+    study exists, so that a privacy officer sees who tried to open whose data."""
+    study = Study.objects.filter(id=study_id).values("patient_id", "site_id").first()
+    return AuditEvent.objects.create(
+        at=timezone.now(),
+        actor_id=context.user_id,
+        actor_label=context.actor_label,
+        action=AuditEvent.Action.STUDY_REFUSED,
+        object_type="study",
+        object_id=str(study_id),
+        patient_id=study["patient_id"] if study else None,
+        site_id=study["site_id"] if study else None,
+        channel=context.channel,
+        remote_addr=context.remote_addr,
+        path=context.path,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListedRecord:
+    """One row of an admin list page that shows patient data."""
+
+    object_type: str
+    object_id: int
+    patient_id: int | None
+    site_id: int | None
+
+
+def audit_list_reads(*, context: AccessContext, records: Iterable[ListedRecord]) -> int:
+    """One row per record shown on an admin list page (names on a list are a read too)."""
+    now = timezone.now()
+    rows = [
+        AuditEvent(
+            at=now,
+            actor_id=context.user_id,
+            actor_label=context.actor_label,
+            action=AuditEvent.Action.PATIENT_LIST,
+            object_type=record.object_type,
+            object_id=str(record.object_id),
+            patient_id=record.patient_id,
+            site_id=record.site_id,
+            channel=context.channel,
+            remote_addr=context.remote_addr,
+            path=context.path,
+        )
+        for record in records
+    ]
+    AuditEvent.objects.bulk_create(rows)
+    return len(rows)
+
+
+def audit_trail_read(*, context: AccessContext, what: str, patient_id: int | None = None) -> None:
+    """A read of the audit trail itself (the audit admin, the privacy page, its CSV): who
+    looked at who looked, and at what (``what``: the query, in short)."""
+    AuditEvent.objects.create(
+        at=timezone.now(),
+        actor_id=context.user_id,
+        actor_label=context.actor_label,
+        action=AuditEvent.Action.AUDIT_VIEW,
+        object_type="audit",
+        object_id=what[:64],
+        patient_id=patient_id,
+        site_id=None,
+        channel=context.channel,
+        remote_addr=context.remote_addr,
+        path=context.path,
+    )

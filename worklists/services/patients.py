@@ -20,7 +20,16 @@ from django.utils import timezone
 
 from worklists import live, prepared
 from worklists.actors import Actor
-from worklists.models import Patient, PatientIdentifier, Site, Study, StudyEvent
+from worklists.models import (
+    Patient,
+    PatientIdentifier,
+    PatientRecord,
+    Sex,
+    Site,
+    Study,
+    StudyEvent,
+)
+from worklists.services.alerts import alert_raise
 from worklists.services.inbound import insert_row, insert_row_with_child, lock_statement
 
 
@@ -95,28 +104,170 @@ def _by_key(wanted: set[Keyed]) -> Q:
     return match
 
 
-def _lock_identifiers(wanted: set[Keyed]) -> list[PatientIdentifier]:
-    if not wanted:
+def _lock_identifiers(
+    wanted: set[Keyed], *, of_patients: Iterable[int] = ()
+) -> list[PatientIdentifier]:
+    """The wanted identifiers, and every identifier of ``of_patients`` (a merge moves them
+    all), locked in id order like every other identifier lock."""
+    of_patients = set(of_patients)
+    if not wanted and not of_patients:
         return []
+    match = _by_key(wanted) if wanted else Q(pk__in=[])
+    if of_patients:
+        match |= Q(patient_id__in=of_patients)
     rows = (
         PatientIdentifier.objects.select_for_update()
-        .filter(_by_key(wanted))
+        .filter(match)
         .select_related("patient")
         .order_by("id")
     )
     return list(rows)
 
 
-def _apply_demographics(patient: Patient, patient_in: PatientInput) -> list[str]:
+RECORDS_CONFLICT_ALERT = "patient.records_conflict"
+
+
+def _apply_demographics(record: Patient | PatientRecord, patient_in: PatientInput) -> list[str]:
+    """What the message states, written onto one record (not saved); the fields changed."""
     changed = []
     for name in DEMOGRAPHICS:
         value = getattr(patient_in, name)
-        if value is not None and getattr(patient, name) != value:
-            setattr(patient, name, value)
+        if value is not None and getattr(record, name) != value:
+            setattr(record, name, value)
             changed.append(name)
-    if changed:
-        patient.save(update_fields=[*changed, "updated_at"])
     return changed
+
+
+def _conflicting(one: tuple[Any, ...], other: tuple[Any, ...]) -> list[str]:
+    """The demographics two records state differently; a value one of them does not know
+    (no given name, no birth date, sex unknown) is no conflict."""
+    unknown = {"given_name": "", "birth_date": None, "sex": Sex.UNKNOWN}
+    fields = []
+    for name, a, b in zip(DEMOGRAPHICS, one, other, strict=True):
+        if name in unknown and unknown[name] in (a, b):
+            continue
+        if (a.casefold() if isinstance(a, str) else a) != (
+            b.casefold() if isinstance(b, str) else b
+        ):
+            fields.append(name)
+    return fields
+
+
+def _settle(patient: Patient, records: list[PatientRecord], *, site: Site) -> None:
+    """After a site's record changed: whether studies must look up their own site's record
+    (``records_differ``), and a coordinator alert when records contradict each other."""
+    row = patient.demographics()
+    differ = any(r.demographics() != row for r in records)
+    if differ != patient.records_differ:
+        patient.records_differ = differ
+        patient.save(update_fields=["records_differ"])
+    sources = [(patient.home_site_id, row), *((r.site_id, r.demographics()) for r in records)]
+    fields: set[str] = set()
+    sites: set[int | None] = set()
+    for index, (one_site, one) in enumerate(sources):
+        for other_site, other in sources[index + 1 :]:
+            if found := _conflicting(one, other):
+                fields.update(found)
+                sites.update((one_site, other_site))
+    if not fields:
+        return
+    codes = dict(Site.objects.filter(id__in=sites - {None}).values_list("id", "code"))
+    named = sorted(codes.get(s, "national register") if s else "national register" for s in sites)
+    study_id = (
+        Study.objects.filter(patient_id=patient.id, site_id=site.id)
+        .order_by("-ordered_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    alert_raise(
+        kind=RECORDS_CONFLICT_ALERT,
+        patient_id=patient.id,
+        study_id=study_id,
+        site_id=site.id,
+        message=(
+            f"Sites disagree about patient {patient.id}: {', '.join(sorted(fields))} "
+            f"({', '.join(named)}). Each site's studies show its own record until it is "
+            "corrected at the site that is wrong."
+        ),
+        data={"fields": sorted(fields), "sites": named},
+    )
+
+
+def _record_site_demographics(
+    *, patient: Patient, site: Site, patient_in: PatientInput, new_record: bool = True
+) -> list[str]:
+    """Write what ``site`` states about ``patient`` into that site's own record, never into
+    another site's; the fields of the site's record that changed. The patient row is locked
+    (identifiers, then patient: the service lock order). ``new_record``: a site without a
+    record of this patient yet gets one (an order); False: it does not (an update)."""
+    if patient.home_site_id is None:
+        # No site's record yet (a patient created from images): the first site to state
+        # demographics makes it its own.
+        patient.home_site = site
+        changed = _apply_demographics(patient, patient_in)
+        patient.save(update_fields=[*changed, "home_site", "updated_at"])
+        return changed
+    if patient.home_site_id == site.id:
+        changed = _apply_demographics(patient, patient_in)
+        if changed:
+            patient.save(update_fields=[*changed, "updated_at"])
+            if patient.records_differ or PatientRecord.objects.filter(patient=patient).exists():
+                _settle(patient, list(PatientRecord.objects.filter(patient=patient)), site=site)
+        return changed
+    records = list(PatientRecord.objects.filter(patient=patient).order_by("id"))
+    own = next((r for r in records if r.source == "site" and r.site_id == site.id), None)
+    if own is None:
+        if not new_record:
+            return []
+        # What the site does not state is taken from the home site's record, so that records
+        # differ only where a site says something different.
+        own = PatientRecord(
+            patient=patient,
+            site=site,
+            source=PatientRecord.Source.SITE,
+            family_name=patient.family_name,
+            given_name=patient.given_name,
+            birth_date=patient.birth_date,
+            sex=patient.sex,
+        )
+        changed = _apply_demographics(own, patient_in)
+        own.save()
+        records.append(own)
+    else:
+        changed = _apply_demographics(own, patient_in)
+        if not changed:
+            return []
+        own.save(update_fields=[*changed, "updated_at"])
+    if changed:
+        _settle(patient, records, site=site)
+    return changed
+
+
+def site_holds_patient(*, patient: Patient, site_id: int) -> bool:
+    """Whether the site has a record of the patient: its home site, or a site with a record."""
+    return (
+        patient.home_site_id == site_id
+        or PatientRecord.objects.filter(
+            patient=patient, site_id=site_id, source=PatientRecord.Source.SITE
+        ).exists()
+    )
+
+
+def _held_by_another_site(patient_id: int, site: Site) -> bool:
+    """Whether a site other than ``site`` knows the patient: its studies, its record, or an
+    identifier it issued."""
+    return (
+        Study.objects.filter(patient_id=patient_id).exclude(site_id=site.id).exists()
+        or Patient.objects.filter(id=patient_id, home_site__isnull=False)
+        .exclude(home_site_id=site.id)
+        .exists()
+        or PatientRecord.objects.filter(patient_id=patient_id, source=PatientRecord.Source.SITE)
+        .exclude(site_id=site.id)
+        .exists()
+        or PatientIdentifier.objects.filter(patient_id=patient_id)
+        .exclude(authority__in=(site.code, PatientIdentifier.NATIONAL_AUTHORITY))
+        .exists()
+    )
 
 
 def _add_identifiers(patient: Patient, keyed: list[Keyed], *, new_patient: bool = False) -> None:
@@ -226,8 +377,15 @@ def patient_resolve_locked(
     changed: list[str] = []
     new_identifiers = sorted(wanted - {key for key, _patient_id in found})
     if patient_ids:
-        patient = Patient.objects.get(id=next(iter(patient_ids)))
-        changed = _apply_demographics(patient, patient_in)
+        patient = Patient.objects.select_for_update().get(id=next(iter(patient_ids)))
+        if not create and not site_holds_patient(patient=patient, site_id=site.id):
+            # An update from a site with no record of this patient changes nothing, and is
+            # answered as one for a patient nobody knows.
+            return None, []
+        changed = _record_site_demographics(
+            patient=patient, site=site, patient_in=patient_in, new_record=create
+        )
+        new_identifiers = _attachable(patient, site, new_identifiers)
         _add_identifiers(patient, new_identifiers)
     elif not create:
         return None, []
@@ -237,6 +395,7 @@ def patient_resolve_locked(
             given_name=patient_in.given_name or "",
             birth_date=patient_in.birth_date,
             sex=patient_in.sex or Patient._meta.get_field("sex").get_default(),
+            home_site=site,
         )
         _add_identifiers(patient, new_identifiers, new_patient=True)
     if identifiers is not None:
@@ -244,6 +403,31 @@ def patient_resolve_locked(
     if new_identifiers and patient_ids:
         changed.append("identifiers")
     return patient, [f"patient.{name}" for name in changed]
+
+
+IDENTIFIER_REFUSED_ALERT = "patient.identifier_refused"
+
+
+def _attachable(patient: Patient, site: Site, new_identifiers: list[Keyed]) -> list[Keyed]:
+    """The new identifiers a site may add to a known patient: its own numbers always; a
+    national number only to a patient no other site knows. A national number added to a
+    patient other sites hold would let the next message naming it reach their patient: it is
+    left out, and a coordinator alerted (the sender's answer does not change, so it learns
+    nothing about other sites)."""
+    national = [key for key in new_identifiers if key[1] == PatientIdentifier.NATIONAL_AUTHORITY]
+    if not national or not _held_by_another_site(patient.id, site):
+        return new_identifiers
+    alert_raise(
+        kind=IDENTIFIER_REFUSED_ALERT,
+        patient_id=patient.id,
+        site_id=site.id,
+        message=(
+            f"{site.code} named a new national number for patient {patient.id}, whom other "
+            "sites also know; it was not added. A coordinator checks and merges if right."
+        ),
+        data={"site": site.code, "kinds": sorted({kind for kind, _a, _v in national})},
+    )
+    return [key for key in new_identifiers if key not in national]
 
 
 def _retrying(change: Callable[[], T], attempts: int = 3) -> T:
@@ -288,6 +472,10 @@ def patient_merge(
     the prior patient row stays (audit rows point at it) with nothing left on it. If no patient
     holds the surviving identifiers yet, the prior patient simply gains them. Repeating a merge
     changes nothing.
+
+    A site merges only what it assigned: ``prior`` names its own record numbers, and a prior
+    patient other sites also know is neither moved nor given a national number (a coordinator
+    merges across sites). The surviving demographics are the sending site's record.
     """
 
     @transaction.atomic
@@ -295,6 +483,10 @@ def patient_merge(
         site = Site.objects.get(id=site_id)
         wanted_surviving = identifiers_keyed(site, surviving.identifiers)
         wanted_prior = identifiers_keyed(site, prior)
+        if any(authority != site.code for _kind, authority, _value in wanted_prior):
+            # Answered before anything is looked up: the same whether or not the number is
+            # anybody's patient.
+            raise PatientError(NOT_OWN_PRIOR, field="prior")
         # Lock order as in order ingest: studies first, then identifiers, then patients. The
         # prior patient's studies are looked up unlocked, locked, then confirmed below.
         expected_prior = set(
@@ -302,13 +494,14 @@ def patient_merge(
                 "patient_id", flat=True
             )
         )
-        prior_studies = list(
+        # Locked (they may move), not read: whether other sites hold the patient is asked below.
+        list(
             Study.objects.select_for_update()
             .filter(patient_id__in=expected_prior)
             .order_by("id")
             .values_list("id", "site_id")
         )
-        rows = _lock_identifiers(wanted_surviving | wanted_prior)
+        rows = _lock_identifiers(wanted_surviving | wanted_prior, of_patients=expected_prior)
         keys = [((r.kind, r.authority, r.value), r.patient_id) for r in rows]
         surviving_ids = {patient_id for key, patient_id in keys if key in wanted_surviving}
         prior_ids = {patient_id for key, patient_id in keys if key in wanted_prior}
@@ -320,16 +513,17 @@ def patient_merge(
         if prior_ids != expected_prior:
             raise ConcurrentCreate  # the identifiers moved between our look and our lock
         prior_id = next(iter(prior_ids))
-        other_sites = {study_site for _, study_site in prior_studies if study_site != site.id}
-        if other_sites and (next(iter(surviving_ids)) if surviving_ids else prior_id) != prior_id:
-            # A national number is shared by every site: one site's RIS must not move another
-            # site's studies (and their signed reports) to a different person.
-            raise PatientConflict(
-                "the prior patient has studies at other sites; a merge across sites is done "
-                "by a coordinator, not by one site's ADT^A40",
-                field="prior",
-            )
         survivor_id = next(iter(surviving_ids)) if surviving_ids else prior_id
+        known = {(r.kind, r.authority, r.value) for r in rows}
+        new_identifiers = sorted(wanted_surviving - known)
+        adds_national = any(
+            a == PatientIdentifier.NATIONAL_AUTHORITY for _k, a, _v in new_identifiers
+        )
+        if (survivor_id != prior_id or adds_national) and _held_by_another_site(prior_id, site):
+            # One site's RIS must not move other sites' studies (and their signed reports) to
+            # another person, nor give their patient a national number. One answer for both,
+            # whether or not the surviving number is known anywhere.
+            raise PatientConflict(CROSS_SITE_MERGE, field="prior")
         locked = {
             p.id: p
             for p in Patient.objects.select_for_update()
@@ -341,10 +535,11 @@ def patient_merge(
         if survivor_id != prior_id:
             moved = _move_studies(prior_id=prior_id, survivor=survivor, actor=actor)
             PatientIdentifier.objects.filter(patient_id=prior_id).update(patient=survivor)
-        known = {(r.kind, r.authority, r.value) for r in rows}
-        new_identifiers = sorted(wanted_surviving - known)
+            _move_records(prior=locked[prior_id], survivor=survivor)
         _add_identifiers(survivor, new_identifiers)
-        changed = _apply_demographics(survivor, surviving)
+        changed = _record_site_demographics(patient=survivor, site=site, patient_in=surviving)
+        if survivor_id != prior_id and not changed:
+            _settle(survivor, list(survivor.records.order_by("id")), site=site)
         if new_identifiers:
             changed.append("identifiers")
         if moved:
@@ -356,6 +551,44 @@ def patient_merge(
         )
 
     return _retrying(once)
+
+
+NOT_OWN_PRIOR = (
+    "MRG-1 must name this site's own record numbers: a site merges only the identifiers it "
+    "assigned (a national number is merged by a coordinator)"
+)
+CROSS_SITE_MERGE = (
+    "the prior patient is known at other sites too; a merge across sites is done by a "
+    "coordinator, not by one site's ADT^A40"
+)
+
+
+def _move_records(*, prior: Patient, survivor: Patient) -> None:
+    """The prior patient's records of its sites go with it to the survivor, where the survivor
+    has none from that source yet (the prior row itself is its home site's record)."""
+    held = {(r.source, r.site_id) for r in survivor.records.all()}
+    held.add((PatientRecord.Source.SITE, survivor.home_site_id))
+    if (
+        prior.home_site_id is not None
+        and (PatientRecord.Source.SITE, prior.home_site_id) not in held
+    ):
+        PatientRecord.objects.create(
+            patient=survivor,
+            site_id=prior.home_site_id,
+            source=PatientRecord.Source.SITE,
+            family_name=prior.family_name,
+            given_name=prior.given_name,
+            birth_date=prior.birth_date,
+            sex=prior.sex,
+        )
+        held.add((PatientRecord.Source.SITE, prior.home_site_id))
+    for record in prior.records.order_by("id"):
+        if (record.source, record.site_id) in held:
+            record.delete()
+        else:
+            record.patient = survivor
+            record.save(update_fields=["patient"])
+            held.add((record.source, record.site_id))
 
 
 def _move_studies(*, prior_id: int, survivor: Patient, actor: Actor) -> list[int]:
