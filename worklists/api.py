@@ -37,6 +37,7 @@ from worklists.serializers import (
     AssignInSerializer,
     AssignmentOutSerializer,
     ClaimedOutSerializer,
+    MeOutSerializer,
     OrderInSerializer,
     OrderOutSerializer,
     ReleaseInSerializer,
@@ -210,6 +211,21 @@ class WorklistListApi(APIView):
             user=request.user, site_code=request.query_params.get("site", "")
         )
         return Response(WorklistOutSerializer(summaries, many=True).data)
+
+
+class MeApi(APIView):
+    """Who the caller is: what a client shows after signing in, and checks its token with.
+
+    Only the authentication's own query: the benchmark's floor for an authenticated call.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeOutSerializer)
+    def get(self, request: Request) -> Response:
+        user = request.user
+        body = {"id": user.pk, "username": user.get_username(), "name": user.get_full_name()}
+        return Response(MeOutSerializer(body).data)
 
 
 # Routing: read next, claim, release, coordinator assignment, AI findings.
