@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import time
@@ -230,7 +231,7 @@ def database_version() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             return f"PostgreSQL {cursor.fetchone()[0]}"
-    return f"SQLite {connection.Database.sqlite_version}"
+    return f"SQLite {sqlite3.sqlite_version}"
 
 
 def main() -> None:

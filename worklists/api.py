@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
@@ -224,7 +225,8 @@ class MeApi(APIView):
     @extend_schema(responses=MeOutSerializer)
     def get(self, request: Request) -> Response:
         user = request.user
-        body = {"id": user.pk, "username": user.get_username(), "name": user.get_full_name()}
+        name = user.get_full_name() if isinstance(user, AbstractUser) else ""
+        body = {"id": user.pk, "username": user.get_username(), "name": name}
         return Response(MeOutSerializer(body).data)
 
 
