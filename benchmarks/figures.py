@@ -44,6 +44,10 @@ TARGETS: dict[str, Target] = {
     "http_next_errors": Target(0, Better.LOWER, "no failed read-next request"),
     "http_me_errors": Target(0, Better.LOWER, "no failed bare request"),
     "claim_errors": Target(0, Better.LOWER, "no failed claim under concurrency"),
+    **{
+        f"{section}_section_failed": Target(0, Better.LOWER, "the section ran to its end")
+        for section in ("dicom", "hl7", "http", "reports", "routing")
+    },
 }
 
 

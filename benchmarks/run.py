@@ -18,6 +18,7 @@ import sqlite3
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -65,8 +66,9 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "50"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "500"))
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 BASELINE = ROOT / "benchmarks" / "results" / "baseline.json"
-# What sizes the run: recorded with a baseline, since its figures only compare at the same sizes.
-SIZE_SETTINGS = ("BENCH_STUDIES", "BENCH_REPEATS", "BENCH_ORDERS", "BENCH_ONLY")
+# Not sizes: everything else BENCH_* is recorded with a baseline (its figures only compare with
+# runs of the same sizes).
+NOT_SIZES = ("BENCH_WRITE_BASELINE", "BENCH_MACHINE_NOTE", "BENCH_HTTP_PROFILE")
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -260,7 +262,12 @@ def main() -> None:
                 continue
             print(f"section {name}", flush=True)
             section_start = time.perf_counter()
-            figures.update(run(random.Random(42)))
+            try:
+                figures.update(run(random.Random(42)))
+                figures[f"{name}_section_failed"] = 0.0
+            except Exception:  # one section's failure must not lose the others' figures
+                traceback.print_exc()
+                figures[f"{name}_section_failed"] = 1.0
             print(f"section {name}: {time.perf_counter() - section_start:.0f} s", flush=True)
     finally:
         teardown_databases(old_config, verbosity=0)
@@ -288,7 +295,9 @@ def main() -> None:
             machine=kept.machine_description(
                 database_version=version, note=os.environ.get("BENCH_MACHINE_NOTE", "")
             ),
-            settings={k: os.environ[k] for k in SIZE_SETTINGS if k in os.environ},
+            settings={
+                k: v for k, v in os.environ.items() if k.startswith("BENCH_") and k not in NOT_SIZES
+            },
         )
         print(f"written to {BASELINE.relative_to(ROOT)} as the new baseline")
 
