@@ -217,7 +217,7 @@ class WorklistListApi(APIView):
 class MeApi(APIView):
     """Who the caller is: what a client shows after signing in, and checks its token with.
 
-    Only the authentication's own query: the benchmark's floor for an authenticated call.
+    Only the authentication's own statements: the benchmark's floor for an authenticated call.
     """
 
     permission_classes = [IsAuthenticated]
