@@ -1,5 +1,5 @@
-"""Routing benchmark: push decisions, "read next" claims against one hand-written statement, and
-"read next" over HTTP against a real server.
+"""Routing benchmark: push decisions and "read next" claims against one hand-written statement
+("read next" over HTTP is benchmarks/bench_http.py).
 
 Sets up its own data in the throw-away database: 500 radiologists on shift, 20,000 unread
 studies. Figures, not assertions; PostgreSQL in earnest (the claim statement is PostgreSQL's).
@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import http.client
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.utils import timezone
@@ -45,7 +41,6 @@ from worklists.models import (
 from worklists.prepared import enable_explicit_prepare
 from worklists.services.claims import study_claim_next
 from worklists.services.routing import forget_coverage_cache, study_route
-from worklists.services.tokens import personal_token_issue
 
 ROOT = Path(__file__).resolve().parent.parent
 RADIOLOGISTS = int(os.environ.get("BENCH_RADIOLOGISTS", "500"))
@@ -59,11 +54,6 @@ CLAIM_ROUNDS = int(os.environ.get("BENCH_CLAIM_ROUNDS", "5"))
 # this many claims unmeasured, the service and the raw statement alike: the figures are the
 # steady state of a server whose connections live on (a pool), not of connections being opened.
 WARM_UP_CLAIMS = 6
-HTTP_THREADS = 32
-HTTP_REQUESTS_PER_THREAD = int(os.environ.get("BENCH_HTTP_PER_THREAD", "40"))
-# The server's connection pool per worker process, as recommended for the ASGI server (0: a
-# connection per request).
-HTTP_POOL_MAX_SIZE = int(os.environ.get("BENCH_HTTP_POOL_MAX_SIZE", "8"))
 SITES = 12
 WORKLISTS = ("neuro", "msk", "thorax", "abdomen", "mamma", "emergency")
 MODALITIES = ["CT", "MR", "DX", "US", "MG"]
@@ -357,107 +347,6 @@ def bench_claims(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def bench_http(readers: list[Radiologist]) -> dict[str, float]:
-    """32 readers pressing "Read next" against uvicorn serving the throw-away database."""
-    tokens = [personal_token_issue(user_id=r.user_id).key for r in readers]
-    db = settings.DATABASES["default"]
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        if connection.vendor == "postgresql"
-        else f"sqlite:///{db['NAME']}",
-        "LOG_LEVEL": "WARNING",
-        # Under ASGI each request runs in its own thread: persistent connections would pile up
-        # (Django's advice for async servers is CONN_MAX_AGE=0), or a pool lends them out.
-        "DATABASE_CONN_MAX_AGE": "0",
-        "DATABASE_POOL_MAX_SIZE": str(HTTP_POOL_MAX_SIZE),
-    }
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed args)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "teleradiology.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        latencies: list[float] = []
-        lock = threading.Lock()
-
-        def client(token: str) -> Callable[[], int]:
-            def work() -> int:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                done = 0
-                mine = []
-                for _ in range(HTTP_REQUESTS_PER_THREAD):
-                    t0 = time.perf_counter()
-                    conn.request(
-                        "POST",
-                        "/api/v1/worklist/next",
-                        headers={"Authorization": f"Token {token}", "Content-Length": "0"},
-                    )
-                    response = conn.getresponse()
-                    response.read()
-                    mine.append((time.perf_counter() - t0) * 1000)
-                    if response.status not in (200, 204):
-                        raise RuntimeError(f"read next answered {response.status}")
-                    done += response.status == 200
-                conn.close()
-                with lock:
-                    latencies.extend(mine)
-                return done
-
-            return work
-
-        # Warm up each worker process (imports, connections, coverage) before measuring.
-        for token in tokens[:4]:
-            client(token)()
-        latencies.clear()
-        claims, elapsed, errors = run_threads([client(t) for t in tokens])
-        claimed_share = claims / max(1, len(latencies))
-        if errors:
-            print(f"http errors: {errors[:3]!r}", file=sys.stderr)
-        if not latencies:
-            return {"http_next_errors": float(len(errors))}
-        return {
-            "http_next_pool_max_size": float(HTTP_POOL_MAX_SIZE),
-            "http_next_concurrency": float(len(tokens)),
-            "http_next_per_s": len(latencies) / elapsed,
-            "http_next_p50_ms": statistics.median(latencies),
-            "http_next_p99_ms": p(latencies, 99),
-            "http_next_errors": float(len(errors)),
-            "http_next_claimed_share": claimed_share,
-        }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def run(rng: random.Random) -> dict[str, float]:
     forget_coverage_cache()
     start = time.perf_counter()
@@ -466,7 +355,5 @@ def run(rng: random.Random) -> dict[str, float]:
     figures = bench_decisions(rng, sites)
     claimers = broad_readers(CLAIM_THREADS, "rb-claim", sites, worklists)
     figures.update(bench_claims(claimers, sites, worklists))
-    http_readers = broad_readers(HTTP_THREADS, "rb-http", sites, worklists)
-    figures.update(bench_http(http_readers))
     reset_claims()
     return figures

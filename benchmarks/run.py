@@ -1,7 +1,10 @@
-"""`make bench`: measured figures, printed as a table and written to benchmarks/results/latest.json.
+"""`make bench`: measured figures, written to benchmarks/results/latest.json and printed beside
+the committed baseline (benchmarks/results/baseline.json) and their targets (benchmarks/figures.py).
 
-Runs against a throw-away database next to the one DATABASE_URL names (PostgreSQL in earnest;
-SQLite works for a smoke run). Figures, not assertions: tests assert behaviour.
+Runs against a throw-away database next to the one DATABASE_URL names, called ``bench_<its name>``
+(PostgreSQL in earnest; SQLite works for a smoke run). Figures, not assertions: tests assert
+behaviour. BENCH_WRITE_BASELINE=1 makes this run the new baseline (BENCH_MACHINE_NOTE says what
+else the machine was doing). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import importlib
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +30,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teleradiology.settings")
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from benchmarks import figures as kept  # noqa: E402
 from worklists import nin, selectors  # noqa: E402
 from worklists.actors import Actor  # noqa: E402
 from worklists.models import (  # noqa: E402
@@ -58,6 +65,10 @@ PAGE_SIZE = 50
 REPEATS = int(os.environ.get("BENCH_REPEATS", "50"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "500"))
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+BASELINE = ROOT / "benchmarks" / "results" / "baseline.json"
+# Not sizes: everything else BENCH_* is recorded with a baseline (its figures only compare with
+# runs of the same sizes).
+NOT_SIZES = ("BENCH_WRITE_BASELINE", "BENCH_MACHINE_NOTE", "BENCH_HTTP_PROFILE")
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -201,12 +212,42 @@ def discovered_sections() -> dict[str, Callable[[random.Random], dict[str, float
     return sections
 
 
+def use_own_throwaway_database() -> str:
+    """Name the throw-away database after the one DATABASE_URL names, with a prefix of its own:
+    engineers with their own DATABASE_URL never share it, and the test suite's ``test_<name>``
+    is never this run's. An SQLite one is a file, so the HTTP section's server process sees it."""
+    db = settings.DATABASES["default"]
+    name = str(db["NAME"])
+    if connection.vendor == "sqlite":
+        stem = Path(name).stem if name != ":memory:" else "memory"
+        throwaway = str(settings.VAR_DIR / f"bench_{stem}.sqlite3")
+        Path(throwaway).unlink(missing_ok=True)
+    else:
+        throwaway = f"bench_{name}"
+    db.setdefault("TEST", {})["NAME"] = throwaway
+    return throwaway
+
+
+def database_version() -> str:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+    return f"SQLite {sqlite3.sqlite_version}"
+
+
 def main() -> None:
     rng = random.Random(42)
     only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
-    print(f"database: {connection.vendor}; {STUDIES} studies; {REPEATS} repeats", flush=True)
+    throwaway = use_own_throwaway_database()
+    print(
+        f"database: {connection.vendor} ({throwaway}); {STUDIES} studies; {REPEATS} repeats",
+        flush=True,
+    )
+    started = time.perf_counter()
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
+        version = database_version()
         figures = {"database_is_postgresql": float(connection.vendor == "postgresql")}
         if not only or only & {"lists", "orders"}:
             start = time.perf_counter()
@@ -220,19 +261,45 @@ def main() -> None:
             if only and name not in only:
                 continue
             print(f"section {name}", flush=True)
-            figures.update(run(random.Random(42)))
+            section_start = time.perf_counter()
+            try:
+                figures.update(run(random.Random(42)))
+                figures[f"{name}_section_failed"] = 0.0
+            except Exception:  # one section's failure must not lose the others' figures
+                traceback.print_exc()
+                figures[f"{name}_section_failed"] = 1.0
+            print(f"section {name}: {time.perf_counter() - section_start:.0f} s", flush=True)
     finally:
         teardown_databases(old_config, verbosity=0)
+    figures["bench_wall_clock_s"] = time.perf_counter() - started
+    figures = {k: round(v, 3) for k, v in figures.items()}
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    existing.update({k: round(v, 3) for k, v in figures.items()})
-    RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
-    width = max(len(k) for k in figures)
+    RESULTS.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    baseline, machine = kept.load_baseline(BASELINE)
     print()
-    for key, value in figures.items():
-        print(f"  {key:<{width}}  {value:>12.3f}")
+    if machine:
+        print(
+            f"baseline: {machine.get('date')} on {machine.get('cpu_model')}, "
+            f"{machine.get('cores')} cores, {machine.get('database')}; {machine.get('note')}"
+        )
+    else:
+        print(f"no baseline yet ({BASELINE.relative_to(ROOT)})")
+    for line in kept.format_rows(kept.compare(figures, baseline, kept.TARGETS)):
+        print(f"  {line}")
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    if os.environ.get("BENCH_WRITE_BASELINE") == "1":
+        kept.write_baseline(
+            BASELINE,
+            figures=figures,
+            machine=kept.machine_description(
+                database_version=version, note=os.environ.get("BENCH_MACHINE_NOTE", "")
+            ),
+            settings={
+                k: v for k, v in os.environ.items() if k.startswith("BENCH_") and k not in NOT_SIZES
+            },
+        )
+        print(f"written to {BASELINE.relative_to(ROOT)} as the new baseline")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
@@ -43,6 +44,7 @@ from worklists.serializers import (
     AssignInSerializer,
     AssignmentOutSerializer,
     ClaimedOutSerializer,
+    MeOutSerializer,
     OrderInSerializer,
     OrderOutSerializer,
     ReleaseInSerializer,
@@ -234,6 +236,22 @@ class WorklistListApi(APIView):
             user=request.user, site_code=request.query_params.get("site", "")
         )
         return Response(WorklistOutSerializer(summaries, many=True).data)
+
+
+class MeApi(APIView):
+    """Who the caller is: what a client shows after signing in, and checks its token with.
+
+    Only the authentication's own statements: the benchmark's floor for an authenticated call.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeOutSerializer)
+    def get(self, request: Request) -> Response:
+        user = request.user
+        name = user.get_full_name() if isinstance(user, AbstractUser) else ""
+        body = {"id": user.pk, "username": user.get_username(), "name": name}
+        return Response(MeOutSerializer(body).data)
 
 
 # Routing: read next, claim, release, coordinator assignment, AI findings.

@@ -20,4 +20,5 @@ urlpatterns = [
     path("auth/token", token_api.AuthTokenApi.as_view(), name="api-auth-token"),
     path("auth/tokens", token_api.OwnTokensApi.as_view(), name="api-auth-tokens"),
     path("auth/tokens/<int:token_id>", token_api.OwnTokenApi.as_view(), name="api-auth-token-one"),
+    path("me", api.MeApi.as_view(), name="api-me"),
 ]

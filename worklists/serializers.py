@@ -308,6 +308,12 @@ class WorklistOutSerializer(serializers.Serializer):
     most_urgent_deadline = serializers.DateTimeField(allow_null=True)
 
 
+class MeOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+
+
 class OrderOutSerializer(serializers.Serializer):
     outcome = serializers.CharField()
     changed_fields = serializers.ListField(child=serializers.CharField())
