@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.client
+import json
 import os
 import random
 import signal
@@ -224,7 +225,7 @@ class Reader:
         self.headers = {"Authorization": f"Token {token}", "Content-Length": "0"}
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def call(self, endpoint: tuple[str, str]) -> int:
+    def call_for_body(self, endpoint: tuple[str, str]) -> tuple[int, bytes]:
         method, path = endpoint
         try:
             self.conn.request(method, path, headers=self.headers)
@@ -235,10 +236,20 @@ class Reader:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             self.conn.request(method, path, headers=self.headers)
             response = self.conn.getresponse()
-        response.read()
+        body = response.read()
         if response.status not in (200, 204):
             raise RuntimeError(f"{method} {path} answered {response.status}")
-        return response.status
+        return response.status, body
+
+
+def open_for_reading(study_id: int) -> None:
+    """The reader opens what read next gave them, as the reading page does: otherwise read next
+    would give the same unopened study from their queue again. Written by the client's own
+    connection, one short statement, so the server measures read next and nothing else."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE worklists_study SET status = 'IN_PROGRESS' WHERE id = %s", [study_id]
+        )
 
 
 class Phase:
@@ -262,13 +273,18 @@ class Phase:
             barrier.wait()
             for _ in range(self.requests):
                 t0 = time.perf_counter()
-                ok += reader.call(self.endpoint) == 200
+                status, body = reader.call_for_body(self.endpoint)
                 mine.append((time.perf_counter() - t0) * 1000)
+                ok += status == 200
+                if self.endpoint == NEXT and status == 200:
+                    open_for_reading(json.loads(body)["study"]["id"])
         except threading.BrokenBarrierError:
             return
         except Exception as exc:  # reported with the figures, never hides a hang
             with self._lock:
                 self.errors.append(exc)
+        finally:
+            connection.close()
         with self._lock:
             self.latencies_ms += mine
             self.answered_200 += ok
