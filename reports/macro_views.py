@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
 
 from reports import macro_selectors
 from reports.macro_forms import MacroForm
@@ -132,5 +133,5 @@ def macro_remove(request: HttpRequest, macro_id: int) -> HttpResponse:
     except ReportError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Macro deleted.")
+        messages.success(request, _("Macro deleted."))
     return redirect("macros")
