@@ -32,6 +32,14 @@ LOCALE_DIR = Path(settings.BASE_DIR) / "locale"
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 
 
+@pytest.fixture(autouse=True)
+def _platform_language_after_each_test():
+    # Django's LocaleMiddleware leaves an anonymous request's language active in the thread
+    # (every request sets its own); the next test module must start in the platform default.
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def study(owner, site_a, neuro):
     return factories.held_study(

@@ -50,6 +50,12 @@ class UserLanguageMiddleware:
                 language = user_language_get(user_id=int(session[SESSION_KEY]))
                 remember_language(request, language)
             language = language or settings.LANGUAGE_CODE
-            translation.activate(language)
             request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+            # Only for this request: the thread goes back to what it spoke before (a thread
+            # serves many users; code after the response must not speak this user's language).
+            with translation.override(language):
+                response = self.get_response(request)
+            # LocaleMiddleware (outside this one) keeps a Content-Language already set.
+            response.headers.setdefault("Content-Language", language)
+            return response
         return self.get_response(request)
