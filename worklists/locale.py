@@ -50,7 +50,7 @@ class UserLanguageMiddleware:
                 language = user_language_get(user_id=int(session[SESSION_KEY]))
                 remember_language(request, language)
             language = language or settings.LANGUAGE_CODE
-            request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+            request.LANGUAGE_CODE = language
             # Only for this request: the thread goes back to what it spoke before (a thread
             # serves many users; code after the response must not speak this user's language).
             with translation.override(language):
