@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('worklists', '0011_reader_facts_version'),
+        ('worklists', '0015_api_tokens_hashed_contract'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
