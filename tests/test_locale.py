@@ -307,6 +307,38 @@ def test_returning_a_referral_from_a_bokmal_page_sends_english_to_the_ris(owner,
     assert "Mangelfulle" not in json.dumps(message.content)
 
 
+def test_a_critical_finding_signed_from_a_bokmal_page_tells_the_ris_in_english(owner, study):
+    from reports.models import ReportDraft
+    from reports.services.signing import CommunicationInput, report_sign
+
+    ReportDraft.objects.create(
+        study=study,
+        sections=factories.report_sections(conclusion="Stor subdural blødning."),
+        author=owner.user,
+        author_name=owner.display_name,
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    with translation.override("nb"):
+        report_sign(
+            study_id=study.id,
+            user=owner.user,
+            password=factories.PASSWORD,
+            critical_category="RED",
+            communication=CommunicationInput(
+                communicated_to="Dr. Berg, LIS Alfa",
+                method="PHONE",
+                communicated_at=timezone.now(),
+                read_back_confirmed=True,
+            ),
+        )
+
+    content = json.dumps(OutboundMessage.objects.get(study=study).content, ensure_ascii=False)
+    assert "Telephone" in content
+    assert "Telefon" not in content
+    assert "Stor subdural blødning." in content  # the report itself is as written
+
+
 def test_the_api_speaks_english_field_names_in_any_language(owner, study, client):
     speaking(client, owner.user, "nb")
 
