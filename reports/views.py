@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from reports import selectors
@@ -116,7 +116,8 @@ def _render_reading(
     )
 
 
-NOTHING_LEFT = gettext_lazy(
+# Marked for the catalog here, translated where it is shown.
+NOTHING_LEFT = gettext_noop(
     "Nothing left for you to read now: no unread study in your worklists, sites and shift."
 )
 
@@ -131,7 +132,7 @@ def _then(request: HttpRequest, study: Study, done: str, *, stay: bool = False) 
     messages.success(request, f"{label}: {done}")
     following = study_read_next(user=request.user, after_study_id=study.id)  # type: ignore[arg-type]
     if following is None:
-        messages.info(request, str(NOTHING_LEFT))
+        messages.info(request, _(NOTHING_LEFT))
         return redirect("worklist")
     return redirect("reading", study_id=following.study_id)
 
@@ -146,7 +147,7 @@ def reading_next(request: HttpRequest) -> HttpResponse:
         current = None
     following = study_read_next(user=request.user, after_study_id=current)  # type: ignore[arg-type]
     if following is None:
-        messages.info(request, str(NOTHING_LEFT))
+        messages.info(request, _(NOTHING_LEFT))
         return redirect("worklist")
     return redirect("reading", study_id=following.study_id)
 
