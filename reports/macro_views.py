@@ -11,8 +11,8 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from reports import macro_selectors
 from reports.macro_forms import MacroForm
@@ -79,7 +79,9 @@ def macro_new(request: HttpRequest) -> HttpResponse:
         except ReportError as exc:
             _refused(form, exc)
         else:
-            messages.success(request, f"Macro {MACRO_TRIGGER}{macro.name} saved.")
+            messages.success(
+                request, _("Macro %(name)s saved.") % {"name": MACRO_TRIGGER + macro.name}
+            )
             return redirect("macros")
     return render(
         request,
@@ -113,7 +115,9 @@ def macro_edit(request: HttpRequest, macro_id: int) -> HttpResponse:
         except ReportError as exc:
             _refused(form, exc)
         else:
-            messages.success(request, f"Macro {MACRO_TRIGGER}{macro.name} saved.")
+            messages.success(
+                request, _("Macro %(name)s saved.") % {"name": MACRO_TRIGGER + macro.name}
+            )
             return redirect("macros")
     return render(
         request,
