@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('worklists', '0015_api_tokens_hashed_contract'),
+        ('worklists', '0016_patient_records_and_privacy_audit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
