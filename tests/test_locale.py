@@ -420,6 +420,24 @@ def test_the_reading_page_stamps_the_saved_draft_with_date_and_24_hour_time(owne
     assert ">25.10.2026 02:45</time>" in html.decode()
 
 
+@pytest.mark.parametrize(
+    ("language", "minutes", "shown"),
+    [
+        ("nb", 12, "om 12 min"),
+        ("nb", -65, "over fristen med 1 t 5 min"),
+        ("nb", 3 * 24 * 60 + 120, "om 3 d 2 t"),
+        ("en", 12, "in 12 min"),
+        ("en", -65, "overdue by 1 h 5 min"),
+    ],
+)
+def test_the_live_countdown_speaks_the_page_language(language, minutes, shown):
+    from worklists.templatetags.live_tags import countdown
+
+    now = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+    with translation.override(language):
+        assert countdown(now + dt.timedelta(minutes=minutes), now) == shown
+
+
 def test_the_page_tells_its_scripts_the_platform_zone(owner, client):
     html = speaking(client, owner.user, "en").get(reverse("worklist")).content.decode()
 
