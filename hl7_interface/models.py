@@ -8,19 +8,20 @@ snapshot of the content; the HL7 message is built from it at send time.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from teleradiology.listeners import ADDRESS_LIST_HELP, require_addresses, validate_address_list
 
 
 class OutboundKind(models.TextChoices):
-    REPORT = "REPORT", "Report (ORU^R01)"
-    ORDER_REJECTION = "ORDER_REJECTION", "Returned referral (filler cancellation)"
+    REPORT = "REPORT", _("Report (ORU^R01)")
+    ORDER_REJECTION = "ORDER_REJECTION", _("Returned referral (filler cancellation)")
 
 
 class OutboundStatus(models.TextChoices):
-    PENDING = "PENDING", "Pending"
-    DELIVERED = "DELIVERED", "Delivered"
-    DEAD = "DEAD", "Dead-lettered"
+    PENDING = "PENDING", _("Pending")
+    DELIVERED = "DELIVERED", _("Delivered")
+    DEAD = "DEAD", _("Dead-lettered")
 
 
 class OutboundMessage(models.Model):
@@ -61,9 +62,9 @@ class OutboundMessage(models.Model):
 
 
 class Charset(models.TextChoices):
-    UTF8 = "UNICODE UTF-8", "UTF-8"
-    LATIN1 = "8859/1", "ISO 8859-1 (Latin-1)"
-    ASCII = "ASCII", "ASCII"
+    UTF8 = "UNICODE UTF-8", _("UTF-8")
+    LATIN1 = "8859/1", _("ISO 8859-1 (Latin-1)")
+    ASCII = "ASCII", _("ASCII")
 
 
 class SiteHl7Config(models.Model):

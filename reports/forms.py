@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reports.models import CommunicationMethod, CriticalCategory, RejectionReason
 from reports.services.drafts import DraftInput
@@ -38,17 +39,17 @@ def posted_draft(data: QueryDict) -> DraftInput | None:
 class SignForm(forms.Form):
     password = forms.CharField(strip=False, required=False, widget=forms.PasswordInput)
     critical_category = forms.ChoiceField(
-        choices=[("", "No critical finding"), *CriticalCategory.choices], required=False
+        choices=[("", _("No critical finding")), *CriticalCategory.choices], required=False
     )
 
 
 class CommunicationForm(forms.Form):
-    communicated_to = forms.CharField(max_length=200, label="Communicated to")
+    communicated_to = forms.CharField(max_length=200, label=_("Communicated to"))
     method = forms.ChoiceField(choices=CommunicationMethod.choices)
     communicated_at = forms.DateTimeField(
-        label="When", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("When"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    read_back_confirmed = forms.BooleanField(required=False, label="Read back and confirmed")
+    read_back_confirmed = forms.BooleanField(required=False, label=_("Read back and confirmed"))
 
     def __init__(self, *args: Any, zone: zoneinfo.ZoneInfo, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,7 +82,7 @@ class AddendumForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     password = forms.CharField(strip=False, widget=forms.PasswordInput)
     critical_category = forms.ChoiceField(
-        choices=[("", "No critical finding"), *CriticalCategory.choices], required=False
+        choices=[("", _("No critical finding")), *CriticalCategory.choices], required=False
     )
 
 

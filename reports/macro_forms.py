@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from reports.services.macros import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS
 from worklists.models import Subspecialty
@@ -13,18 +14,25 @@ from worklists.models import Subspecialty
 
 class MacroForm(forms.Form):
     name = forms.CharField(
+        label=_("Name"),
         max_length=MAX_NAME_CHARS + 1,
-        help_text="One word, typed after the trigger in the editor, e.g. normal.",
+        help_text=_("One word, typed after the trigger in the editor, e.g. normal."),
     )
     text = forms.CharField(
-        max_length=MAX_TEXT_CHARS, strip=False, widget=forms.Textarea(attrs={"rows": 6})
+        label=_("Text"),
+        max_length=MAX_TEXT_CHARS,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
     )
-    description = forms.CharField(max_length=MAX_DESCRIPTION_CHARS, required=False)
+    description = forms.CharField(
+        label=_("Description"), max_length=MAX_DESCRIPTION_CHARS, required=False
+    )
     worklist = forms.ModelChoiceField(
+        label=_("Worklist"),
         queryset=Subspecialty.objects.none(),
         required=False,
-        empty_label="Personal (only you)",
-        help_text="Share it with everyone reading this worklist.",
+        empty_label=_("Personal (only you)"),
+        help_text=_("Share it with everyone reading this worklist."),
     )
 
     def __init__(

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from reports import macro_selectors
@@ -78,7 +79,9 @@ def macro_new(request: HttpRequest) -> HttpResponse:
         except ReportError as exc:
             _refused(form, exc)
         else:
-            messages.success(request, f"Macro {MACRO_TRIGGER}{macro.name} saved.")
+            messages.success(
+                request, _("Macro %(name)s saved.") % {"name": MACRO_TRIGGER + macro.name}
+            )
             return redirect("macros")
     return render(
         request,
@@ -112,7 +115,9 @@ def macro_edit(request: HttpRequest, macro_id: int) -> HttpResponse:
         except ReportError as exc:
             _refused(form, exc)
         else:
-            messages.success(request, f"Macro {MACRO_TRIGGER}{macro.name} saved.")
+            messages.success(
+                request, _("Macro %(name)s saved.") % {"name": MACRO_TRIGGER + macro.name}
+            )
             return redirect("macros")
     return render(
         request,
@@ -132,5 +137,5 @@ def macro_remove(request: HttpRequest, macro_id: int) -> HttpResponse:
     except ReportError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Macro deleted.")
+        messages.success(request, _("Macro deleted."))
     return redirect("macros")

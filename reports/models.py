@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 # The sections every report has unless a template says otherwise, in the order they are shown.
 STANDARD_SECTIONS: tuple[tuple[str, str], ...] = (
@@ -74,10 +75,10 @@ class ReportTemplateSection(models.Model):
 
 
 class VersionKind(models.TextChoices):
-    PRELIMINARY = "PRELIMINARY", "Preliminary"
-    FINAL = "FINAL", "Final"
-    ADDENDUM = "ADDENDUM", "Addendum"
-    CORRECTION = "CORRECTION", "Correction"
+    PRELIMINARY = "PRELIMINARY", _("Preliminary")
+    FINAL = "FINAL", _("Final")
+    ADDENDUM = "ADDENDUM", _("Addendum")
+    CORRECTION = "CORRECTION", _("Correction")
 
 
 # OBR-25 result status each kind is delivered with.
@@ -171,9 +172,9 @@ class ReportVersion(models.Model):
 
 class CriticalCategory(models.TextChoices):
     # After the ACR's three-tier model of actionable findings.
-    RED = "RED", "Red: immediately life-threatening, communicate within minutes"
-    ORANGE = "ORANGE", "Orange: urgent, communicate within hours"
-    YELLOW = "YELLOW", "Yellow: significant unexpected finding, communicate within days"
+    RED = "RED", _("Red: immediately life-threatening, communicate within minutes")
+    ORANGE = "ORANGE", _("Orange: urgent, communicate within hours")
+    YELLOW = "YELLOW", _("Yellow: significant unexpected finding, communicate within days")
 
 
 class CriticalFinding(models.Model):
@@ -209,10 +210,10 @@ class CriticalFinding(models.Model):
 
 
 class CommunicationMethod(models.TextChoices):
-    PHONE = "PHONE", "Telephone"
-    IN_PERSON = "IN_PERSON", "In person"
-    SECURE_MESSAGE = "SECURE_MESSAGE", "Secure message (e-dialogue)"
-    OTHER = "OTHER", "Other"
+    PHONE = "PHONE", _("Telephone")
+    IN_PERSON = "IN_PERSON", _("In person")
+    SECURE_MESSAGE = "SECURE_MESSAGE", _("Secure message (e-dialogue)")
+    OTHER = "OTHER", _("Other")
 
 
 class CriticalCommunication(models.Model):
@@ -238,11 +239,11 @@ class CriticalCommunication(models.Model):
 
 
 class RejectionReason(models.TextChoices):
-    NOT_INDICATED = "NOT_INDICATED", "Not indicated by guideline"
-    OTHER_MODALITY = "OTHER_MODALITY", "Other modality recommended"
-    INSUFFICIENT_INFORMATION = "INSUFFICIENT_INFO", "Insufficient clinical information"
-    DUPLICATE = "DUPLICATE", "Duplicate of a recent examination"
-    OTHER = "OTHER", "Other"
+    NOT_INDICATED = "NOT_INDICATED", _("Not indicated by guideline")
+    OTHER_MODALITY = "OTHER_MODALITY", _("Other modality recommended")
+    INSUFFICIENT_INFORMATION = "INSUFFICIENT_INFO", _("Insufficient clinical information")
+    DUPLICATE = "DUPLICATE", _("Duplicate of a recent examination")
+    OTHER = "OTHER", _("Other")
 
 
 class ReferralRejection(models.Model):

@@ -15,6 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from reports import selectors
@@ -114,7 +116,8 @@ def _render_reading(
     )
 
 
-NOTHING_LEFT = (
+# Marked for the catalog here, translated where it is shown.
+NOTHING_LEFT = gettext_noop(
     "Nothing left for you to read now: no unread study in your worklists, sites and shift."
 )
 
@@ -129,7 +132,7 @@ def _then(request: HttpRequest, study: Study, done: str, *, stay: bool = False) 
     messages.success(request, f"{label}: {done}")
     following = study_read_next(user=request.user, after_study_id=study.id)  # type: ignore[arg-type]
     if following is None:
-        messages.info(request, NOTHING_LEFT)
+        messages.info(request, _(NOTHING_LEFT))
         return redirect("worklist")
     return redirect("reading", study_id=following.study_id)
 
@@ -144,7 +147,7 @@ def reading_next(request: HttpRequest) -> HttpResponse:
         current = None
     following = study_read_next(user=request.user, after_study_id=current)  # type: ignore[arg-type]
     if following is None:
-        messages.info(request, NOTHING_LEFT)
+        messages.info(request, _(NOTHING_LEFT))
         return redirect("worklist")
     return redirect("reading", study_id=following.study_id)
 
@@ -182,7 +185,7 @@ def reading_preliminary(request: HttpRequest, study_id: int) -> HttpResponse:
         report_issue_preliminary(study_id=study.id, user=request.user, draft=draft)  # type: ignore[arg-type]
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc, draft.sections if draft else None)
-    return _then(request, study, "Preliminary report issued and marked for delivery (P).")
+    return _then(request, study, _("Preliminary report issued and marked for delivery (P)."))
 
 
 @login_required
@@ -192,7 +195,7 @@ def reading_sign(request: HttpRequest, study_id: int) -> HttpResponse:
     draft = posted_draft(request.POST)
     form = SignForm(request.POST)
     if not form.is_valid():
-        return _render_reading(request, study, error="Check the signing form.", status=400)
+        return _render_reading(request, study, error=_("Check the signing form."), status=400)
     try:
         version = report_sign(
             study_id=study.id,
@@ -203,12 +206,12 @@ def reading_sign(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc, draft.sections if draft else None)
-    done = "Report signed and marked for delivery (F)."
+    done = _("Report signed and marked for delivery (F).")
     if version.critical_category and request.POST.get("then") == "next":
         # The finding must reach the referrer before the reader moves on: stay for that.
         response = _then(request, study, done, stay=True)
         messages.warning(
-            request, "Critical finding flagged: record its communication here before you go on."
+            request, _("Critical finding flagged: record its communication here before you go on.")
         )
         return response
     return _then(request, study, done)
@@ -221,7 +224,7 @@ def reading_addendum(request: HttpRequest, study_id: int) -> HttpResponse:
     form = AddendumForm(request.POST)
     if not form.is_valid():
         return _render_reading(
-            request, study, error="Give the addendum, its reason and your password.", status=400
+            request, study, error=_("Give the addendum, its reason and your password."), status=400
         )
     try:
         report_amend(
@@ -235,7 +238,7 @@ def reading_addendum(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc)
-    messages.success(request, "Addendum signed and marked for delivery (C).")
+    messages.success(request, _("Addendum signed and marked for delivery (C)."))
     return redirect("reading", study_id=study.id)
 
 
@@ -249,7 +252,7 @@ def reading_correction(request: HttpRequest, study_id: int) -> HttpResponse:
         return _render_reading(
             request,
             study,
-            error="Give the corrected report, its reason and your password.",
+            error=_("Give the corrected report, its reason and your password."),
             status=400,
         )
     try:
@@ -263,7 +266,7 @@ def reading_correction(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc)
-    messages.success(request, "Correction signed and marked for delivery (C).")
+    messages.success(request, _("Correction signed and marked for delivery (C)."))
     return redirect("reading", study_id=study.id)
 
 
@@ -284,10 +287,10 @@ def reading_communication(request: HttpRequest, study_id: int) -> HttpResponse:
     except ReportError as exc:
         return _refused(request, study, exc)
     if record.read_back_confirmed:
-        messages.success(request, "Communication recorded; the report is complete.")
+        messages.success(request, _("Communication recorded; the report is complete."))
     else:
         messages.warning(
-            request, "Communication recorded without read-back: the finding is still open."
+            request, _("Communication recorded without read-back: the finding is still open.")
         )
     return redirect("reading", study_id=study.id)
 
@@ -298,7 +301,7 @@ def reading_reject(request: HttpRequest, study_id: int) -> HttpResponse:
     study = _study(request, study_id)
     form = RejectForm(request.POST)
     if not form.is_valid():
-        return _render_reading(request, study, error="Choose a reason.", status=400)
+        return _render_reading(request, study, error=_("Choose a reason."), status=400)
     try:
         referral_reject(
             study_id=study.id,
@@ -308,4 +311,4 @@ def reading_reject(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     except (ReportError, IllegalTransition) as exc:
         return _refused(request, study, exc)
-    return _then(request, study, "Referral returned to the site.")
+    return _then(request, study, _("Referral returned to the site."))

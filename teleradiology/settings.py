@@ -74,9 +74,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of anonymous pages (login): the language cookie, then the browser's.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's pages speak the language they chose (worklists.locale).
+    "worklists.locale.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -93,6 +97,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -190,7 +196,16 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "worklist"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en"
+# The interface speaks Norwegian (bokmål) and English (docs/locale.md). A user's stored choice
+# wins; a user who has not chosen, and anonymous pages without a cookie or a browser preference,
+# get LANGUAGE_CODE. The demo's users are seeded with bokmål.
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [("nb", "Norsk bokmål"), ("en", "English")]
+if LANGUAGE_CODE not in {code for code, _ in LANGUAGES}:
+    raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of nb, en, not {LANGUAGE_CODE!r}")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and times read 24-hour dd.mm.yyyy HH:MM in both languages, pages and admin alike.
+FORMAT_MODULE_PATH = ["teleradiology.formats"]
 TIME_ZONE = "Europe/Oslo"
 USE_I18N = True
 USE_TZ = True

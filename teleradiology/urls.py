@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.decorators.cache import cache_page
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from teleradiology.health import healthz
@@ -9,6 +11,12 @@ from teleradiology.health import healthz
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="worklist", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    # The strings the page scripts show, in the page's language (base.html asks per language).
+    path(
+        "jsi18n/",
+        cache_page(3600)(JavaScriptCatalog.as_view(domain="djangojs")),
+        name="javascript-catalog",
+    ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
 from worklists import privacy
 from worklists.access import is_privacy_officer
@@ -49,14 +50,14 @@ def _query(request: HttpRequest) -> tuple[privacy.AccessQuery, dict[str, str], l
     }
     start_day, end_day = parse_date(values["start"]), parse_date(values["end"])
     if start_day is None or end_day is None:
-        errors.append("Dates are written YYYY-MM-DD; showing the last seven days.")
+        errors.append(_("Dates are written YYYY-MM-DD; showing the last seven days."))
         start, end = default_start, default_end
     else:
         start = timezone.make_aware(dt.datetime.combine(start_day, dt.time()))
         end = timezone.make_aware(dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time()))
     patient_ids = privacy.patients_matching(values["patient"]) if values["patient"] else None
     if patient_ids is not None and not patient_ids:
-        errors.append("No patient holds that number.")
+        errors.append(_("No patient holds that number."))
     return (
         privacy.AccessQuery(
             start=start,

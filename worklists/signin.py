@@ -22,6 +22,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from worklists.models import PersonalToken
@@ -87,10 +89,10 @@ def lockout_response(
 ) -> HttpResponse:
     """django-axes' answer once an account or address is locked out (AXES_LOCKOUT_CALLABLE)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    message = (
-        f"Too many failed sign-ins. Signing in is locked for {minutes} minutes for this account "
+    message = _(
+        "Too many failed sign-ins. Signing in is locked for %(minutes)s minutes for this account "
         "and this address."
-    )
+    ) % {"minutes": minutes}
     if request.path.startswith("/api/"):
         return JsonResponse({"errors": {"non_field_errors": [message]}}, status=429)
     return render(
@@ -130,10 +132,16 @@ def second_factor_page(request: HttpRequest) -> HttpResponse:
             left = recovery_codes_left(user_id=_uid(request))
             if left <= 3:
                 messages.warning(
-                    request, f"{left} recovery codes left: make new ones on your account page."
+                    request,
+                    ngettext(
+                        "%(left)s recovery code left: make new ones on your account page.",
+                        "%(left)s recovery codes left: make new ones on your account page.",
+                        left,
+                    )
+                    % {"left": left},
                 )
             return redirect(next_url)
-        error = "That code is not valid (or was used already). Try the next one from the app."
+        error = _("That code is not valid (or was used already). Try the next one from the app.")
     return render(request, "account/second_factor_verify.html", {"next": next_url, "error": error})
 
 
@@ -151,7 +159,7 @@ def _enrol(request: HttpRequest, next_url: str) -> HttpResponse:
                 "account/recovery_codes.html",
                 {"codes": enrolled.recovery_codes, "next": next_url, "first_time": True},
             )
-        error = "That code does not match. Check the time on your phone and try the next code."
+        error = _("That code does not match. Check the time on your phone and try the next code.")
     secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
     return render(
         request,
@@ -187,7 +195,7 @@ def account_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def recovery_codes_renew_view(request: HttpRequest) -> HttpResponse:
     if not _is_verified(request):
-        messages.error(request, "Sign in with your second factor before making new codes.")
+        messages.error(request, _("Sign in with your second factor before making new codes."))
         return redirect("account")
     codes = recovery_codes_renew(user_id=_uid(request))
     return render(
@@ -209,8 +217,12 @@ class PasswordChange(PasswordChangeView):
         revoked = personal_tokens_revoke_all(
             user_id=_uid(self.request), because=PersonalToken.RevokedBecause.PASSWORD_CHANGED
         )
-        note = f" {revoked} API token(s) revoked." if revoked else ""
-        messages.success(self.request, f"Your password was changed.{note}")
+        changed = _("Your password was changed.")
+        if revoked:
+            changed += " " + ngettext(
+                "%(count)s API token revoked.", "%(count)s API tokens revoked.", revoked
+            ) % {"count": revoked}
+        messages.success(self.request, changed)
         return response
 
 
@@ -238,7 +250,7 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     if personal_token_revoke(user_id=_uid(request), token_id=token_id):
-        messages.success(request, "Token revoked.")
+        messages.success(request, _("Token revoked."))
     else:
-        messages.error(request, "No such token of yours, or it was revoked already.")
+        messages.error(request, _("No such token of yours, or it was revoked already."))
     return redirect("account-tokens")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from worklists import privacy_views, views
+from worklists import privacy_views, views, views_preferences
 
 urlpatterns = [
     path("worklist/", views.worklist_page, name="worklist"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("studies/<int:study_id>/release", views.study_release_view, name="study-release"),
     path("privacy/", privacy_views.privacy_page, name="privacy"),
     path("privacy/access.csv", privacy_views.privacy_csv, name="privacy-csv"),
+    path("preferences/language", views_preferences.language_set_view, name="language-set"),
 ]

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from worklists import selectors
@@ -252,13 +253,13 @@ def worklist_next(request: HttpRequest) -> HttpResponse:
     """The "Read next" button: claim the best study for this reader and open it for reading."""
     radiologist = radiologist_of(request.user)
     if radiologist is None:
-        messages.error(request, "Only radiologists read studies.")
+        messages.error(request, _("Only radiologists read studies."))
         return redirect("worklist")
     claimed = study_claim_next(radiologist_id=radiologist.id, actor=Actor.for_user(request.user))
     if claimed is None:
         messages.info(
             request,
-            "Nothing for you to read now: no unread study in your worklists, sites and shift.",
+            _("Nothing for you to read now: no unread study in your worklists, sites and shift."),
         )
         return redirect("worklist")
     return HttpResponseRedirect(reverse("reading", kwargs={"study_id": claimed.study_id}))
@@ -275,7 +276,7 @@ def study_assign_view(request: HttpRequest, study_id: int) -> HttpResponse:
     try:
         radiologist_id = int(request.POST.get("radiologist_id", ""))
     except ValueError:
-        messages.error(request, "Choose a radiologist.")
+        messages.error(request, _("Choose a radiologist."))
         return redirect("study", study_id=study_id)
     try:
         assignment = study_coordinator_assign(
@@ -285,10 +286,12 @@ def study_assign_view(request: HttpRequest, study_id: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )
     except (ReasonRequired, NotEligible, IllegalTransition, Radiologist.DoesNotExist) as exc:
-        messages.error(request, str(exc) or "No such radiologist.")
+        messages.error(request, str(exc) or _("No such radiologist."))
     else:
         messages.success(
-            request, f"Assigned to {assignment.radiologist.display_name}: {assignment.reason}"
+            request,
+            _("Assigned to %(name)s: %(reason)s")
+            % {"name": assignment.radiologist.display_name, "reason": assignment.reason},
         )
     return redirect("study", study_id=study_id)
 
@@ -310,5 +313,5 @@ def study_release_view(request: HttpRequest, study_id: int) -> HttpResponse:
     except (NotTheHolder, IllegalTransition) as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Released: the study is back in the pool.")
+        messages.success(request, _("Released: the study is back in the pool."))
     return redirect("worklist")

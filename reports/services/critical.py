@@ -11,6 +11,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reports.models import CriticalCommunication, CriticalFinding
 from reports.services.delivery import report_delivery_enqueue
@@ -48,10 +49,13 @@ def critical_communication_record(
         .first()
     )
     if finding is None:
-        raise ReportStateConflict("this study's report has no critical finding")
+        raise ReportStateConflict(_("this study's report has no critical finding"))
     if finding.version.signed_by.user_id != user.pk and not is_coordinator(user):
         raise NotPermitted(
-            "only the radiologist who signed the finding or a coordinator records its communication"
+            _(
+                "only the radiologist who signed the finding or a coordinator records its "
+                "communication"
+            )
         )
     was_open = finding.communicated_at is None
     record = critical_communication_add_locked(

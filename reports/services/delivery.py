@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import translation
+
 from hl7_interface.models import OutboundMessage
 from hl7_interface.outbox import (
     CriticalCommunication as DeliveredCommunication,
@@ -27,6 +29,9 @@ def report_delivery_enqueue(*, version: ReportVersion, result_status: str) -> Ou
     )
     categories = [c.finding.category for c in communications]
     category = version.critical_category or (categories[-1] if categories else "")
+    # HL7 to the RIS stays in English, whatever the language of the page that signed.
+    with translation.override("en"):
+        methods = [str(c.get_method_display()) for c in communications]
     delivery = ReportDelivery(
         report_version_id=version.id,
         version_number=version.number,
@@ -41,11 +46,11 @@ def report_delivery_enqueue(*, version: ReportVersion, result_status: str) -> Ou
             DeliveredCommunication(
                 category=c.finding.category,
                 communicated_to=c.communicated_to,
-                method=c.get_method_display(),
+                method=method,
                 communicated_at=c.communicated_at,
                 read_back_confirmed=c.read_back_confirmed,
             )
-            for c in communications
+            for c, method in zip(communications, methods, strict=True)
         ),
     )
     return outbox_enqueue_report(study_id=version.study_id, delivery=delivery)

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reports.models import ReportDraft
 from reports.selectors import WRITABLE_STATUSES, template_for_study
@@ -50,8 +51,11 @@ def draft_save_locked(
     current = draft.revision if draft is not None else 0
     if base_revision != current:
         raise DraftConflict(
-            f"the draft was saved elsewhere since revision {base_revision} "
-            f"(now revision {current}); reload it before saving",
+            _(
+                "the draft was saved elsewhere since revision %(base)d (now revision "
+                "%(current)d); reload it before saving"
+            )
+            % {"base": base_revision, "current": current},
             current_revision=current,
         )
     name = user.get_full_name() if hasattr(user, "get_full_name") else ""
@@ -85,7 +89,8 @@ def report_draft_save(
     radiologist = require_holder(study, user)
     if study.status not in WRITABLE_STATUSES:
         raise ReportStateConflict(
-            f"the report of a {study.get_status_display().lower()} study cannot be drafted"
+            _("the report of a study that is %(status)s cannot be drafted")
+            % {"status": study.get_status_display().lower()}
         )
     open_for_reading(study, radiologist, Actor.for_user(user))
     draft = draft_save_locked(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext as _
 
 from reports.services.errors import NotPermitted
 from worklists.models import Assignment, Radiologist, Study
@@ -23,5 +24,5 @@ def require_holder(study: Study, user: AbstractBaseUser) -> Radiologist:
         .first()
     )
     if assignment is None or assignment.radiologist.user_id != user.pk:
-        raise NotPermitted("only the radiologist who holds this study may write its report")
+        raise NotPermitted(_("only the radiologist who holds this study may write its report"))
     return assignment.radiologist

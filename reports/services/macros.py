@@ -14,6 +14,7 @@ import re
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reports.models import Macro
 from reports.services.errors import NotPermitted, ReportError, ReportInvalid
@@ -46,13 +47,17 @@ def clean_macro_name(raw: str) -> str:
     if name.startswith((MACRO_TRIGGER, ";")):
         name = name[1:]
     if not name:
-        raise ReportInvalid("give the macro a name", field="name")
+        raise ReportInvalid(_("give the macro a name"), field="name")
     if len(name) > MAX_NAME_CHARS:
-        raise ReportInvalid(f"a name has at most {MAX_NAME_CHARS} characters", field="name")
+        raise ReportInvalid(
+            _("a name has at most %(count)d characters") % {"count": MAX_NAME_CHARS}, field="name"
+        )
     if not _NAME.match(name):
         raise ReportInvalid(
-            "a name is one word of letters (a-z, æ, ø, å), digits, - or _, "
-            "starting with a letter or digit",
+            _(
+                "a name is one word of letters (a-z, æ, ø, å), digits, - or _, "
+                "starting with a letter or digit"
+            ),
             field="name",
         )
     return name
@@ -61,13 +66,17 @@ def clean_macro_name(raw: str) -> str:
 def _clean(data: MacroInput) -> MacroInput:
     text = data.text.replace("\r\n", "\n")
     if not text.strip():
-        raise ReportInvalid("write the text the macro inserts", field="text")
+        raise ReportInvalid(_("write the text the macro inserts"), field="text")
     if len(text) > MAX_TEXT_CHARS:
-        raise ReportInvalid(f"a macro's text has at most {MAX_TEXT_CHARS} characters", field="text")
+        raise ReportInvalid(
+            _("a macro's text has at most %(count)d characters") % {"count": MAX_TEXT_CHARS},
+            field="text",
+        )
     description = data.description.strip()
     if len(description) > MAX_DESCRIPTION_CHARS:
         raise ReportInvalid(
-            f"a description has at most {MAX_DESCRIPTION_CHARS} characters", field="description"
+            _("a description has at most %(count)d characters") % {"count": MAX_DESCRIPTION_CHARS},
+            field="description",
         )
     return MacroInput(name=clean_macro_name(data.name), text=text, description=description)
 
@@ -76,10 +85,15 @@ def _require_unique(macro: Macro) -> None:
     clash = Macro.objects.filter(name=macro.name).exclude(pk=macro.pk)
     if macro.owner_id is not None:
         if clash.filter(owner_id=macro.owner_id).exists():
-            raise ReportInvalid(f"you already have a macro named {macro.name!r}", field="name")
+            raise ReportInvalid(
+                _("you already have a macro named %(name)s") % {"name": repr(macro.name)},
+                field="name",
+            )
     elif clash.filter(worklist_id=macro.worklist_id).exists():
         raise ReportInvalid(
-            f"this worklist already has a shared macro named {macro.name!r}", field="name"
+            _("this worklist already has a shared macro named %(name)s")
+            % {"name": repr(macro.name)},
+            field="name",
         )
 
 
@@ -94,7 +108,9 @@ def _save(macro: Macro, *, fields: list[str] | None = None) -> Macro:
             else:
                 macro.save(update_fields=fields)
     except IntegrityError as exc:
-        raise ReportInvalid(f"a macro named {macro.name!r} already exists", field="name") from exc
+        raise ReportInvalid(
+            _("a macro named %(name)s already exists") % {"name": repr(macro.name)}, field="name"
+        ) from exc
     return macro
 
 
@@ -116,9 +132,9 @@ def _editable(user: AbstractBaseUser, macro_id: int) -> Macro:
         .first()
     )
     if macro is None or (macro.owner_id is not None and not is_owner(user=user, macro=macro)):
-        raise MacroNotFound("no such macro")
+        raise MacroNotFound(_("no such macro"))
     if not may_edit_macro(user=user, macro=macro):
-        raise NotPermitted("shared macros are kept by the coordinators")
+        raise NotPermitted(_("shared macros are kept by the coordinators"))
     return macro
 
 
@@ -140,14 +156,14 @@ def macro_create(
     if worklist_id is None:
         radiologist = radiologist_of(user)
         if radiologist is None:
-            raise NotPermitted("personal macros belong to radiologists")
+            raise NotPermitted(_("personal macros belong to radiologists"))
         macro.owner = radiologist
     else:
         if not is_coordinator(user):
-            raise NotPermitted("shared macros are kept by the coordinators")
+            raise NotPermitted(_("shared macros are kept by the coordinators"))
         worklist = Subspecialty.objects.filter(pk=worklist_id).first()
         if worklist is None:
-            raise ReportInvalid("no such worklist", field="worklist")
+            raise ReportInvalid(_("no such worklist"), field="worklist")
         macro.worklist = worklist
     return _save(macro)
 

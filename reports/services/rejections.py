@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from hl7_interface.outbox import RejectionDelivery, outbox_enqueue_rejection
 from reports.models import ReferralRejection, RejectionReason
@@ -27,16 +28,18 @@ def referral_reject(
         )
     comment = comment.strip()
     if reason == RejectionReason.OTHER and not comment:
-        raise ReportInvalid("say why the referral is returned", field="comment")
+        raise ReportInvalid(_("say why the referral is returned"), field="comment")
     study = lock_study(study_id)
     radiologist = require_holder(study, user)
     if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
         raise ReportStateConflict(
-            f"a referral is returned before a report is issued, not when the study is "
-            f"{study.get_status_display().lower()}"
+            _("a referral is returned before a report is issued, not when the study is %(status)s")
+            % {"status": study.get_status_display().lower()}
         )
     now = timezone.now()
-    label = RejectionReason(reason).label
+    # The stored event and the HL7 message to the RIS stay in English, whatever the page speaks.
+    with translation.override("en"):
+        label = str(RejectionReason(reason).label)
     rejection = ReferralRejection.objects.create(
         study=study,
         site_id=study.site_id,
@@ -48,13 +51,13 @@ def referral_reject(
     lifecycle.study_reject(
         study_id=study.id,
         actor=Actor.for_user(user),
-        reason=f"{label}: {comment}" if comment else str(label),
+        reason=f"{label}: {comment}" if comment else label,
     )
     outbox_enqueue_rejection(
         study_id=study.id,
         rejection=RejectionDelivery(
             reason_code=reason,
-            reason_text=str(label),
+            reason_text=label,
             comment=comment,
             rejected_by_name=radiologist.display_name,
             rejected_by_hpr=radiologist.hpr_number,

@@ -18,6 +18,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reports.models import (
     CommunicationMethod,
@@ -77,8 +78,11 @@ def _signing_attempt_record(*, user: AbstractBaseUser, study_id: int) -> int:
         recent = SigningFailure.objects.filter(user_id=user.pk, at__gte=now - window).count()
         if recent >= settings.REPORTS_SIGN_MAX_FAILURES:
             raise SigningLocked(
-                f"{recent} wrong passwords in {settings.REPORTS_SIGN_LOCKOUT_MINUTES} minutes: "
-                "signing is locked for a while; nothing was signed"
+                _(
+                    "%(count)d wrong passwords in %(minutes)d minutes: signing is locked for a "
+                    "while; nothing was signed"
+                )
+                % {"count": recent, "minutes": settings.REPORTS_SIGN_LOCKOUT_MINUTES}
             )
         return SigningFailure.objects.create(user_id=user.pk, study_id=study_id, at=now).pk
 
@@ -93,7 +97,7 @@ def signing_password_check(*, user: AbstractBaseUser, password: str, study_id: i
     """
     attempt_id = _signing_attempt_record(user=user, study_id=study_id)
     if not password or not user.check_password(password):
-        raise WrongPassword("the password is not correct; nothing was signed")
+        raise WrongPassword(_("the password is not correct; nothing was signed"))
     SigningFailure.objects.filter(id=attempt_id).delete()
 
 
@@ -114,7 +118,7 @@ def _create_version(
     signed_at: dt.datetime | None = None,
 ) -> ReportVersion:
     if not content.has_text(sections):
-        raise ReportInvalid("the report is empty: write it before issuing it", field="sections")
+        raise ReportInvalid(_("the report is empty: write it before issuing it"), field="sections")
     number = _next_number(study)
     signed_at = signed_at or timezone.now()
     return ReportVersion.objects.create(
@@ -155,7 +159,7 @@ def _clean_critical(
         )
     if communication is not None and not critical_category:
         raise ReportInvalid(
-            "a communication is recorded for a critical finding: give its category",
+            _("a communication is recorded for a critical finding: give its category"),
             field="critical_category",
         )
     return critical_category, communication
@@ -189,11 +193,11 @@ def critical_communication_add_locked(
             f"method must be one of {', '.join(CommunicationMethod.values)}", field="method"
         )
     if not communication.communicated_to.strip():
-        raise ReportInvalid("say whom the finding was communicated to", field="communicated_to")
+        raise ReportInvalid(_("say whom the finding was communicated to"), field="communicated_to")
     if communication.communicated_at.tzinfo is None:
         raise ReportInvalid("the time must include a UTC offset", field="communicated_at")
     if communication.communicated_at > now + CLOCK_SKEW:
-        raise ReportInvalid("the communication cannot be in the future", field="communicated_at")
+        raise ReportInvalid(_("the communication cannot be in the future"), field="communicated_at")
     record = CriticalCommunication.objects.create(
         finding=finding,
         communicated_to=communication.communicated_to.strip()[:200],
@@ -227,7 +231,12 @@ def _draft_to_issue(
         )
     current = ReportDraft.objects.filter(study=study).first()
     if current is None:
-        raise ReportInvalid(f"the report is empty: write it before {verb} it", field="sections")
+        message = (
+            _("the report is empty: write it before issuing it")
+            if verb == "issuing"
+            else _("the report is empty: write it before signing it")
+        )
+        raise ReportInvalid(message, field="sections")
     return current
 
 
@@ -244,8 +253,8 @@ def report_issue_preliminary(
     actor = Actor.for_user(user)
     if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
         raise ReportStateConflict(
-            f"a preliminary report is issued while reading, not when the study is "
-            f"{study.get_status_display().lower()}"
+            _("a preliminary report is issued while reading, not when the study is %(status)s")
+            % {"status": study.get_status_display().lower()}
         )
     current = _draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="issuing")
     version = _create_version(
@@ -298,7 +307,10 @@ def _sign(
     radiologist = require_holder(study, user)
     actor = Actor.for_user(user)
     if study.status not in WRITABLE_STATUSES:
-        raise ReportStateConflict(f"a {study.get_status_display().lower()} study cannot be signed")
+        raise ReportStateConflict(
+            _("a study that is %(status)s cannot be signed")
+            % {"status": study.get_status_display().lower()}
+        )
     current = _draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="signing")
     version = _create_version(
         study=study,
@@ -336,7 +348,7 @@ def report_amend(
     if kind not in (VersionKind.ADDENDUM, VersionKind.CORRECTION):
         raise ReportInvalid("kind must be ADDENDUM or CORRECTION", field="kind")
     if not reason.strip():
-        raise ReportInvalid("an addendum or correction needs a reason", field="reason")
+        raise ReportInvalid(_("an addendum or correction needs a reason"), field="reason")
     signing_password_check(user=user, password=password, study_id=study_id)
     return _amend(
         study_id=study_id,
@@ -365,20 +377,20 @@ def _amend(
     critical_category, communication = _clean_critical(critical_category, communication)
     study = lock_study(study_id)
     if study.status != StudyStatus.FINAL:
-        raise ReportStateConflict("only a final report can have an addendum or a correction")
+        raise ReportStateConflict(_("only a final report can have an addendum or a correction"))
     final = (
         ReportVersion.objects.filter(study=study, kind=VersionKind.FINAL)
         .select_related("signed_by__user")
         .get()
     )
     if final.signed_by.user_id != user.pk:
-        raise NotPermitted("only the radiologist who signed the final report may amend it")
+        raise NotPermitted(_("only the radiologist who signed the final report may amend it"))
     latest = ReportVersion.objects.filter(study=study).order_by("-number").first()
     assert latest is not None  # the final is there
     signed_at = timezone.now()
     if kind == VersionKind.ADDENDUM:
         if not addendum_text.strip():
-            raise ReportInvalid("write the addendum", field="text")
+            raise ReportInvalid(_("write the addendum"), field="text")
         number = _next_number(study)
         # The date as the site reads it (its own zone), of the moment the addendum is signed:
         # the title is part of the signed, hashed content.
@@ -394,7 +406,7 @@ def _amend(
     else:
         new_sections = content.clean_sections(sections if sections is not None else [])
         if new_sections == latest.sections:
-            raise ReportInvalid("the correction changes nothing", field="sections")
+            raise ReportInvalid(_("the correction changes nothing"), field="sections")
     version = _create_version(
         study=study,
         radiologist=final.signed_by,

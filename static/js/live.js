@@ -8,6 +8,13 @@
 (function () {
   "use strict";
 
+  // The strings come from Django's JavaScript catalog (base.html); without it, English.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values, named) {
+    return named ? text.replace(/%\(\w+\)s/g, function (m) { return values[m.slice(2, -2)]; })
+      : text.replace(/%s/g, function () { return values.shift(); });
+  };
+
   if (!("WebSocket" in window) || !window.htmx) {
     return;
   }
@@ -33,14 +40,16 @@
 
   function span(minutes) {
     if (minutes < 60) {
-      return minutes + " min";
+      return interpolate(gettext("%(minutes)s min"), { minutes: minutes }, true);
     }
     var hours = Math.floor(minutes / 60);
     var rest = minutes % 60;
     if (hours < 48) {
-      return rest ? hours + " h " + rest + " min" : hours + " h";
+      return rest
+        ? interpolate(gettext("%(hours)s h %(minutes)s min"), { hours: hours, minutes: rest }, true)
+        : interpolate(gettext("%(hours)s h"), { hours: hours }, true);
     }
-    return Math.floor(hours / 24) + " d " + (hours % 24) + " h";
+    return interpolate(gettext("%(days)s d %(hours)s h"), { days: Math.floor(hours / 24), hours: hours % 24 }, true);
   }
 
   function tick() {
@@ -51,7 +60,9 @@
         return;
       }
       var seconds = (deadline - now) / 1000;
-      var text = seconds >= 0 ? "in " + span(Math.floor(seconds / 60)) : "overdue by " + span(Math.floor(-seconds / 60));
+      var text = seconds >= 0
+        ? interpolate(gettext("in %(span)s"), { span: span(Math.floor(seconds / 60)) }, true)
+        : interpolate(gettext("overdue by %(span)s"), { span: span(Math.floor(-seconds / 60)) }, true);
       if (el.textContent !== text) {
         el.textContent = text;
       }
@@ -98,7 +109,7 @@
   function showSoundState() {
     var on = soundOn();
     document.querySelectorAll("[data-sound-toggle]").forEach(function (button) {
-      button.textContent = on ? "Sound on" : "Sound off";
+      button.textContent = on ? gettext("Sound on") : gettext("Sound off");
       button.setAttribute("aria-pressed", on ? "true" : "false");
     });
   }
@@ -133,7 +144,7 @@
     toast.setAttribute("data-toast-study-id", row.getAttribute("data-queue-study-id"));
     var text = document.createElement("span");
     var strong = document.createElement("strong");
-    strong.textContent = row.getAttribute("data-priority") === "STAT" ? "New STAT in your queue: " : "New critical study in your queue: ";
+    strong.textContent = row.getAttribute("data-priority") === "STAT" ? gettext("New STAT in your queue: ") : gettext("New critical study in your queue: ");
     text.appendChild(strong);
     text.appendChild(document.createTextNode(row.getAttribute("data-label") || ""));
     var link = row.querySelector("a");
@@ -141,13 +152,13 @@
     close.type = "button";
     close.className = "button button--ghost button--small";
     close.setAttribute("data-toast-close", "");
-    close.textContent = "Dismiss";
+    close.textContent = gettext("Dismiss");
     toast.appendChild(text);
     if (link) {
       var open = document.createElement("a");
       open.className = "button button--primary button--small";
       open.href = link.getAttribute("href");
-      open.textContent = "Open";
+      open.textContent = gettext("Open");
       toast.appendChild(open);
     }
     toast.appendChild(close);
@@ -299,7 +310,7 @@
   function setState(state) {
     document.querySelectorAll("[data-live-state]").forEach(function (el) {
       el.setAttribute("data-live-state", state);
-      el.textContent = state === "live" ? "Live" : state === "offline" ? "Reconnecting…" : "Connecting…";
+      el.textContent = state === "live" ? gettext("Live") : state === "offline" ? gettext("Reconnecting…") : gettext("Connecting…");
     });
   }
 

@@ -19,9 +19,18 @@ from worklists.demo.data import (
     SEED,
     SITES,
 )
-from worklists.models import Competence, Credential, Radiologist, Site, SiteMembership, Subspecialty
+from worklists.models import (
+    Competence,
+    Credential,
+    Radiologist,
+    Site,
+    SiteMembership,
+    Subspecialty,
+    UserPreference,
+)
 
 User = get_user_model()
+DEMO_LANGUAGE = "nb"
 
 
 def ensure_user(
@@ -47,6 +56,8 @@ def ensure_user(
             "password": password_hash,
         },
     )
+    # The demo speaks bokmål; a demo user who switched language keeps it across re-seeding.
+    UserPreference.objects.get_or_create(user=user, defaults={"language": DEMO_LANGUAGE})
     return user
 
 

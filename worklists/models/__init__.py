@@ -3,6 +3,7 @@ from worklists.models.audit import AuditEvent
 from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
 from worklists.models.patients import Patient, PatientIdentifier, PatientRecord
+from worklists.models.preferences import UserPreference
 from worklists.models.radiologists import Competence, Credential, Radiologist
 from worklists.models.routing import (
     AiFinding,
@@ -53,4 +54,5 @@ __all__ = [
     "StudyEvent",
     "StudyStatus",
     "Subspecialty",
+    "UserPreference",
 ]

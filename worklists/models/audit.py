@@ -2,19 +2,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
     """A read of patient data: who saw what, about which patient, when and from where."""
 
     class Action(models.TextChoices):
-        STUDY_VIEW = "study.view", "Viewed a study"
-        STUDY_LIST = "study.list", "Saw a study in a list"
-        REPORT_VIEW = "report.view", "Viewed a report"
-        PATIENT_VIEW = "patient.view", "Viewed a patient record"
-        PATIENT_LIST = "patient.list", "Saw a patient in an admin list"
-        STUDY_REFUSED = "study.refused", "Was refused a study"
-        AUDIT_VIEW = "audit.view", "Read the audit trail"
+        STUDY_VIEW = "study.view", _("Viewed a study")
+        STUDY_LIST = "study.list", _("Saw a study in a list")
+        REPORT_VIEW = "report.view", _("Viewed a report")
+        PATIENT_VIEW = "patient.view", _("Viewed a patient record")
+        PATIENT_LIST = "patient.list", _("Saw a patient in an admin list")
+        STUDY_REFUSED = "study.refused", _("Was refused a study")
+        AUDIT_VIEW = "audit.view", _("Read the audit trail")
 
     at = models.DateTimeField()
     actor = models.ForeignKey(

@@ -1,25 +1,26 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Modality(models.TextChoices):
-    CT = "CT", "CT"
-    MR = "MR", "MR"
-    CR = "CR", "Computed radiography"
-    DX = "DX", "Digital radiography"
-    US = "US", "Ultrasound"
-    MG = "MG", "Mammography"
-    NM = "NM", "Nuclear medicine"
-    PT = "PT", "PET"
-    XA = "XA", "Angiography"
-    RF = "RF", "Fluoroscopy"
-    OT = "OT", "Other"
+    CT = "CT", _("CT")
+    MR = "MR", _("MR")
+    CR = "CR", _("Computed radiography")
+    DX = "DX", _("Digital radiography")
+    US = "US", _("Ultrasound")
+    MG = "MG", _("Mammography")
+    NM = "NM", _("Nuclear medicine")
+    PT = "PT", _("PET")
+    XA = "XA", _("Angiography")
+    RF = "RF", _("Fluoroscopy")
+    OT = "OT", _("Other")
 
 
 class Priority(models.TextChoices):
-    STAT = "STAT", "STAT"
-    URGENT = "URGENT", "Urgent"
-    CANCER_PATHWAY = "CANCER_PATHWAY", "Cancer pathway"
-    ROUTINE = "ROUTINE", "Routine"
+    STAT = "STAT", _("STAT")
+    URGENT = "URGENT", _("Urgent")
+    CANCER_PATHWAY = "CANCER_PATHWAY", _("Cancer pathway")
+    ROUTINE = "ROUTINE", _("Routine")
 
 
 # Lower is more urgent; used to order lists when deadlines tie.
@@ -32,7 +33,7 @@ PRIORITY_RANK = {
 
 
 class Sex(models.TextChoices):
-    FEMALE = "F", "Female"
-    MALE = "M", "Male"
-    OTHER = "O", "Other"
-    UNKNOWN = "U", "Unknown"
+    FEMALE = "F", _("Female")
+    MALE = "M", _("Male")
+    OTHER = "O", _("Other")
+    UNKNOWN = "U", _("Unknown")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class InboundMessage(models.Model):
@@ -11,14 +12,14 @@ class InboundMessage(models.Model):
     """
 
     class Channel(models.TextChoices):
-        REST = "REST", "REST API"
-        HL7 = "HL7", "HL7 v2 / MLLP"
+        REST = "REST", _("REST API")
+        HL7 = "HL7", _("HL7 v2 / MLLP")
 
     class Status(models.TextChoices):
-        RECEIVED = "RECEIVED", "Received, not yet applied"
-        APPLIED = "APPLIED", "Applied"
-        FAILED = "FAILED", "Failed"
-        DUPLICATE = "DUPLICATE", "Duplicate of an earlier message"
+        RECEIVED = "RECEIVED", _("Received, not yet applied")
+        APPLIED = "APPLIED", _("Applied")
+        FAILED = "FAILED", _("Failed")
+        DUPLICATE = "DUPLICATE", _("Duplicate of an earlier message")
 
     channel = models.CharField(max_length=8, choices=Channel.choices)
     site = models.ForeignKey(  # indexed by inbound_site_message_id (site, message_id)

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from worklists import nin
 from worklists.models.choices import Sex
@@ -85,8 +86,8 @@ class PatientRecord(Demographics):
     messages say; only that site changes it) or the national register's (site empty)."""
 
     class Source(models.TextChoices):
-        SITE = "site", "Site"
-        REGISTER = "register", "National register"
+        SITE = "site", _("Site")
+        REGISTER = "register", _("National register")
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="records")
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.SITE)
@@ -128,10 +129,10 @@ class PatientIdentifier(models.Model):
     """
 
     class Kind(models.TextChoices):
-        FODSELSNUMMER = "FNR", "Fødselsnummer"
-        D_NUMMER = "DNR", "D-nummer"
-        H_NUMMER = "HNR", "H-nummer"
-        LOCAL = "MR", "Local record number"
+        FODSELSNUMMER = "FNR", _("Fødselsnummer")
+        D_NUMMER = "DNR", _("D-nummer")
+        H_NUMMER = "HNR", _("H-nummer")
+        LOCAL = "MR", _("Local record number")
 
     # Numbers in the national format, validated with their check digits.
     NATIONAL_KINDS = frozenset({Kind.FODSELSNUMMER, Kind.D_NUMMER, Kind.H_NUMMER})

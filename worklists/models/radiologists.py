@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from worklists.models.choices import Modality
 
@@ -55,8 +56,8 @@ class Radiologist(models.Model):
 
 class Competence(models.Model):
     class Level(models.TextChoices):
-        PRIMARY = "PRIMARY", "Primary reader"
-        BACKUP = "BACKUP", "Backup reader"
+        PRIMARY = "PRIMARY", _("Primary reader")
+        BACKUP = "BACKUP", _("Backup reader")
 
     radiologist = models.ForeignKey(
         Radiologist, on_delete=models.CASCADE, related_name="competences"

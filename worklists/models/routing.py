@@ -7,14 +7,15 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Shift(models.Model):
     """A radiologist on duty from ``starts_at`` to ``ends_at`` for some worklists and sites."""
 
     class Role(models.TextChoices):
-        PRIMARY = "PRIMARY", "Primary"
-        BACKUP = "BACKUP", "Backup"
+        PRIMARY = "PRIMARY", _("Primary")
+        BACKUP = "BACKUP", _("Backup")
 
     radiologist = models.ForeignKey(
         "worklists.Radiologist", on_delete=models.CASCADE, related_name="shifts"
@@ -137,10 +138,10 @@ class RoutingDecision(models.Model):
     """Why a study went where it went: every reader considered, with scores or the reason."""
 
     class Mode(models.TextChoices):
-        PUSH = "PUSH", "Routed"
-        PULL = "PULL", "Read next"
-        CLAIM = "CLAIM", "Claimed"
-        MANUAL = "MANUAL", "Coordinator"
+        PUSH = "PUSH", _("Routed")
+        PULL = "PULL", _("Read next")
+        CLAIM = "CLAIM", _("Claimed")
+        MANUAL = "MANUAL", _("Coordinator")
 
     # The trigger of a "read next" claim. Its decision is stored in the claim's study event
     # (data["decision"] is this), not as a row: see worklists.services.claims.

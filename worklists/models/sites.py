@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from worklists.models.choices import Priority
 from worklists.models.tokens import SITE_TOKEN_PREFIX, hash_secret, new_secret
@@ -32,8 +33,8 @@ class Site(models.Model):
     """A hospital or private institute that sends studies and receives reports."""
 
     class Kind(models.TextChoices):
-        PUBLIC_HOSPITAL = "PUBLIC_HOSPITAL", "Public hospital"
-        PRIVATE_INSTITUTE = "PRIVATE_INSTITUTE", "Private institute"
+        PUBLIC_HOSPITAL = "PUBLIC_HOSPITAL", _("Public hospital")
+        PRIVATE_INSTITUTE = "PRIVATE_INSTITUTE", _("Private institute")
 
     code = models.SlugField(max_length=16, unique=True, help_text="Short code, e.g. 'NLSH'.")
     name = models.CharField(max_length=200)

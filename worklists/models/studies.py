@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 from worklists.classification import deadline_risk
 from worklists.models.choices import Modality, Priority
@@ -14,15 +15,15 @@ from worklists.models.patients import Demographics
 
 
 class StudyStatus(models.TextChoices):
-    ORDERED = "ORDERED", "Ordered"
-    READY = "READY", "Ready"
-    ASSIGNED = "ASSIGNED", "Assigned"
-    IN_PROGRESS = "IN_PROGRESS", "In progress"
-    PRELIMINARY = "PRELIMINARY", "Preliminary"
-    FINAL = "FINAL", "Final"
-    CANCELLED = "CANCELLED", "Cancelled"
-    REJECTED = "REJECTED", "Rejected"
-    ON_HOLD = "ON_HOLD", "On hold"
+    ORDERED = "ORDERED", _("Ordered")
+    READY = "READY", _("Ready")
+    ASSIGNED = "ASSIGNED", _("Assigned")
+    IN_PROGRESS = "IN_PROGRESS", _("In progress")
+    PRELIMINARY = "PRELIMINARY", _("Preliminary")
+    FINAL = "FINAL", _("Final")
+    CANCELLED = "CANCELLED", _("Cancelled")
+    REJECTED = "REJECTED", _("Rejected")
+    ON_HOLD = "ON_HOLD", _("On hold")
 
 
 # Studies waiting for a (final) read: what a worklist counts as unread.
@@ -186,9 +187,9 @@ class Assignment(models.Model):
     """A study in one radiologist's hands. At most one is active per study (database rule)."""
 
     class Kind(models.TextChoices):
-        PUSH = "PUSH", "Routed"
-        PULL = "PULL", "Claimed"
-        MANUAL = "MANUAL", "Assigned by coordinator"
+        PUSH = "PUSH", _("Routed")
+        PULL = "PULL", _("Claimed")
+        MANUAL = "MANUAL", _("Assigned by coordinator")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
     radiologist = models.ForeignKey(

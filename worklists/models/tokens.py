@@ -13,6 +13,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 SITE_TOKEN_PREFIX = "site_"  # noqa: S105 (a prefix, not a secret)
 PERSONAL_TOKEN_PREFIX = "pt_"  # noqa: S105
@@ -42,9 +43,9 @@ class PersonalToken(models.Model):
     revocation by its owner. Only the hash of the secret is stored."""
 
     class RevokedBecause(models.TextChoices):
-        OWNER = "owner", "Revoked by its owner"
-        PASSWORD_CHANGED = "password", "Password changed"
-        DEACTIVATED = "deactivated", "User deactivated"
+        OWNER = "owner", _("Revoked by its owner")
+        PASSWORD_CHANGED = "password", _("Password changed")
+        DEACTIVATED = "deactivated", _("User deactivated")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens"

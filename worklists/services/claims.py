@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from worklists import live, prepared, routing
 from worklists.actors import Actor
@@ -410,7 +411,7 @@ def study_claim_next(*, radiologist_id: int, actor: Actor) -> Claimed | None:
 def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) -> None:
     readers = routing_service.load_readers(now=now, radiologist_ids=[radiologist_id])
     if not readers:
-        raise NotEligible(f"radiologist {radiologist_id} does not exist")
+        raise NotEligible(_("radiologist %(id)s does not exist") % {"id": radiologist_id})
     facts = routing_service.study_facts(
         study, now=now, uncovered=routing_service.uncovered_site_ids(now=now)
     )
@@ -423,7 +424,10 @@ def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) ->
         apply_cap=False,
     )
     if reason is not None:
-        raise NotEligible(f"{readers[0].name} may not read this study now: {reason}")
+        raise NotEligible(
+            _("%(name)s may not read this study now: %(reason)s")
+            % {"name": readers[0].name, "reason": reason}
+        )
 
 
 @transaction.atomic
@@ -437,7 +441,9 @@ def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignme
         if active.radiologist_id == radiologist_id:
             claim_touch(study_id=study_id, radiologist_id=radiologist_id, at=now)
             return active
-        raise HeldByAnother(f"study {study_id} is held by another radiologist")
+        raise HeldByAnother(
+            _("study %(study)s is held by another radiologist") % {"study": study_id}
+        )
     if study.status != StudyStatus.READY or study.worklist_id is None:
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
     _require_eligible(radiologist_id, study, now=now)
@@ -491,7 +497,10 @@ def study_release(*, study_id: int, radiologist_id: int, actor: Actor, reason: s
     study = _lock_study(study_id)
     active = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if active is None or active.radiologist_id != radiologist_id:
-        raise NotTheHolder(f"study {study_id} is not held by radiologist {radiologist_id}")
+        raise NotTheHolder(
+            _("study %(study)s is not held by radiologist %(radiologist)s")
+            % {"study": study_id, "radiologist": radiologist_id}
+        )
     if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
         raise IllegalTransition(study.id, study.status, StudyStatus.READY)
     now = timezone.now()
@@ -513,7 +522,7 @@ def study_coordinator_assign(
     racing a claim leaves exactly one active assignment (whichever came second sees the first).
     """
     if not reason.strip():
-        raise ReasonRequired("assigning a study needs a reason")
+        raise ReasonRequired(_("assigning a study needs a reason"))
     study = _lock_study(study_id)
     previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if previous is not None and previous.radiologist_id == radiologist_id:

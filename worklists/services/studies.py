@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from worklists import classification, live
 from worklists.actors import Actor
@@ -41,11 +42,14 @@ class NotEligible(Exception):
 
 def _require_may_read(radiologist: Radiologist, study: Study, *, at: dt.datetime) -> None:
     if not radiologist.is_active:
-        raise NotEligible(f"{radiologist.display_name} is not an active radiologist")
+        raise NotEligible(
+            _("%(name)s is not an active radiologist") % {"name": radiologist.display_name}
+        )
     site_day = at.astimezone(study.site.zone).date()
     if not any(c.is_valid_on(site_day) for c in radiologist.credentials.filter(site=study.site_id)):
         raise NotEligible(
-            f"{radiologist.display_name} holds no valid credential for {study.site.code}"
+            _("%(name)s holds no valid credential for %(site)s")
+            % {"name": radiologist.display_name, "site": study.site.code}
         )
 
 
@@ -128,7 +132,10 @@ def _refill_after_commit(assignment: Assignment | None, *, trigger: str) -> None
 def _require_holder(study: Study, radiologist_id: int) -> Assignment:
     assignment = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if assignment is None or assignment.radiologist_id != radiologist_id:
-        raise NotTheHolder(f"study {study.id} is not held by radiologist {radiologist_id}")
+        raise NotTheHolder(
+            _("study %(study)s is not held by radiologist %(radiologist)s")
+            % {"study": study.id, "radiologist": radiologist_id}
+        )
     return assignment
 
 
@@ -311,7 +318,7 @@ def study_assign(
 def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: str) -> Assignment:
     """ASSIGNED/IN_PROGRESS -> ASSIGNED to another reader, by a coordinator, with a reason."""
     if not reason.strip():
-        raise ReasonRequired("a reassignment needs a reason")
+        raise ReasonRequired(_("a reassignment needs a reason"))
     study = _lock_study(study_id)
     if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
         # A READY study is assigned (study_assign), not reassigned.

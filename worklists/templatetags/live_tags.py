@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
+from django.utils.translation import gettext as _
 
 from worklists import selectors
 from worklists.models import Study
@@ -15,11 +16,13 @@ register = template.Library()
 
 def _span(minutes: int) -> str:
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(minutes)s min") % {"minutes": minutes}
     hours, rest = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
+        if rest:
+            return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": rest}
+        return _("%(hours)s h") % {"hours": hours}
+    return _("%(days)s d %(hours)s h") % {"days": hours // 24, "hours": hours % 24}
 
 
 @register.filter
@@ -29,8 +32,8 @@ def countdown(deadline: dt.datetime | None, now: dt.datetime) -> str:
         return ""
     seconds = (deadline - now).total_seconds()
     if seconds >= 0:
-        return f"in {_span(int(seconds // 60))}"
-    return f"overdue by {_span(int(-seconds // 60))}"
+        return _("in %(span)s") % {"span": _span(int(seconds // 60))}
+    return _("overdue by %(span)s") % {"span": _span(int(-seconds // 60))}
 
 
 @register.filter

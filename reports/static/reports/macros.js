@@ -6,6 +6,13 @@
 (function () {
   "use strict";
 
+  // The strings come from Django's JavaScript catalog (base.html); without it, English.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values, named) {
+    return named ? text.replace(/%\(\w+\)s/g, function (m) { return values[m.slice(2, -2)]; })
+      : text.replace(/%s/g, function () { return values.shift(); });
+  };
+
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (!window.confirm(form.getAttribute("data-confirm"))) {
@@ -108,7 +115,7 @@
       .catch(function () {
         bar.setAttribute("data-macros-loaded", "error");
         if (hint) {
-          hint.textContent = "Macros could not be loaded; reload the page to try again.";
+          hint.textContent = gettext("Macros could not be loaded; reload the page to try again.");
         }
       });
   }
@@ -126,7 +133,7 @@
       .filter(function (m) { return m.name.indexOf(token.name) === 0; })
       .map(function (m) { return trigger + m.name; });
     names = names.filter(function (name, i) { return names.indexOf(name) === i; }).slice(0, 6);
-    hint.textContent = names.length ? names.join("  ") : "No macro starts with " + trigger + token.name;
+    hint.textContent = names.length ? names.join("  ") : interpolate(gettext("No macro starts with %s"), [trigger + token.name]);
   }
 
   document.addEventListener("keydown", function (event) {
@@ -217,7 +224,7 @@
       name.textContent = trigger + macro.name;
       var scope = document.createElement("span");
       scope.className = "macro-option__scope macro-option__scope--" + macro.scope;
-      scope.textContent = macro.scope === "personal" ? "Personal" : "Shared · " + macro.worklist;
+      scope.textContent = macro.scope === "personal" ? gettext("Personal") : interpolate(gettext("Shared · %s"), [macro.worklist]);
       head.appendChild(name);
       head.appendChild(scope);
       if (macro.description) {

@@ -3,6 +3,16 @@
 (function () {
   "use strict";
 
+  // The strings come from Django's JavaScript catalog (base.html); without it, English.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values, named) {
+    return named ? text.replace(/%\(\w+\)s/g, function (m) { return values[m.slice(2, -2)]; })
+      : text.replace(/%s/g, function () { return values.shift(); });
+  };
+  function stamp(date) {
+    return window.teleradFormat ? window.teleradFormat.dateTime(date) : date.toISOString();
+  }
+
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     if (match) {
@@ -20,8 +30,12 @@
     var tick = function () {
       var minutes = Math.round((deadline.getTime() - Date.now()) / 60000);
       var abs = Math.abs(minutes);
-      var text = abs >= 60 ? Math.floor(abs / 60) + " h " + (abs % 60) + " min" : abs + " min";
-      left.textContent = minutes < 0 ? "overdue by " + text : text + " left";
+      var text = abs >= 60
+        ? interpolate(gettext("%(hours)s h %(minutes)s min"), { hours: Math.floor(abs / 60), minutes: abs % 60 }, true)
+        : interpolate(gettext("%(minutes)s min"), { minutes: abs }, true);
+      left.textContent = minutes < 0
+        ? interpolate(gettext("overdue by %s"), [text])
+        : interpolate(gettext("%s left"), [text]);
       countdown.classList.toggle("deadline--overdue", minutes < 0);
     };
     tick();
@@ -77,7 +91,7 @@
     }
     saving = true;
     dirty = false;
-    show("Saving…", "saving");
+    show(gettext("Saving…"), "saving");
     fetch(url, {
       method: "PUT",
       credentials: "same-origin",
@@ -89,7 +103,7 @@
       saving = false;
       if (result.status === 200) {
         revisionInput.value = result.body.revision;
-        show("Draft saved " + new Date(result.body.updated_at).toLocaleTimeString(), "saved");
+        show(interpolate(gettext("Draft saved %s"), [stamp(new Date(result.body.updated_at))]), "saved");
         if (submitPending) {
           submitNow();
         } else if (dirty) {
@@ -99,7 +113,7 @@
         stopped = true;
         var errors = result.body.errors || {};
         var first = Object.keys(errors).map(function (k) { return errors[k].join(" "); })[0];
-        show("Not saved: " + (first || "error " + result.status), "error");
+        show(interpolate(gettext("Not saved: %s"), [first || interpolate(gettext("error %s"), [result.status])]), "error");
         if (submitPending) {
           submitNow(); // the server says what is wrong, and the posted text is kept
         }
@@ -110,7 +124,7 @@
         submitNow();
         return;
       }
-      show("Not saved: the server cannot be reached; retrying", "error");
+      show(gettext("Not saved: the server cannot be reached; retrying"), "error");
       schedule();
     });
   }
@@ -141,7 +155,7 @@
 
   form.addEventListener("input", function (event) {
     if (event.target.hasAttribute("data-section-text")) {
-      show("Unsaved changes", "dirty");
+      show(gettext("Unsaved changes"), "dirty");
       schedule();
     }
   });
@@ -155,7 +169,7 @@
       event.preventDefault();
       submitPending = true;
       submitter = event.submitter || null;
-      show("Finishing the save…", "saving");
+      show(gettext("Finishing the save…"), "saving");
       return;
     }
     stopped = true;
