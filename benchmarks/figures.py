@@ -41,6 +41,13 @@ TARGETS: dict[str, Target] = {
     "http_next_over_me_ratio": Target(
         0.5, Better.HIGHER, "issue 13: read next over HTTP at least half a bare authenticated call"
     ),
+    "claim_ratio": Target(
+        0.5, Better.HIGHER, "issue 3: read next's statement at least half a bare claim statement"
+    ),
+    "oru_delivered_per_s": Target(500, Better.HIGHER, "issue 4: results delivered to the RIS"),
+    "hl7_orders_per_s": Target(
+        1000, Better.HIGHER, "issue 4 (blocked: about 2.5 ms of CPU per order on 2 cores)"
+    ),
     "http_next_errors": Target(0, Better.LOWER, "no failed read-next request"),
     "http_me_errors": Target(0, Better.LOWER, "no failed bare request"),
     "claim_errors": Target(0, Better.LOWER, "no failed claim under concurrency"),
