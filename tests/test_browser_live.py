@@ -5,7 +5,6 @@ and a new STAT in the reader's queue is announced."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -15,17 +14,14 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
+from tests.browser_support import chromium
 from worklists.actors import Actor
 from worklists.services.claims import study_coordinator_assign
 from worklists.services.routing import forget_coverage_cache
 from worklists.services.studies import study_mark_ready
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
-    raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
 
 SCREENSHOTS = os.environ.get("LIVE_SCREENSHOTS_DIR", "")
 
@@ -57,28 +53,8 @@ def asgi_server(settings) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay plain.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+    with chromium(extra_args=["--autoplay-policy=no-user-gesture-required"]) as browser:
         yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def open_worklist(browser, base: str, username: str, *, width: int = 1440, height: int = 900):

@@ -8,9 +8,7 @@ failure.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import zoneinfo
 from collections.abc import Iterator
 
@@ -19,14 +17,11 @@ from django.urls import reverse
 
 from reports.models import ReportDraft
 from tests import factories
+from tests.browser_support import chromium
 from worklists.services.preferences import user_language_set
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
-    raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
 
 STAMP = re.compile(r"^Utkast lagret (\d\d)\.(\d\d)\.(\d{4}) (\d\d):(\d\d)$")
 
@@ -48,23 +43,7 @@ def held(owner, site_a, neuro):
 
 @pytest.fixture
 def page(held) -> Iterator:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         # A browser that would say "12/3/2026, 4:15:00 AM" in its own zone if asked.
         context = browser.new_context(
             locale="en-US",
@@ -75,8 +54,6 @@ def page(held) -> Iterator:
         page.set_default_timeout(15_000)
         yield page
         context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_a_bokmal_reader_sees_norwegian_and_a_dd_mm_yyyy_24_hour_autosave_stamp(

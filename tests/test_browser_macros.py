@@ -8,8 +8,6 @@ failure.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -18,14 +16,10 @@ from django.urls import reverse
 from reports.models import Macro, ReportDraft
 from reports.services.macros import MacroInput, macro_create
 from tests import factories
+from tests.browser_support import chromium
 from worklists.models import Study
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
-    raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
 
 
 @pytest.fixture
@@ -50,28 +44,10 @@ def held(owner, other_radiologist, coordinator, site_a, neuro):
 
 @pytest.fixture
 def page(held) -> Iterator:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.set_default_timeout(15_000)
         yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def log_in(page, live_server, username: str) -> None:

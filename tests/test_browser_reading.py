@@ -10,8 +10,6 @@ failure.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -23,14 +21,10 @@ from hl7_interface.models import OutboundMessage
 from reports.models import ReportDraft, ReportVersion
 from reports.services.signing import report_sign
 from tests import factories
+from tests.browser_support import chromium
 from worklists.models import AuditEvent, StudyStatus
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
-    raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
 
 
 def _signed_prior(reader, site, patient):
@@ -79,30 +73,10 @@ def reading(owner, outsider, site_a, site_b, neuro, general_worklist):
 
 @pytest.fixture
 def page(reading) -> Iterator:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still plain synchronous calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         page = browser.new_page()
         page.set_default_timeout(15_000)
         yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def log_in(page, live_server, username: str) -> None:

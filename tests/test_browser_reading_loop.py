@@ -9,8 +9,6 @@ failure.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -19,15 +17,11 @@ from django.urls import reverse
 from reports.models import ReportVersion
 from reports.views import NOTHING_LEFT
 from tests import factories
+from tests.browser_support import chromium
 from worklists.models import Assignment, StudyStatus
 from worklists.services.routing import forget_coverage_cache
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-if CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") == "1":
-    raise RuntimeError("REQUIRE_BROWSER=1 but no chromium is installed")
 
 
 @pytest.fixture
@@ -58,28 +52,8 @@ def three_studies(owner, site_a, neuro, general_worklist):
 
 @pytest.fixture
 def browser() -> Iterator:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still plain synchronous calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def open_page(browser, live_server, username: str, width: int = 1440, height: int = 900):
