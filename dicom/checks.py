@@ -7,7 +7,8 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.core import checks
-from django.db import DatabaseError
+
+from teleradiology.listeners import unsendable_site_warnings
 
 
 def sites_that_cannot_send() -> list[str]:
@@ -46,18 +47,9 @@ def dicom_sites_have_allowed_addresses(
     databases: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> list[checks.CheckMessage]:
-    # Database checks run only when asked for a database (check --database, migrate).
-    if not databases:
-        return []
-    try:
-        problems = sites_that_cannot_send()
-    except DatabaseError:
-        return []  # not migrated yet: nothing configured to check
-    return [
-        checks.Warning(
-            problem,
-            hint="Set 'Allowed source addresses' in the site's DICOM site settings (admin).",
-            id="dicom.W001",
-        )
-        for problem in problems
-    ]
+    return unsendable_site_warnings(
+        databases=databases,
+        sites_that_cannot_send=sites_that_cannot_send,
+        hint="Set 'Allowed source addresses' in the site's DICOM site settings (admin).",
+        check_id="dicom.W001",
+    )

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.core import checks
-from django.db import DatabaseError
+
+from teleradiology.listeners import unsendable_site_warnings
 
 
 @checks.register(checks.Tags.security, checks.Tags.database)
@@ -16,20 +17,11 @@ def hl7_sites_have_allowed_addresses(
     databases: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> list[checks.CheckMessage]:
-    # Database checks run only when asked for a database (check --database, migrate, tests).
-    if not databases:
-        return []
     from hl7_interface.services import sites_that_cannot_send
 
-    try:
-        problems = sites_that_cannot_send()
-    except DatabaseError:
-        return []  # not migrated yet: nothing configured to check
-    return [
-        checks.Warning(
-            problem,
-            hint="Set 'Allowed source addresses' in the site's HL7 configuration (admin).",
-            id="hl7_interface.W001",
-        )
-        for problem in problems
-    ]
+    return unsendable_site_warnings(
+        databases=databases,
+        sites_that_cannot_send=sites_that_cannot_send,
+        hint="Set 'Allowed source addresses' in the site's HL7 configuration (admin).",
+        check_id="hl7_interface.W001",
+    )

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -104,3 +107,22 @@ def dicom_tls_context() -> ssl.SSLContext | None:
         key_file=settings.DICOM_TLS_KEY_FILE,
         client_ca_file=settings.DICOM_TLS_CLIENT_CA_FILE,
     )
+
+
+def unsendable_site_warnings(
+    *,
+    databases: Sequence[str] | None,
+    sites_that_cannot_send: Callable[[], list[str]],
+    hint: str,
+    check_id: str,
+) -> list[checks.CheckMessage]:
+    """The system check both listeners run: a warning per site whose sender would be refused
+    for want of allowed addresses. Only when a database is asked for (check --database,
+    migrate, tests), and nothing before the tables exist."""
+    if not databases:
+        return []
+    try:
+        problems = sites_that_cannot_send()
+    except DatabaseError:
+        return []  # not migrated yet: nothing configured to check
+    return [checks.Warning(problem, hint=hint, id=check_id) for problem in problems]
