@@ -142,3 +142,18 @@ def test_the_reading_page_includes_the_macro_bar_for_the_holder_only(
     assert (
         "data-macro-picker" not in client.get(reverse("reading", args=[study.id])).content.decode()
     )
+
+
+def _nav_links_to_macros(html: str) -> bool:
+    nav = html.split('<nav class="main-nav"', 1)[1].split("</nav>", 1)[0]
+    return f'href="{reverse("macros")}"' in nav
+
+
+def test_readers_and_coordinators_find_the_macro_page_in_the_menu_site_users_do_not(
+    client, owner, coordinator, site_user
+):
+    for user, expected in ((owner.user, True), (coordinator, True), (site_user, False)):
+        client.force_login(user)
+        page = client.get(reverse("worklist"))
+        assert page.status_code == 200
+        assert _nav_links_to_macros(page.content.decode()) is expected, user
