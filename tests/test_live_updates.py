@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,11 +21,12 @@ from django.test import Client
 from django.utils import timezone
 
 from teleradiology.asgi import application
-from tests.factories import StudyFactory
+from tests.factories import StudyFactory, ready_study
 from tests.live_support import drain
 from worklists import live
 from worklists.actors import Actor
-from worklists.models import StudyEvent
+from worklists.models import Study, StudyEvent, StudyStatus
+from worklists.services.ai_findings import FindingInput, ai_finding_report
 from worklists.services.studies import study_mark_ready
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -217,8 +219,11 @@ def _resync(user, request: Any) -> dict:
     return async_to_sync(scenario)()
 
 
-def _backdate_events(study, *, minutes: int) -> None:
-    StudyEvent.objects.filter(study=study).update(at=timezone.now() - dt.timedelta(minutes=minutes))
+def _backdate_changes(study, *, minutes: int) -> None:
+    """As if ``study`` last changed ``minutes`` ago: its events and its row."""
+    then = timezone.now() - dt.timedelta(minutes=minutes)
+    StudyEvent.objects.filter(study=study).update(at=then)
+    Study.objects.filter(id=study.id).update(updated_at=then)
 
 
 def test_a_reconnecting_reader_gets_the_ids_of_their_studies_changed_since_their_last_message(
@@ -228,7 +233,7 @@ def test_a_reconnecting_reader_gets_the_ids_of_their_studies_changed_since_their
     elsewhere = StudyFactory(site=site_b)
     for study in (old, changed, elsewhere):
         study_mark_ready(study_id=study.id, actor=SYSTEM)
-    _backdate_events(old, minutes=10)
+    _backdate_changes(old, minutes=10)
     last_seen = live.now_ms() - 5 * 60 * 1000
 
     reply = _resync(owner.user, {"type": "resync", "since": last_seen})
@@ -237,6 +242,30 @@ def test_a_reconnecting_reader_gets_the_ids_of_their_studies_changed_since_their
     assert reply["full"] is False
     assert reply["study_ids"] == [changed.id]  # not the older change, not the other site's
     assert reply["at"] >= last_seen
+
+
+def test_a_resync_lists_a_study_whose_row_changed_without_a_lifecycle_event(owner, site_a, neuro):
+    """A critical AI finding on a study being read moves its deadline and rank but not its
+    status: no event is written, and a reconnecting list must still refetch the row."""
+    study = ready_study(site_a, neuro, status=StudyStatus.IN_PROGRESS)
+    _backdate_changes(study, minutes=10)
+    last_seen = live.now_ms() - 5 * 60 * 1000
+    finding = FindingInput(
+        code="ICH",
+        description="Suspected intracranial haemorrhage",
+        confidence=Decimal("0.930"),
+        source="NeuroScan AI 4.2",
+        reported_at=timezone.now(),
+    )
+    ai_finding_report(study_id=study.id, finding=finding, actor=SYSTEM)
+    assert not StudyEvent.objects.filter(
+        study=study, at__gte=timezone.now() - dt.timedelta(minutes=5)
+    )
+
+    reply = _resync(owner.user, {"type": "resync", "since": last_seen})
+
+    assert reply["full"] is False
+    assert reply["study_ids"] == [study.id]
 
 
 def test_a_client_away_longer_than_the_resync_window_is_told_to_refetch_everything(

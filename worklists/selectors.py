@@ -268,22 +268,27 @@ RESYNC_OVERLAP = dt.timedelta(seconds=30)
 def studies_changed_since(
     *, user: AnyUser, since_ms: int, now: dt.datetime | None = None
 ) -> ChangedStudies:
-    """The studies ``user`` may see with a lifecycle event since ``since_ms`` (a live cursor)."""
+    """The studies ``user`` may see that changed since ``since_ms`` (a live cursor): a lifecycle
+    event, or a change of the row itself without one (a new deadline from an AI finding, images
+    arriving late), which moves ``updated_at``."""
     moment = now or timezone.now()
     at_ms = int(moment.timestamp() * 1000)
     since = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC)
     if moment - since > dt.timedelta(seconds=settings.LIVE_RESYNC_MAX_SECONDS):
         return ChangedStudies(full=True, study_ids=[], at_ms=at_ms)
     limit = settings.LIVE_RESYNC_MAX_STUDIES
-    ids = list(
-        StudyEvent.objects.filter(
-            at__gte=since - RESYNC_OVERLAP,
-            study_id__in=studies_visible_to(user).values("id"),
-        )
+    after = since - RESYNC_OVERLAP
+    visible = studies_visible_to(user)
+    with_event = set(
+        StudyEvent.objects.filter(at__gte=after, study_id__in=visible.values("id"))
         .order_by()
         .values_list("study_id", flat=True)
         .distinct()[: limit + 1]
     )
+    touched = set(
+        visible.filter(updated_at__gte=after).order_by().values_list("id", flat=True)[: limit + 1]
+    )
+    ids = with_event | touched
     if len(ids) > limit:
         return ChangedStudies(full=True, study_ids=[], at_ms=at_ms)
     return ChangedStudies(full=False, study_ids=sorted(ids), at_ms=at_ms)
