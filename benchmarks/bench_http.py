@@ -152,7 +152,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, *, workers: int = SERVER_PROCESSES, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     db = settings.DATABASES["default"]
     if connection.vendor == "postgresql":
         url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
@@ -166,6 +168,7 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
         # On a loaded machine a request may wait for a pooled connection longer than the
         # production default: the wait shows in the latencies instead of failing the run.
         "DATABASE_POOL_TIMEOUT_SECONDS": "60",
+        **(extra_env or {}),
     }
     server = subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed args)
         [
@@ -178,7 +181,7 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
             "--port",
             str(port),
             "--workers",
-            str(SERVER_PROCESSES),
+            str(workers),
             "--log-level",
             "warning",
             "--no-access-log",

@@ -51,9 +51,19 @@ TARGETS: dict[str, Target] = {
     "http_next_errors": Target(0, Better.LOWER, "no failed read-next request"),
     "http_me_errors": Target(0, Better.LOWER, "no failed bare request"),
     "claim_errors": Target(0, Better.LOWER, "no failed claim under concurrency"),
+    "live_p95_ms": Target(250, Better.LOWER, "issue 16: commit to WebSocket client, 200 clients"),
+    **{
+        f"live_{kind}_{what}": Target(0, Better.LOWER, f"issue 16: {kind} layer, {text}")
+        for kind in ("core", "pubsub")
+        for what, text in (
+            ("missing", "every client hears every change"),
+            ("burst_errors", "500 clients connect at once without an error"),
+            ("burst_not_heard", "each of the 500 hears the next change"),
+        )
+    },
     **{
         f"{section}_section_failed": Target(0, Better.LOWER, "the section ran to its end")
-        for section in ("dicom", "hl7", "http", "reports", "routing")
+        for section in ("dicom", "hl7", "http", "live", "reports", "routing")
     },
 }
 

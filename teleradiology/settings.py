@@ -15,6 +15,7 @@ from typing import Any, cast
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from teleradiology import channel_layers
 from teleradiology.filemodes import make_private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -153,12 +154,12 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
+    # channels-redis' core or PubSub layer, chosen by measurement (teleradiology/channel_layers.py).
+    CHANNEL_LAYERS = channel_layers.redis_channel_layers(
+        REDIS_URL,
+        kind=env.str("CHANNEL_LAYER_KIND", default=channel_layers.DEFAULT_KIND),
+        pool_size=env.int("REDIS_CHANNEL_POOL_SIZE", default=channel_layers.DEFAULT_POOL_SIZE),
+    )
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -4,14 +4,14 @@ reconnecting client resyncs from the time of the last message it saw."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from teleradiology.asgi import application
 from tests.factories import StudyFactory, ready_study
-from tests.live_support import drain
 from worklists import live
 from worklists.actors import Actor
 from worklists.models import Study, StudyEvent, StudyStatus
@@ -183,22 +182,43 @@ def test_with_batching_a_change_waits_in_the_broadcaster_until_its_batch_is_sent
     settings.LIVE_BATCH_SECONDS = 60.0  # the broadcaster's thread will not send in this test
     broadcaster = live.LiveBroadcaster()
     layer = get_channel_layer()
-    # A plain name (not new_channel's process-local one): read from two event loops below.
-    channel = f"test-live-{uuid.uuid4().hex}"
-    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
+    group = live.site_group(site_a.id)
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        # Subscribed and read by one task in one event loop, as a consumer is: the PubSub layer
+        # delivers only to live subscriptions, and a cancelled receive ends the subscription.
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        heard: list[int] = []
+
+        async def listen() -> None:
+            while True:
+                heard.append((await layer.receive(channel))["study_id"])
+
+        listener = asyncio.create_task(listen())
+        try:
+            for study_id in (1, 2):
+                change = {"study_id": study_id, "site_id": site_a.id, "event": "e", "status": ""}
+                await sync_to_async(broadcaster.add)([{**change, "at": 1}])
+            await asyncio.sleep(0.5)
+            before_flush = list(heard)
+            await sync_to_async(broadcaster.flush)()
+            for _ in range(50):
+                if len(heard) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            return before_flush, list(heard)
+        finally:
+            listener.cancel()
+            await layer.group_discard(group, channel)
+
     try:
-        for study_id in (1, 2):
-            broadcaster.add(
-                [{"study_id": study_id, "site_id": site_a.id, "event": "e", "status": "", "at": 1}]
-            )
-        assert drain(layer, channel) == []
-
-        broadcaster.flush()
-
-        assert [m["study_id"] for m in drain(layer, channel)] == [1, 2]
+        before_flush, after_flush = async_to_sync(scenario)()
     finally:
         broadcaster.close()
-        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
+
+    assert before_flush == []
+    assert after_flush == [1, 2]
 
 
 # --- resync after a reconnect --------------------------------------------------------------------

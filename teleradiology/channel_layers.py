@@ -1,0 +1,36 @@
+"""The Channels layer for a deployment with Redis: which of channels-redis' two layers, and how
+many connections each process may open to Redis for it.
+
+``core`` (RedisChannelLayer: per-channel sorted sets, a blocking pop per process) and ``pubsub``
+(RedisPubSubChannelLayer: Redis PUBLISH/SUBSCRIBE) deliver the same messages; ``make bench``
+(benchmarks/bench_live.py) measures both, commit to WebSocket client, and the faster is the
+default (docs/live-updates.md gives the figures).
+
+redis-py's asyncio pool allows 100 connections by default and raises "Too many connections"
+beyond that: with 500 sockets connecting at once each ``group_add`` wants one, so the pool is
+raised to ``pool_size`` (connections are opened only as they are needed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LAYER_BACKENDS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+DEFAULT_KIND = "pubsub"
+DEFAULT_POOL_SIZE = 1000
+
+
+def redis_channel_layers(url: str, *, kind: str, pool_size: int) -> dict[str, Any]:
+    """The ``CHANNEL_LAYERS`` setting for ``url``; a clear error for an unknown ``kind``."""
+    try:
+        backend = LAYER_BACKENDS[kind]
+    except KeyError:
+        known = ", ".join(sorted(LAYER_BACKENDS))
+        raise ValueError(f"CHANNEL_LAYER_KIND={kind!r}: expected one of {known}") from None
+    if pool_size < 1:
+        raise ValueError(f"REDIS_CHANNEL_POOL_SIZE={pool_size}: at least 1")
+    host = {"address": url, "max_connections": pool_size}
+    return {"default": {"BACKEND": backend, "CONFIG": {"hosts": [host]}}}
