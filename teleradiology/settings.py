@@ -261,8 +261,12 @@ DEFAULT_TURNAROUND_MINUTES = {
     "CANCER_PATHWAY": env.int("DEFAULT_TURNAROUND_CANCER_PATHWAY_MINUTES", default=48 * 60),
     "ROUTINE": env.int("DEFAULT_TURNAROUND_ROUTINE_MINUTES", default=7 * 24 * 60),
 }
-# A study whose remaining time falls below this share of its turnaround is shown "at risk".
+# "At risk" (amber): at most DEADLINE_RISK_MINUTES left whatever the turnaround, or at most
+# DEADLINE_RISK_FRACTION of the turnaround left once no more than DEADLINE_RISK_SHARE_CAP_MINUTES
+# remain: a STAT due in 45 minutes is at risk, a routine study due in 14 hours is not.
 DEADLINE_RISK_FRACTION = env.float("DEADLINE_RISK_FRACTION", default=0.25)
+DEADLINE_RISK_MINUTES = env.float("DEADLINE_RISK_MINUTES", default=60)
+DEADLINE_RISK_SHARE_CAP_MINUTES = env.float("DEADLINE_RISK_SHARE_CAP_MINUTES", default=8 * 60)
 
 # Routing: shifts, coverage, push and pull, escalation
 # A reader's pushed queue holds at most this many work units (STAT and critical studies excepted).

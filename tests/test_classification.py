@@ -482,6 +482,48 @@ def test_a_study_without_a_deadline_has_no_risk():
     assert risk == ""
 
 
+def test_a_stat_due_in_45_minutes_is_at_risk_though_most_of_its_turnaround_is_left():
+    ready = READY_AT
+    risk = classification.deadline_risk(
+        deadline=ready + dt.timedelta(minutes=60),
+        ready_at=ready,
+        now=ready + dt.timedelta(minutes=15),
+        risk_fraction=0.25,
+        risk_minutes=60,
+        share_cap_minutes=480,
+    )
+
+    assert risk == "at_risk"
+
+
+@pytest.mark.parametrize(
+    ("hours_left", "expected"),
+    [(14, "ok"), (8, "at_risk"), (2, "at_risk")],
+)
+def test_a_routine_study_is_at_risk_by_its_share_only_once_few_hours_remain(hours_left, expected):
+    deadline = READY_AT + dt.timedelta(days=7)  # 168 hours: 14 hours left is 8 %
+    risk = classification.deadline_risk(
+        deadline=deadline,
+        ready_at=READY_AT,
+        now=deadline - dt.timedelta(hours=hours_left),
+        risk_fraction=0.25,
+        risk_minutes=60,
+        share_cap_minutes=480,
+    )
+
+    assert risk == expected
+
+
+def test_without_a_ready_time_only_the_absolute_time_left_can_be_told():
+    just_inside = DEADLINE - dt.timedelta(minutes=60)
+    assert (
+        classification.deadline_risk(
+            deadline=DEADLINE, ready_at=None, now=just_inside, risk_fraction=0.25, risk_minutes=60
+        )
+        == "at_risk"
+    )
+
+
 def test_without_a_ready_time_only_overdue_can_be_told():
     assert (
         classification.deadline_risk(

@@ -101,14 +101,25 @@ def deadline_risk(
     ready_at: dt.datetime | None,
     now: dt.datetime,
     risk_fraction: float,
+    risk_minutes: float = 0,
+    share_cap_minutes: float | None = None,
 ) -> str:
-    """'overdue', 'at_risk' (less than ``risk_fraction`` of the turnaround left), 'ok' or ''."""
+    """'overdue', 'at_risk', 'ok', or '' without a deadline.
+
+    At risk: at most ``risk_minutes`` left whatever the turnaround (a STAT due in 45 minutes),
+    or at most ``risk_fraction`` of the turnaround left while no more than
+    ``share_cap_minutes`` remain (so a routine study due in 14 hours is not flagged beside it).
+    """
     if deadline is None:
         return ""
     if now >= deadline:
         return "overdue"
-    if ready_at is not None and ready_at < deadline:
+    left = (deadline - now).total_seconds()
+    if left <= risk_minutes * 60:
+        return "at_risk"
+    within_cap = share_cap_minutes is None or left <= share_cap_minutes * 60
+    if ready_at is not None and ready_at < deadline and within_cap:
         total = (deadline - ready_at).total_seconds()
-        if (deadline - now).total_seconds() <= total * risk_fraction:
+        if left <= total * risk_fraction:
             return "at_risk"
     return "ok"

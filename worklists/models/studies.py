@@ -145,6 +145,8 @@ class Study(models.Model):
             ready_at=self.ready_at,
             now=now,
             risk_fraction=settings.DEADLINE_RISK_FRACTION,
+            risk_minutes=settings.DEADLINE_RISK_MINUTES,
+            share_cap_minutes=settings.DEADLINE_RISK_SHARE_CAP_MINUTES,
         )
 
 
