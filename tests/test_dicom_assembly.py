@@ -272,11 +272,13 @@ def test_instances_after_ready_are_recorded_as_late_and_change_no_status(pacs_si
     let_quiet_period_pass(study.id)
     study_images_complete_quiet()
 
+    before_late = timezone.now()
     late = instance("MR_small.dcm", study_uid=study_uid, accession="D400", patient_id=fnr)
     assert send(port, [late]) == [SUCCESS]
 
     study.refresh_from_db()
     assert study.status == StudyStatus.READY
+    assert study.updated_at >= before_late  # a resyncing page refetches it
     images = StudyImages.objects.get(study=study)
     assert (images.instance_count, images.late_instance_count) == (2, 1)
     assert images.complete
@@ -336,8 +338,12 @@ def test_a_late_instance_of_a_known_series_is_recorded_as_late(pacs_site, port):
     let_quiet_period_pass(study.id)
     study_images_complete_quiet()
 
+    before_late = timezone.now()
     late = instance(study_uid=study_uid, series_uid=series_uid, accession="D401", patient_id=fnr)
     assert send(port, [late, late]) == [SUCCESS, SUCCESS]
+
+    study.refresh_from_db()
+    assert study.updated_at >= before_late  # a resyncing page refetches it
 
     images = StudyImages.objects.get(study=study)
     assert (images.instance_count, images.late_instance_count, images.series_count) == (2, 1, 1)

@@ -208,6 +208,15 @@ def _hold_for_mismatch(study: Study, *, reason: str, meta: InstanceMeta, actor: 
     )
 
 
+def _late_images_arrived(*, study_id: int, site_id: int, at: dt.datetime, status: str = "") -> None:
+    """Images after the study went to the readers: the pages show it live, and a page that
+    was disconnected finds the study among those changed (``updated_at``) when it resyncs."""
+    Study.objects.filter(id=study_id).update(updated_at=at)
+    live.broadcast_after_commit(
+        study_id=study_id, site_id=site_id, event="study.images", status=status
+    )
+
+
 @transaction.atomic
 def _receive_once(
     *, context: SiteContext, meta: InstanceMeta, received_at: dt.datetime, storage_path: str
@@ -221,9 +230,7 @@ def _receive_once(
     )
     if fast is not None:
         if fast.late and fast.stored:
-            live.broadcast_after_commit(
-                study_id=fast.study_id, site_id=context.site_id, event="study.images"
-            )
+            _late_images_arrived(study_id=fast.study_id, site_id=context.site_id, at=received_at)
         outcome = ReceiveOutcome.STORED if fast.stored else ReceiveOutcome.DUPLICATE
         return ReceiveResult(study_id=fast.study_id, outcome=outcome, late=fast.late)
     study = _find_study_locked(site_id=context.site_id, meta=meta)
@@ -320,8 +327,8 @@ def _receive_once(
         logger.warning("DICOM patient mismatch on study %s: %s", study.id, mismatch)
         _hold_for_mismatch(study, reason=mismatch, meta=meta, actor=_actor(context))
     if late:
-        live.broadcast_after_commit(
-            study_id=study.id, site_id=study.site_id, event="study.images", status=study.status
+        _late_images_arrived(
+            study_id=study.id, site_id=study.site_id, at=received_at, status=study.status
         )
     return ReceiveResult(
         study_id=study.id,
