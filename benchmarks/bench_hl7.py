@@ -26,11 +26,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from hl7_interface import mapping
-from hl7_interface.codec import Frame, FrameDecoder, Separators, frame, parse, read_header
+from hl7_interface.codec import Separators, parse, read_header
 from hl7_interface.delivery import outbox_drain
 from hl7_interface.listener import running_listener
+from hl7_interface.mllp import Frame, FrameDecoder, frame
 from hl7_interface.models import OutboundMessage, OutboundStatus, SiteHl7Config
 from hl7_interface.outbox import ReportDelivery, ReportSection, outbox_enqueue_report
+from hl7_interface.ris_messages import Destination, OrderData, PatientData, oru_r01
 from hl7_interface.simulator import (
     FAMILY_NAMES,
     GIVEN_NAMES,
@@ -39,7 +41,7 @@ from hl7_interface.simulator import (
     orm_o01,
     random_order,
 )
-from hl7_interface.writer import Destination, Identity, OrderData, PatientData, build_ack, oru_r01
+from hl7_interface.writer import Identity, build_ack
 from worklists.models import (
     InboundMessage,
     Patient,
@@ -68,7 +70,7 @@ PATIENT_BASE = int(os.environ.get("BENCH_HL7_PATIENT_BASE", "50000"))
 
 ECHO_SERVER = """
 import asyncio, sys
-from hl7_interface.codec import Frame, FrameDecoder, frame
+from hl7_interface.mllp import Frame, FrameDecoder, frame
 
 async def serve(reader, writer):
     decoder = FrameDecoder(1 << 20)
