@@ -110,19 +110,18 @@ def corpus() -> list[tuple[str, bytes]]:
 
 
 def _theirs(message: hl7.Message, segment: hl7.Segment, field: int, rep: int, comp: int) -> str:
-    """python-hl7's reading of one component's first subcomponent ("" where there is none)."""
+    """python-hl7's reading of one component's first subcomponent ("" where there is none):
+    found by its own accessor, unescaped by its own unescape told our readings (extract_field
+    would unescape with its defaults)."""
     try:
-        value = segment.extract_field(1, field, rep, comp, 1)
+        segment.extract_field(1, field, rep, comp, 1)
     except IndexError:
         return ""
-    if str(segment[0]) == "MSH" and field in (1, 2):
-        return value
-    # extract_field unescapes with python-hl7's defaults; read the raw value again ours.
-    raw = _their_raw(segment, field, rep, comp)
-    return message.unescape(raw, app_map=THEIR_ESCAPES) if raw is not None else value
+    return message.unescape(_their_raw(segment, field, rep, comp), app_map=THEIR_ESCAPES)
 
 
-def _their_raw(segment: hl7.Segment, field: int, rep: int, comp: int) -> str | None:
+def _their_raw(segment: hl7.Segment, field: int, rep: int, comp: int) -> str:
+    """The still escaped text at that place of python-hl7's parse tree."""
     node: object = segment(field)
     for index in (rep, comp, 1):
         if isinstance(node, str):
