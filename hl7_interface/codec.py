@@ -2,14 +2,15 @@
 times in datetimes.py.
 
 Our own, not python-hl7's, because the hot path measured several times faster this way
-(benchmarks/bench_hl7.py, section hl7, 500 realistic messages, medians of 10 runs on a loaded
-2-core machine, run-to-run spread 50-130 %): an order's bytes to the command the order services
-take (header, parse, mapping) 472 us against 2181 us with python-hl7 (4.6x); the parse alone
-28 against 761 us (27x: python-hl7 builds an object per field, component and repetition; the
-listener reads a handful of fields); a result's report text 70 against 2134 us (30x); an ACK
-138 against 956 us (6.9x). python-hl7 stays as a test-only oracle: tests/test_hl7_codec_oracle.py
-checks that both read every component of a corpus of messages (escapes, repetitions,
-components, subcomponents, other separators) the same.
+(benchmarks/bench_hl7.py, section hl7: 300-500 realistic messages, three runs on a loaded
+2-core machine, run-to-run spread of one side 30-150 %, ratios stable): an order's bytes to
+the command the order services take (header, parse, mapping) 472 against 2181 us with
+python-hl7 (4.2-4.9x over the runs); the parse alone 28 against 761 us (12-27x: python-hl7
+builds an object per field, repetition and component; the listener reads a handful of fields);
+a result's report text 70 against 2134 us (17-30x); an ACK 138 against 956 us (6.9-8.6x).
+python-hl7 stays as a test-only oracle: tests/test_hl7_codec_oracle.py checks that both read
+every component of a corpus of messages (escapes, repetitions, components, subcomponents,
+other separators) the same.
 
 Strict where a wrong guess would misfile a patient: the header is validated before anything is
 read from it, and every error names the segment, field and value.
