@@ -1,5 +1,7 @@
 """HL7 section of `make bench`: orders ingested per second over MLLP (stored, applied, ACKed
 after commit) next to a bare MLLP echo server, and ORU results delivered per second to a RIS.
+First, without a database: the codec's work per message, ours against python-hl7's (the
+measurement behind python-hl7 being a test-only oracle, see hl7_interface/codec.py).
 
 The listener runs as its own process (`manage.py hl7_listener`, as in production) against the
 throw-away database; the clients are asyncio connections in this process.
@@ -11,20 +13,35 @@ import asyncio
 import datetime as dt
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
+import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 
+import hl7
 from django.db import connection, transaction
 from django.utils import timezone
 
-from hl7_interface.codec import Frame, FrameDecoder, frame
+from hl7_interface import mapping
+from hl7_interface.codec import Separators, parse, read_header
 from hl7_interface.delivery import outbox_drain
 from hl7_interface.listener import running_listener
+from hl7_interface.mllp import Frame, FrameDecoder, frame
 from hl7_interface.models import OutboundMessage, OutboundStatus, SiteHl7Config
 from hl7_interface.outbox import ReportDelivery, ReportSection, outbox_enqueue_report
-from hl7_interface.simulator import ResultReceiver, orm_o01, random_order
+from hl7_interface.ris_messages import Destination, OrderData, PatientData, oru_r01
+from hl7_interface.simulator import (
+    FAMILY_NAMES,
+    GIVEN_NAMES,
+    PROCEDURES,
+    ResultReceiver,
+    orm_o01,
+    random_order,
+)
+from hl7_interface.writer import Identity, build_ack
 from worklists.models import (
     InboundMessage,
     Patient,
@@ -47,11 +64,13 @@ PROCESSES = int(os.environ.get("BENCH_HL7_PROCESSES", str(os.cpu_count() or 1)))
 # overlap, may want more (HL7_WORKERS).
 WORKERS = int(os.environ.get("BENCH_HL7_WORKERS", "1"))
 FACILITY = "HL7BENCH"
+CODEC_MESSAGES = int(os.environ.get("BENCH_HL7_CODEC_MESSAGES", "1000"))
+CODEC_REPEATS = int(os.environ.get("BENCH_HL7_CODEC_REPEATS", "7"))
 PATIENT_BASE = int(os.environ.get("BENCH_HL7_PATIENT_BASE", "50000"))
 
 ECHO_SERVER = """
 import asyncio, sys
-from hl7_interface.codec import Frame, FrameDecoder, frame
+from hl7_interface.mllp import Frame, FrameDecoder, frame
 
 async def serve(reader, writer):
     decoder = FrameDecoder(1 << 20)
@@ -299,6 +318,233 @@ def ensure_patient_base(count: int) -> None:
     )
 
 
+# --- The codec, ours against python-hl7 (no database, no socket) --------------------------------
+
+
+class TheirSegment:
+    """A python-hl7 segment behind the interface mapping.py reads (codec.Segment's), each read
+    done the python-hl7 way (``extract_field``, which unescapes): what production would run if
+    it parsed with python-hl7."""
+
+    __slots__ = ("_message", "_segment", "name", "seps")
+
+    def __init__(self, message: hl7.Message, segment: hl7.Segment, seps: Separators) -> None:
+        self._message = message
+        self._segment = segment
+        self.name = str(segment[0])
+        self.seps = seps
+
+    def raw(self, number: int) -> str:
+        return str(self._segment[number]) if number < len(self._segment) else ""
+
+    def repetitions(self, number: int) -> list[str]:
+        value = self.raw(number)
+        return value.split(self.seps.repetition) if value else []
+
+    def component(self, number: int, component: int = 1, *, repetition: int = 0) -> str:
+        try:
+            return self._segment.extract_field(1, number, repetition + 1, component, 1)
+        except IndexError:
+            return ""
+
+    def text(self, number: int) -> str:
+        return self.component(number, 1)
+
+    def components(self, repetition_value: str) -> list[str]:
+        return [
+            self._message.unescape(p.split(self.seps.subcomponent)[0])
+            for p in repetition_value.split(self.seps.component)
+        ]
+
+
+class TheirMessage:
+    """A python-hl7 message behind the interface mapping.py reads (codec.Message's)."""
+
+    def __init__(self, message: hl7.Message, seps: Separators) -> None:
+        self.seps = seps
+        self.segments = [TheirSegment(message, s, seps) for s in message]
+
+    @property
+    def msh(self) -> TheirSegment:
+        return self.segments[0]
+
+    def first(self, name: str) -> TheirSegment | None:
+        return next((s for s in self.segments if s.name == name), None)
+
+    def all(self, name: str) -> list[TheirSegment]:
+        return [s for s in self.segments if s.name == name]
+
+    @property
+    def control_id(self) -> str:
+        return self.msh.text(10)
+
+    @property
+    def message_code(self) -> str:
+        return self.msh.component(9, 1)
+
+    @property
+    def trigger_event(self) -> str:
+        return self.msh.component(9, 2)
+
+    @property
+    def version(self) -> str:
+        return self.msh.component(12, 1)
+
+
+def _per_message_us(work: Callable[[bytes], object], messages: list[bytes]) -> list[float]:
+    """Microseconds per message of ``work`` over all ``messages``, once per repeat."""
+    samples = []
+    for _ in range(CODEC_REPEATS):
+        start = time.perf_counter()
+        for raw in messages:
+            work(raw)
+        samples.append((time.perf_counter() - start) * 1e6 / len(messages))
+    return samples
+
+
+def _compare(name: str, ours: list[float], theirs: list[float]) -> dict[str, float]:
+    """Medians of both, their ratio, and the spread of our repeats (what "within noise" means:
+    a ratio inside 1 +- spread would be noise)."""
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    return {
+        f"hl7_codec_{name}_us": ours_median,
+        f"hl7_codec_{name}_python_hl7_us": theirs_median,
+        f"hl7_codec_{name}_python_hl7_ratio": theirs_median / ours_median,
+        f"hl7_codec_{name}_spread": (max(ours) - min(ours)) / ours_median,
+    }
+
+
+def _their_parse(raw: bytes, default_charset: str = "UNICODE UTF-8") -> TheirMessage:
+    """As the listener would with python-hl7: the header first (the site, the charset), then
+    python-hl7's parse of the decoded text."""
+    header = read_header(raw)
+    encoding = {"UNICODE UTF-8": "utf-8", "8859/1": "latin-1"}[header.charset or default_charset]
+    return TheirMessage(hl7.parse(raw.decode(encoding)), header.seps)
+
+
+def _results(rng: random.Random, count: int) -> list[bytes]:
+    """ORU^R01s as the outbox writes them: three report sections over several lines, with
+    separators in the text and Norwegian letters."""
+    oslo = zoneinfo.ZoneInfo("Europe/Oslo")
+    signed = dt.datetime(2026, 7, 15, 21, 5, tzinfo=dt.UTC)
+    out = []
+    for i in range(count):
+        code, text, modality = rng.choice(PROCEDURES)
+        out.append(
+            oru_r01(
+                identity=Identity("TELERAD", "TELERAD"),
+                destination=Destination("RIS", "ALFA", "UNICODE UTF-8", oslo, "ALFA"),
+                patient=PatientData(
+                    identifiers=(("FNR", f"1705701{i:04d}"), ("MR", f"L{i}")),
+                    family_name=rng.choice(FAMILY_NAMES),
+                    given_name=rng.choice(GIVEN_NAMES),
+                    birth_date=dt.date(1970, 5, 17),
+                    sex="F",
+                ),
+                order=OrderData(
+                    placer_order_number=f"PL-{i}",
+                    filler_order_number=f"FI-{i}",
+                    accession_number=f"ACC{i}",
+                    procedure_code=code,
+                    procedure_text=text,
+                    procedure_coding_system="NCRP",
+                    modality=modality,
+                    observed_at=signed - dt.timedelta(hours=1),
+                    study_instance_uid=f"1.2.826.0.1.3680043.{i}",
+                ),
+                report={
+                    "result_status": "F",
+                    "signed_at": signed.isoformat(),
+                    "signed_by_name": "Kari Nordmann",
+                    "signed_by_hpr": "9123456",
+                    "sections": [
+                        {"title": "Indikasjon", "text": "Hodepine ^ kvalme & oppkast."},
+                        {
+                            "title": "Funn",
+                            "text": "Ingen blødning.\nVentrikler | normale ~ symmetriske.\n"
+                            "Ingen masseeffekt. Midtlinjestrukturer sentrert.",
+                        },
+                        {"title": "Konklusjon", "text": "Normal CT caput. ÆØÅ æøå \\ ok."},
+                    ],
+                },
+                control_id=f"R{i}",
+                at=signed,
+            )
+        )
+    return out
+
+
+def bench_codec(rng: random.Random) -> dict[str, float]:
+    """Microseconds per message, ours against python-hl7, for what production does with HL7:
+    - orm: an order's bytes to the command the order services take (header, parse, mapping);
+      this is the listener's codec work per message;
+    - orm_parse: the parse alone (python-hl7's object tree against our per-segment split);
+    - oru: a result's bytes to its report text (OBX-5 of every line): the test RIS's reading;
+    - ack: the acknowledgement of an order (ours: build_ack on the header; python-hl7:
+      create_ack on its parsed message, which has no ERR segment and no MSH-18).
+    Both sides' results are checked equal first, so both do the same work."""
+    context = mapping.SiteContext(
+        code="hl7bench", sending_facility=FACILITY, zone=zoneinfo.ZoneInfo("Europe/Oslo")
+    )
+    orders = [
+        orm_o01(random_order(rng, accession=f"C{i}"), facility=FACILITY, version="2.5")
+        for i in range(CODEC_MESSAGES)
+    ]
+    results = _results(rng, CODEC_MESSAGES)
+    identity = Identity("TELERAD", "TELERAD")
+
+    def ours_command(raw: bytes) -> mapping.Command:
+        return mapping.to_command(parse(raw, header=read_header(raw)), context)
+
+    def their_command(raw: bytes) -> mapping.Command:
+        return mapping.to_command(_their_parse(raw), context)  # type: ignore[arg-type]
+
+    def ours_text(raw: bytes) -> list[str]:
+        return [obx.text(5) for obx in parse(raw).all("OBX")]
+
+    def their_text(raw: bytes) -> list[str]:
+        message = hl7.parse(raw.decode("utf-8"))
+        return [
+            message.unescape(str(obx[5]), app_map={".br": "\n"}) for obx in message.segments("OBX")
+        ]
+
+    def ours_ack(raw: bytes) -> bytes:
+        return build_ack(header=read_header(raw), code="AA", identity=identity)
+
+    def their_ack(raw: bytes) -> bytes:
+        message = hl7.parse(raw.decode("utf-8"))
+        return str(message.create_ack("AA", application="TELERAD", facility="TELERAD")).encode()
+
+    for raw in orders[:50]:
+        if ours_command(raw) != their_command(raw):
+            raise RuntimeError("python-hl7 and our codec read an order differently")
+    for raw in results[:50]:
+        if ours_text(raw) != their_text(raw):
+            raise RuntimeError("python-hl7 and our codec read a result differently")
+    figures: dict[str, float] = {"hl7_codec_messages": float(CODEC_MESSAGES)}
+    # Interleaved, ours then theirs, so a change in the machine's load falls on both.
+    pairs = {
+        "orm": (ours_command, their_command, orders),
+        "orm_parse": (
+            lambda raw: parse(raw),
+            lambda raw: hl7.parse(raw.decode("utf-8")),
+            orders,
+        ),
+        "oru": (ours_text, their_text, results),
+        "ack": (ours_ack, their_ack, orders),
+    }
+    for name, (ours, theirs, messages) in pairs.items():
+        _per_message_us(ours, messages[:100])  # warm-up
+        _per_message_us(theirs, messages[:100])
+        ours_samples: list[float] = []
+        their_samples: list[float] = []
+        for _ in range(2):
+            ours_samples += _per_message_us(ours, messages)
+            their_samples += _per_message_us(theirs, messages)
+        figures.update(_compare(name, ours_samples, their_samples))
+    return figures
+
+
 def run(rng: random.Random) -> dict[str, float]:
     ensure_patient_base(PATIENT_BASE)
     site = Site.objects.create(code="hl7bench", name="HL7 benk", hl7_sending_facility=FACILITY)
@@ -306,6 +552,7 @@ def run(rng: random.Random) -> dict[str, float]:
     Subspecialty.objects.get_or_create(
         is_general=True, defaults={"code": "general", "name": "General"}
     )
-    figures = bench_ingest(rng, site)
+    figures = bench_codec(random.Random(7))
+    figures.update(bench_ingest(rng, site))
     figures.update(bench_results(site))
     return figures

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import socket
 
-from hl7_interface.codec import Frame, FrameDecoder, Hl7Error, frame, read_header
+from hl7_interface.codec import Hl7Error, read_header
+from hl7_interface.mllp import Frame, FrameDecoder, frame
 
 
 class MllpError(Exception):

@@ -13,16 +13,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import random
 import zoneinfo
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from hl7_interface.client import MllpClient, MllpError
+from hl7_interface.claims import Claim, outbox_claim, retry_delay
 from hl7_interface.codec import Hl7Error, parse
 from hl7_interface.models import (
     Charset,
@@ -31,13 +29,8 @@ from hl7_interface.models import (
     OutboundStatus,
     SiteHl7Config,
 )
-from hl7_interface.writer import (
-    Destination,
-    OrderData,
-    PatientData,
-    order_return,
-    oru_r01,
-)
+from hl7_interface.ris_messages import Destination, OrderData, PatientData, order_return, oru_r01
+from hl7_interface.sending import Outcome, Prepared, send_all
 from worklists.actors import Actor
 from worklists.models import InboundMessage, PatientIdentifier, Study
 from worklists.services.alerts import alert_raise
@@ -49,76 +42,6 @@ DEAD_LETTER_ALERT = "hl7.dead_letter"
 
 class NotResendable(Exception):
     pass
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Claim:
-    id: int
-    attempt: int
-    study_id: int
-    site_id: int
-
-
-def retry_delay(attempt: int, *, rng: random.Random | None = None) -> dt.timedelta:
-    """Exponential backoff with full jitter in its upper half: base * 2**(attempt-1), capped."""
-    ceiling = min(
-        settings.HL7_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0), settings.HL7_RETRY_MAX_SECONDS
-    )
-    fraction = 0.5 + (rng or random).random() / 2
-    return dt.timedelta(seconds=ceiling * fraction)
-
-
-def _lease(claimed: int = 1) -> dt.timedelta:
-    """Long enough for a worker to connect and send every row it claimed, one after another,
-    each waiting its ACK; a row claimed by a worker that died is due again after it. Shorter, and
-    rows still waiting their turn in a slow batch would be claimed and sent twice."""
-    return dt.timedelta(
-        seconds=settings.HL7_CONNECT_TIMEOUT_SECONDS
-        + claimed * (settings.HL7_ACK_TIMEOUT_SECONDS + settings.HL7_CONNECT_TIMEOUT_SECONDS)
-        + 30
-    )
-
-
-def outbox_claim(
-    *, limit: int, ids: Iterable[int] | None = None, study_id: int | None = None
-) -> list[Claim]:
-    """Claim up to ``limit`` due deliveries (optionally only these ids / this study)."""
-    now = timezone.now()
-    earlier_undelivered = OutboundMessage.objects.filter(
-        study_id=OuterRef("study_id"), id__lt=OuterRef("id")
-    ).exclude(status=OutboundStatus.DELIVERED)
-    due = (
-        OutboundMessage.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=now)
-        .filter(~Exists(earlier_undelivered))
-        .order_by("next_attempt_at", "id")
-    )
-    if ids is not None:
-        due = due.filter(id__in=list(ids))
-    if study_id is not None:
-        due = due.filter(study_id=study_id)
-    with transaction.atomic():
-        rows = list(
-            due.select_for_update(skip_locked=True, of=("self",)).values_list(
-                "id", "attempts", "study_id", "site_id"
-            )[:limit]
-        )
-        if not rows:
-            return []
-        OutboundMessage.objects.filter(id__in=[r[0] for r in rows]).update(
-            attempts=F("attempts") + 1,
-            next_attempt_at=now + _lease(len(rows)),
-            last_attempt_at=now,
-        )
-    return [Claim(id=r[0], attempt=r[1] + 1, study_id=r[2], site_id=r[3]) for r in rows]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Prepared:
-    claim: Claim
-    host: str
-    port: int | None
-    control_id: str
-    payload: bytes
 
 
 def _patient_data(study: Study) -> PatientData:
@@ -260,14 +183,6 @@ def _prepare(claim: Claim, batch: _Batch, *, at: dt.datetime) -> Prepared:
     return Prepared(claim=claim, host=host, port=port, control_id=control_id, payload=payload)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Outcome:
-    delivered: bool
-    error: str = ""
-    ack_code: str = ""
-    ack_message: str = ""
-
-
 def _record(claim: Claim, outcome: Outcome) -> str:
     """Store one attempt's outcome; returns the row's new status."""
     now = timezone.now()
@@ -306,55 +221,6 @@ def _record(claim: Claim, outcome: Outcome) -> str:
     return OutboundStatus.PENDING
 
 
-def _send_all(prepared: list[Prepared]) -> list[tuple[Claim, Outcome]]:
-    """Send each message over one connection per RIS endpoint, in order, waiting for ACKs."""
-    results: list[tuple[Claim, Outcome]] = []
-    clients: dict[tuple[str, int], MllpClient] = {}
-    failed: dict[tuple[str, int], str] = {}
-    try:
-        for item in prepared:
-            if not item.host or not item.port:
-                results.append(
-                    (item.claim, Outcome(False, "the site has no RIS endpoint configured"))
-                )
-                continue
-            endpoint = (item.host, item.port)
-            if endpoint in failed:
-                # One refused connection is enough: the rest for this RIS wait for their retry.
-                results.append((item.claim, Outcome(False, failed[endpoint])))
-                continue
-            try:
-                client = clients.get(endpoint)
-                if client is None:
-                    client = clients[endpoint] = MllpClient(
-                        item.host,
-                        item.port,
-                        connect_timeout=settings.HL7_CONNECT_TIMEOUT_SECONDS,
-                        timeout=settings.HL7_ACK_TIMEOUT_SECONDS,
-                    )
-                ack = client.send_message(item.payload)
-            except MllpError as exc:
-                failed[endpoint] = str(exc)
-                stale = clients.pop(endpoint, None)
-                if stale is not None:
-                    stale.close()
-                results.append((item.claim, Outcome(False, str(exc))))
-                continue
-            answer = ack.raw.decode("utf-8", errors="replace")
-            if ack.control_id and ack.control_id != item.control_id:
-                error = f"the ACK is for message {ack.control_id!r}, not {item.control_id!r}"
-                results.append((item.claim, Outcome(False, error, ack.code, answer)))
-            elif ack.accepted:
-                results.append((item.claim, Outcome(True, "", ack.code, answer)))
-            else:
-                error = f"the RIS answered {ack.code}: {ack.text or 'no reason given'}"
-                results.append((item.claim, Outcome(False, error, ack.code, answer)))
-    finally:
-        for client in clients.values():
-            client.close()
-    return results
-
-
 def deliver_claims(claims: list[Claim]) -> dict[int, str]:
     """Build, send and record the claimed deliveries; returns each row's new status."""
     now = timezone.now()
@@ -367,7 +233,7 @@ def deliver_claims(claims: list[Claim]) -> dict[int, str]:
         except Exception as exc:
             logger.exception("outbound message %s could not be built", claim.id)
             statuses[claim.id] = _record(claim, Outcome(False, f"cannot build: {exc!r}"))
-    results = _send_all(prepared)
+    results = send_all(prepared)
     delivered = [(claim, outcome) for claim, outcome in results if outcome.delivered]
     statuses.update(_record_delivered(delivered))
     for claim, outcome in results:

@@ -10,7 +10,8 @@ import dataclasses
 import datetime as dt
 import zoneinfo
 
-from hl7_interface.codec import Hl7Error, Message, Segment, parse_date, parse_datetime
+from hl7_interface.codec import Hl7Error, Message, Segment
+from hl7_interface.datetimes import parse_date, parse_datetime
 from worklists import nin
 from worklists.models import Modality
 from worklists.services.orders import (

@@ -1,131 +1,40 @@
 """Inbound HL7: store the raw bytes, apply the message, acknowledge after commit.
 
 ``hl7_receive`` is the whole pipeline for one frame and is what the listener calls from a worker
-thread; it never raises for bad content (the answer is an AE/AR ACK and a stored error).
+thread; it never raises for bad content (the answer is an AE/AR ACK and a stored error). The
+senders are looked up in senders.py; a batch's messages are applied by applying.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import ipaddress
 import logging
 import re
-import threading
-import time
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from hl7_interface import mapping
+from hl7_interface.applying import BatchItem, apply_batch
 from hl7_interface.codec import Header, Hl7Error, Message, parse, read_header
-from hl7_interface.models import Charset, SiteHl7Config
+from hl7_interface.models import SiteHl7Config
+from hl7_interface.senders import sites
 from hl7_interface.writer import Identity, build_ack
-from teleradiology.listeners import Network, address_allowed, addresses_required, parse_networks
-from worklists.actors import Actor
+from teleradiology.listeners import addresses_required, parse_networks
 from worklists.models import InboundMessage, Site
 from worklists.services.inbound import (
     InboundAlreadyApplied,
     inbound_applied_many,
-    inbound_mark_applied_many,
-    inbound_mark_duplicate,
     inbound_mark_failed,
     inbound_store,
     inbound_store_and_find_applied,
-)
-from worklists.services.orders import (
-    COLLIDING,
-    OrderAction,
-    OrderConflict,
-    OrderError,
-    OrderInput,
-    OrderLocks,
-    accession_for_study_uid,
-    orders_apply_locked,
-)
-from worklists.services.patients import (
-    ConcurrentCreate,
-    Keyed,
-    PatientError,
-    identifiers_keyed,
-    patient_merge,
-    patient_update,
 )
 
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/hl7-v2"
-
-
-@dataclass(frozen=True, slots=True)
-class SiteEntry:
-    """What the listener needs about a sender, cached so a message costs no site queries."""
-
-    site: Site
-    context: mapping.SiteContext
-    default_charset: str
-    allowed_networks: tuple[Network, ...]
-
-    def allows(self, peer_host: str) -> bool:
-        return address_allowed(peer_host, self.allowed_networks)
-
-
-class SiteDirectory:
-    """Sites by MSH-4, cached for HL7_SITE_CACHE_SECONDS (a changed site is seen that soon)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, SiteEntry | None]] = {}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def get(self, sending_facility: str) -> SiteEntry | None:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._entries.get(sending_facility)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        entry = self._load(sending_facility)
-        with self._lock:
-            self._entries[sending_facility] = (now + settings.HL7_SITE_CACHE_SECONDS, entry)
-        return entry
-
-    @staticmethod
-    def _load(sending_facility: str) -> SiteEntry | None:
-        if not sending_facility:
-            return None
-        site = Site.objects.filter(hl7_sending_facility=sending_facility, is_active=True).first()
-        if site is None:
-            return None
-        config = SiteHl7Config.objects.filter(site=site).first()
-        return SiteEntry(
-            site=site,
-            context=mapping.SiteContext(
-                code=site.code,
-                sending_facility=site.hl7_sending_facility,
-                zone=zoneinfo.ZoneInfo(site.time_zone),
-            ),
-            default_charset=config.default_charset if config else Charset.UTF8,
-            allowed_networks=_allowed_networks(site, config),
-        )
-
-
-sites = SiteDirectory()
-
-
-def _allowed_networks(site: Site, config: SiteHl7Config | None) -> tuple[Network, ...]:
-    try:
-        return parse_networks(config.allowed_source_addresses) if config else ()
-    except ValueError:
-        # Saved past the form's validation: refuse everyone rather than guess.
-        logger.error("HL7 allowed source addresses of site %s are not valid", site.code)
-        return (ipaddress.ip_network("0.0.0.0/32"),)
 
 
 def sites_that_cannot_send() -> list[str]:
@@ -165,23 +74,6 @@ def identity() -> Identity:
 def _peer_host(peer: str) -> str:
     host, _, _port = peer.rpartition(":")
     return (host or peer).strip("[]")
-
-
-# Where an order service's complaint is in the message.
-_FIELD_LOCATIONS = {
-    "accession_number": ("OBR", 18),
-    "patient.identifiers": ("PID", 3),
-    "prior": ("MRG", 1),
-    "study": ("OBR", 0),
-    "study.modality": ("OBR", 24),
-    "study.procedure_text": ("OBR", 4),
-    "study.ordered_at": ("ORC", 9),
-}
-
-
-def _as_hl7_error(exc: OrderError | PatientError) -> Hl7Error:
-    segment, field = _FIELD_LOCATIONS.get(exc.field, ("", 0))
-    return Hl7Error(str(exc), segment=segment, field=field, error_code="207")
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +127,7 @@ def hl7_receive_batch(frames: Sequence[tuple[bytes, str]]) -> list[Received]:
     return _process_batch(items, originals=originals)
 
 
-def _kept_bytes(item: _Item) -> bytes:
+def _kept_bytes(item: BatchItem) -> bytes:
     """What is stored of a frame: all of it from a known sender; from an unknown one (no site,
     not the site's address, no readable header) its head only, so a stranger cannot fill the
     database."""
@@ -244,30 +136,14 @@ def _kept_bytes(item: _Item) -> bytes:
     return item.raw[: settings.HL7_UNKNOWN_SENDER_KEEP_BYTES]
 
 
-@dataclass(slots=True)
-class _Item:
-    """One message on its way through a batch."""
-
-    raw: bytes
-    peer: str
-    header: Header | None
-    entry: SiteEntry | None
-    error: Hl7Error | None = None
-    inbound_id: int = 0
-    command: mapping.Command | None = None
-    duplicate_of: int | None = None  # applied before this batch
-    batch_duplicate_of: int | None = None  # applied earlier in this batch's transaction
-    text: str = ""  # the AA's text
-
-
-def _read(raw: bytes, peer: str) -> _Item:
+def _read(raw: bytes, peer: str) -> BatchItem:
     """The header, the sender's site, and whether the sender may send at all."""
     try:
         header = read_header(raw)
     except Hl7Error as exc:
-        return _Item(raw=raw, peer=peer, header=None, entry=None, error=exc)
+        return BatchItem(raw=raw, peer=peer, header=None, entry=None, error=exc)
     entry = sites.get(header.sending_facility)
-    item = _Item(raw=raw, peer=peer, header=header, entry=entry)
+    item = BatchItem(raw=raw, peer=peer, header=header, entry=entry)
     if entry is None:
         item.error = Hl7Error(
             "unknown sending facility: no active site has this HL7 sending facility",
@@ -332,7 +208,7 @@ def _answer(
     return Received(ack=ack, ack_code=code, inbound_id=inbound_id)
 
 
-def _repeat_keys(items: list[_Item]) -> list[tuple[int, str]]:
+def _repeat_keys(items: list[BatchItem]) -> list[tuple[int, str]]:
     """(site id, message id) of the messages that could repeat an applied one."""
     return [
         (item.entry.site.id, item.header.control_id)
@@ -342,7 +218,7 @@ def _repeat_keys(items: list[_Item]) -> list[tuple[int, str]]:
 
 
 def _process_batch(
-    items: list[_Item], *, originals: dict[tuple[int, str], int] | None = None
+    items: list[BatchItem], *, originals: dict[tuple[int, str], int] | None = None
 ) -> list[Received]:
     """Apply the stored ``items`` (repeats found, content parsed, one transaction) and answer.
     ``originals``: the applied messages they repeat, if already looked up."""
@@ -364,7 +240,7 @@ def _process_batch(
             _check_study_uids(item.command, message)
         except Hl7Error as exc:
             item.error = exc
-    _apply_batch(items)
+    apply_batch(items)
     return [_answer_item(item) for item in items]
 
 
@@ -389,162 +265,7 @@ def _check_study_uids(command: mapping.Command, message: Message) -> None:
             )
 
 
-class _TakeOut(Exception):
-    """A message of the batch failed: roll the transaction back, run the others again."""
-
-
-_RETRIED_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
-
-
-def _apply_batch(items: list[_Item]) -> None:
-    collisions = 0
-    conflicts = 0
-    while True:
-        current: _Item | None = None
-        try:
-            with transaction.atomic():
-                todo = [i for i in items if i.command is not None and i.error is None]
-                todo = [i for i in todo if not i.text and i.duplicate_of is None]
-                locks = OrderLocks.lock(
-                    accessions=(key for item in todo for key in _accession_keys(item)),
-                    identifiers=(key for item in todo for key in _identifier_keys(item)),
-                )
-                applied: dict[tuple[int, str], int] = {}
-                marks: list[tuple[int, int | None]] = []
-                for item in items:
-                    item.batch_duplicate_of = None
-                for item in todo:
-                    assert item.entry is not None
-                    assert item.header is not None
-                    key = (item.entry.site.id, item.header.control_id)
-                    if item.header.control_id and key in applied:
-                        item.batch_duplicate_of = applied[key]
-                        continue
-                    current = item
-                    marks.append((item.inbound_id, _apply_one(item, locks)))
-                    current = None
-                    if item.header.control_id:
-                        applied[key] = item.inbound_id
-                # Marked applied in the same commit (a compare-and-set: a message recovery or
-                # a reprocess applied meanwhile is taken out and the batch run again). The
-                # check for repeats made before this transaction may be stale: a copy of the
-                # same message (the sender timed out and sent it again) may have been in its
-                # own applying transaction then. The marking asks again, after every lock the
-                # messages needed is held, so two copies are never both applied.
-                missed = inbound_mark_applied_many(marks, unless_repeat=True)
-                if missed:
-                    _take_out_applied_meanwhile(todo, missed)
-                    raise _TakeOut
-                _mark_outcomes(items)
-            return
-        except _TakeOut:
-            continue
-        except ConcurrentCreate:
-            # A concurrent transaction created the same patient or accession an instant ago:
-            # run the batch again (it now finds the row); the third time, that message fails.
-            collisions += 1
-            if collisions >= 3 and current is not None:
-                current.error = _as_hl7_error(OrderConflict(COLLIDING))
-                collisions = 0
-        except OperationalError as exc:
-            # A deadlock with another listener process: both roll back, one wins, run again.
-            if getattr(exc.__cause__, "sqlstate", None) not in _RETRIED_SQLSTATES:
-                raise
-            conflicts += 1
-            if conflicts >= 5:
-                raise
-
-
-def _accession_keys(item: _Item) -> set[tuple[int, str]]:
-    """(site id, accession number) of the studies an item's orders may apply to."""
-    if item.entry is None or not isinstance(item.command, mapping.OrdersCommand):
-        return set()
-    return {
-        (item.entry.site.id, accession)
-        for order in item.command.orders
-        for accession in _accessions(order)
-    }
-
-
-def _identifier_keys(item: _Item) -> set[Keyed]:
-    """The identifiers the patients of an item's orders are named by, for the orders that
-    resolve their patient (a cancel does not); none for an identifier the site may not send:
-    the order's own resolution says why."""
-    if item.entry is None or not isinstance(item.command, mapping.OrdersCommand):
-        return set()
-    keys: set[Keyed] = set()
-    for order in item.command.orders:
-        if order.patient is not None and order.action is not OrderAction.CANCEL:
-            with contextlib.suppress(PatientError):
-                keys |= identifiers_keyed(item.entry.site, order.patient.identifiers)
-    return keys
-
-
-def _accessions(order: OrderInput) -> tuple[str, ...]:
-    """The accession numbers whose studies an order may apply to: its own, and the one a study
-    made from images without an accession has (derived from the order's StudyInstanceUID),
-    locked with the batch's studies."""
-    uid = order.study.study_instance_uid if order.study is not None else None
-    if uid and order.action is not OrderAction.CANCEL:
-        return (order.accession_number, accession_for_study_uid(uid))
-    return (order.accession_number,)
-
-
-def _take_out_applied_meanwhile(todo: list[_Item], missed: set[int]) -> None:
-    """The messages that could not be marked applied, answered when the batch runs again: a
-    duplicate of the copy applied meanwhile, or "already applied" (this very row, by a
-    recovery or a reprocess)."""
-    originals = inbound_applied_many(
-        [
-            (item.entry.site.id, item.header.control_id)
-            for item in todo
-            if item.inbound_id in missed and item.entry is not None and item.header is not None
-        ]
-    )
-    for item in todo:
-        if item.inbound_id not in missed:
-            continue
-        assert item.entry is not None
-        assert item.header is not None
-        original = originals.get((item.entry.site.id, item.header.control_id))
-        if original is not None and original != item.inbound_id:
-            item.duplicate_of = original
-        else:
-            item.text = "already applied"
-
-
-def _apply_one(item: _Item, locks: OrderLocks) -> int | None:
-    """Apply one message of the batch (its study id, if any); a failure is recorded on it and
-    ends the attempt."""
-    assert item.command is not None
-    assert item.entry is not None
-    try:
-        return _apply(item.command, entry=item.entry, locks=locks)
-    except (ConcurrentCreate, OperationalError):
-        raise
-    except Hl7Error as exc:
-        item.error = exc
-    except (OrderError, PatientError) as exc:
-        item.error = _as_hl7_error(exc)
-    except Exception as exc:
-        # Our fault, not the sender's: kept with the error for reprocessing after a fix.
-        logger.exception("HL7 message %s could not be applied", item.inbound_id)
-        item.error = Hl7Error(f"internal error: {exc!r}", error_code="207")
-    raise _TakeOut
-
-
-def _mark_outcomes(items: list[_Item]) -> None:
-    """Errors and repeats are stored with the applied messages (the same commit)."""
-    for item in items:
-        if item.error is not None:
-            inbound_mark_failed(inbound_id=item.inbound_id, error=item.error.describe())
-        elif item.duplicate_of is not None or item.batch_duplicate_of is not None:
-            original = item.duplicate_of or item.batch_duplicate_of
-            assert original is not None
-            inbound_mark_duplicate(inbound_id=item.inbound_id, original_id=original)
-
-
-def _answer_item(item: _Item) -> Received:
+def _answer_item(item: BatchItem) -> Received:
     if item.error is not None:
         return _answer(item.header, error=item.error, inbound_id=item.inbound_id)
     original = item.duplicate_of or item.batch_duplicate_of
@@ -555,23 +276,6 @@ def _answer_item(item: _Item) -> Received:
             inbound_id=item.inbound_id,
         )
     return _answer(item.header, text=item.text, inbound_id=item.inbound_id)
-
-
-def _apply(command: mapping.Command, *, entry: SiteEntry, locks: OrderLocks) -> int | None:
-    """Apply inside the caller's transaction, which marks the message applied; the study id."""
-    site = entry.site
-    actor = Actor.for_site(site.code)
-    if isinstance(command, mapping.OrdersCommand):
-        results = orders_apply_locked(site=site, orders=command.orders, actor=actor, locks=locks)
-        return results[0].study.id if results else None
-    # Updates and merges may move identifiers between patients: the batch's snapshot of them
-    # no longer holds.
-    locks.identifiers.forget()
-    if isinstance(command, mapping.PatientUpdateCommand):
-        patient_update(site_id=site.id, patient=command.patient)
-    else:
-        patient_merge(site_id=site.id, surviving=command.patient, prior=command.prior, actor=actor)
-    return None
 
 
 def hl7_reprocess(*, inbound_id: int) -> Received:
@@ -600,7 +304,7 @@ def hl7_reprocess(*, inbound_id: int) -> Received:
         return _answer(header, error=error, inbound_id=inbound_id)
     if inbound.site_id is None:
         InboundMessage.objects.filter(id=inbound_id).update(site_id=entry.site.id)
-    item = _Item(raw=raw, peer=inbound.peer, header=header, entry=entry, inbound_id=inbound_id)
+    item = BatchItem(raw=raw, peer=inbound.peer, header=header, entry=entry, inbound_id=inbound_id)
     return _process_batch([item])[0]
 
 

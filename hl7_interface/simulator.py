@@ -12,7 +12,8 @@ import threading
 import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 
-from hl7_interface.codec import Frame, FrameDecoder, Hl7Error, frame, parse, read_header
+from hl7_interface.codec import Hl7Error, parse, read_header
+from hl7_interface.mllp import Frame, FrameDecoder, frame
 from hl7_interface.writer import components, escape, new_control_id, segment
 from worklists import nin
 

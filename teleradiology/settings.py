@@ -290,6 +290,9 @@ ROUTING_SCOPE_CACHE_SECONDS = env.float("ROUTING_SCOPE_CACHE_SECONDS", default=3
 # Imported shifts: local times without a zone are in this zone; longer shifts are refused as typos.
 ROUTING_SHIFT_TIME_ZONE = env.str("ROUTING_SHIFT_TIME_ZONE", default="Europe/Oslo")
 ROUTING_MAX_SHIFT_HOURS = env.int("ROUTING_MAX_SHIFT_HOURS", default=26)
+# Recurring shifts (iCalendar RRULE/RDATE) are imported as one shift per occurrence from the
+# import on, this many days ahead (an open-ended roster has no last one); import again to extend.
+ROUTING_SHIFT_RECURRENCE_DAYS = env.int("ROUTING_SHIFT_RECURRENCE_DAYS", default=92)
 # Escalation tiers, by the share of a study's turnaround used with nobody reading it:
 # backup readers, then every competent reader on shift, then a coordinator alert.
 ROUTING_ESCALATE_BACKUP_AT = env.float("ROUTING_ESCALATE_BACKUP_AT", default=0.5)

@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 
 from hl7_interface import services
-from hl7_interface.listener import WorkerPool, running_listener
+from hl7_interface.listener import running_listener
 from hl7_interface.simulator import adt_a40, orm_o01
+from hl7_interface.workers import WorkerPool
 from tests import factories
 from tests.hl7_support import ack_of, hl7_site, send, spec
 from worklists.models import InboundMessage, Patient, PatientIdentifier, Study, StudyEvent

@@ -18,8 +18,8 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from hl7_interface.client import MllpClient, MllpError
-from hl7_interface.codec import frame
 from hl7_interface.delivery import outbox_drain
+from hl7_interface.mllp import frame
 from hl7_interface.models import SiteHl7Config
 from hl7_interface.outbox import ReportDelivery, ReportSection, outbox_enqueue_report
 from hl7_interface.simulator import OrderSpec, orm_o01

@@ -11,14 +11,9 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from hl7_interface.claims import retry_delay
 from hl7_interface.codec import parse
-from hl7_interface.delivery import (
-    DEAD_LETTER_ALERT,
-    NotResendable,
-    outbox_drain,
-    outbox_resend,
-    retry_delay,
-)
+from hl7_interface.delivery import DEAD_LETTER_ALERT, NotResendable, outbox_drain, outbox_resend
 from hl7_interface.models import OutboundMessage, SiteHl7Config
 from hl7_interface.outbox import (
     CriticalCommunication,
@@ -391,7 +386,7 @@ def test_concurrent_drains_deliver_each_row_exactly_once(ris, hl7_site):
 
 
 def test_a_claimed_batch_is_leased_long_enough_for_every_row_to_wait_its_ack(hl7_site, settings):
-    from hl7_interface.delivery import outbox_claim
+    from hl7_interface.claims import outbox_claim
 
     settings.HL7_CONNECT_TIMEOUT_SECONDS = 5
     settings.HL7_ACK_TIMEOUT_SECONDS = 10

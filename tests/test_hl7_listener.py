@@ -19,8 +19,9 @@ from django.db import connection, connections, transaction
 
 from hl7_interface import services
 from hl7_interface.client import MllpClient, MllpError
-from hl7_interface.codec import frame, read_header
+from hl7_interface.codec import read_header
 from hl7_interface.listener import running_listener
+from hl7_interface.mllp import frame
 from hl7_interface.models import SiteHl7Config
 from hl7_interface.simulator import PROCEDURES, omi_o23, orm_o01
 from tests import factories

@@ -199,3 +199,132 @@ def test_the_admin_imports_an_uploaded_schedule_and_lists_errors(rad01, client, 
     assert response.status_code == 302
     assert Shift.objects.count() == 2
     assert client.get(reverse("admin:worklists_shift_changelist")).status_code == 200
+
+
+# --- Recurring events ----------------------------------------------------------------------------
+
+# A weekly Saturday night shift, 22:00-08:00 Oslo time, from 14 March 2026, open-ended; not on
+# 21 March (EXDATE); also on Thursday 2 April (RDATE, Easter). The nights into the last Sundays
+# of March and October span the DST changes (02:00 -> 03:00 and 03:00 -> 02:00).
+ROSTER = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Test//Vaktplan//NO
+BEGIN:VEVENT
+UID:weekly-night@vaktplan
+DTSTART;TZID=Europe/Oslo:20260314T220000
+DTEND;TZID=Europe/Oslo:20260315T080000
+RRULE:FREQ=WEEKLY
+EXDATE;TZID=Europe/Oslo:20260321T220000
+RDATE;TZID=Europe/Oslo:20260402T220000
+SUMMARY:Nattvakt
+X-TELERAD-RADIOLOGIST:rad01
+X-TELERAD-WORKLISTS:neuro
+END:VEVENT
+END:VCALENDAR
+"""
+BEFORE_THE_ROSTER = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+
+
+def _import_roster(text: str = ROSTER, *, now: dt.datetime = BEFORE_THE_ROSTER):
+    return shifts_import(content=text.replace("\n", "\r\n").encode(), filename="rota.ics", now=now)
+
+
+def _local_starts() -> list[dt.datetime]:
+    return [s.starts_at.astimezone(OSLO) for s in Shift.objects.order_by("starts_at")]
+
+
+def test_a_weekly_night_shift_is_one_shift_per_occurrence_at_22_local_across_both_dst_changes(
+    rad01, neuro, settings
+):
+    settings.ROUTING_SHIFT_RECURRENCE_DAYS = 240  # to 5 November 2026
+
+    result = _import_roster()
+
+    saturdays = [dt.date(2026, 3, 14) + dt.timedelta(weeks=n) for n in range(34)]  # to 31 Oct
+    expected = sorted({*saturdays, dt.date(2026, 4, 2)} - {dt.date(2026, 3, 21)})
+    assert result.created == len(expected) == 34
+    shifts = list(Shift.objects.order_by("starts_at"))
+    assert [s.starts_at.astimezone(OSLO).date() for s in shifts] == expected
+    for shift in shifts:
+        assert shift.starts_at.astimezone(OSLO).time() == dt.time(22, 0)
+        assert shift.ends_at.astimezone(OSLO).time() == dt.time(8, 0)
+        assert list(shift.worklists.all()) == [neuro]
+    by_day = {s.starts_at.astimezone(OSLO).date(): s for s in shifts}
+    # The wall clock stays; the UTC instant moves with the offset.
+    assert by_day[dt.date(2026, 3, 14)].starts_at == dt.datetime(2026, 3, 14, 21, tzinfo=dt.UTC)
+    assert by_day[dt.date(2026, 4, 4)].starts_at == dt.datetime(2026, 4, 4, 20, tzinfo=dt.UTC)
+    assert by_day[dt.date(2026, 10, 31)].starts_at == dt.datetime(2026, 10, 31, 21, tzinfo=dt.UTC)
+    # The nights of the changes: 9 hours in spring, 11 in autumn, 10 on every other.
+    hours = {day: (s.ends_at - s.starts_at) / dt.timedelta(hours=1) for day, s in by_day.items()}
+    assert hours.pop(dt.date(2026, 3, 28)) == 9
+    assert hours.pop(dt.date(2026, 10, 24)) == 11
+    assert set(hours.values()) == {10}
+    assert by_day[dt.date(2026, 3, 28)].external_id == "weekly-night@vaktplan/20260328T210000Z"
+
+
+def test_occurrences_are_imported_from_the_import_on_for_the_horizon_only(rad01, settings):
+    settings.ROUTING_SHIFT_RECURRENCE_DAYS = 14
+    # 03:00 on Sunday 29 March, Oslo: the night shift that began at 22:00 is under way.
+    now = dt.datetime(2026, 3, 29, 3, 0, tzinfo=OSLO)
+
+    _import_roster(now=now)
+
+    assert [d.date() for d in _local_starts()] == [
+        dt.date(2026, 3, 28),  # under way at the import
+        dt.date(2026, 4, 2),
+        dt.date(2026, 4, 4),
+        dt.date(2026, 4, 11),  # the 18th starts after the horizon
+    ]
+
+
+def test_importing_the_roster_again_updates_and_an_added_exdate_removes_that_night(rad01, settings):
+    settings.ROUTING_SHIFT_RECURRENCE_DAYS = 30  # to 9 April: 14 and 28 March, 2 and 4 April
+    first = _import_roster()
+    again = _import_roster()
+
+    assert (first.created, first.updated, first.removed) == (4, 0, 0)
+    assert (again.created, again.updated, again.removed) == (0, 4, 0)
+    assert Shift.objects.count() == 4
+
+    Shift.objects.filter(starts_at__date=dt.date(2026, 3, 14)).update(started_at=BEFORE_THE_ROSTER)
+    holiday = ROSTER.replace(
+        "EXDATE;TZID=Europe/Oslo:20260321T220000",
+        "EXDATE;TZID=Europe/Oslo:20260321T220000,20260404T220000,20260314T220000",
+    )
+    changed = _import_roster(holiday)
+
+    assert (changed.created, changed.updated, changed.removed) == (0, 2, 1)
+    assert [d.date() for d in _local_starts()] == [
+        dt.date(2026, 3, 14),  # started: kept, whatever the file says now
+        dt.date(2026, 3, 28),
+        dt.date(2026, 4, 2),
+    ]
+
+
+def test_a_moved_occurrence_is_the_same_shift_at_its_new_time(rad01, settings):
+    settings.ROUTING_SHIFT_RECURRENCE_DAYS = 30
+    _import_roster()
+    moved = ROSTER.replace(
+        "END:VEVENT\nEND:VCALENDAR",
+        "END:VEVENT\nBEGIN:VEVENT\nUID:weekly-night@vaktplan\n"
+        "RECURRENCE-ID;TZID=Europe/Oslo:20260328T220000\n"
+        "DTSTART;TZID=Europe/Oslo:20260328T230000\nDTEND;TZID=Europe/Oslo:20260329T080000\n"
+        "X-TELERAD-RADIOLOGIST:rad01\nEND:VEVENT\nEND:VCALENDAR",
+    )
+
+    result = _import_roster(moved)
+
+    assert (result.created, result.updated, result.removed) == (0, 4, 0)
+    night = Shift.objects.get(external_id="weekly-night@vaktplan/20260328T210000Z")
+    assert night.starts_at.astimezone(OSLO) == dt.datetime(2026, 3, 28, 23, 0, tzinfo=OSLO)
+
+
+def test_a_recurrence_that_cannot_be_read_or_an_occurrence_for_nobody_imports_nothing(rad01):
+    with pytest.raises(ShiftImportError, match="recurrence"):
+        _import_roster(ROSTER.replace("RRULE:FREQ=WEEKLY", "RRULE:FREQ=SOMETIMES"))
+    with pytest.raises(ShiftImportError) as caught:
+        _import_roster(ROSTER.replace("X-TELERAD-RADIOLOGIST:rad01", "X-TELERAD-RADIOLOGIST:x"))
+    assert caught.value.errors[0].startswith(
+        "event weekly-night@vaktplan occurrence 20260314T210000Z: unknown radiologist 'x'"
+    )
+    assert Shift.objects.count() == 0

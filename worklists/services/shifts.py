@@ -4,6 +4,15 @@ Local times without a zone are in ROUTING_SHIFT_TIME_ZONE (Europe/Oslo by defaul
 on the local wall clock: a night shift 22:00-08:00 ends at 08:00 local time the next morning, 9 or
 11 hours later across a DST change. Every row is checked before anything is written; one bad row
 and nothing is imported, and each error names its line (CSV) or event UID (ics).
+
+A recurring event (RRULE and RDATE, less EXDATE, with its moved occurrences) is expanded by
+recurring-ical-events into one shift per occurrence, from the import on (the one under way then
+included) to ROUTING_SHIFT_RECURRENCE_DAYS ahead: an open-ended roster has no last occurrence, and
+occurrences already over are history, not schedule. An occurrence keeps its wall-clock time in
+its zone (a weekly 22:00 start is 22:00 on both sides of a DST change; its UTC instant moves).
+Each is keyed by UID and RECURRENCE-ID, so importing the file again updates the occurrences
+imported before, adds those that came into the horizon, and removes the ones not yet started
+that the file no longer has (an EXDATE added for a holiday).
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+import icalendar
+import recurring_ical_events
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -54,6 +65,23 @@ class ShiftRow:
 class ImportResult:
     created: int
     updated: int
+    removed: int = 0  # occurrences of recurring events the file no longer has
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """Where recurring events are expanded: from ``starts`` (the import) to ``ends``."""
+
+    starts: dt.datetime
+    ends: dt.datetime
+
+
+@dataclass
+class Series:
+    """A recurring event: its occurrences' shifts are replaced as a whole within the horizon."""
+
+    uid: str
+    external_ids: set[tuple[int, str]] = field(default_factory=set)  # (radiologist, id)
 
 
 class _Lookups:
@@ -164,62 +192,118 @@ def _aware(value: object, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
     return None  # a date: all-day events are not shifts
 
 
-def _parse_ics(data: bytes, lookups: _Lookups) -> tuple[list[ShiftRow], list[str]]:
-    import icalendar
-
+def _parse_ics(
+    data: bytes, lookups: _Lookups, horizon: Horizon
+) -> tuple[list[ShiftRow], list[Series], list[str]]:
     zone = zoneinfo.ZoneInfo(settings.ROUTING_SHIFT_TIME_ZONE)
     try:
         calendar = icalendar.Calendar.from_ical(data)
     except ValueError as exc:
-        return [], [f"not an iCalendar file: {exc}"]
+        return [], [], [f"not an iCalendar file: {exc}"]
     rows: list[ShiftRow] = []
     errors: list[str] = []
-    for number, event in enumerate(calendar.walk("VEVENT"), start=1):
+    events = calendar.walk("VEVENT")
+    recurring = {
+        str(event.get("UID", "")).strip()
+        for event in events
+        if ("RRULE" in event or "RDATE" in event) and str(event.get("UID", "")).strip()
+    }
+    for number, event in enumerate(events, start=1):
         uid = str(event.get("UID", "")).strip()
-        where = f"event {uid}" if uid else f"event #{number}"
-        row_errors: list[str] = []
-        who = str(event.get("X-TELERAD-RADIOLOGIST", "")).strip()
-        if not who and (attendee := event.get("ATTENDEE")):
-            who = str(attendee).removeprefix("mailto:").removeprefix("MAILTO:")
-        rid = lookups.radiologists.get(who.lower()) or lookups.radiologists.get(who)
-        if rid is None:
-            row_errors.append(f"unknown radiologist {who!r} (X-TELERAD-RADIOLOGIST or ATTENDEE)")
-        try:
-            starts_at = _aware(event.decoded("DTSTART"), zone)
-            ends_at = _aware(event.decoded("DTEND"), zone) if "DTEND" in event else None
-        except (KeyError, ValueError) as exc:
-            row_errors.append(f"DTSTART and DTEND must be date-times ({exc})")
-            starts_at = ends_at = None
-        if starts_at is None or ends_at is None:
-            row_errors.append("DTSTART and DTEND must be date-times (not all-day)")
-        role = _role(str(event.get("X-TELERAD-ROLE", "")), row_errors)
-        worklists = lookups.codes(
-            str(event.get("X-TELERAD-WORKLISTS", "")), lookups.worklists, "worklist", row_errors
-        )
-        sites = lookups.codes(
-            str(event.get("X-TELERAD-SITES", "")), lookups.sites, "site", row_errors
-        )
-        target = _target(str(event.get("X-TELERAD-TARGET-WORK-UNITS", "")), row_errors)
-        if row_errors:
-            errors += [f"{where}: {e}" for e in row_errors]
+        if uid in recurring:
+            continue  # expanded below, with its moved occurrences (same UID, RECURRENCE-ID)
+        if "RRULE" in event or "RDATE" in event:
+            errors.append(f"event #{number}: a recurring event needs a UID")
             continue
-        assert rid is not None
-        assert starts_at is not None
-        assert ends_at is not None
-        rows.append(
-            ShiftRow(
-                where=where,
-                radiologist_id=rid,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                role=role,
-                worklist_ids=worklists,
-                site_ids=sites,
-                target_work_units=target,
-                external_id=uid,
-            )
+        where = f"event {uid}" if uid else f"event #{number}"
+        row, row_errors = _event_row(
+            event, where=where, external_id=uid, lookups=lookups, zone=zone
         )
-    return rows, errors
+        errors += row_errors
+        if row is not None:
+            rows.append(row)
+    series = {uid: Series(uid) for uid in sorted(recurring)}
+    if series:
+        try:
+            occurrences = recurring_ical_events.of(calendar).between(horizon.starts, horizon.ends)
+        except (recurring_ical_events.InvalidCalendar, ValueError) as exc:
+            return [], [], [f"the recurrence of an event cannot be read: {exc}"]
+        for occurrence in occurrences:
+            uid = str(occurrence.get("UID", "")).strip()
+            if uid not in series:
+                continue
+            key = _recurrence_key(occurrence, zone)
+            where = f"event {uid} occurrence {key}"
+            row, row_errors = _event_row(
+                occurrence, where=where, external_id=f"{uid}/{key}", lookups=lookups, zone=zone
+            )
+            errors += row_errors
+            if row is not None:
+                rows.append(row)
+                series[uid].external_ids.add((row.radiologist_id, row.external_id))
+    return rows, list(series.values()), errors
+
+
+def _recurrence_key(occurrence: icalendar.cal.Component, zone: zoneinfo.ZoneInfo) -> str:
+    """Which occurrence this is, whatever it was moved to: its RECURRENCE-ID, in UTC."""
+    value = occurrence.decoded("RECURRENCE-ID", None) or occurrence.decoded("DTSTART")
+    moment = _aware(value, zone)
+    if moment is None:  # an all-day occurrence: refused by _event_row, named by its date
+        return str(value).replace("-", "")
+    return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _event_row(
+    event: icalendar.cal.Component,
+    *,
+    where: str,
+    external_id: str,
+    lookups: _Lookups,
+    zone: zoneinfo.ZoneInfo,
+) -> tuple[ShiftRow | None, list[str]]:
+    """One event (or one occurrence of a recurring one) as a shift, or what is wrong with it."""
+    row_errors: list[str] = []
+    who = str(event.get("X-TELERAD-RADIOLOGIST", "")).strip()
+    if not who and (attendee := event.get("ATTENDEE")):
+        who = str(attendee).removeprefix("mailto:").removeprefix("MAILTO:")
+    rid = lookups.radiologists.get(who.lower()) or lookups.radiologists.get(who)
+    if rid is None:
+        row_errors.append(f"unknown radiologist {who!r} (X-TELERAD-RADIOLOGIST or ATTENDEE)")
+    try:
+        starts_at = _aware(event.decoded("DTSTART"), zone)
+        ends_at = _aware(event.decoded("DTEND"), zone) if "DTEND" in event else None
+    except (KeyError, ValueError) as exc:
+        row_errors.append(f"DTSTART and DTEND must be date-times ({exc})")
+        starts_at = ends_at = None
+    if starts_at is None or ends_at is None:
+        row_errors.append("DTSTART and DTEND must be date-times (not all-day)")
+    role = _role(str(event.get("X-TELERAD-ROLE", "")), row_errors)
+    worklists = lookups.codes(
+        str(event.get("X-TELERAD-WORKLISTS", "")), lookups.worklists, "worklist", row_errors
+    )
+    sites = lookups.codes(str(event.get("X-TELERAD-SITES", "")), lookups.sites, "site", row_errors)
+    target = _target(str(event.get("X-TELERAD-TARGET-WORK-UNITS", "")), row_errors)
+    if len(external_id) > (Shift._meta.get_field("external_id").max_length or len(external_id)):
+        row_errors.append("the UID is too long to keep")
+    if row_errors:
+        return None, [f"{where}: {e}" for e in row_errors]
+    assert rid is not None
+    assert starts_at is not None
+    assert ends_at is not None
+    return (
+        ShiftRow(
+            where=where,
+            radiologist_id=rid,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            role=role,
+            worklist_ids=worklists,
+            site_ids=sites,
+            target_work_units=target,
+            external_id=external_id,
+        ),
+        [],
+    )
 
 
 def _check(rows: Iterable[ShiftRow]) -> list[str]:
@@ -240,13 +324,20 @@ def _check(rows: Iterable[ShiftRow]) -> list[str]:
 
 
 @transaction.atomic
-def shifts_import(*, content: bytes, filename: str) -> ImportResult:
+def shifts_import(*, content: bytes, filename: str, now: dt.datetime | None = None) -> ImportResult:
     """Import a schedule (.ics or .csv): every row checked first, then all written, or none.
 
-    A row with an external id (the ics UID) updates the shift imported before with that id."""
+    A row with an external id (the ics UID; UID/RECURRENCE-ID for an occurrence of a recurring
+    event) updates the shift imported before with that id. ``now``: when the import happens, the
+    start of the horizon recurring events are expanded in."""
+    now = now or timezone.now()
+    horizon = Horizon(
+        starts=now, ends=now + dt.timedelta(days=settings.ROUTING_SHIFT_RECURRENCE_DAYS)
+    )
     lookups = _Lookups()
+    series: list[Series] = []
     if filename.lower().endswith((".ics", ".ical", ".ifb")):
-        rows, errors = _parse_ics(content, lookups)
+        rows, series, errors = _parse_ics(content, lookups, horizon)
     elif filename.lower().endswith(".csv"):
         try:
             text = content.decode("utf-8-sig")
@@ -280,7 +371,26 @@ def shifts_import(*, content: bytes, filename: str) -> ImportResult:
         shift.sites.set(row.site_ids)
         created += was_created
         updated += not was_created
-    return ImportResult(created=created, updated=updated)
+    removed = sum(_remove_withdrawn(s, horizon) for s in series)
+    return ImportResult(created=created, updated=updated, removed=removed)
+
+
+def _remove_withdrawn(series: Series, horizon: Horizon) -> int:
+    """Occurrences of ``series`` imported before that the file no longer has in the horizon (an
+    EXDATE added, the rule changed, another reader named): removed if they have not started."""
+    candidates = Shift.objects.filter(
+        external_id__startswith=f"{series.uid}/",
+        started_at__isnull=True,
+        starts_at__gte=horizon.starts,
+        starts_at__lt=horizon.ends,
+    ).values_list("id", "radiologist_id", "external_id")
+    withdrawn = [
+        shift_id
+        for shift_id, radiologist_id, external_id in candidates
+        if (radiologist_id, external_id) not in series.external_ids
+    ]
+    _total, by_model = Shift.objects.filter(id__in=withdrawn).delete()
+    return by_model.get(Shift._meta.label, 0)
 
 
 def _previous_deficit(shift: Shift) -> Decimal:

@@ -32,5 +32,6 @@ class Command(BaseCommand):
                 f"{len(exc.errors)} error(s) in {path.name}; nothing imported"
             ) from exc
         self.stdout.write(
-            f"{result.created} shift(s) created, {result.updated} updated from {path.name}"
+            f"{result.created} shift(s) created, {result.updated} updated, {result.removed} "
+            f"removed from {path.name}"
         )
