@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import functools
 import io
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+import icalendar
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from worklists import coverage
 from worklists.models import Assignment, Radiologist, Shift, Site, Subspecialty
+from worklists.services.pushes import fill_queue_after_commit
 
 CSV_COLUMNS = ("radiologist", "date", "starts", "ends")
 CSV_OPTIONAL = ("role", "worklists", "sites", "target_work_units", "external_id")
@@ -165,8 +166,6 @@ def _aware(value: object, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
 
 
 def _parse_ics(data: bytes, lookups: _Lookups) -> tuple[list[ShiftRow], list[str]]:
-    import icalendar
-
     zone = zoneinfo.ZoneInfo(settings.ROUTING_SHIFT_TIME_ZONE)
     try:
         calendar = icalendar.Calendar.from_ical(data)
@@ -306,8 +305,6 @@ def _previous_deficit(shift: Shift) -> Decimal:
 def shifts_start(*, now: dt.datetime | None = None) -> list[int]:
     """Notice shifts that have begun: carry the last shift's deficit over and fill the reader's
     queue (push). Compare-and-set on started_at: each shift starts once."""
-    from worklists.tasks import reader_fill_queue_task
-
     now = now or timezone.now()
     started: list[int] = []
     for shift in Shift.objects.filter(started_at__isnull=True, starts_at__lte=now, ends_at__gt=now):
@@ -317,13 +314,6 @@ def shifts_start(*, now: dt.datetime | None = None) -> list[int]:
                 started_at=now, carried_deficit_work_units=deficit
             ):
                 continue
-            transaction.on_commit(
-                functools.partial(
-                    reader_fill_queue_task.delay,
-                    radiologist_id=shift.radiologist_id,
-                    trigger="shift.start",
-                ),
-                robust=True,
-            )
+            fill_queue_after_commit(shift.radiologist_id, trigger="shift.start")
         started.append(shift.id)
     return started
