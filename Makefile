@@ -29,6 +29,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports  # the app boundaries (pyproject.toml); also a test: tests/test_import_boundaries.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .
