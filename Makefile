@@ -39,7 +39,7 @@ test: lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 bench: install
 	$(PY) benchmarks/run.py
