@@ -476,8 +476,8 @@ def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignme
 
 def _after_leaving_hands(*, study_id: int | None, radiologist_id: int) -> None:
     """Push after a study leaves a reader's hands: route it on (if back in the pool), then
-    refill the reader's queue. After commit, through Celery (not robust, as before: a broker
-    failure is the request's error)."""
+    refill the reader's queue. After commit, through Celery; unlike the other pushes not
+    robust, so a broker failure is the request's error."""
     if study_id is not None:
         route_after_commit(
             study_id, trigger="study.released", exclude_radiologist_id=radiologist_id, robust=False
