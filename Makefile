@@ -29,6 +29,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports  # the app boundaries (pyproject.toml); also a test: tests/test_import_boundaries.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -38,7 +39,7 @@ test: lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 bench: install
 	$(PY) benchmarks/run.py

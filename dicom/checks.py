@@ -8,16 +8,14 @@ from typing import Any
 from django.apps import AppConfig
 from django.core import checks
 
-from teleradiology.listeners import unsendable_site_warnings
+from dicom.models import DicomSiteSettings
+from teleradiology.listeners import addresses_required, parse_networks, unsendable_site_warnings
+from worklists.models import Site
 
 
 def sites_that_cannot_send() -> list[str]:
     """Active sites with a calling AE title whose associations would all be refused because no
     source address is configured for them (outside the embedded demo)."""
-    from dicom.models import DicomSiteSettings
-    from teleradiology.listeners import addresses_required, parse_networks
-    from worklists.models import Site
-
     if not addresses_required():
         return []
     active = Site.objects.filter(is_active=True).exclude(dicom_ae_title="")

@@ -1,4 +1,5 @@
-"""The outbox in the admin: what is owed to each RIS, dead letters first, with a re-send action.
+"""The outbox in the admin: what is owed to each RIS, dead letters first, with a re-send action;
+and the core's inbound messages with a reprocess action.
 
 Outbound rows carry report text, so they are scoped like studies and each view is audited.
 """
@@ -11,13 +12,41 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from hl7_interface.delivery import NotResendable, outbox_resend
 from hl7_interface.models import OutboundMessage, SiteHl7Config
+from hl7_interface.outbox import NotResendable, outbox_resend
+from hl7_interface.services import hl7_reprocess
 from worklists.access import is_coordinator, studies_visible_to
 from worklists.actors import Actor
-from worklists.admin import PatientDataAdmin
-from worklists.models import AuditEvent
+from worklists.admin import InboundMessageAdmin, PatientDataAdmin
+from worklists.models import AuditEvent, InboundMessage
 from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.inbound import InboundAlreadyApplied
+
+
+class Hl7InboundMessageAdmin(InboundMessageAdmin):
+    """The core's inbound messages, with the action only the HL7 interface can do: parse and
+    apply a stored HL7 message again. REST orders are re-sent by the site instead."""
+
+    actions = ["reprocess"]
+
+    @admin.action(description="Reprocess the selected HL7 messages (after a fix)")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        outcomes: dict[str, int] = {}
+        for inbound_id in queryset.filter(channel=InboundMessage.Channel.HL7).values_list(
+            "id", flat=True
+        ):
+            try:
+                code = hl7_reprocess(inbound_id=inbound_id).ack_code
+            except InboundAlreadyApplied:
+                code = "already applied"
+            outcomes[code] = outcomes.get(code, 0) + 1
+        summary = ", ".join(f"{count} {code}" for code, count in sorted(outcomes.items()))
+        self.message_user(request, f"Reprocessed: {summary or 'no HL7 messages selected'}")
+
+
+# worklists.admin registered the core's admin first (imported above, whatever the app order).
+admin.site.unregister(InboundMessage)
+admin.site.register(InboundMessage, Hl7InboundMessageAdmin)
 
 
 @admin.register(OutboundMessage)

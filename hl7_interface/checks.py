@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.core import checks
 
+from hl7_interface.services import sites_that_cannot_send
 from teleradiology.listeners import unsendable_site_warnings
 
 
@@ -17,8 +18,6 @@ def hl7_sites_have_allowed_addresses(
     databases: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> list[checks.CheckMessage]:
-    from hl7_interface.services import sites_that_cannot_send
-
     return unsendable_site_warnings(
         databases=databases,
         sites_that_cannot_send=sites_that_cannot_send,

@@ -17,7 +17,6 @@ import zoneinfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from hl7_interface.claims import Claim, outbox_claim, retry_delay
@@ -31,17 +30,13 @@ from hl7_interface.models import (
 )
 from hl7_interface.ris_messages import Destination, OrderData, PatientData, order_return, oru_r01
 from hl7_interface.sending import Outcome, Prepared, send_all
-from worklists.actors import Actor
+from hl7_interface.services import identity
 from worklists.models import InboundMessage, PatientIdentifier, Study
 from worklists.services.alerts import alert_raise
 
 logger = logging.getLogger(__name__)
 
 DEAD_LETTER_ALERT = "hl7.dead_letter"
-
-
-class NotResendable(Exception):
-    pass
 
 
 def _patient_data(study: Study) -> PatientData:
@@ -126,8 +121,6 @@ class _Batch:
 
 
 def _prepare(claim: Claim, batch: _Batch, *, at: dt.datetime) -> Prepared:
-    from hl7_interface.services import identity
-
     row = batch.rows[claim.id]
     study = batch.studies[row.study_id]
     config = batch.configs.get(study.site_id)
@@ -295,32 +288,3 @@ def outbox_drain(*, batch: int | None = None, rounds: int = 50) -> dict[int, str
             break
         statuses.update(deliver_claims(claims))
     return statuses
-
-
-def outbox_resend(*, message_id: int, actor: Actor) -> OutboundMessage:
-    """Send a dead-lettered (or delivered) message again, from a fresh set of attempts."""
-    now = timezone.now()
-    updated = OutboundMessage.objects.filter(
-        Q(status=OutboundStatus.DEAD) | Q(status=OutboundStatus.DELIVERED), id=message_id
-    ).update(
-        status=OutboundStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        last_error=f"re-send requested by {actor.label} at {now.isoformat()}",
-    )
-    if not updated:
-        raise NotResendable(f"outbound message {message_id} is already waiting to be sent")
-    schedule_delivery(message_id)
-    return OutboundMessage.objects.get(id=message_id)
-
-
-def schedule_delivery(message_id: int) -> None:
-    """After commit, ask a worker to deliver now (the periodic drain is the safety net; on the
-    embedded default, with tasks run in-process, the drain does it so no request waits on a
-    RIS)."""
-    from hl7_interface.tasks import deliver_outbound
-
-    if deliver_outbound.app.conf.task_always_eager:
-        return
-    # Robust: the signature committed; if the broker is down the periodic drain delivers it.
-    transaction.on_commit(lambda: deliver_outbound.delay(message_id=message_id), robust=True)

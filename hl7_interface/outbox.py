@@ -1,4 +1,5 @@
-"""Enqueue deliveries owed to a site's RIS. Call inside the transaction that commits the content.
+"""Enqueue deliveries owed to a site's RIS (and again, on a re-send). Call inside the transaction
+that commits the content.
 
 The content is a frozen snapshot (plain JSON), so what is delivered is exactly what was signed,
 whatever happens to the rows it came from afterwards.
@@ -10,10 +11,17 @@ import dataclasses
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from hl7_interface.models import OutboundKind, OutboundMessage
+from hl7_interface.models import OutboundKind, OutboundMessage, OutboundStatus
+from hl7_interface.tasks import deliver_outbound
+from worklists.actors import Actor
 from worklists.models import Study
+
+
+class NotResendable(Exception):
+    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +94,6 @@ def _enqueue(*, study_id: int, kind: str, result_status: str, content: object) -
         next_attempt_at=timezone.now(),
     )
     # Sent by a worker after commit; if that is lost, the periodic drain finds the row.
-    from hl7_interface.delivery import schedule_delivery
-
     schedule_delivery(message.id)
     return message
 
@@ -107,3 +113,30 @@ def outbox_enqueue_rejection(*, study_id: int, rejection: RejectionDelivery) -> 
     return _enqueue(
         study_id=study_id, kind=OutboundKind.ORDER_REJECTION, result_status="", content=rejection
     )
+
+
+def outbox_resend(*, message_id: int, actor: Actor) -> OutboundMessage:
+    """Send a dead-lettered (or delivered) message again, from a fresh set of attempts."""
+    now = timezone.now()
+    updated = OutboundMessage.objects.filter(
+        Q(status=OutboundStatus.DEAD) | Q(status=OutboundStatus.DELIVERED), id=message_id
+    ).update(
+        status=OutboundStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error=f"re-send requested by {actor.label} at {now.isoformat()}",
+    )
+    if not updated:
+        raise NotResendable(f"outbound message {message_id} is already waiting to be sent")
+    schedule_delivery(message_id)
+    return OutboundMessage.objects.get(id=message_id)
+
+
+def schedule_delivery(message_id: int) -> None:
+    """After commit, ask a worker to deliver now (the periodic drain is the safety net; on the
+    embedded default, with tasks run in-process, the drain does it so no request waits on a
+    RIS)."""
+    if deliver_outbound.app.conf.task_always_eager:
+        return
+    # Robust: the signature committed; if the broker is down the periodic drain delivers it.
+    transaction.on_commit(lambda: deliver_outbound.delay(message_id=message_id), robust=True)

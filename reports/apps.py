@@ -7,9 +7,14 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
-        # The core's demo knows no adapter: this app adds its templates, macros and the
-        # reports of the demo's read studies as a step of its own.
+        # The core knows no adapter: this app adds its templates, macros and the reports of
+        # the demo's read studies as a demo step of its own, and the report to the study page.
         from reports.demo import seed_reports_demo
+        from reports.panels import study_report_panel
         from worklists.demo.extensions import register_demo_step
+        from worklists.hooks import PanelSlot, StudyPanel, register_study_panel
 
         register_demo_step(seed_reports_demo)
+        register_study_panel(
+            StudyPanel(name="report", slot=PanelSlot.AFTER_HISTORY, render=study_report_panel)
+        )

@@ -17,6 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from teleradiology.celery import app
+
 logger = logging.getLogger(__name__)
 
 EmbeddedService = Callable[[threading.Event], None]
@@ -31,8 +33,6 @@ def _interval_seconds(entry: dict[str, Any]) -> float:
 
 def run_periodic_tasks(stop: threading.Event) -> None:
     """Fire each CELERY_BEAT_SCHEDULE entry at its interval until `stop` is set."""
-    from teleradiology.celery import app
-
     app.loader.import_default_modules()  # registers every app's tasks, as a worker would
     schedule: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
     next_run = {name: time.monotonic() + _interval_seconds(e) for name, e in schedule.items()}

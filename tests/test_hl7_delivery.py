@@ -13,15 +13,17 @@ from django.utils import timezone
 
 from hl7_interface.claims import retry_delay
 from hl7_interface.codec import parse
-from hl7_interface.delivery import DEAD_LETTER_ALERT, NotResendable, outbox_drain, outbox_resend
+from hl7_interface.delivery import DEAD_LETTER_ALERT, outbox_drain
 from hl7_interface.models import OutboundMessage, SiteHl7Config
 from hl7_interface.outbox import (
     CriticalCommunication,
+    NotResendable,
     RejectionDelivery,
     ReportDelivery,
     ReportSection,
     outbox_enqueue_rejection,
     outbox_enqueue_report,
+    outbox_resend,
 )
 from hl7_interface.simulator import ResultReceiver, orm_o01
 from tests import factories

@@ -307,12 +307,12 @@ class SiteApiTokenAdmin(admin.ModelAdmin):
 @admin.register(InboundMessage)
 class InboundMessageAdmin(PatientDataAdmin):
     """Raw inbound messages carry patient data: scoped by site, each view audited. Messages from
-    unknown senders (no site) are for coordinators only."""
+    unknown senders (no site) are for coordinators only. The HL7 interface replaces this admin
+    with a subclass that adds its reprocess action (hl7_interface.admin)."""
 
     list_display = ["received_at", "channel", "site", "message_type", "status", "error"]
     list_filter = ["channel", "status", "site"]
     readonly_fields = [f.name for f in InboundMessage._meta.fields]
-    actions = ["reprocess"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InboundMessage]:
         messages = super().get_queryset(request).select_related("site", "study")
@@ -328,24 +328,6 @@ class InboundMessageAdmin(PatientDataAdmin):
             patient_id=obj.study.patient_id if obj.study else None,
             site_id=obj.site_id,
         )
-
-    @admin.action(description="Reprocess the selected HL7 messages (after a fix)")
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
-        # The HL7 interface owns parsing and applying; REST orders are re-sent by the site.
-        from hl7_interface.services import hl7_reprocess
-        from worklists.services.inbound import InboundAlreadyApplied
-
-        outcomes: dict[str, int] = {}
-        for inbound_id in queryset.filter(channel=InboundMessage.Channel.HL7).values_list(
-            "id", flat=True
-        ):
-            try:
-                code = hl7_reprocess(inbound_id=inbound_id).ack_code
-            except InboundAlreadyApplied:
-                code = "already applied"
-            outcomes[code] = outcomes.get(code, 0) + 1
-        summary = ", ".join(f"{count} {code}" for code, count in sorted(outcomes.items()))
-        self.message_user(request, f"Reprocessed: {summary or 'no HL7 messages selected'}")
 
 
 @admin.register(AuditEvent)

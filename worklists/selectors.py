@@ -19,10 +19,12 @@ from worklists.access import AnyUser, studies_visible_to
 from worklists.models import (
     UNREAD_STATUSES,
     Assignment,
+    Competence,
     CoordinatorAlert,
     Credential,
     Radiologist,
     RoutingDecision,
+    Shift,
     Study,
     StudyEvent,
     StudyStatus,
@@ -370,8 +372,6 @@ def reader_shift_worklists(*, radiologist_id: int, now: dt.datetime) -> dict[int
     A shift naming no worklists covers every worklist the radiologist is competent in; a
     worklist without competence is not read, whatever the shift says.
     """
-    from worklists.models import Competence, Shift
-
     competences = dict(
         Competence.objects.filter(radiologist_id=radiologist_id).values_list(
             "subspecialty_id", "level"

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dicom.models import DicomSiteSettings, StudyImages
+from dicom.services.instances import PATIENT_MISMATCH_ALERT
 from worklists.actors import Actor
 from worklists.lifecycle import is_allowed
 from worklists.models import Study, StudyStatus
@@ -116,8 +117,6 @@ def study_hold_for_order_mismatch_locked(
 ) -> None:
     """Hold ``study`` (locked by the caller) for the coordinator and raise the patient-mismatch
     alert; complete images are remembered, so releasing the hold opens it."""
-    from dicom.services.instances import PATIENT_MISMATCH_ALERT
-
     if is_allowed(study.status, StudyStatus.ON_HOLD):
         study_hold(study_id=study.id, actor=actor, reason=f"patient mismatch: {reason}")
         study.refresh_from_db(fields=["status", "status_changed_at", "updated_at"])

@@ -13,12 +13,8 @@ from django.utils import timezone
 from worklists import live
 from worklists.actors import Actor
 from worklists.models import AiFinding, DeadlineContract, StudyStatus
-from worklists.services.studies import (
-    _end_active_assignment,
-    _lock_study,
-    _record_transition,
-    _route_after_commit,
-)
+from worklists.services.pushes import route_after_commit
+from worklists.services.transitions import end_active_assignment, lock_study, record_transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +59,7 @@ def ai_finding_report(
     order, a deadline no later than the STAT turnaround from now, and a new routing decision
     (a queued study not yet opened goes back through routing). A finding reported twice (same
     source and external id) is stored once. Returns the finding and whether it is new."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     if finding.external_id:
         existing = _same_finding(study_id, finding)
         if existing is not None:
@@ -108,12 +104,12 @@ def ai_finding_report(
     reason = f"AI finding {finding.code} ({finding.confidence}) from {finding.source}"
     if study.status == StudyStatus.ASSIGNED:
         # Waiting in someone's queue: decide again now, the holder competing with the rest.
-        _record_transition(
+        record_transition(
             study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason
         )
-        _end_active_assignment(study, at=now, end_reason=f"re-routed: {reason}")
+        end_active_assignment(study, at=now, end_reason=f"re-routed: {reason}")
     if study.status == StudyStatus.READY:
-        _route_after_commit(study.id, trigger="ai_finding")
+        route_after_commit(study.id, trigger="ai_finding")
     live.broadcast_after_commit(
         study_id=study.id, site_id=study.site_id, event="study.priority", status=study.status
     )

@@ -41,17 +41,16 @@ from worklists.models import (
     StudyStatus,
 )
 from worklists.services import routing as routing_service
+from worklists.services.pushes import fill_queue_after_commit, route_after_commit
 from worklists.services.studies import (
     NotEligible,
     NotTheHolder,
     ReasonRequired,
-    _end_active_assignment,
-    _lock_study,
-    _record_transition,
     study_assign,
     study_reassign,
     study_start_reading,
 )
+from worklists.services.transitions import end_active_assignment, lock_study, record_transition
 
 # Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
 PATIENT_LOCK_CLASS = 72010
@@ -371,10 +370,10 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
         return Claimed(study_ids=[choice.study.id], from_queue=True)
     claimed: list[int] = []
     for position, facts in enumerate((choice.study, *choice.bundle)):
-        study = _lock_study(facts.id)
+        study = lock_study(facts.id)
         if study.status != StudyStatus.READY:
             continue
-        _record_transition(
+        record_transition(
             study=study,
             to_status=StudyStatus.ASSIGNED,
             actor=actor,
@@ -434,7 +433,7 @@ def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) ->
 def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignment:
     """Claim one study. Claiming a study one already holds is a no-op; HeldByAnother when
     someone else holds it."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     now = timezone.now()
     active = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if active is not None:
@@ -448,7 +447,7 @@ def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignme
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
     _require_eligible(radiologist_id, study, now=now)
     reader_mark_active(radiologist_id=radiologist_id, at=now)
-    _record_transition(
+    record_transition(
         study=study,
         to_status=StudyStatus.ASSIGNED,
         actor=actor,
@@ -477,24 +476,19 @@ def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignme
 
 def _after_leaving_hands(*, study_id: int | None, radiologist_id: int) -> None:
     """Push after a study leaves a reader's hands: route it on (if back in the pool), then
-    refill the reader's queue. After commit, through Celery."""
-    from worklists.tasks import reader_fill_queue_task, route_study_task
-
+    refill the reader's queue. After commit, through Celery; unlike the other pushes not
+    robust, so a broker failure is the request's error."""
     if study_id is not None:
-        transaction.on_commit(
-            lambda: route_study_task.delay(
-                study_id=study_id, trigger="study.released", exclude_radiologist_id=radiologist_id
-            )
+        route_after_commit(
+            study_id, trigger="study.released", exclude_radiologist_id=radiologist_id, robust=False
         )
-    transaction.on_commit(
-        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger="study.done")
-    )
+    fill_queue_after_commit(radiologist_id, trigger="study.done", robust=False)
 
 
 @transaction.atomic
 def study_release(*, study_id: int, radiologist_id: int, actor: Actor, reason: str = "") -> Study:
     """The holder gives the study back to the pool; any draft stays with the study."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     active = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if active is None or active.radiologist_id != radiologist_id:
         raise NotTheHolder(
@@ -505,8 +499,8 @@ def study_release(*, study_id: int, radiologist_id: int, actor: Actor, reason: s
         raise IllegalTransition(study.id, study.status, StudyStatus.READY)
     now = timezone.now()
     why = reason.strip() or "released by the reader"
-    _record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=why)
-    _end_active_assignment(study, at=now, end_reason=f"released: {why}")
+    record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=why)
+    end_active_assignment(study, at=now, end_reason=f"released: {why}")
     _after_leaving_hands(study_id=study.id, radiologist_id=radiologist_id)
     return study
 
@@ -523,7 +517,7 @@ def study_coordinator_assign(
     """
     if not reason.strip():
         raise ReasonRequired(_("assigning a study needs a reason"))
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if previous is not None and previous.radiologist_id == radiologist_id:
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
@@ -582,7 +576,7 @@ def claims_expire(*, now: dt.datetime | None = None) -> list[Expired]:
     expired: list[Expired] = []
     for study_id, radiologist_id in stale:
         with transaction.atomic():
-            study = _lock_study(study_id)
+            study = lock_study(study_id)
             still_idle = Assignment.objects.filter(
                 study=study,
                 radiologist_id=radiologist_id,
@@ -596,7 +590,7 @@ def claims_expire(*, now: dt.datetime | None = None) -> list[Expired]:
                 continue
             minutes = settings.ROUTING_CLAIM_IDLE_MINUTES
             why = f"claim expired: no activity for {minutes} minutes"
-            _record_transition(
+            record_transition(
                 study=study,
                 to_status=StudyStatus.READY,
                 actor=Actor.system("claims"),
@@ -604,7 +598,7 @@ def claims_expire(*, now: dt.datetime | None = None) -> list[Expired]:
                 reason=why,
                 data={"radiologist_id": radiologist_id},
             )
-            _end_active_assignment(study, at=now, end_reason=why)
+            end_active_assignment(study, at=now, end_reason=why)
             _after_leaving_hands(study_id=study_id, radiologist_id=radiologist_id)
         expired.append(Expired(study_id=study_id, radiologist_id=radiologist_id))
     return expired
@@ -620,13 +614,8 @@ def reader_sign_in(*, user_id: int) -> None:
     )
     if radiologist_id is None:
         return
-    from worklists.tasks import reader_fill_queue_task
-
     reader_mark_active(radiologist_id=radiologist_id)
-    transaction.on_commit(
-        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger="sign-in"),
-        robust=True,
-    )
+    fill_queue_after_commit(radiologist_id, trigger="sign-in")
 
 
 def radiologist_for_user(*, user_id: int) -> Radiologist | None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from worklists import live, prepared
 from worklists.actors import Actor
+from worklists.hooks import order_images
 from worklists.lifecycle import TERMINAL_STATUSES
 from worklists.models import (
     UNREAD_STATUSES,
@@ -256,12 +257,10 @@ def _update(
     if order.patient is not None:
         patient, changed = _resolve_patient(site, order.patient, locks)
         if patient.id != study.patient_id:
-            from dicom.services.completion import study_images_order_patient_mismatch_locked
-
             # Images that came first named their patient; their order names another. The
             # order is applied (the RIS owns the order and its patient), the study is held
             # and the coordinator alerted: the two patients are never merged silently.
-            mismatch = study_images_order_patient_mismatch_locked(study, at=now)
+            mismatch = order_images().patient_mismatch_locked(study, at=now)
             if not mismatch:
                 raise OrderConflict(
                     f"accession {study.accession_number} belongs to another patient; "
@@ -297,17 +296,14 @@ def _update(
         )
         _broadcast(study, event="study.updated")
     if mismatch:
-        from dicom.services.completion import study_hold_for_order_mismatch_locked
-
-        study_hold_for_order_mismatch_locked(
+        order_images().hold_for_mismatch_locked(
             study, reason=mismatch, images_patient_id=images_patient_id, actor=actor, at=now
         )
-    if study.status == StudyStatus.ORDERED:
-        # The images may have come first (DICOM receiver): if complete, the order opens it.
-        from dicom.services.completion import study_images_order_arrived_locked
-
-        if study_images_order_arrived_locked(study, actor=actor, at=now):
-            changed.append("status")
+    # The images may have come first (DICOM receiver): if complete, the order opens it.
+    if study.status == StudyStatus.ORDERED and order_images().order_arrived_locked(
+        study, actor=actor, at=now
+    ):
+        changed.append("status")
     if order.images_available and study.status == StudyStatus.ORDERED:
         study_mark_ready_locked(study, actor=actor, at=now)
         changed.append("status")

@@ -31,7 +31,7 @@ from worklists.models import (
     Study,
     StudyStatus,
 )
-from worklists.services.studies import _lock_study, _record_transition
+from worklists.services.transitions import lock_study, record_transition
 
 ROUTER = Actor.system("routing")
 
@@ -618,7 +618,7 @@ def _lock_study_for_push(study: Study) -> Study:
     """The study read for the decision, locked and with its routing fields read again under the
     lock (on PostgreSQL by one hand-written query rather than an ORM query to build)."""
     if connection.vendor != "postgresql":
-        return _lock_study(study.id)
+        return lock_study(study.id)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT status, work_units, escalation_tier, worklist_id, site_id"
@@ -629,7 +629,7 @@ def _lock_study_for_push(study: Study) -> Study:
     if row is None:
         raise Study.DoesNotExist(f"study {study.id} no longer exists")
     if row[4] != study.site_id:
-        return _lock_study(study.id)  # moved to another site meanwhile: read it whole
+        return lock_study(study.id)  # moved to another site meanwhile: read it whole
     study.status, study.work_units, study.escalation_tier, study.worklist_id = row[:4]
     return study
 
@@ -712,7 +712,7 @@ def study_route(
                 trace=trace,
             )
             if chosen is not None:
-                _record_transition(
+                record_transition(
                     study=locked,
                     to_status=StudyStatus.ASSIGNED,
                     actor=ROUTER,

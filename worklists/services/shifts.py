@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import functools
 import io
 import zoneinfo
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from django.utils import timezone
 
 from worklists import coverage
 from worklists.models import Assignment, Radiologist, Shift, Site, Subspecialty
+from worklists.services.pushes import fill_queue_after_commit
 
 CSV_COLUMNS = ("radiologist", "date", "starts", "ends")
 CSV_OPTIONAL = ("role", "worklists", "sites", "target_work_units", "external_id")
@@ -416,8 +416,6 @@ def _previous_deficit(shift: Shift) -> Decimal:
 def shifts_start(*, now: dt.datetime | None = None) -> list[int]:
     """Notice shifts that have begun: carry the last shift's deficit over and fill the reader's
     queue (push). Compare-and-set on started_at: each shift starts once."""
-    from worklists.tasks import reader_fill_queue_task
-
     now = now or timezone.now()
     started: list[int] = []
     for shift in Shift.objects.filter(started_at__isnull=True, starts_at__lte=now, ends_at__gt=now):
@@ -427,13 +425,6 @@ def shifts_start(*, now: dt.datetime | None = None) -> list[int]:
                 started_at=now, carried_deficit_work_units=deficit
             ):
                 continue
-            transaction.on_commit(
-                functools.partial(
-                    reader_fill_queue_task.delay,
-                    radiologist_id=shift.radiologist_id,
-                    trigger="shift.start",
-                ),
-                robust=True,
-            )
+            fill_queue_after_commit(shift.radiologist_id, trigger="shift.start")
         started.append(shift.id)
     return started

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from worklists import classification, live
+from worklists import classification
 from worklists.actors import Actor
-from worklists.lifecycle import HELD_STATUSES, IllegalTransition, is_allowed
+from worklists.lifecycle import HELD_STATUSES, IllegalTransition
 from worklists.models import (
     PRIORITY_RANK,
     Assignment,
@@ -24,6 +24,8 @@ from worklists.models import (
     StudyStatus,
     Subspecialty,
 )
+from worklists.services.pushes import refill_after_commit, route_after_commit
+from worklists.services.transitions import end_active_assignment, lock_study, record_transition
 
 _READING_RANK: dict[str, int] = {str(p): rank for p, rank in PRIORITY_RANK.items()}
 
@@ -51,82 +53,6 @@ def _require_may_read(radiologist: Radiologist, study: Study, *, at: dt.datetime
             _("%(name)s holds no valid credential for %(site)s")
             % {"name": radiologist.display_name, "site": study.site.code}
         )
-
-
-def _lock_study(study_id: int) -> Study:
-    # of=("self",): lock the study row only, not the site joined in for its time zone.
-    return Study.objects.select_for_update(of=("self",)).select_related("site").get(id=study_id)
-
-
-def _record_transition(
-    *,
-    study: Study,
-    to_status: str,
-    actor: Actor,
-    at: dt.datetime,
-    reason: str = "",
-    data: dict[str, Any] | None = None,
-    extra_fields: tuple[str, ...] = (),
-) -> StudyEvent:
-    """Apply one allowed transition to a locked study and write its event."""
-    from_status = study.status
-    if not is_allowed(from_status, to_status):
-        raise IllegalTransition(study.id, from_status, to_status)
-    study.status = to_status
-    study.status_changed_at = at
-    study.save(update_fields=["status", "status_changed_at", "updated_at", *extra_fields])
-    event = StudyEvent.objects.create(
-        study=study,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor.user_id,
-        actor_label=actor.label,
-        at=at,
-        reason=reason,
-        data=data or {},
-    )
-    live.broadcast_after_commit(
-        study_id=study.id, site_id=study.site_id, event="study.status", status=to_status
-    )
-    return event
-
-
-def _end_active_assignment(study: Study, *, at: dt.datetime, end_reason: str) -> Assignment | None:
-    assignment = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
-    if assignment is not None:
-        assignment.ended_at = at
-        assignment.end_reason = end_reason[:200]
-        assignment.save(update_fields=["ended_at", "end_reason"])
-    return assignment
-
-
-def _route_after_commit(
-    study_id: int, *, trigger: str, exclude_radiologist_id: int | None = None
-) -> None:
-    """Push: once this transaction commits, route the study (it is READY) to a reader."""
-    from worklists.tasks import route_study_task
-
-    transaction.on_commit(
-        lambda: route_study_task.delay(
-            study_id=study_id, trigger=trigger, exclude_radiologist_id=exclude_radiologist_id
-        ),
-        # What committed stays committed: a routing failure is logged, and the study waits
-        # READY for read next, escalation or the next push.
-        robust=True,
-    )
-
-
-def _refill_after_commit(assignment: Assignment | None, *, trigger: str) -> None:
-    """Push: a study left a reader's hands, so their queue has room; refill it after commit."""
-    from worklists.tasks import reader_fill_queue_task
-
-    if assignment is None:
-        return
-    radiologist_id = assignment.radiologist_id
-    transaction.on_commit(
-        lambda: reader_fill_queue_task.delay(radiologist_id=radiologist_id, trigger=trigger),
-        robust=True,
-    )
 
 
 def _require_holder(study: Study, radiologist_id: int) -> Assignment:
@@ -259,8 +185,8 @@ def study_mark_ready_locked(study: Study, *, actor: Actor, at: dt.datetime) -> S
     study.images_available = True
     study.ready_at = at
     outcome = _classify(study, at=at)
-    _route_after_commit(study.id, trigger="study.ready")
-    return _record_transition(
+    route_after_commit(study.id, trigger="study.ready")
+    return record_transition(
         study=study,
         to_status=StudyStatus.READY,
         actor=actor,
@@ -274,7 +200,7 @@ def study_mark_ready_locked(study: Study, *, actor: Actor, at: dt.datetime) -> S
 @transaction.atomic
 def study_mark_ready(*, study_id: int, actor: Actor, at: dt.datetime | None = None) -> Study:
     """Images are complete: classify into a worklist, set the deadline, and open it for reading."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     study_mark_ready_locked(study, actor=actor, at=at or timezone.now())
     return study
 
@@ -289,14 +215,14 @@ def study_assign(
     reason: str = "",
 ) -> Assignment:
     """READY -> ASSIGNED: the study enters one radiologist's queue."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     if study.status != StudyStatus.READY:
         # ASSIGNED/IN_PROGRESS -> ASSIGNED is a reassignment (study_reassign), not an assignment.
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
     radiologist = Radiologist.objects.select_related("user").get(id=radiologist_id)
     now = timezone.now()
     _require_may_read(radiologist, study, at=now)
-    _record_transition(
+    record_transition(
         study=study,
         to_status=StudyStatus.ASSIGNED,
         actor=actor,
@@ -319,7 +245,7 @@ def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: 
     """ASSIGNED/IN_PROGRESS -> ASSIGNED to another reader, by a coordinator, with a reason."""
     if not reason.strip():
         raise ReasonRequired(_("a reassignment needs a reason"))
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
         # A READY study is assigned (study_assign), not reassigned.
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
@@ -327,7 +253,7 @@ def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: 
     now = timezone.now()
     _require_may_read(radiologist, study, at=now)
     previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
-    _record_transition(
+    record_transition(
         study=study,
         to_status=StudyStatus.ASSIGNED,
         actor=actor,
@@ -339,7 +265,7 @@ def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: 
             "kind": Assignment.Kind.MANUAL,
         },
     )
-    _end_active_assignment(study, at=now, end_reason=f"reassigned: {reason}")
+    end_active_assignment(study, at=now, end_reason=f"reassigned: {reason}")
     return Assignment.objects.create(
         study=study,
         radiologist=radiologist,
@@ -353,31 +279,31 @@ def study_reassign(*, study_id: int, radiologist_id: int, actor: Actor, reason: 
 @transaction.atomic
 def study_unassign(*, study_id: int, actor: Actor, reason: str) -> Study:
     """ASSIGNED/IN_PROGRESS -> READY: the study goes back to the pool; any draft stays."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     if study.status not in (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS):
         # ORDERED/ON_HOLD -> READY must go through mark_ready/release_hold (classification).
         raise IllegalTransition(study.id, study.status, StudyStatus.READY)
     now = timezone.now()
-    _record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason)
-    previous = _end_active_assignment(study, at=now, end_reason=reason or "returned to pool")
-    _route_after_commit(
+    record_transition(study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason)
+    previous = end_active_assignment(study, at=now, end_reason=reason or "returned to pool")
+    route_after_commit(
         study.id,
         trigger="study.unassigned",
         exclude_radiologist_id=previous.radiologist_id if previous else None,
     )
-    _refill_after_commit(previous, trigger="study.unassigned")
+    refill_after_commit(previous, trigger="study.unassigned")
     return study
 
 
 @transaction.atomic
 def study_start_reading(*, study_id: int, radiologist_id: int, actor: Actor) -> Study:
     """ASSIGNED -> IN_PROGRESS: the holder opens the study."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     if study.status != StudyStatus.ASSIGNED:
         raise IllegalTransition(study.id, study.status, StudyStatus.IN_PROGRESS)
     holder = _require_holder(study, radiologist_id)
     now = timezone.now()
-    _record_transition(study=study, to_status=StudyStatus.IN_PROGRESS, actor=actor, at=now)
+    record_transition(study=study, to_status=StudyStatus.IN_PROGRESS, actor=actor, at=now)
     # Opening counts as activity: the idle clock of the claim starts now.
     holder.last_activity_at = now
     holder.save(update_fields=["last_activity_at"])
@@ -387,11 +313,11 @@ def study_start_reading(*, study_id: int, radiologist_id: int, actor: Actor) -> 
 @transaction.atomic
 def study_issue_preliminary(*, study_id: int, radiologist_id: int, actor: Actor) -> Study:
     """IN_PROGRESS -> PRELIMINARY: a wet read has been issued by the holder."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     if study.status != StudyStatus.IN_PROGRESS:
         raise IllegalTransition(study.id, study.status, StudyStatus.PRELIMINARY)
     _require_holder(study, radiologist_id)
-    _record_transition(
+    record_transition(
         study=study, to_status=StudyStatus.PRELIMINARY, actor=actor, at=timezone.now()
     )
     return study
@@ -400,29 +326,29 @@ def study_issue_preliminary(*, study_id: int, radiologist_id: int, actor: Actor)
 @transaction.atomic
 def study_finalize(*, study_id: int, radiologist_id: int, actor: Actor) -> Study:
     """IN_PROGRESS/PRELIMINARY -> FINAL: the holder has signed; the assignment is complete."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     if study.status not in (StudyStatus.IN_PROGRESS, StudyStatus.PRELIMINARY):
         raise IllegalTransition(study.id, study.status, StudyStatus.FINAL)
     _require_holder(study, radiologist_id)
     now = timezone.now()
-    _record_transition(study=study, to_status=StudyStatus.FINAL, actor=actor, at=now)
-    ended = _end_active_assignment(study, at=now, end_reason="signed")
-    _refill_after_commit(ended, trigger="study.finalized")
+    record_transition(study=study, to_status=StudyStatus.FINAL, actor=actor, at=now)
+    ended = end_active_assignment(study, at=now, end_reason="signed")
+    refill_after_commit(ended, trigger="study.finalized")
     return study
 
 
 def study_cancel_locked(study: Study, *, actor: Actor, reason: str, at: dt.datetime) -> None:
     """-> CANCELLED. The caller owns the transaction and has locked the study row."""
-    _record_transition(
+    record_transition(
         study=study, to_status=StudyStatus.CANCELLED, actor=actor, at=at, reason=reason
     )
-    _end_active_assignment(study, at=at, end_reason="order cancelled")
+    end_active_assignment(study, at=at, end_reason="order cancelled")
 
 
 @transaction.atomic
 def study_cancel(*, study_id: int, actor: Actor, reason: str = "") -> Study:
     """-> CANCELLED: the site cancelled the order."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     study_cancel_locked(study, actor=actor, reason=reason or "order cancelled", at=timezone.now())
     return study
 
@@ -432,13 +358,13 @@ def study_reject(*, study_id: int, actor: Actor, reason: str) -> Study:
     """-> REJECTED: the referral is returned to the site with a reason."""
     if not reason.strip():
         raise ReasonRequired("a rejection needs a reason")
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     now = timezone.now()
-    _record_transition(
+    record_transition(
         study=study, to_status=StudyStatus.REJECTED, actor=actor, at=now, reason=reason
     )
-    ended = _end_active_assignment(study, at=now, end_reason="referral rejected")
-    _refill_after_commit(ended, trigger="study.rejected")
+    ended = end_active_assignment(study, at=now, end_reason="referral rejected")
+    refill_after_commit(ended, trigger="study.rejected")
     return study
 
 
@@ -447,31 +373,31 @@ def study_hold(*, study_id: int, actor: Actor, reason: str) -> Study:
     """-> ON_HOLD: set aside (e.g. patient identity to resolve); whoever held it lets go."""
     if not reason.strip():
         raise ReasonRequired("putting a study on hold needs a reason")
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     now = timezone.now()
     was_held = study.status in HELD_STATUSES
-    _record_transition(
+    record_transition(
         study=study, to_status=StudyStatus.ON_HOLD, actor=actor, at=now, reason=reason
     )
     if was_held:
-        _end_active_assignment(study, at=now, end_reason="put on hold")
+        end_active_assignment(study, at=now, end_reason="put on hold")
     return study
 
 
 @transaction.atomic
 def study_release_hold(*, study_id: int, actor: Actor, reason: str = "") -> Study:
     """ON_HOLD -> READY (images were complete) or ORDERED (still waiting for images)."""
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     now = timezone.now()
     if study.status != StudyStatus.ON_HOLD:
         raise IllegalTransition(study.id, study.status, StudyStatus.READY)
     if study.ready_at is not None:
-        _record_transition(
+        record_transition(
             study=study, to_status=StudyStatus.READY, actor=actor, at=now, reason=reason
         )
-        _route_after_commit(study.id, trigger="study.hold_released")
+        route_after_commit(study.id, trigger="study.hold_released")
         return study
-    _record_transition(
+    record_transition(
         study=study, to_status=StudyStatus.ORDERED, actor=actor, at=now, reason=reason
     )
     if study.images_available:

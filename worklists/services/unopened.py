@@ -19,12 +19,8 @@ from django.utils import timezone
 
 from worklists.actors import Actor
 from worklists.models import Assignment, StudyStatus
-from worklists.services.studies import (
-    _end_active_assignment,
-    _lock_study,
-    _record_transition,
-    _route_after_commit,
-)
+from worklists.services.pushes import route_after_commit
+from worklists.services.transitions import end_active_assignment, lock_study, record_transition
 
 RETURNER = Actor.system("routing")
 RETURN_TRIGGER = "push.unopened"
@@ -94,7 +90,7 @@ def _return_one(
     assigned_at: dt.datetime,
     now: dt.datetime,
 ) -> Returned | None:
-    study = _lock_study(study_id)
+    study = lock_study(study_id)
     still_waiting = Assignment.objects.filter(
         id=assignment_id, study_id=study_id, ended_at__isnull=True
     ).exists()
@@ -102,7 +98,7 @@ def _return_one(
         return None
     minutes = round((now - assigned_at).total_seconds() / 60)
     why = f"pushed, not opened within {minutes} minutes: routed again"
-    _record_transition(
+    record_transition(
         study=study,
         to_status=StudyStatus.READY,
         actor=RETURNER,
@@ -110,7 +106,7 @@ def _return_one(
         reason=why,
         data={"radiologist_id": radiologist_id, "kind": Assignment.Kind.PUSH, "returned": True},
     )
-    _end_active_assignment(study, at=now, end_reason=f"returned: {why}")
+    end_active_assignment(study, at=now, end_reason=f"returned: {why}")
     # Not back to the same reader; and their queue is not refilled, since they are not reading it.
-    _route_after_commit(study.id, trigger=RETURN_TRIGGER, exclude_radiologist_id=radiologist_id)
+    route_after_commit(study.id, trigger=RETURN_TRIGGER, exclude_radiologist_id=radiologist_id)
     return Returned(study_id=study.id, radiologist_id=radiologist_id, reason=why)

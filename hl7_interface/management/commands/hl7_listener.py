@@ -7,6 +7,7 @@ core: the ORM work per message is Python).
 
 from __future__ import annotations
 
+import argparse
 import signal
 import socket
 import subprocess
@@ -103,6 +104,4 @@ class Command(BaseCommand):
 
 
 def argparse_suppress() -> str:
-    import argparse
-
     return argparse.SUPPRESS

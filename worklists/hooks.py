@@ -1,0 +1,140 @@
+"""The core's extension points: what an adapter (dicom, reports, hl7_interface) plugs into.
+
+The core names no adapter (tests/test_import_boundaries.py keeps it so). An adapter registers
+here from its AppConfig.ready(); the core calls whatever is registered, and works without it:
+
+- order images: what an arriving order does to images received before it (the DICOM receiver);
+- study-page panels: sections an adapter adds to the study page (the images, the report).
+
+worklists.demo.extensions is the same pattern for the demo's steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.http import HttpRequest
+
+from worklists.actors import Actor
+from worklists.models import Study
+
+__all__ = [
+    "OrderImages",
+    "PanelSlot",
+    "StudyPanel",
+    "order_images",
+    "register_order_images",
+    "register_study_panel",
+    "study_panels",
+]
+
+
+# Order images ------------------------------------------------------------------------------
+# Each function is called by order ingest inside its transaction, with the study row locked.
+
+
+class PatientMismatch(Protocol):
+    def __call__(self, study: Study, *, at: dt.datetime) -> str:
+        """The order names another patient than the study has: if the study came from images
+        awaiting their order, record the mismatch and return why (the hold's reason); return ""
+        if it did not (then the changed patient is a merge, refused)."""
+        ...
+
+
+class HoldForMismatch(Protocol):
+    def __call__(
+        self, study: Study, *, reason: str, images_patient_id: int, actor: Actor, at: dt.datetime
+    ) -> None:
+        """Hold the study for the coordinator after a patient mismatch, and alert."""
+        ...
+
+
+class OrderArrived(Protocol):
+    def __call__(self, study: Study, *, actor: Actor, at: dt.datetime) -> bool:
+        """The order of an ORDERED study arrived: complete images open it. Returns whether the
+        study became READY."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderImages:
+    patient_mismatch_locked: PatientMismatch
+    hold_for_mismatch_locked: HoldForMismatch
+    order_arrived_locked: OrderArrived
+
+
+def _no_images_first(study: Study, *, at: dt.datetime) -> str:
+    return ""
+
+
+def _nothing_to_hold(
+    study: Study, *, reason: str, images_patient_id: int, actor: Actor, at: dt.datetime
+) -> None:
+    # Unreachable: without an image adapter no mismatch is ever reported.
+    raise RuntimeError("no image adapter is installed: there is no image mismatch to hold for")
+
+
+def _no_images_waiting(study: Study, *, actor: Actor, at: dt.datetime) -> bool:
+    return False
+
+
+# Without an image adapter, images never arrive before their order.
+WITHOUT_IMAGES = OrderImages(
+    patient_mismatch_locked=_no_images_first,
+    hold_for_mismatch_locked=_nothing_to_hold,
+    order_arrived_locked=_no_images_waiting,
+)
+_order_images: list[OrderImages] = []
+
+
+def register_order_images(hooks: OrderImages) -> None:
+    """One image adapter at a time: a second, different one is a configuration error (which
+    of the two would own the images?)."""
+    if _order_images and _order_images[0] != hooks:
+        raise RuntimeError("an image adapter is registered already")
+    _order_images[:] = [hooks]
+
+
+def order_images() -> OrderImages:
+    return _order_images[0] if _order_images else WITHOUT_IMAGES
+
+
+# Study-page panels -------------------------------------------------------------------------
+
+
+class PanelSlot(enum.StrEnum):
+    """Where on the study page a panel goes (the page's own sections stay in place)."""
+
+    BEFORE_HISTORY = "before-history"
+    AFTER_HISTORY = "after-history"
+
+
+class RenderPanel(Protocol):
+    def __call__(self, *, request: HttpRequest | None, study: Study) -> str:
+        """The panel's HTML (a SafeString from a template). The study is one the user may see:
+        the page found it through the scoping function and audited the read; a panel that
+        shows more (a report) audits that read itself."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StudyPanel:
+    name: str
+    slot: PanelSlot
+    render: RenderPanel
+
+
+_panels: dict[str, StudyPanel] = {}
+
+
+def register_study_panel(panel: StudyPanel) -> None:
+    """Registering a panel of the same name again replaces it (AppConfig.ready may run twice
+    in tests); panels of a slot show in registration order, that is INSTALLED_APPS order."""
+    _panels[panel.name] = panel
+
+
+def study_panels(slot: PanelSlot) -> list[StudyPanel]:
+    return [panel for panel in _panels.values() if panel.slot == slot]
