@@ -16,7 +16,9 @@ from django.db import OperationalError, transaction
 from hl7_interface import mapping
 from hl7_interface.codec import Header, Hl7Error
 from hl7_interface.senders import SiteEntry
+from worklists import validation
 from worklists.actors import Actor
+from worklists.errors import DomainError, InvalidData
 from worklists.services.inbound import (
     inbound_applied_many,
     inbound_mark_applied_many,
@@ -27,7 +29,6 @@ from worklists.services.orders import (
     COLLIDING,
     OrderAction,
     OrderConflict,
-    OrderError,
     OrderInput,
     OrderLocks,
     accession_for_study_uid,
@@ -64,18 +65,27 @@ class BatchItem:
 # Where an order service's complaint is in the message.
 _FIELD_LOCATIONS = {
     "accession_number": ("OBR", 18),
+    "patient": ("PID", 0),
     "patient.identifiers": ("PID", 3),
+    "patient.birth_date": ("PID", 7),
     "prior": ("MRG", 1),
     "study": ("OBR", 0),
     "study.modality": ("OBR", 24),
-    "study.procedure_text": ("OBR", 4),
+    "study.procedure": ("OBR", 4),
     "study.ordered_at": ("ORC", 9),
 }
 
 
-def _as_hl7_error(exc: OrderError | PatientError) -> Hl7Error:
+def _as_hl7_error(exc: DomainError) -> Hl7Error:
     segment, field = _FIELD_LOCATIONS.get(exc.field, ("", 0))
-    return Hl7Error(str(exc), segment=segment, field=field, error_code="207")
+    # A broken rule of the data (worklists.validation) is the sender's data error (102, or 101
+    # when only required parts are missing); what the current state does not allow, an
+    # application error (207).
+    code = "207"
+    if isinstance(exc, InvalidData):
+        missing = all(p.message == validation.REQUIRED for p in exc.problems)
+        code = "101" if missing else "102"
+    return Hl7Error(str(exc), segment=segment, field=field, error_code=code)
 
 
 class _TakeOut(Exception):
@@ -213,7 +223,7 @@ def _apply_one(item: BatchItem, locks: OrderLocks) -> int | None:
         raise
     except Hl7Error as exc:
         item.error = exc
-    except (OrderError, PatientError) as exc:
+    except DomainError as exc:
         item.error = _as_hl7_error(exc)
     except Exception as exc:
         # Our fault, not the sender's: kept with the error for reprocessing after a fix.

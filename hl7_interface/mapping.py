@@ -12,7 +12,8 @@ import zoneinfo
 
 from hl7_interface.codec import Hl7Error, Message, Segment
 from hl7_interface.datetimes import parse_date, parse_datetime
-from worklists import nin
+from worklists import validation
+from worklists.errors import InvalidData
 from worklists.models import Modality
 from worklists.services.orders import (
     IdentifierInput,
@@ -152,14 +153,12 @@ def _identifiers(pid: Segment, number: int, site: SiteContext) -> tuple[Identifi
             not authorities and type_code in NATIONAL_TYPE_CODES
         ):
             try:
-                kind = nin.parse(value).kind.value
-            except nin.InvalidNationalIdentityNumber as exc:
+                # The kind (FNR, DNR) is read from the number; the order service checks it
+                # again by the same rule, as it does for every channel.
+                kind = validation.national_number(value).kind.value
+            except InvalidData as exc:
                 raise Hl7Error(
-                    f"not a valid national identity number: {exc}",
-                    segment=seg_name,
-                    field=number,
-                    value=value,
-                    error_code="102",
+                    str(exc), segment=seg_name, field=number, value=value, error_code="102"
                 ) from None
             # An H-nummer is issued by the institution, so it is keyed like a local number.
             chosen[(kind, value)] = IdentifierInput(kind=kind, value=value)

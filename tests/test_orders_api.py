@@ -788,7 +788,7 @@ def test_an_unexpected_failure_keeps_the_message_failed_with_its_cause(site_a_cl
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("worklists.api.order_apply", broken)
+    monkeypatch.setattr("worklists.services.orders.order_apply", broken)
     site_a_client.raise_request_exception = False
 
     response, body = post(site_a_client, order("ACC-1"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -31,6 +32,18 @@ def is_coordinator(user: AnyUser) -> bool:
     if getattr(user, "is_superuser", False):
         return True
     return Group.objects.filter(name=COORDINATORS_GROUP, user__id=user.pk).exists()
+
+
+def user_is_coordinator(user_id: int | None) -> bool:
+    """``is_coordinator`` for a service that knows the acting user by id (Actor.user_id): one
+    query, the same answer."""
+    if user_id is None:
+        return False
+    return (
+        get_user_model()
+        .objects.filter(Q(is_superuser=True) | Q(groups__name=COORDINATORS_GROUP), pk=user_id)
+        .exists()
+    )
 
 
 def is_privacy_officer(user: AnyUser) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db.models import Prefetch, prefetch_related_objects
@@ -21,20 +19,18 @@ from teleradiology.client_address import client_address
 from worklists import selectors
 from worklists.access import (
     identifiers_visible,
-    is_coordinator,
     radiologist_of,
     studies_of_sites,
     visible_site_ids,
 )
 from worklists.actors import Actor
+from worklists.api_errors import invalid_data
 from worklists.authentication import IsSiteIntegration
-from worklists.lifecycle import IllegalTransition
+from worklists.errors import UnreadableBody
 from worklists.models import (
     Assignment,
     AuditEvent,
-    InboundMessage,
     PatientIdentifier,
-    Radiologist,
     SiteApiToken,
     Study,
 )
@@ -56,22 +52,20 @@ from worklists.serializers import (
     StudyStatusOutSerializer,
     WorklistOutSerializer,
 )
-from worklists.services.ai_findings import AiFindingConflict, FindingInput, ai_finding_report
+from worklists.services.ai_findings import FindingInput, ai_finding_report
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
 from worklists.services.claims import (
-    HeldByAnother,
     study_claim,
     study_claim_next,
     study_coordinator_assign,
     study_release,
 )
-from worklists.services.inbound import inbound_mark_failed, inbound_store
-from worklists.services.orders import OrderError, OrderNotFound, OrderOutcome, order_apply
-from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
+from worklists.services.orders import OrderInput, OrderOutcome, order_receive
 
 
 class OrdersApi(APIView):
-    """A site's RIS creates, updates or cancels an order. Stored raw first, then applied."""
+    """A site's RIS creates, updates or cancels an order. Stored raw first, then applied
+    (worklists.services.orders.order_receive); a refusal names the stored message."""
 
     permission_classes = [IsSiteIntegration]
 
@@ -81,48 +75,26 @@ class OrdersApi(APIView):
     def post(self, request: Request) -> Response:
         token = request.auth
         assert isinstance(token, SiteApiToken)
-        site = token.site
-        inbound = inbound_store(
-            channel=InboundMessage.Channel.REST,
+
+        def read() -> OrderInput:
+            try:
+                data = request.data
+            except (ParseError, UnsupportedMediaType) as exc:
+                raise UnreadableBody(exc) from exc
+            serializer = OrderInSerializer(data=data)
+            if not serializer.is_valid():
+                raise invalid_data(serializer.errors)
+            return serializer.to_order()
+
+        receipt = order_receive(
+            site_id=token.site.id,
+            site_code=token.site.code,
             raw=request.body,
-            site_id=site.id,
             peer=client_address(request) or "",
             content_type=request.content_type or "",
-            message_type="order",
+            read=read,
         )
-        try:
-            data = request.data
-        except (ParseError, UnsupportedMediaType) as exc:
-            # The body cannot be read as an order at all: keep it, marked failed, for inspection.
-            inbound_mark_failed(inbound_id=inbound.id, error=str(exc.detail))
-            return Response(
-                {"errors": {"non_field_errors": [str(exc.detail)]}, "inbound_id": inbound.id},
-                status=exc.status_code,
-            )
-        serializer = OrderInSerializer(data=data)
-        if not serializer.is_valid():
-            inbound_mark_failed(inbound_id=inbound.id, error=json.dumps(serializer.errors))
-            return Response(
-                {"errors": serializer.errors, "inbound_id": inbound.id},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            result = order_apply(
-                site_id=site.id,
-                order=serializer.to_order(),
-                actor=Actor.for_site(site.code),
-                inbound_id=inbound.id,
-            )
-        except OrderError as exc:
-            inbound_mark_failed(inbound_id=inbound.id, error=f"{exc.field}: {exc}")
-            code = status.HTTP_404_NOT_FOUND if isinstance(exc, OrderNotFound) else 409
-            return Response(
-                {"errors": {exc.field: [str(exc)]}, "inbound_id": inbound.id}, status=code
-            )
-        except Exception as exc:
-            # Kept, with what went wrong, for reprocessing once the fault is fixed.
-            inbound_mark_failed(inbound_id=inbound.id, error=f"internal error: {exc!r}")
-            raise
+        result = receipt.result
         study = result.study
         body = OrderOutSerializer(
             {
@@ -169,10 +141,7 @@ class StudyListApi(APIView):
         }
         cursor = None
         if token := params.validated_data.get("cursor"):
-            try:
-                cursor = selectors.Cursor.decode(token)
-            except selectors.InvalidCursor as exc:
-                return Response({"errors": {"cursor": [str(exc)]}}, status=400)
+            cursor = selectors.Cursor.decode(token)
         page_size = params.validated_data.get("page_size", settings.STUDIES_PAGE_SIZE)
         site_ids = visible_site_ids(request.user)
         rows, next_cursor = selectors.study_list(
@@ -328,16 +297,9 @@ class StudyClaimApi(APIView):
             return _error("only radiologists claim studies", status.HTTP_403_FORBIDDEN)
         if not selectors.study_visible(user=request.user, study_id=study_id):
             return _not_found()
-        try:
-            assignment = study_claim(
-                study_id=study_id, radiologist_id=radiologist.id, actor=Actor.for_user(request.user)
-            )
-        except HeldByAnother as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT)
-        except IllegalTransition as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT, "status")
-        except NotEligible as exc:
-            return _error(str(exc), status.HTTP_403_FORBIDDEN)
+        assignment = study_claim(
+            study_id=study_id, radiologist_id=radiologist.id, actor=Actor.for_user(request.user)
+        )
         return Response(_assignment_body(assignment))
 
 
@@ -353,48 +315,31 @@ class StudyReleaseApi(APIView):
             return _not_found()
         params = ReleaseInSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            study = study_release(
-                study_id=study_id,
-                radiologist_id=radiologist.id,
-                actor=Actor.for_user(request.user),
-                reason=params.validated_data["reason"],
-            )
-        except NotTheHolder as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT)
-        except IllegalTransition as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT, "status")
+        study = study_release(
+            study_id=study_id,
+            radiologist_id=radiologist.id,
+            actor=Actor.for_user(request.user),
+            reason=params.validated_data["reason"],
+        )
         return Response(StudyStatusOutSerializer(study).data)
 
 
 class StudyAssignApi(APIView):
-    """Coordinators assign or reassign a study, always with a reason."""
+    """Coordinators assign or reassign a study, always with a reason (the service checks the
+    role: study_coordinator_assign)."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=AssignInSerializer, responses={200: AssignmentOutSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        if not is_coordinator(request.user):
-            return _error("only coordinators assign studies", status.HTTP_403_FORBIDDEN)
-        if not selectors.study_visible(user=request.user, study_id=study_id):
-            return _not_found()
         params = AssignInSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            assignment = study_coordinator_assign(
-                study_id=study_id,
-                radiologist_id=params.validated_data["radiologist_id"],
-                actor=Actor.for_user(request.user),
-                reason=params.validated_data["reason"],
-            )
-        except Radiologist.DoesNotExist:
-            return _error("no such radiologist", 400, "radiologist_id")
-        except ReasonRequired as exc:
-            return _error(str(exc), 400, "reason")
-        except NotEligible as exc:
-            return _error(str(exc), 400, "radiologist_id")
-        except IllegalTransition as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT, "status")
+        assignment = study_coordinator_assign(
+            study_id=study_id,
+            radiologist_id=params.validated_data["radiologist_id"],
+            actor=Actor.for_user(request.user),
+            reason=params.validated_data["reason"],
+        )
         return Response(_assignment_body(assignment))
 
 
@@ -405,12 +350,9 @@ class StudyRoutingApi(APIView):
 
     @extend_schema(responses=RoutingDecisionOutSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
-        if not is_coordinator(request.user):
-            return _error("only coordinators see routing decisions", 403)
-        if not selectors.study_visible(user=request.user, study_id=study_id):
-            return _not_found()
-        study = selectors.study_get(user=request.user, study_id=study_id)
-        decisions = selectors.routing_decisions(study=study, limit=50)
+        decisions = selectors.study_routing_decisions(
+            user=request.user, study_id=study_id, limit=50
+        )
         return Response(RoutingDecisionOutSerializer(decisions, many=True).data)
 
 
@@ -431,21 +373,18 @@ class StudyAiFindingsApi(APIView):
         params = AiFindingInSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        try:
-            finding, created = ai_finding_report(
-                study_id=study_id,
-                finding=FindingInput(
-                    code=data["code"],
-                    description=data["description"],
-                    confidence=data["confidence"],
-                    source=data["source"],
-                    external_id=data["external_id"],
-                    reported_at=data.get("reported_at") or timezone.now(),
-                ),
-                actor=Actor(user_id=None, label=f"ai:{data['source']}"[:150]),
-            )
-        except AiFindingConflict as conflict:
-            return _error(str(conflict), status.HTTP_409_CONFLICT)
+        finding, created = ai_finding_report(
+            study_id=study_id,
+            finding=FindingInput(
+                code=data["code"],
+                description=data["description"],
+                confidence=data["confidence"],
+                source=data["source"],
+                external_id=data["external_id"],
+                reported_at=data.get("reported_at") or timezone.now(),
+            ),
+            actor=Actor(user_id=None, label=f"ai:{data['source']}"[:150]),
+        )
         return Response(
             AiFindingOutSerializer(finding).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

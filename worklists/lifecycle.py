@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from worklists.errors import Conflict
 from worklists.models.studies import StudyStatus as S
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -24,8 +25,10 @@ TERMINAL_STATUSES = frozenset(s for s, targets in ALLOWED_TRANSITIONS.items() if
 HELD_STATUSES = frozenset({S.ASSIGNED, S.IN_PROGRESS, S.PRELIMINARY})
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Conflict):
     """A transition the lifecycle does not allow; the message names both states."""
+
+    default_field = "status"
 
     def __init__(self, study_id: int, from_status: str, to_status: str) -> None:
         self.study_id = study_id

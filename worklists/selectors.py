@@ -15,7 +15,8 @@ from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.utils import timezone
 
-from worklists.access import AnyUser, studies_visible_to
+from worklists.access import AnyUser, is_coordinator, studies_visible_to
+from worklists.errors import InvalidInput, NotPermitted, StudyNotFound
 from worklists.models import (
     UNREAD_STATUSES,
     Assignment,
@@ -34,8 +35,8 @@ from worklists.models import (
 STUDY_LIST_FILTERS = ("status", "site", "worklist", "modality", "priority", "unclassified")
 
 
-class InvalidCursor(ValueError):
-    pass
+class InvalidCursor(InvalidInput, ValueError):
+    default_field = "cursor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +309,18 @@ def open_alerts(*, visible: QuerySet[Study], limit: int = 20) -> list[Coordinato
 
 def study_open_alerts(*, study: Study) -> list[CoordinatorAlert]:
     return list(study.coordinator_alerts.filter(resolved_at__isnull=True).order_by("-raised_at"))
+
+
+def study_routing_decisions(*, user: AnyUser, study_id: int, limit: int) -> list[RoutingDecision]:
+    """Why a study went where it went, for coordinators only: NotPermitted for anyone else,
+    StudyNotFound for a study the coordinator may not see."""
+    if not is_coordinator(user):
+        raise NotPermitted("only coordinators see routing decisions")
+    try:
+        study = study_get(user=user, study_id=study_id)
+    except Study.DoesNotExist as exc:
+        raise StudyNotFound from exc
+    return routing_decisions(study=study, limit=limit)
 
 
 def routing_decisions(*, study: Study, limit: int = 10) -> list[RoutingDecision]:

@@ -1,4 +1,5 @@
-"""Shapes of the REST API. Input serializers check form; rules live in the services."""
+"""Shapes of the REST API. Input serializers check form; rules (national numbers, what a new
+order needs, birth dates) live in worklists.validation, which the services apply."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from worklists import nin
 from worklists.models import Modality, PatientIdentifier, Priority, Sex, Study, StudyStatus
 from worklists.services.orders import (
     IdentifierInput,
@@ -38,16 +38,6 @@ class IdentifierInSerializer(serializers.Serializer):
     value = serializers.CharField(max_length=64)
     authority = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["kind"] in PatientIdentifier.NATIONAL_KINDS:
-            try:
-                attrs["value"] = nin.parse_as(attrs["kind"], attrs["value"]).value
-            except nin.InvalidNationalIdentityNumber as exc:
-                raise serializers.ValidationError(
-                    {"value": f"invalid {attrs['kind']} {attrs['value']}: {exc}"}
-                ) from exc
-        return attrs
-
 
 class PatientInSerializer(serializers.Serializer):
     identifiers = IdentifierInSerializer(many=True, allow_empty=False)
@@ -55,11 +45,6 @@ class PatientInSerializer(serializers.Serializer):
     given_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     birth_date = serializers.DateField(required=False, allow_null=True)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False)
-
-    def validate_birth_date(self, value: Any) -> Any:
-        if value is not None and value > timezone.localdate():
-            raise serializers.ValidationError("cannot be in the future")
-        return value
 
 
 class ProcedureSerializer(serializers.Serializer):
@@ -70,7 +55,7 @@ class ProcedureSerializer(serializers.Serializer):
 
 class StudyInSerializer(serializers.Serializer):
     """Every field optional here: a new order needs modality, procedure and ordered_at (checked
-    in OrderInSerializer); an update states only what changes."""
+    by the order service, worklists.validation); an update states only what changes."""
 
     modality = serializers.ChoiceField(choices=Modality.choices, required=False)
     procedure = ProcedureSerializer(required=False)
@@ -95,24 +80,6 @@ class OrderInSerializer(serializers.Serializer):
     images_available = serializers.BooleanField(required=False, default=False)
     patient = PatientInSerializer(required=False)
     study = StudyInSerializer(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["action"] == OrderAction.NEW:
-            missing: dict[str, Any] = {
-                name: ["required for a new order"]
-                for name in ("patient", "study")
-                if name not in attrs
-            }
-            study_missing = {
-                name: ["required for a new order"]
-                for name in ("modality", "procedure", "ordered_at")
-                if "study" in attrs and name not in attrs["study"]
-            }
-            if study_missing:
-                missing["study"] = study_missing
-            if missing:
-                raise serializers.ValidationError(missing)
-        return attrs
 
     def to_order(self) -> OrderInput:
         data = self.validated_data

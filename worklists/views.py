@@ -25,11 +25,10 @@ from worklists.access import (
     visible_site_ids,
 )
 from worklists.actors import Actor
-from worklists.lifecycle import IllegalTransition
-from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Radiologist, Study
+from worklists.errors import DomainError, NotFound, NotPermitted
+from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
 from worklists.services.claims import study_claim_next, study_coordinator_assign, study_release
-from worklists.services.studies import NotEligible, NotTheHolder, ReasonRequired
 
 
 def _landing_tab(summaries: list[selectors.WorklistSummary], on_shift: dict[int, int]) -> str:
@@ -268,16 +267,10 @@ def worklist_next(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def study_assign_view(request: HttpRequest, study_id: int) -> HttpResponse:
-    """A coordinator assigns or reassigns the study, with a reason."""
-    if not is_coordinator(request.user) or not selectors.study_visible(
-        user=request.user, study_id=study_id
-    ):
-        raise Http404("No such study")
-    try:
-        radiologist_id = int(request.POST.get("radiologist_id", ""))
-    except ValueError:
-        messages.error(request, _("Choose a radiologist."))
-        return redirect("study", study_id=study_id)
+    """A coordinator assigns or reassigns the study, with a reason (the service checks the
+    role; to anyone else the study is not there)."""
+    posted = request.POST.get("radiologist_id", "")
+    radiologist_id = int(posted) if posted.isdecimal() else None
     try:
         assignment = study_coordinator_assign(
             study_id=study_id,
@@ -285,8 +278,10 @@ def study_assign_view(request: HttpRequest, study_id: int) -> HttpResponse:
             actor=Actor.for_user(request.user),
             reason=request.POST.get("reason", ""),
         )
-    except (ReasonRequired, NotEligible, IllegalTransition, Radiologist.DoesNotExist) as exc:
-        messages.error(request, str(exc) or _("No such radiologist."))
+    except (NotPermitted, NotFound) as exc:
+        raise Http404("No such study") from exc
+    except DomainError as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(
             request,
@@ -310,7 +305,7 @@ def study_release_view(request: HttpRequest, study_id: int) -> HttpResponse:
             actor=Actor.for_user(request.user),
             reason=request.POST.get("reason", ""),
         )
-    except (NotTheHolder, IllegalTransition) as exc:
+    except DomainError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Released: the study is back in the pool."))

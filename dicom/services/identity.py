@@ -4,9 +4,11 @@ that is the study's patient."""
 from __future__ import annotations
 
 from django.db.models import Q
+from django.utils import timezone
 
 from dicom.metadata import NATIONAL_ISSUERS, InstanceMeta
-from worklists import nin
+from worklists import validation
+from worklists.errors import InvalidData
 from worklists.models import Patient, PatientIdentifier, Site, Study
 from worklists.services.patients import (
     IdentifierInput,
@@ -20,15 +22,17 @@ def patient_identity(site: Site, patient_id: str, issuer: str) -> tuple[str, str
     """(kind, authority, value) for the images' PatientID, by the rules order ingest uses.
 
     A valid national number under the national register (or under no issuer) is the person's
-    fødselsnummer/D-nummer; anything else is the site's own record number.
+    fødselsnummer/D-nummer; anything else is the site's own record number. The number is
+    checked by the rule orders are (worklists.validation); images are never refused for it: an
+    invalid one is kept as the site's record number, which names nobody else.
     """
     if not patient_id:
         return None
     kind, value = PatientIdentifier.Kind.LOCAL.value, patient_id
     if issuer.strip().upper() in NATIONAL_ISSUERS:
         try:
-            parsed = nin.parse(patient_id)
-        except nin.InvalidNationalIdentityNumber:
+            parsed = validation.national_number(patient_id)
+        except InvalidData:
             parsed = None
         if parsed is not None and parsed.kind.value in PatientIdentifier.NATIONAL_REGISTER_KINDS:
             kind, value = parsed.kind.value, parsed.value
@@ -38,14 +42,19 @@ def patient_identity(site: Site, patient_id: str, issuer: str) -> tuple[str, str
 
 
 def patient_for_images(site: Site, meta: InstanceMeta) -> Patient:
-    """The patient the images name: found by identifier, or created from the images."""
+    """The patient the images name: found by identifier, or created from the images.
+
+    The birth date is checked by the rule orders are; one the rule refuses (in the future) is
+    not stored, the patient's birth date stays unknown: the images are kept whatever their
+    header says, and their files keep the header as sent."""
+    birth_date = validation.usable_birth_date(meta.birth_date, today=timezone.localdate())
     identity = patient_identity(site, meta.patient_id, meta.issuer_of_patient_id)
     family_name = meta.family_name or "Unknown"
     if identity is None:
         return Patient.objects.create(
             family_name=family_name,
             given_name=meta.given_name,
-            birth_date=meta.birth_date,
+            birth_date=birth_date,
             sex=meta.sex,
         )
     kind, authority, value = identity
@@ -63,7 +72,7 @@ def patient_for_images(site: Site, meta: InstanceMeta) -> Patient:
             identifiers=(IdentifierInput(kind=kind, value=value, authority=authority),),
             family_name=family_name,
             given_name=meta.given_name or None,
-            birth_date=meta.birth_date,
+            birth_date=birth_date,
             sex=meta.sex,
         ),
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from worklists import live
 from worklists.actors import Actor
+from worklists.errors import Conflict
 from worklists.models import AiFinding, DeadlineContract, StudyStatus
 from worklists.services.pushes import route_after_commit
 from worklists.services.transitions import end_active_assignment, lock_study, record_transition
@@ -27,7 +28,7 @@ class FindingInput:
     external_id: str = ""
 
 
-class AiFindingConflict(Exception):
+class AiFindingConflict(Conflict):
     """The source's finding id was already reported for another study."""
 
 

@@ -30,7 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from worklists import live, prepared, routing
+from worklists.access import user_is_coordinator
 from worklists.actors import Actor
+from worklists.errors import Conflict, ErrorKind, InvalidInput, NotPermitted, StudyNotFound
 from worklists.lifecycle import IllegalTransition
 from worklists.models import (
     Assignment,
@@ -56,8 +58,20 @@ from worklists.services.transitions import end_active_assignment, lock_study, re
 PATIENT_LOCK_CLASS = 72010
 
 
-class HeldByAnother(Exception):
+class HeldByAnother(Conflict):
     """The study is in another radiologist's hands."""
+
+
+class NotCoordinator(NotPermitted):
+    """Only coordinators assign studies to a reader of their choice."""
+
+
+class AssigneeNotEligible(NotEligible):
+    """The reader a coordinator chose may not read the study: the request's choice is wrong,
+    not the coordinator's role (a 400 on radiologist_id, not a 403)."""
+
+    kind = ErrorKind.INVALID
+    default_field = "radiologist_id"
 
 
 def claim_touch(*, study_id: int, radiologist_id: int, at: dt.datetime | None = None) -> bool:
@@ -507,32 +521,47 @@ def study_release(*, study_id: int, radiologist_id: int, actor: Actor, reason: s
 
 @transaction.atomic
 def study_coordinator_assign(
-    *, study_id: int, radiologist_id: int, actor: Actor, reason: str
+    *, study_id: int, radiologist_id: int | None, actor: Actor, reason: str
 ) -> Assignment:
     """A coordinator gives a study to a reader, or takes it from its holder and gives it to
     another: always with a reason, and the reader must hold a valid credential for the site.
 
     The study row is locked before deciding between assign and reassign, so a coordinator
     racing a claim leaves exactly one active assignment (whichever came second sees the first).
+
+    Only a coordinator (``actor``) may: NotCoordinator otherwise, before anything is looked up
+    or any input is judged. ``radiologist_id`` None: the form named no reader.
     """
+    if not user_is_coordinator(actor.user_id):
+        raise NotCoordinator("only coordinators assign studies")
+    if radiologist_id is None:
+        raise InvalidInput("choose a radiologist", field="radiologist_id")
     if not reason.strip():
         raise ReasonRequired(_("assigning a study needs a reason"))
-    study = lock_study(study_id)
+    try:
+        study = lock_study(study_id)
+    except Study.DoesNotExist as exc:
+        raise StudyNotFound from exc
     previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if previous is not None and previous.radiologist_id == radiologist_id:
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
-    if study.status == StudyStatus.READY:
-        assignment = study_assign(
-            study_id=study_id,
-            radiologist_id=radiologist_id,
-            actor=actor,
-            kind=Assignment.Kind.MANUAL,
-            reason=reason,
-        )
-    else:
-        assignment = study_reassign(
-            study_id=study_id, radiologist_id=radiologist_id, actor=actor, reason=reason
-        )
+    try:
+        if study.status == StudyStatus.READY:
+            assignment = study_assign(
+                study_id=study_id,
+                radiologist_id=radiologist_id,
+                actor=actor,
+                kind=Assignment.Kind.MANUAL,
+                reason=reason,
+            )
+        else:
+            assignment = study_reassign(
+                study_id=study_id, radiologist_id=radiologist_id, actor=actor, reason=reason
+            )
+    except Radiologist.DoesNotExist as exc:
+        raise InvalidInput("no such radiologist", field="radiologist_id") from exc
+    except NotEligible as exc:
+        raise AssigneeNotEligible(str(exc)) from exc
     RoutingDecision.objects.create(
         study=study,
         decided_at=assignment.assigned_at,

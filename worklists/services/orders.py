@@ -11,19 +11,21 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from worklists import live, prepared
+from worklists import live, prepared, validation
 from worklists.actors import Actor
+from worklists.errors import Conflict, DomainError, KeptForInspection, NotFound, UnreadableBody
 from worklists.hooks import order_images
 from worklists.lifecycle import TERMINAL_STATUSES
 from worklists.models import (
     UNREAD_STATUSES,
+    InboundMessage,
     Patient,
     Site,
     Study,
@@ -32,6 +34,8 @@ from worklists.models import (
 )
 from worklists.services.inbound import (
     inbound_mark_applied,
+    inbound_mark_failed,
+    inbound_store,
     insert_row_with_child,
     lock_ids,
     lock_statement,
@@ -61,11 +65,13 @@ __all__ = [
     "OrderLocks",
     "OrderNotFound",
     "OrderOutcome",
+    "OrderReceipt",
     "OrderResult",
     "PatientInput",
     "StudyInput",
     "accession_for_study_uid",
     "order_apply",
+    "order_receive",
     "orders_apply",
     "orders_apply_locked",
 ]
@@ -84,19 +90,15 @@ class OrderOutcome(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class OrderError(Exception):
+class OrderError(DomainError):
     """The order cannot be applied as sent; ``field`` names the offending part when known."""
 
-    def __init__(self, message: str, *, field: str = "non_field_errors") -> None:
-        super().__init__(message)
-        self.field = field
 
-
-class OrderNotFound(OrderError):
+class OrderNotFound(OrderError, NotFound):
     pass
 
 
-class OrderConflict(OrderError):
+class OrderConflict(OrderError, Conflict):
     pass
 
 
@@ -116,9 +118,6 @@ class StudyInput:
     study_instance_uid: str | None = None
     placer_order_number: str | None = None
     filler_order_number: str | None = None
-
-
-REQUIRED_FOR_NEW = ("modality", "procedure_text", "ordered_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +173,8 @@ def _resolve_patient(
             f"{exc}; correct the patient with a merge", field="patient.identifiers"
         ) from exc
     except PatientError as exc:
-        raise OrderError(str(exc), field=exc.field) from exc
+        # e.g. a national number sent as the site's own: the order as sent cannot be applied
+        raise OrderConflict(str(exc), field=exc.field) from exc
     assert patient is not None
     return patient, changed
 
@@ -201,11 +201,9 @@ def _apply_study_fields(study: Study, study_in: StudyInput) -> list[str]:
 def _create(
     *, site: Site, order: OrderInput, actor: Actor, now: dt.datetime, locks: OrderLocks | None
 ) -> OrderResult:
-    if order.study is None or order.patient is None:
-        raise OrderError("a new order needs its patient and study", field="study")
-    missing = [name for name in REQUIRED_FOR_NEW if getattr(order.study, name) is None]
-    if missing:
-        raise OrderError(f"a new order needs {', '.join(missing)}", field=f"study.{missing[0]}")
+    # validation.valid_order has refused a new order without them
+    assert order.study is not None
+    assert order.patient is not None
     patient, _ = _resolve_patient(site, order.patient, locks)
     study = Study(
         site=site,
@@ -502,6 +500,8 @@ def _order_apply_once(
     *, site: Site, order: OrderInput, actor: Actor, locks: OrderLocks | None = None
 ) -> OrderResult:
     now = timezone.now()
+    # Every channel's order meets the same rules before anything is written.
+    order = validation.valid_order(order, today=timezone.localdate(now))
     key = (site.id, order.accession_number)
     study_id = _study_id_locked(site, order.accession_number, locks)
     adopted = False
@@ -535,3 +535,48 @@ def _order_apply_once(
     if order.action is OrderAction.CANCEL:
         return _cancel(study=study, order=order, actor=actor, now=now)
     return _update(site=site, study=study, order=order, actor=actor, now=now, locks=locks)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReceipt:
+    inbound_id: int
+    result: OrderResult
+
+
+def order_receive(
+    *,
+    site_id: int,
+    site_code: str,
+    raw: bytes,
+    peer: str,
+    content_type: str,
+    read: Callable[[], OrderInput],
+) -> OrderReceipt:
+    """An order as a site's RIS posts it to the REST API: the body stored first (committed, so
+    nothing is lost), then ``read`` (the caller's parser) and applied, or marked failed with
+    the specific refusal. A refusal is raised as KeptForInspection naming the stored message;
+    a fault of ours is stored as an internal error and raised as it is."""
+    inbound = inbound_store(
+        channel=InboundMessage.Channel.REST,
+        raw=raw,
+        site_id=site_id,
+        peer=peer,
+        content_type=content_type,
+        message_type="order",
+    )
+    try:
+        order = read()
+        result = order_apply(
+            site_id=site_id, order=order, actor=Actor.for_site(site_code), inbound_id=inbound.id
+        )
+    except DomainError as exc:
+        inbound_mark_failed(inbound_id=inbound.id, error=exc.describe())
+        raise KeptForInspection(exc, inbound_id=inbound.id) from exc
+    except UnreadableBody as exc:
+        inbound_mark_failed(inbound_id=inbound.id, error=str(exc.cause))
+        raise KeptForInspection(exc.cause, inbound_id=inbound.id) from exc
+    except Exception as exc:
+        # Kept, with what went wrong, for reprocessing once the fault is fixed.
+        inbound_mark_failed(inbound_id=inbound.id, error=f"internal error: {exc!r}")
+        raise
+    return OrderReceipt(inbound_id=inbound.id, result=result)

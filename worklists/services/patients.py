@@ -18,8 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from worklists import live, prepared
+from worklists import live, prepared, validation
 from worklists.actors import Actor
+from worklists.errors import Conflict, DomainError, NotFound
 from worklists.models import (
     Patient,
     PatientIdentifier,
@@ -33,19 +34,17 @@ from worklists.services.alerts import alert_raise
 from worklists.services.inbound import insert_row, insert_row_with_child, lock_statement
 
 
-class PatientError(Exception):
+class PatientError(DomainError):
     """The patient change cannot be applied as sent; ``field`` names the offending part."""
 
-    def __init__(self, message: str, *, field: str = "patient.identifiers") -> None:
-        super().__init__(message)
-        self.field = field
+    default_field = "patient.identifiers"
 
 
-class PatientConflict(PatientError):
+class PatientConflict(PatientError, Conflict):
     pass
 
 
-class PatientNotFound(PatientError):
+class PatientNotFound(PatientError, NotFound):
     pass
 
 
@@ -449,6 +448,7 @@ class PatientChange:
 def patient_update(*, site_id: int, patient: PatientInput) -> PatientChange:
     """Demographics and identifiers of a known patient (ADT^A08). An unknown patient is not
     created: this platform learns patients from their orders."""
+    patient = validation.valid_patient(patient, today=timezone.localdate())
 
     @transaction.atomic
     def once() -> PatientChange:
@@ -477,6 +477,8 @@ def patient_merge(
     patient other sites also know is neither moved nor given a national number (a coordinator
     merges across sites). The surviving demographics are the sending site's record.
     """
+    surviving = validation.valid_patient(surviving, today=timezone.localdate())
+    prior = validation.valid_identifiers(prior, at="prior")
 
     @transaction.atomic
     def once() -> PatientChange:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from worklists import classification
 from worklists.actors import Actor
+from worklists.errors import Conflict, InvalidInput, NotPermitted
 from worklists.lifecycle import HELD_STATUSES, IllegalTransition
 from worklists.models import (
     PRIORITY_RANK,
@@ -30,15 +31,15 @@ from worklists.services.transitions import end_active_assignment, lock_study, re
 _READING_RANK: dict[str, int] = {str(p): rank for p, rank in PRIORITY_RANK.items()}
 
 
-class NotTheHolder(Exception):
+class NotTheHolder(Conflict):
     """The acting radiologist does not hold the study."""
 
 
-class ReasonRequired(ValueError):
-    pass
+class ReasonRequired(InvalidInput, ValueError):
+    default_field = "reason"
 
 
-class NotEligible(Exception):
+class NotEligible(NotPermitted):
     """The radiologist may not read this study (inactive, or no valid credential for its site)."""
 
 
