@@ -19,8 +19,10 @@ from reports.models import (
     ReportTemplate,
     ReportVersion,
 )
+from reports.services.audit import audit_report_reads
 from worklists.access import AnyUser, is_coordinator, radiologist_of, studies_visible_to
 from worklists.models import Assignment, Study, StudyStatus
+from worklists.services.audit import AccessContext
 
 # Statuses in which the holder writes the report (a preliminary does not end the writing).
 WRITABLE_STATUSES = (StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS, StudyStatus.PRELIMINARY)
@@ -100,6 +102,16 @@ def report_state(*, study: Study) -> ReportState:
         .first(),
         rejection_deliveries=rejection_deliveries,
     )
+
+
+def report_state_read(*, study: Study, context: AccessContext) -> ReportState:
+    """``report_state`` for showing to the reader ``context`` names, audited as a read: one
+    ``report.view`` row when there is a report to show (nothing shown, nothing read). The study
+    must be one the reader may see (found through the scoping function)."""
+    state = report_state(study=study)
+    if state.has_content:
+        audit_report_reads(context=context, studies=[study])
+    return state
 
 
 def template_for_study(*, study: Study) -> ReportTemplate | None:

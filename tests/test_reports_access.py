@@ -16,6 +16,7 @@ from reports.models import ReportDraft, ReportVersion
 from reports.serializers import DraftOutSerializer, ReportOutSerializer
 from tests import factories
 from worklists.models import AuditEvent, Radiologist, Site, SiteMembership, Study
+from worklists.services.audit import AccessContext
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +123,25 @@ def test_the_study_page_shows_every_version_and_audits_the_read(owner, site_a, c
     assert "Tillegg." in page
     (event,) = report_views(owner.user)
     assert event.channel == "web"
+
+
+def test_the_report_selector_audits_a_shown_report_and_not_an_empty_one(owner, site_a, client_for):
+    """The study page's report panel reads through report_state_read: the selector, not the
+    template, writes the audit row."""
+    study = factories.held_study(owner, site=site_a)
+    context = AccessContext(user_id=owner.user.pk, actor_label="reader", channel="web")
+
+    assert not selectors.report_state_read(study=study, context=context).has_content
+    assert report_views() == []
+
+    api = client_for(owner.user)
+    api.put(reverse("api-report", args=[study.id]), SECTIONS, format="json")
+    api.post(reverse("api-report-sign", args=[study.id]), {"password": factories.PASSWORD})
+    state = selectors.report_state_read(study=study, context=context)
+
+    assert state.has_content
+    (event,) = report_views(owner.user)
+    assert (event.channel, event.object_type, event.object_id) == ("web", "report", str(study.id))
 
 
 def test_the_admin_audits_a_report_version_view(owner, site_a, client_for, admin_client):
