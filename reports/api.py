@@ -35,13 +35,6 @@ from reports.serializers import (
 from reports.services.audit import audit_report_reads
 from reports.services.critical import critical_communication_record
 from reports.services.drafts import report_draft_save
-from reports.services.errors import (
-    DraftConflict,
-    NotPermitted,
-    ReportError,
-    ReportInvalid,
-    WrongPassword,
-)
 from reports.services.rejections import referral_reject
 from reports.services.signing import (
     report_amend,
@@ -50,28 +43,10 @@ from reports.services.signing import (
 )
 from worklists import selectors as study_selectors
 from worklists.access import studies_visible_to
-from worklists.lifecycle import IllegalTransition
 from worklists.models import Study
 from worklists.services.audit import AccessContext, audit_refused_read
 
 NOT_FOUND = Response({"detail": "No such study."}, status=status.HTTP_404_NOT_FOUND)
-
-
-def refusal(exc: ReportError | IllegalTransition) -> Response:
-    """A refused change, as {"errors": {field: [message]}} with the status that fits it."""
-    if isinstance(exc, IllegalTransition):
-        return Response({"errors": {"non_field_errors": [str(exc)]}}, status=409)
-    body: dict[str, Any] = {"errors": {exc.field: [str(exc)]}}
-    code: int
-    if isinstance(exc, NotPermitted | WrongPassword):
-        code = status.HTTP_403_FORBIDDEN
-    elif isinstance(exc, ReportInvalid):
-        code = status.HTTP_400_BAD_REQUEST
-    else:
-        code = status.HTTP_409_CONFLICT
-    if isinstance(exc, DraftConflict):
-        body["current_revision"] = exc.current_revision
-    return Response(body, status=code)
 
 
 def visible_study(request: Request, study_id: int) -> Study | None:
@@ -125,15 +100,12 @@ class ReportApi(APIView):
             return NOT_FOUND
         serializer = DraftInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            draft = report_draft_save(
-                study_id=study_id,
-                user=request.user,  # type: ignore[arg-type]
-                sections=[dict(s) for s in serializer.validated_data["sections"]],
-                base_revision=serializer.validated_data["revision"],
-            )
-        except (ReportError, IllegalTransition) as exc:
-            return refusal(exc)
+        draft = report_draft_save(
+            study_id=study_id,
+            user=request.user,  # type: ignore[arg-type]
+            sections=[dict(s) for s in serializer.validated_data["sections"]],
+            base_revision=serializer.validated_data["revision"],
+        )
         # The holder gets back exactly the sections just sent (the save replaces them all).
         return Response(DraftOutSerializer(draft, context={"draft_text": True}).data)
 
@@ -147,14 +119,11 @@ class PreliminaryApi(APIView):
             return NOT_FOUND
         serializer = OptionalDraftInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            version = report_issue_preliminary(
-                study_id=study_id,
-                user=request.user,  # type: ignore[arg-type]
-                draft=serializer.draft_input(),
-            )
-        except (ReportError, IllegalTransition) as exc:
-            return refusal(exc)
+        version = report_issue_preliminary(
+            study_id=study_id,
+            user=request.user,  # type: ignore[arg-type]
+            draft=serializer.draft_input(),
+        )
         return Response(VersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -170,19 +139,16 @@ class SignApi(APIView):
         serializer = SignInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            version = report_sign(
-                study_id=study_id,
-                user=request.user,  # type: ignore[arg-type]
-                password=data["password"],
-                draft=serializer.draft_input(),
-                critical_category=data["critical_category"],
-                communication=communication_input(data["communication"])
-                if "communication" in data
-                else None,
-            )
-        except (ReportError, IllegalTransition) as exc:
-            return refusal(exc)
+        version = report_sign(
+            study_id=study_id,
+            user=request.user,  # type: ignore[arg-type]
+            password=data["password"],
+            draft=serializer.draft_input(),
+            critical_category=data["critical_category"],
+            communication=communication_input(data["communication"])
+            if "communication" in data
+            else None,
+        )
         return Response(VersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -198,22 +164,19 @@ class AddendaApi(APIView):
         serializer = AddendumInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            version = report_amend(
-                study_id=study_id,
-                user=request.user,  # type: ignore[arg-type]
-                password=data["password"],
-                kind=data["kind"],
-                reason=data["reason"],
-                addendum_text=data["text"],
-                sections=[dict(s) for s in data["sections"]] if "sections" in data else None,
-                critical_category=data["critical_category"],
-                communication=communication_input(data["communication"])
-                if "communication" in data
-                else None,
-            )
-        except (ReportError, IllegalTransition) as exc:
-            return refusal(exc)
+        version = report_amend(
+            study_id=study_id,
+            user=request.user,  # type: ignore[arg-type]
+            password=data["password"],
+            kind=data["kind"],
+            reason=data["reason"],
+            addendum_text=data["text"],
+            sections=[dict(s) for s in data["sections"]] if "sections" in data else None,
+            critical_category=data["critical_category"],
+            communication=communication_input(data["communication"])
+            if "communication" in data
+            else None,
+        )
         return Response(VersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -235,8 +198,6 @@ class RejectApi(APIView):
                 reason=serializer.validated_data["reason"],
                 comment=serializer.validated_data["comment"],
             )
-        except (ReportError, IllegalTransition) as exc:
-            return refusal(exc)
         except IntegrityError:
             # Two returns of one referral racing: the first one stands.
             return Response(
@@ -258,14 +219,11 @@ class CriticalCommunicationsApi(APIView):
             return NOT_FOUND
         serializer = CommunicationInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            critical_communication_record(
-                study_id=study_id,
-                user=request.user,  # type: ignore[arg-type]
-                communication=serializer.to_input(),
-            )
-        except ReportError as exc:
-            return refusal(exc)
+        critical_communication_record(
+            study_id=study_id,
+            user=request.user,  # type: ignore[arg-type]
+            communication=serializer.to_input(),
+        )
         state = selectors.report_state(study=study)
         audit_report_reads(
             context=AccessContext.from_request(request, channel="api"), studies=[study]

@@ -18,26 +18,14 @@ from rest_framework.views import APIView
 from reports import macro_selectors
 from reports.api import NOT_FOUND, visible_study
 from reports.macro_serializers import MacroCreateSerializer, MacroInSerializer, MacroOutSerializer
-from reports.services.errors import NotPermitted, ReportError, ReportInvalid
+from reports.services.errors import ReportInvalid
 from reports.services.macros import (
     MacroInput,
-    MacroNotFound,
     macro_create,
     macro_delete,
     macro_update,
 )
 from worklists.models import Subspecialty
-
-
-def macro_refusal(exc: ReportError) -> Response:
-    code: int = status.HTTP_409_CONFLICT
-    if isinstance(exc, MacroNotFound):
-        code = status.HTTP_404_NOT_FOUND
-    elif isinstance(exc, NotPermitted):
-        code = status.HTTP_403_FORBIDDEN
-    elif isinstance(exc, ReportInvalid):
-        code = status.HTTP_400_BAD_REQUEST
-    return Response({"errors": {exc.field: [str(exc)]}}, status=code)
 
 
 def _out(request: Request, macros: Any, *, many: bool = False) -> Any:
@@ -79,18 +67,13 @@ class MacrosApi(APIView):
         if "worklist" in data:
             worklist = Subspecialty.objects.filter(code=data["worklist"]).first()
             if worklist is None:
-                return macro_refusal(ReportInvalid("no such worklist", field="worklist"))
+                raise ReportInvalid("no such worklist", field="worklist")
             worklist_id = worklist.id
-        try:
-            macro = macro_create(
-                user=request.user,  # type: ignore[arg-type]
-                data=MacroInput(
-                    name=data["name"], text=data["text"], description=data["description"]
-                ),
-                worklist_id=worklist_id,
-            )
-        except ReportError as exc:
-            return macro_refusal(exc)
+        macro = macro_create(
+            user=request.user,  # type: ignore[arg-type]
+            data=MacroInput(name=data["name"], text=data["text"], description=data["description"]),
+            worklist_id=worklist_id,
+        )
         return Response(_out(request, macro), status=status.HTTP_201_CREATED)
 
 
@@ -121,24 +104,18 @@ class MacroApi(APIView):
         serializer = MacroInSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            macro = macro_update(
-                user=request.user,  # type: ignore[arg-type]
-                macro_id=macro_id,
-                data=MacroInput(
-                    name=data.get("name", current.name),
-                    text=data.get("text", current.text),
-                    description=data.get("description", current.description),
-                ),
-            )
-        except ReportError as exc:
-            return macro_refusal(exc)
+        macro = macro_update(
+            user=request.user,  # type: ignore[arg-type]
+            macro_id=macro_id,
+            data=MacroInput(
+                name=data.get("name", current.name),
+                text=data.get("text", current.text),
+                description=data.get("description", current.description),
+            ),
+        )
         return Response(_out(request, macro))
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, macro_id: int) -> Response:
-        try:
-            macro_delete(user=request.user, macro_id=macro_id)  # type: ignore[arg-type]
-        except ReportError as exc:
-            return macro_refusal(exc)
+        macro_delete(user=request.user, macro_id=macro_id)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)

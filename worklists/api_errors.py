@@ -42,10 +42,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 def _response(exc: Exception, context: dict[str, Any], *, errors_shape: bool) -> Response | None:
     if isinstance(exc, DomainError):
-        if exc.kind is ErrorKind.NOT_FOUND and exc.field == NON_FIELD:
-            # As Django's own 404s: never a hint whether the thing exists elsewhere.
-            return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
-        return Response({"errors": exc.errors()}, status=STATUS_OF_KIND[exc.kind])
+        return Response(exc.body(), status=STATUS_OF_KIND[exc.kind])
     response = exception_handler(exc, context)
     if response is None:
         return None

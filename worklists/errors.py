@@ -42,6 +42,10 @@ class DomainError(Exception):
         """One line for a stored message's error column."""
         return f"{self.field}: {self}"
 
+    def body(self) -> dict[str, Any]:
+        """The REST API's answer body."""
+        return {"errors": self.errors()}
+
 
 class InvalidInput(DomainError):
     kind = ErrorKind.INVALID
@@ -67,6 +71,10 @@ class StudyNotFound(NotFound):
 
     def __init__(self, message: str = "No such study.", *, field: str | None = None) -> None:
         super().__init__(message, field=field)
+
+    def body(self) -> dict[str, Any]:
+        # As Django's own 404s: nothing that tells whether the study exists elsewhere.
+        return {"detail": str(self)}
 
 
 class UnreadableBody(Exception):

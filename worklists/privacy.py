@@ -15,7 +15,13 @@ from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from worklists.access import COORDINATORS_GROUP, PRIVACY_PERMISSION
+from worklists.access import (
+    COORDINATORS_GROUP,
+    PRIVACY_PERMISSION,
+    AnyUser,
+    is_privacy_officer,
+)
+from worklists.errors import NotPermitted
 from worklists.models import (
     Assignment,
     AuditEvent,
@@ -74,9 +80,19 @@ class AccessReport:
     heavy_users: list[tuple[str, int]] = field(default_factory=list)
 
 
-def patients_matching(term: str) -> frozenset[int]:
+class NotPrivacyOfficer(NotPermitted):
+    """The audit trail is for privacy officers (being a coordinator does not grant it)."""
+
+
+def _require_privacy_officer(reader: AnyUser) -> None:
+    if not is_privacy_officer(reader):
+        raise NotPrivacyOfficer("The privacy page is for privacy officers.")
+
+
+def patients_matching(term: str, *, reader: AnyUser) -> frozenset[int]:
     """The patients a privacy officer's search names: ``id:<n>`` or a number a patient holds
-    (national or record number)."""
+    (national or record number). Only a privacy officer (``reader``) may search."""
+    _require_privacy_officer(reader)
     term = term.strip()
     if term.lower().startswith("id:") and term[3:].strip().isdigit():
         wanted = int(term[3:].strip())
@@ -228,8 +244,12 @@ def _heavy_site_users(query: AccessQuery, roles: dict[int, str]) -> dict[int, in
     return {user_id: n for user_id, n in heavy.items() if user_id not in more_than_site}
 
 
-def access_report(query: AccessQuery, *, max_rows: int = REPORT_MAX_ROWS) -> AccessReport:
-    """The audit rows the query names, newest first, each with its actor's role and flags."""
+def access_report(
+    query: AccessQuery, *, reader: AnyUser, max_rows: int = REPORT_MAX_ROWS
+) -> AccessReport:
+    """The audit rows the query names, newest first, each with its actor's role and flags.
+    Only a privacy officer (``reader``) may read them: NotPrivacyOfficer otherwise."""
+    _require_privacy_officer(reader)
     events = list(_events(query)[: max_rows + 1])
     truncated = len(events) > max_rows
     events = events[:max_rows]

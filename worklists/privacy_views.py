@@ -15,7 +15,6 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from worklists import privacy
-from worklists.access import is_privacy_officer
 from worklists.services.audit import AccessContext, audit_trail_read
 
 PAGE_ROWS = 500
@@ -55,7 +54,11 @@ def _query(request: HttpRequest) -> tuple[privacy.AccessQuery, dict[str, str], l
     else:
         start = timezone.make_aware(dt.datetime.combine(start_day, dt.time()))
         end = timezone.make_aware(dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time()))
-    patient_ids = privacy.patients_matching(values["patient"]) if values["patient"] else None
+    patient_ids = (
+        privacy.patients_matching(values["patient"], reader=request.user)
+        if values["patient"]
+        else None
+    )
     if patient_ids is not None and not patient_ids:
         errors.append(_("No patient holds that number."))
     return (
@@ -71,20 +74,17 @@ def _query(request: HttpRequest) -> tuple[privacy.AccessQuery, dict[str, str], l
     )
 
 
-def _allowed(request: HttpRequest) -> None:
-    if not is_privacy_officer(request.user):
-        raise PermissionDenied("The privacy page is for privacy officers.")
-
-
 def _patient_of(patient_ids: frozenset[int] | None) -> int | None:
     return next(iter(patient_ids)) if patient_ids and len(patient_ids) == 1 else None
 
 
 @login_required
 def privacy_page(request: HttpRequest) -> HttpResponse:
-    _allowed(request)
-    query, values, errors = _query(request)
-    report = privacy.access_report(query)
+    try:
+        query, values, errors = _query(request)
+        report = privacy.access_report(query, reader=request.user)
+    except privacy.NotPrivacyOfficer as exc:
+        raise PermissionDenied(str(exc)) from exc
     audit_trail_read(
         context=AccessContext.from_request(request, channel="web"),
         what=f"privacy page {query.describe()}",
@@ -107,9 +107,11 @@ def privacy_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def privacy_csv(request: HttpRequest) -> HttpResponse:
-    _allowed(request)
-    query, _values, _errors = _query(request)
-    report = privacy.access_report(query)
+    try:
+        query, _values, _errors = _query(request)
+        report = privacy.access_report(query, reader=request.user)
+    except privacy.NotPrivacyOfficer as exc:
+        raise PermissionDenied(str(exc)) from exc
     audit_trail_read(
         context=AccessContext.from_request(request, channel="web"),
         what=f"privacy csv {query.describe()}",

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from reports.models import Macro
 from reports.services.errors import NotPermitted, ReportError, ReportInvalid
 from worklists.access import is_coordinator, radiologist_of
+from worklists.errors import ErrorKind
 from worklists.models import Subspecialty
 
 # What the reader types before a macro's name in the editor.
@@ -32,6 +33,8 @@ _NAME = re.compile(r"^[a-z0-9æøå][a-z0-9æøå_-]*$")
 class MacroNotFound(ReportError):
     """No such macro for this user: someone else's personal macro is reported as missing,
     never as forbidden, so that its existence is not revealed."""
+
+    kind = ErrorKind.NOT_FOUND
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
