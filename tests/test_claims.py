@@ -4,18 +4,15 @@ claim_touch and idle expiry."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 import zoneinfo
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests import factories
-from tests.live_support import drain
+from tests.live_support import GroupListener
 from worklists import live, routing, selectors
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
@@ -555,25 +552,23 @@ def test_read_next_events_reach_the_sockets_after_commit_in_one_batch(
     settings.LIVE_BATCH_SECONDS = 60.0  # flushed below, not by the timer
     batcher = live.LiveBroadcaster()
     live._broadcaster = batcher
-    layer = get_channel_layer()
-    channel = f"test-claims-{uuid.uuid4().hex}"
-    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
     try:
-        patient = factories.PatientFactory()
-        first = factories.ready_study(site_a, neuro, patient=patient)
-        sibling = factories.ready_study(site_a, neuro, patient=patient)
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            claimed = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
-        assert claimed is not None
-        batcher.flush()
-        assert drain(layer, channel) == []  # nothing before the claim has committed
+        with GroupListener(live.site_group(site_a.id)) as sockets:
+            patient = factories.PatientFactory()
+            first = factories.ready_study(site_a, neuro, patient=patient)
+            sibling = factories.ready_study(site_a, neuro, patient=patient)
+            with django_capture_on_commit_callbacks(execute=False) as callbacks:
+                claimed = study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
+            assert claimed is not None
+            batcher.flush()
+            assert sockets.messages() == []  # nothing before the claim has committed
 
-        for callback in callbacks:
-            callback()
-        assert drain(layer, channel) == []  # committed: the events wait in the batch
-        batcher.flush()
+            for callback in callbacks:
+                callback()
+            assert sockets.messages() == []  # committed: the events wait in the batch
+            batcher.flush()
 
-        messages = drain(layer, channel)
+            messages = sockets.messages(at_least=2)
         assert sorted(m["study_id"] for m in messages) == sorted([first.id, sibling.id])
         assert {(m["event"], m["status"]) for m in messages} == {
             ("study.status", StudyStatus.ASSIGNED)
@@ -581,27 +576,19 @@ def test_read_next_events_reach_the_sockets_after_commit_in_one_batch(
     finally:
         live._broadcaster = None
         batcher.close()
-        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
 
 
 def test_read_next_events_go_one_by_one_when_batching_is_off(
     reader, site_a, neuro, settings, django_capture_on_commit_callbacks
 ):
     settings.LIVE_BATCH_SECONDS = 0
-    layer = get_channel_layer()
-    channel = f"test-claims-{uuid.uuid4().hex}"
-    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
-    try:
+    with GroupListener(live.site_group(site_a.id)) as sockets:
         study = factories.ready_study(site_a, neuro)
         with django_capture_on_commit_callbacks(execute=True):
             assert study_claim_next(radiologist_id=reader.id, actor=actor_of(reader))
 
-        messages = drain(layer, channel)
-        assert [(m["study_id"], m["status"]) for m in messages] == [
-            (study.id, StudyStatus.ASSIGNED)
-        ]
-    finally:
-        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
+        messages = sockets.messages(at_least=1)
+    assert [(m["study_id"], m["status"]) for m in messages] == [(study.id, StudyStatus.ASSIGNED)]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared on PostgreSQL only")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import socket
@@ -13,8 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, connections, transaction
 
 from hl7_interface import services
@@ -26,6 +23,7 @@ from hl7_interface.models import SiteHl7Config
 from hl7_interface.simulator import PROCEDURES, omi_o23, orm_o01
 from tests import factories
 from tests.hl7_support import ack_of, hl7_site, listener, send, spec
+from tests.live_support import GroupListener
 from worklists.models import InboundMessage, PatientIdentifier, Study, StudyEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -416,16 +414,10 @@ def test_an_idle_connection_is_closed(hl7_site, general_worklist):
 
 
 def test_orders_over_the_listener_reach_the_live_sockets_in_batches(listener):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("worklist.all", channel)
-
-    for i in range(3):
-        send(listener.port, orm_o01(spec(f"ACC-LIVE{i}"), facility="ALFA"))
-
-    received = []
-    for _ in range(3):
-        received.append(async_to_sync(asyncio.wait_for)(layer.receive(channel), 5))
+    with GroupListener("worklist.all") as sockets:
+        for i in range(3):
+            send(listener.port, orm_o01(spec(f"ACC-LIVE{i}"), facility="ALFA"))
+        received = sockets.messages(at_least=3)
     ids = set(Study.objects.values_list("id", flat=True))
     assert {(m["event"], m["study_id"]) for m in received} == {("study.created", i) for i in ids}
 

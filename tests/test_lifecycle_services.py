@@ -8,12 +8,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tests.factories import RuleFactory, StudyFactory
+from tests.live_support import GroupListener
 from worklists import lifecycle
 from worklists.actors import Actor
 from worklists.lifecycle import ALLOWED_TRANSITIONS, IllegalTransition
@@ -685,15 +685,13 @@ def test_the_broadcast_reaches_the_sites_group_after_commit(
     journey, site_a, django_capture_on_commit_callbacks
 ):
     study = journey.study(S.READY)
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(site_group(site_a.id), channel)
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        services.study_assign(study_id=study.id, radiologist_id=journey.holder.id, actor=SYSTEM)
+    with GroupListener(site_group(site_a.id)) as sockets:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            services.study_assign(study_id=study.id, radiologist_id=journey.holder.id, actor=SYSTEM)
+        [message] = sockets.messages(at_least=1)
 
     assert len(callbacks) == 1
-    message = async_to_sync(layer.receive)(channel)
     assert message.pop("at") > 0
     assert message == {
         "type": "study.event",
@@ -701,7 +699,6 @@ def test_the_broadcast_reaches_the_sites_group_after_commit(
         "study_id": study.id,
         "status": S.ASSIGNED,
     }
-    async_to_sync(layer.group_discard)(site_group(site_a.id), channel)
 
 
 def test_a_release_that_also_makes_the_study_ready_broadcasts_each_change(

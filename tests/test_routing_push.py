@@ -4,17 +4,14 @@ reader's shift starts; each decision keeps its trace; queues stay within their c
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
 
 from tests import factories
-from tests.live_support import drain
+from tests.live_support import GroupListener
 from worklists import live
 from worklists.actors import Actor
 from worklists.models import (
@@ -324,24 +321,22 @@ def test_a_push_is_announced_to_the_sites_sockets_in_the_routing_batch_after_com
     settings.LIVE_BATCH_SECONDS = 60.0  # flushed below, not by the timer
     batcher = live.LiveBroadcaster()
     live._broadcaster = batcher
-    layer = get_channel_layer()
-    channel = f"test-push-{uuid.uuid4().hex}"
-    async_to_sync(layer.group_add)(live.site_group(site_a.id), channel)
     try:
-        study = factories.ready_study(site_a, neuro)
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            decision = study_route(study_id=study.id, trigger="test")
-        assert decision is not None
-        assert decision.radiologist_id is not None
-        batcher.flush()
-        assert drain(layer, channel) == []  # nothing before the push has committed
+        with GroupListener(live.site_group(site_a.id)) as sockets:
+            study = factories.ready_study(site_a, neuro)
+            with django_capture_on_commit_callbacks(execute=False) as callbacks:
+                decision = study_route(study_id=study.id, trigger="test")
+            assert decision is not None
+            assert decision.radiologist_id is not None
+            batcher.flush()
+            assert sockets.messages() == []  # nothing before the push has committed
 
-        for callback in callbacks:
-            callback()
-        assert drain(layer, channel) == []  # committed: the event waits in the batch
-        batcher.flush()
+            for callback in callbacks:
+                callback()
+            assert sockets.messages() == []  # committed: the event waits in the batch
+            batcher.flush()
 
-        [message] = drain(layer, channel)
+            [message] = sockets.messages(at_least=1)
         assert (message["study_id"], message["event"], message["status"]) == (
             study.id,
             "study.status",
@@ -350,4 +345,3 @@ def test_a_push_is_announced_to_the_sites_sockets_in_the_routing_batch_after_com
     finally:
         live._broadcaster = None
         batcher.close()
-        async_to_sync(layer.group_discard)(live.site_group(site_a.id), channel)
