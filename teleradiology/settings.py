@@ -19,6 +19,9 @@ from teleradiology import channel_layers
 from teleradiology.filemodes import make_private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The project's own templates, static files and translations live inside this package, so that a
+# built wheel carries them as package data (an installed copy has no checkout around it).
+PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(environ.Env().str("TELERAD_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
@@ -93,7 +96,7 @@ ASGI_APPLICATION = "teleradiology.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "teleradiology" / "templates"],
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -209,7 +212,7 @@ LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("nb", "Norsk bokmål"), ("en", "English")]
 if LANGUAGE_CODE not in {code for code, _ in LANGUAGES}:
     raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of nb, en, not {LANGUAGE_CODE!r}")
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 # Dates and times read 24-hour dd.mm.yyyy HH:MM in both languages, pages and admin alike.
 FORMAT_MODULE_PATH = ["teleradiology.formats"]
 TIME_ZONE = "Europe/Oslo"
@@ -217,7 +220,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = not PRODUCTION
