@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "reports",
     "hl7_interface",
     "dicom",
+    "demo_ris",  # the test RIS: ris_simulator and the demo's RIS (no models)
 ]
 
 MIDDLEWARE = [
@@ -393,6 +394,15 @@ CELERY_BEAT_SCHEDULE["dicom-complete-quiet-studies"] = {
     "schedule": 15.0,
 }
 EMBEDDED_SERVICES.append("dicom.scp.run_embedded")
+
+# The demo's test RIS (demo_ris.embedded): on the embedded default `manage.py serve` runs one that
+# takes the demo sites' results and acknowledges them, so a signed demo report is delivered.
+# Port 0: any free port (the demo sites are pointed at the one it got).
+DEMO_RIS_ENABLED = env.bool("DEMO_RIS_ENABLED", default=TELERAD_ENV == "embedded")
+DEMO_RIS_HOST = env.str("DEMO_RIS_HOST", default="127.0.0.1")
+DEMO_RIS_PORT = env.int("DEMO_RIS_PORT", default=0)
+if DEMO_RIS_ENABLED:
+    EMBEDDED_SERVICES.append("demo_ris.embedded.run_embedded")
 
 # Listener security (HL7/MLLP and DICOM): who may send, TLS, and limits against floods.
 # Operators' guide: docs/security-listeners.md.
