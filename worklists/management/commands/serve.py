@@ -2,7 +2,7 @@
 embedded default the periodic tasks and receivers too (teleradiology/embedded.py).
 
 In the embedded default (no REDIS_URL) background tasks run in-process, so this one command is
-the complete system. In production, run the processes separately (see README).
+the complete system. In production, run the processes separately (docs/operations.md).
 """
 
 from __future__ import annotations
