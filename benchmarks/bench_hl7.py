@@ -25,6 +25,8 @@ import hl7
 from django.db import connection, transaction
 from django.utils import timezone
 
+from demo_ris.orders import FAMILY_NAMES, GIVEN_NAMES, PROCEDURES, orm_o01, random_order
+from demo_ris.receiver import ResultReceiver
 from hl7_interface import mapping
 from hl7_interface.codec import Separators, parse, read_header
 from hl7_interface.delivery import outbox_drain
@@ -33,14 +35,6 @@ from hl7_interface.mllp import Frame, FrameDecoder, frame
 from hl7_interface.models import OutboundMessage, OutboundStatus, SiteHl7Config
 from hl7_interface.outbox import ReportDelivery, ReportSection, outbox_enqueue_report
 from hl7_interface.ris_messages import Destination, OrderData, PatientData, oru_r01
-from hl7_interface.simulator import (
-    FAMILY_NAMES,
-    GIVEN_NAMES,
-    PROCEDURES,
-    ResultReceiver,
-    orm_o01,
-    random_order,
-)
 from hl7_interface.writer import Identity, build_ack
 from worklists.models import (
     InboundMessage,

@@ -24,6 +24,15 @@ logger = logging.getLogger(__name__)
 EmbeddedService = Callable[[threading.Event], None]
 
 
+def browser_url(host: str, port: int) -> str:
+    """The address to open for a web server listening on ``host:port``. A wildcard address is
+    where it listens, not where a browser can go: it is shown as this machine's loopback."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    if ":" in shown:  # an IPv6 literal goes in brackets in a URL
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
 def _interval_seconds(entry: dict[str, Any]) -> float:
     schedule = entry["schedule"]
     if isinstance(schedule, int | float):

@@ -19,6 +19,9 @@ from teleradiology import channel_layers
 from teleradiology.filemodes import make_private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The project's own templates, static files and translations live inside this package, so that a
+# built wheel carries them as package data (an installed copy has no checkout around it).
+PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(environ.Env().str("TELERAD_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
@@ -69,6 +72,7 @@ INSTALLED_APPS = [
     "reports",
     "hl7_interface",
     "dicom",
+    "demo_ris",  # the test RIS: ris_simulator and the demo's RIS (no models)
 ]
 
 MIDDLEWARE = [
@@ -93,7 +97,7 @@ ASGI_APPLICATION = "teleradiology.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "teleradiology" / "templates"],
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -209,7 +213,7 @@ LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("nb", "Norsk bokmål"), ("en", "English")]
 if LANGUAGE_CODE not in {code for code, _ in LANGUAGES}:
     raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of nb, en, not {LANGUAGE_CODE!r}")
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 # Dates and times read 24-hour dd.mm.yyyy HH:MM in both languages, pages and admin alike.
 FORMAT_MODULE_PATH = ["teleradiology.formats"]
 TIME_ZONE = "Europe/Oslo"
@@ -217,7 +221,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = not PRODUCTION
@@ -390,6 +394,15 @@ CELERY_BEAT_SCHEDULE["dicom-complete-quiet-studies"] = {
     "schedule": 15.0,
 }
 EMBEDDED_SERVICES.append("dicom.scp.run_embedded")
+
+# The demo's test RIS (demo_ris.embedded): on the embedded default `manage.py serve` runs one that
+# takes the demo sites' results and acknowledges them, so a signed demo report is delivered.
+# Port 0: any free port (the demo sites are pointed at the one it got).
+DEMO_RIS_ENABLED = env.bool("DEMO_RIS_ENABLED", default=TELERAD_ENV == "embedded")
+DEMO_RIS_HOST = env.str("DEMO_RIS_HOST", default="127.0.0.1")
+DEMO_RIS_PORT = env.int("DEMO_RIS_PORT", default=0)
+if DEMO_RIS_ENABLED:
+    EMBEDDED_SERVICES.append("demo_ris.embedded.run_embedded")
 
 # Listener security (HL7/MLLP and DICOM): who may send, TLS, and limits against floods.
 # Operators' guide: docs/security-listeners.md.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from demo_ris.orders import OrderSpec
 from hl7_interface import services
 from hl7_interface.client import Ack, MllpClient, parse_ack
 from hl7_interface.listener import running_listener
 from hl7_interface.models import SiteHl7Config
-from hl7_interface.simulator import OrderSpec
 from tests import factories
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -267,6 +268,52 @@ def test_the_access_log_of_the_web_server_has_no_query_strings(embedded_var):
     assert "/admin/worklists/patient/" in output  # the request was logged...
     assert NATIONAL_NUMBER not in output  # ...without its query string
     assert "?[query redacted]" in output
+
+
+def test_make_run_prints_the_address_it_serves_and_points_the_demo_sites_at_its_ris(embedded_var):
+    """`make run PORT=...` is seed_demo then serve with that port: both name it, and serve's
+    demo RIS takes the demo sites' results (their HL7 destination is its socket)."""
+    port = _free_port()
+    env = _env(
+        TELERAD_VAR_DIR=str(embedded_var),
+        HL7_LISTENER_PORT=str(_free_port()),
+        DICOM_PORT=str(_free_port()),
+    )
+    seeded = _manage("seed_demo", "--studies", "0", "--port", str(port), env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert f"Open http://127.0.0.1:{port}/ " in seeded.stdout
+    server = subprocess.Popen(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    database = embedded_var / "teleradiology.sqlite3"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with sqlite3.connect(database) as db:
+                pointed = db.execute(
+                    "SELECT ris_host, ris_port FROM hl7_interface_sitehl7config "
+                    "WHERE ris_port IS NOT NULL"
+                ).fetchall()
+            if len(pointed) == 7:
+                break
+            assert time.monotonic() < deadline, "the demo RIS never took the demo sites"
+            time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+        ris_port = pointed[0][1]
+        with socket.create_connection(("127.0.0.1", ris_port), timeout=5):
+            pass  # the destination the demo sites were given is a listening socket
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"Teleradiology serving on http://127.0.0.1:{port}/ (embedded" in output
+    assert f"demo RIS on 127.0.0.1:{ris_port} takes the results of 7 demo sites" in output
+    assert {host for host, _port in pointed} == {"127.0.0.1"}
 
 
 @pytest.mark.parametrize(

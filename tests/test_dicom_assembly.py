@@ -436,9 +436,9 @@ def test_an_order_changing_the_patient_of_an_ordered_study_is_still_refused(pacs
 
 
 def test_an_hl7_order_naming_another_patient_than_the_images_is_aa_and_held(pacs_site, port):
+    from demo_ris.orders import OrderSpec, orm_o01
     from hl7_interface import services
     from hl7_interface.models import SiteHl7Config
-    from hl7_interface.simulator import OrderSpec, orm_o01
     from tests.hl7_support import ack_of
 
     SiteHl7Config.objects.create(
@@ -494,9 +494,9 @@ def test_an_order_with_the_images_study_uid_adopts_the_study_made_without_an_acc
 
 
 def test_an_hl7_order_with_the_images_study_uid_adopts_the_images_first_study(pacs_site, port):
+    from demo_ris.orders import OrderSpec, orm_o01
     from hl7_interface import services
     from hl7_interface.models import SiteHl7Config
-    from hl7_interface.simulator import OrderSpec, orm_o01
     from tests.hl7_support import ack_of
 
     SiteHl7Config.objects.create(

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from demo_ris.orders import OrderSpec, orm_o01
 from hl7_interface.models import OutboundMessage, SiteHl7Config
-from hl7_interface.simulator import OrderSpec, orm_o01
 from tests import factories
 from worklists.models import AuditEvent, InboundMessage, Study
 from worklists.services.inbound import inbound_mark_failed, inbound_store

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from demo_ris.orders import adt_a40, orm_o01
 from hl7_interface import services
 from hl7_interface.listener import running_listener
-from hl7_interface.simulator import adt_a40, orm_o01
 from hl7_interface.workers import WorkerPool
 from tests import factories
 from tests.hl7_support import ack_of, hl7_site, send, spec

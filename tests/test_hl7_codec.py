@@ -8,10 +8,10 @@ import zoneinfo
 import hl7
 import pytest
 
+from demo_ris.orders import OrderSpec, orm_o01
 from hl7_interface.codec import Hl7Error, escape, parse, read_header, unescape
 from hl7_interface.datetimes import parse_datetime
 from hl7_interface.mllp import Frame, FrameDecoder, OversizeFrame, frame
-from hl7_interface.simulator import OrderSpec, orm_o01
 from hl7_interface.writer import Identity, build_ack
 
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from demo_ris.orders import OrderSpec, adt_a08, adt_a40, omi_o23, orm_o01
 from hl7_interface.codec import Message, Separators, escape, parse
 from hl7_interface.ris_messages import Destination, OrderData, PatientData, oru_r01
-from hl7_interface.simulator import OrderSpec, adt_a08, adt_a40, omi_o23, orm_o01
 from hl7_interface.writer import Identity, segment
 
 THEIR_ESCAPES = {".br": "\n", "H": "", "N": ""}

@@ -17,12 +17,12 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from demo_ris.orders import OrderSpec, orm_o01
 from hl7_interface.client import MllpClient, MllpError
 from hl7_interface.delivery import outbox_drain
 from hl7_interface.mllp import frame
 from hl7_interface.models import SiteHl7Config
 from hl7_interface.outbox import ReportDelivery, ReportSection, outbox_enqueue_report
-from hl7_interface.simulator import OrderSpec, orm_o01
 from tests import factories
 from tests.hl7_support import hl7_site, listener
 from worklists.models import InboundMessage, Study

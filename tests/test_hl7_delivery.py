@@ -11,6 +11,8 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from demo_ris.orders import orm_o01
+from demo_ris.receiver import ResultReceiver
 from hl7_interface.claims import retry_delay
 from hl7_interface.codec import parse
 from hl7_interface.delivery import DEAD_LETTER_ALERT, outbox_drain
@@ -25,7 +27,6 @@ from hl7_interface.outbox import (
     outbox_enqueue_report,
     outbox_resend,
 )
-from hl7_interface.simulator import ResultReceiver, orm_o01
 from tests import factories
 from tests.hl7_support import hl7_site, listener, send, spec
 from worklists.actors import Actor

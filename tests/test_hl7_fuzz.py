@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demo_ris.orders import orm_o01
 from hl7_interface import mapping
 from hl7_interface.client import parse_ack
 from hl7_interface.codec import Hl7Error, escape, parse, read_header, unescape
 from hl7_interface.mllp import CR, EB, SB, FrameDecoder, OversizeFrame, frame
-from hl7_interface.simulator import orm_o01
 from tests.hl7_support import hl7_site, listener, spec
 from worklists.models import InboundMessage, Study, StudyEvent
 

@@ -81,8 +81,8 @@ def test_a_message_resent_while_its_first_copy_is_being_applied_is_applied_once(
 
     from django.db import connection, connections, transaction
 
+    from demo_ris.orders import orm_o01
     from hl7_interface import services
-    from hl7_interface.simulator import orm_o01
     from tests.hl7_support import ack_of, spec
     from worklists.models import Study
     from worklists.services.inbound import lock_ids

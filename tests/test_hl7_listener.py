@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections, transaction
 
+from demo_ris.orders import PROCEDURES, omi_o23, orm_o01
 from hl7_interface import services
 from hl7_interface.client import MllpClient, MllpError
 from hl7_interface.codec import read_header
 from hl7_interface.listener import running_listener
 from hl7_interface.mllp import frame
 from hl7_interface.models import SiteHl7Config
-from hl7_interface.simulator import PROCEDURES, omi_o23, orm_o01
 from tests import factories
 from tests.hl7_support import ack_of, hl7_site, listener, send, spec
 from tests.live_support import GroupListener

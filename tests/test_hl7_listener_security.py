@@ -18,13 +18,13 @@ from django.core import checks
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
+from demo_ris.orders import orm_o01
 from hl7_interface import services
 from hl7_interface.admin import SiteHl7ConfigAdmin
 from hl7_interface.client import MllpClient, parse_ack
 from hl7_interface.listener import running_listener
 from hl7_interface.mllp import EB, SB, frame
 from hl7_interface.models import SiteHl7Config
-from hl7_interface.simulator import orm_o01
 from teleradiology.listeners import server_tls_context
 from tests.hl7_support import hl7_site, listener, send, spec
 from tests.tls_support import make_pki

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from hl7_interface.simulator import adt_a08, adt_a40, orm_o01
+from demo_ris.orders import adt_a08, adt_a40, orm_o01
 from tests import factories
 from tests.hl7_support import hl7_site, listener, send, spec
 from worklists.actors import Actor

@@ -21,7 +21,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("teleradiology", "worklists", "reports", "dicom", "hl7_interface")
+PACKAGES = ("teleradiology", "worklists", "reports", "dicom", "hl7_interface", "demo_ris")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 # Function-level imports that are allowed, each with its reason. Keep it empty: an import inside
@@ -50,14 +50,14 @@ def _contract_names() -> list[str]:
     return [contract["name"] for contract in config["tool"]["importlinter"]["contracts"]]
 
 
-def test_the_contracts_cover_the_four_boundaries():
+def test_the_contracts_cover_the_five_boundaries():
     ids = {
         contract["id"]
         for contract in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
             "importlinter"
         ]["contracts"]
     }
-    assert ids == {"infrastructure", "core", "routing-pure", "models-below-edges"}
+    assert ids == {"infrastructure", "core", "demo-tool", "routing-pure", "models-below-edges"}
 
 
 def test_every_import_contract_is_kept():
@@ -83,6 +83,7 @@ def broken_copy(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
         "teleradiology/planted_app_import.py": "from reports import models\n",
         "worklists/planted_adapter_import.py": "from dicom.services import completion\n",
         "worklists/models/planted_service_import.py": "from worklists.services import claims\n",
+        "hl7_interface/planted_demo_import.py": "from demo_ris import receiver\n",
     }
     for path, source in planted.items():
         (copy / path).write_text(source)
@@ -96,6 +97,7 @@ def broken_copy(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
     [
         ("infrastructure", "teleradiology.planted_app_import -> reports.models"),
         ("core", "worklists.planted_adapter_import -> dicom.services.completion"),
+        ("demo-tool", "hl7_interface.planted_demo_import -> demo_ris.receiver"),
         ("routing-pure", "worklists.routing -> django (l."),
         (
             "models-below-edges",

@@ -28,7 +28,7 @@ from worklists.services.preferences import UnknownLanguage, user_language_set
 
 pytestmark = pytest.mark.django_db
 
-LOCALE_DIR = Path(settings.BASE_DIR) / "locale"
+LOCALE_DIR = Path(settings.LOCALE_PATHS[0])
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 
 
@@ -489,7 +489,7 @@ def test_the_committed_mo_file_is_compiled_from_the_po_file(domain):
         }
 
     assert entries(compiled) == entries(source), (
-        f"locale/nb/LC_MESSAGES/{domain}.mo is stale: run `manage.py compilemessages -l nb`"
+        f"{directory / domain}.mo is stale: run `manage.py compilemessages -l nb`"
     )
 
 

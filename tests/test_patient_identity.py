@@ -12,9 +12,9 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from demo_ris.orders import adt_a08, adt_a40, orm_o01
 from hl7_interface import services
 from hl7_interface.models import SiteHl7Config
-from hl7_interface.simulator import adt_a08, adt_a40, orm_o01
 from tests import factories
 from tests.hl7_support import ack_of, spec
 from worklists.models import (

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from demo_ris.receiver import ResultReceiver
 from hl7_interface.codec import parse
 from hl7_interface.delivery import outbox_drain
 from hl7_interface.models import SiteHl7Config
-from hl7_interface.simulator import ResultReceiver
 from reports.models import RejectionReason
 from tests import factories
 from tests.hl7_support import hl7_site

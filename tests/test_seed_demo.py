@@ -222,7 +222,7 @@ def test_reset_replaces_the_studies_without_piling_up_patients(output):
 
 
 def test_every_site_has_an_api_token_printed_with_the_logins(output):
-    assert "http://127.0.0.1:8000" in output
+    assert "Open http://127.0.0.1:8000/ " in output  # serve's own default
     for username in DEMO_USERNAMES:
         assert username in output
     printed = dict(line.split() for line in output.split("Site API tokens")[1].splitlines()[1:-1])
@@ -230,6 +230,23 @@ def test_every_site_has_an_api_token_printed_with_the_logins(output):
         # Stored hashed: the printed secret is the one whose hash the site's token holds.
         token = SiteApiToken.objects.get(site__code=code)
         assert token.key_hash == hash_secret(printed[code])
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", "8300", "http://127.0.0.1:8300"),
+        ("0.0.0.0", "8301", "http://127.0.0.1:8301"),  # noqa: S104 - listens everywhere, open here
+        ("::", "8302", "http://[::1]:8302"),
+        ("rad.example.org", "8443", "http://rad.example.org:8443"),
+    ],
+)
+def test_the_summary_names_the_address_make_run_serves(output, host, port, url):
+    again = seed("--host", host, "--port", port)
+
+    assert f"Open {url}/ " in again
+    assert f"Admin: {url}/admin/" in again
+    assert ":8000" not in again
 
 
 def test_every_demo_radiologist_is_on_shift_now_and_read_next_gives_rad01_a_study(output):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from worklists.models import Priority, Site
 
 DEMO_PASSWORD = "demo"  # noqa: S105 (the documented demo password, for fictional users)
-DEMO_URL = "http://127.0.0.1:8000"
 DEFAULT_STUDY_COUNT = 400
 SEED = 20261126
 COORDINATOR_USERNAME = "coordinator"

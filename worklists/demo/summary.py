@@ -6,14 +6,15 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Count
 
-from worklists.demo.data import COORDINATOR_USERNAME, DEMO_PASSWORD, DEMO_URL, RADIOLOGISTS
+from worklists.demo.data import COORDINATOR_USERNAME, DEMO_PASSWORD, RADIOLOGISTS
 from worklists.models import Study, StudyStatus
 
 if TYPE_CHECKING:
     from worklists.demo import DemoResult
 
 
-def render_summary(result: DemoResult) -> str:
+def render_summary(result: DemoResult, *, url: str) -> str:
+    """``url``: where the web server will answer (`make run` passes its HOST and PORT)."""
     counts = dict(
         Study.objects.filter(site__in=result.sites.values())
         .values_list("status")
@@ -30,8 +31,10 @@ def render_summary(result: DemoResult) -> str:
         f"({result.created} studies created this run).",
         f"Studies at the demo sites: {statuses or 'none'}.",
         "",
-        f"Open {DEMO_URL}   (`make run` starts it; or: manage.py serve)",
-        f"Admin: {DEMO_URL}/admin/",
+        f"Open {url}/   (`make run` serves it; or: manage.py serve)",
+        f"Admin: {url}/admin/",
+        "Signed reports go to the demo's test RIS, which `manage.py serve` runs and which",
+        "acknowledges each one; the reading page shows the delivery.",
         "",
         f"Demo logins; the password for every one is: {DEMO_PASSWORD}",
         f"  {COORDINATOR_USERNAME:<12} Mona Fredheim, coordinator (staff and superuser)",

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from teleradiology.embedded import browser_url
 from worklists.demo import DEFAULT_STUDY_COUNT, render_summary, seed
 
 
@@ -25,6 +26,10 @@ class Command(BaseCommand):
             action="store_true",
             help="Delete the demo sites' studies (and orphaned demo patients) and create new ones.",
         )
+        # Where `manage.py serve` will listen, so that the summary names the address to open
+        # (`make run HOST=... PORT=...` passes its own).
+        parser.add_argument("--host", default="127.0.0.1", help="Host the server will serve.")
+        parser.add_argument("--port", type=int, default=8000, help="Port the server will serve.")
         parser.add_argument(
             "--force",
             action="store_true",
@@ -42,4 +47,4 @@ class Command(BaseCommand):
         if options["studies"] < 0:
             raise CommandError("--studies cannot be negative")
         result = seed(studies=options["studies"], reset=options["reset"], stdout=self.stdout)
-        self.stdout.write(render_summary(result))
+        self.stdout.write(render_summary(result, url=browser_url(options["host"], options["port"])))

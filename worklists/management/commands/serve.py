@@ -2,7 +2,7 @@
 embedded default the periodic tasks and receivers too (teleradiology/embedded.py).
 
 In the embedded default (no REDIS_URL) background tasks run in-process, so this one command is
-the complete system. In production, run the processes separately (see README).
+the complete system. In production, run the processes separately (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from teleradiology.embedded import start_embedded_services
+from teleradiology.embedded import browser_url, start_embedded_services
 
 
 class Command(BaseCommand):
@@ -28,10 +28,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         embedded = settings.CELERY_TASK_ALWAYS_EAGER
         mode = "embedded" if embedded else "with external workers"
+        # The address actually served (`make run PORT=8300` serves 8300), printed before uvicorn
+        # takes over the console.
+        url = browser_url(options["host"], options["port"])
+        wildcard = options["host"] in {"", "0.0.0.0", "::"}  # noqa: S104
+        listening = f", listening on {options['host'] or 'every address'}" if wildcard else ""
         self.stdout.write(
-            f"Teleradiology serving on http://{options['host']}:{options['port']}/ ({mode}, "
+            f"Teleradiology serving on {url}/ ({mode}{listening}, "
             f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})"
         )
+        self.stdout.flush()
         stop = threading.Event()
         if embedded:
             start_embedded_services(stop)

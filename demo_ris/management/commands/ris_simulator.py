@@ -1,6 +1,6 @@
 """`manage.py ris_simulator`: a site's RIS on this machine. Sends realistic synthetic orders to
 the HL7 listener and takes ORU results back, acknowledging each, so the whole loop can be shown
-(and scripted) on one machine."""
+(and scripted) on one machine. A test tool: it lives in the demo_ris app, not in the product."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from demo_ris.orders import omi_o23, orm_o01, random_order
+from demo_ris.receiver import ResultReceiver
 from hl7_interface.client import MllpClient, MllpError
 from hl7_interface.codec import parse
+from hl7_interface.models import SiteHl7Config
 from hl7_interface.services import hl7_site_configure
-from hl7_interface.simulator import ResultReceiver, omi_o23, orm_o01, random_order
 from worklists.models import Site
 
 
@@ -46,7 +48,8 @@ class Command(BaseCommand):
             type=int,
             default=None,
             help="Receive results on this port (0: any free port). The site's RIS endpoint is "
-            "set to it, so results of this site come here.",
+            "set to it while the simulator runs, so results of this site come here; the "
+            "endpoint it had before is put back on exit.",
         )
         parser.add_argument("--listen-host", default="127.0.0.1")
         parser.add_argument("--exit-after-results", type=int, default=None, metavar="N")
@@ -57,7 +60,11 @@ class Command(BaseCommand):
         if site is None or not site.hl7_sending_facility:
             raise CommandError(f"no site {options['site']!r} with an HL7 sending facility")
         receiver = None
+        previous: tuple[str, int | None] = ("", None)
         if options["listen_port"] is not None:
+            config = SiteHl7Config.objects.filter(site=site).first()
+            if config is not None:
+                previous = (config.ris_host, config.ris_port)
             receiver = ResultReceiver(host=options["listen_host"], port=options["listen_port"])
             hl7_site_configure(site_id=site.id, ris_host=receiver.host, ris_port=receiver.port)
             self._say(f"RIS listening for results on {receiver.host}:{receiver.port}")
@@ -69,6 +76,20 @@ class Command(BaseCommand):
         finally:
             if receiver is not None:
                 receiver.close()
+                # Results sent after this would go to a closed port and retry towards
+                # dead-letter; the endpoint the site had (e.g. the demo's RIS) takes them again.
+                self._restore(site.id, receiver, previous)
+
+    def _restore(
+        self, site_id: int, receiver: ResultReceiver, previous: tuple[str, int | None]
+    ) -> None:
+        host, port = previous
+        still_ours = SiteHl7Config.objects.filter(
+            site_id=site_id, ris_host=receiver.host, ris_port=receiver.port
+        ).exists()
+        if still_ours:  # someone who re-pointed the site meanwhile keeps their choice
+            hl7_site_configure(site_id=site_id, ris_host=host, ris_port=port)
+            self._say(f"RIS endpoint of the site back to {f'{host}:{port}' if host else 'none'}")
 
     def _say(self, line: str) -> None:
         self.stdout.write(line)
