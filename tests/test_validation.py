@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.exceptions import NotAcceptable
 
+from demo_ris.orders import adt_a08, orm_o01
 from dicom.scp import SUCCESS
-from hl7_interface.simulator import adt_a08, orm_o01
 from tests import factories
 from tests.dicom_support import instance, new_uid, running_receiver
 from tests.dicom_support import send as dicom_send
