@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from worklists import queries
 from worklists.models import (
     Credential,
     Patient,
     PatientIdentifier,
     Radiologist,
     Site,
-    SiteMembership,
     Study,
 )
 
@@ -73,15 +74,25 @@ def credentialed_site_ids(user: AnyUser, *, now: dt.datetime | None = None) -> s
 
 
 def visible_site_ids(user: AnyUser) -> set[int] | None:
-    """The sites whose studies ``user`` may see; None means every site (coordinators)."""
+    """The sites whose studies ``user`` may see; None means every site (coordinators): the
+    site they work for and the sites they hold a credential valid today for ("today" in each
+    site's own zone), as is_coordinator, SiteMembership and credentialed_site_ids say, read in
+    one statement (worklists.queries: every API read of studies asks this first)."""
     if not user.is_authenticated or not user.is_active:
         return set()
-    if is_coordinator(user):
+    if getattr(user, "is_superuser", False):
         return None
-    site_ids: set[int] = set(
-        SiteMembership.objects.filter(user_id=user.pk).values_list("site_id", flat=True)
-    )
-    return site_ids | credentialed_site_ids(user)
+    grants = queries.site_grants(user_id=user.pk, coordinators_group=COORDINATORS_GROUP)
+    if grants.coordinator:
+        return None
+    now = timezone.now()
+    return set(grants.member_site_ids) | {
+        site_id
+        for site_id, valid_from, valid_until, zone in grants.credentials
+        if Credential.valid_between(
+            valid_from, valid_until, now.astimezone(zoneinfo.ZoneInfo(zone)).date()
+        )
+    }
 
 
 def studies_visible_to(user: AnyUser) -> QuerySet[Study]:
