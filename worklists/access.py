@@ -56,10 +56,28 @@ def is_privacy_officer(user: AnyUser) -> bool:
     )
 
 
+# The user's side of Radiologist.user: holds the user's radiologist once it is loaded.
+_RADIOLOGIST_OF_USER = Radiologist._meta.get_field("user").remote_field
+_RADIOLOGIST_LOADED = "_radiologist_loaded_with_user"
+
+
+def radiologist_loaded_with(user: AnyUser) -> None:
+    """``user`` was just read with their radiologist (select_related "radiologist"), for this
+    request: radiologist_of may answer from it. Only then: a user instance kept longer may
+    hold a radiologist since changed (deactivated)."""
+    setattr(user, _RADIOLOGIST_LOADED, True)
+
+
 def radiologist_of(user: AnyUser) -> Radiologist | None:
+    """The user's radiologist if active. Without a query when it was loaded with the user (a
+    personal token's authentication selects it: "read next" asks this on every call)."""
     if not user.is_authenticated:
         return None
-    return Radiologist.objects.filter(user_id=user.pk, is_active=True).first()
+    if getattr(user, _RADIOLOGIST_LOADED, False) and _RADIOLOGIST_OF_USER.is_cached(user):
+        radiologist: Radiologist | None = _RADIOLOGIST_OF_USER.get_cached_value(user)
+        return radiologist if radiologist is not None and radiologist.is_active else None
+    # order_by(): Radiologist's default ordering would join the users' table for one row
+    return Radiologist.objects.filter(user_id=user.pk, is_active=True).order_by().first()
 
 
 def credentialed_site_ids(user: AnyUser, *, now: dt.datetime | None = None) -> set[int]:
