@@ -1,4 +1,5 @@
-"""worklists.queries: each hand-written statement answers as the ORM does, on the same rows."""
+"""worklists.queries: each hand-written statement answers (and writes) as the ORM does, on the
+same rows."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
+from django.db import connection
 from django.utils import timezone
 
 from tests import factories
@@ -15,8 +17,10 @@ from worklists.access import (
     is_coordinator,
     visible_site_ids,
 )
-from worklists.models import Credential, SiteMembership
+from worklists.models import AuditEvent, Credential, PatientIdentifier, SiteMembership
 from worklists.queries import site_grants
+from worklists.serializers import StudyOutSerializer
+from worklists.services.audit import AccessContext, study_read, study_read_by_the_orm
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +112,81 @@ def test_the_grants_hold_what_is_stored_and_nothing_revoked_or_of_an_inactive_ra
     assert far_site.id not in {c[0] for c in mixed.credentials}
     assert retired.credentials == ()
     assert coord.coordinator is True
+
+
+# --- a study read, audited (services.audit.study_read) ----------------------------------------
+
+
+def _context(user) -> AccessContext:
+    return AccessContext(
+        user_id=user.pk,
+        actor_label=user.get_username(),
+        channel="api",
+        remote_addr="10.1.2.3",
+        path="/api/v1/worklist/next",
+    )
+
+
+def _answer_and_audit(read, user, study_id: int) -> tuple[dict | None, list[dict]]:
+    """What study_read's caller shows (the API's shape) and the audit rows it wrote."""
+    before = AuditEvent.objects.count()
+    study = read(
+        context=_context(user),
+        study_id=study_id,
+        site_ids=visible_site_ids(user),
+        action=AuditEvent.Action.STUDY_VIEW,
+    )
+    rows = list(
+        AuditEvent.objects.order_by("id")[before:].values(
+            "actor_id", "actor_label", "action", "object_type", "object_id", "patient_id",
+            "site_id", "channel", "remote_addr", "path",
+        )
+    )  # fmt: skip
+    if study is None:
+        return None, rows
+    answer = StudyOutSerializer(study, context={"now": timezone.now()}).data
+    return {**answer, "deadline_risk": None}, rows  # the clock moved on between the two
+
+
+@pytest.fixture
+def read_cases(owner, coordinator, site_a, site_b, neuro):
+    """Studies at site A (one with another site's record number, one unclassified) and B."""
+    with_numbers = factories.ready_study(site_a, neuro, procedure_text="MR caput")
+    patient = with_numbers.patient
+    PatientIdentifier.objects.create(patient=patient, kind="MR", authority="alfa", value="A-1")
+    PatientIdentifier.objects.create(patient=patient, kind="MR", authority="bravo", value="B-1")
+    unclassified = factories.StudyFactory(site=site_a, worklist=None)
+    elsewhere = factories.StudyFactory(site=site_b)
+    return [owner.user, coordinator], [with_numbers, unclassified, elsewhere]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the statements are PostgreSQL's; elsewhere the ORM"
+)
+def test_a_study_read_answers_and_audits_as_the_orm_does(read_cases):
+    users, studies = read_cases
+    for user in users:
+        for study in studies:
+            fast = _answer_and_audit(study_read, user, study.id)
+            orm = _answer_and_audit(study_read_by_the_orm, user, study.id)
+            assert fast == orm, (user, study)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the statements are PostgreSQL's; elsewhere the ORM"
+)
+def test_a_study_read_shows_only_the_identifiers_of_the_readers_sites_and_audits_only_a_read(
+    read_cases, owner, site_b
+):
+    _, (with_numbers, _, elsewhere) = read_cases
+
+    answer, audit = _answer_and_audit(study_read, owner.user, with_numbers.id)
+    refused, nothing = _answer_and_audit(study_read, owner.user, elsewhere.id)
+
+    assert answer is not None
+    assert "bravo" not in {i["authority"] for i in answer["patient"]["identifiers"]}
+    assert {"authority": "alfa", "kind": "MR", "value": "A-1"} in answer["patient"]["identifiers"]
+    assert [(a["object_id"], a["patient_id"]) for a in audit] == [
+        (str(with_numbers.id), with_numbers.patient_id)
+    ]
+    assert (refused, nothing) == (None, [])

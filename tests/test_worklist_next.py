@@ -10,12 +10,15 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from tests import factories
 from worklists.models import Assignment, AuditEvent, CoordinatorAlert, Study, StudyStatus
 from worklists.services.claims import READ_NEXT_RULE
 from worklists.services.routing import forget_coverage_cache
+from worklists.services.tokens import personal_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -290,3 +293,27 @@ def test_the_asgi_server_pools_connections_only_when_asked_and_never_keeps_them_
     pooled = _database_settings(DATABASE_POOL_MAX_SIZE="8", DATABASE_CONN_MAX_AGE="60")
     assert pooled["CONN_MAX_AGE"] == 0
     assert pooled["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8, "timeout": 10.0}
+
+
+def test_next_by_personal_token_takes_a_fixed_number_of_queries(
+    reader, site_a, neuro, django_assert_num_queries
+):
+    # Through the real token authentication (client_for skips it), which loads the radiologist.
+    for _ in range(3):
+        factories.ready_study(site_a, neuro)
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {personal_token_issue(user_id=reader.user_id).key}"
+    )
+    client.post(reverse("api-worklist-next"))  # the reader's pull scope is cached from here on
+
+    # PostgreSQL: the token (with user and radiologist), the claim, whom the reader may see
+    # (worklists.queries), then the study, its identifiers and the audit row sent together (one
+    # round trip). SQLite claims through the ORM (the routing rules in Python) and reads
+    # through it.
+    expected = 6 if connection.vendor == "postgresql" else 21
+    with django_assert_num_queries(expected):
+        response = client.post(reverse("api-worklist-next"))
+
+    assert response.status_code == 200
+    assert response.json()["study"]["status"] == StudyStatus.ASSIGNED

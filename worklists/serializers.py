@@ -147,7 +147,7 @@ class PatientOutSerializer(serializers.Serializer):
     given_name = serializers.CharField(source="shown_patient.given_name")
     birth_date = serializers.DateField(source="shown_patient.birth_date", allow_null=True)
     sex = serializers.CharField(source="shown_patient.sex")
-    identifiers = IdentifierOutSerializer(many=True, source="patient.identifiers.all")
+    identifiers = IdentifierOutSerializer(many=True, source="visible_identifiers")
 
 
 # A study as the API shows it. Its fields are declared one by one, as a ModelSerializer would

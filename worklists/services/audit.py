@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
 from teleradiology.client_address import client_address
+from worklists import queries, selectors
+from worklists.access import studies_of_sites
 from worklists.models import AuditEvent, Patient, Study
 from worklists.services.inbound import insert_row
 
@@ -64,6 +67,55 @@ def audit_study_reads(
     else:
         AuditEvent.objects.bulk_create(rows)
     return len(rows)
+
+
+def study_read(
+    *, context: AccessContext, study_id: int, site_ids: set[int] | None, action: str
+) -> Study | None:
+    """The study read by a person who sees ``site_ids`` (access.visible_site_ids), with its
+    site, patient, worklist and the identifiers they may see (``visible_identifiers``), its
+    read audited; None, and no audit row, when it is not theirs to see.
+
+    On PostgreSQL one round trip (worklists.queries.study_read_audited: "read next" answers
+    with it); elsewhere the ORM, as study_read_by_the_orm."""
+    if connection.vendor != "postgresql":
+        return study_read_by_the_orm(
+            context=context, study_id=study_id, site_ids=site_ids, action=action
+        )
+    read = queries.study_read_audited(
+        study_id=study_id,
+        site_ids=site_ids,
+        read=queries.AuditedRead(
+            user_id=context.user_id,
+            actor_label=context.actor_label,
+            channel=context.channel,
+            remote_addr=context.remote_addr,
+            path=context.path,
+            action=action,
+        ),
+        at=timezone.now(),
+    )
+    if read is None:
+        return None
+    study, study.visible_identifiers = read
+    return study
+
+
+def study_read_by_the_orm(
+    *, context: AccessContext, study_id: int, site_ids: set[int] | None, action: str
+) -> Study | None:
+    """study_read through the scoping function and the ORM: three round trips."""
+    try:
+        study = (
+            studies_of_sites(site_ids)
+            .select_related("site", "worklist", "patient")
+            .get(id=study_id)
+        )
+    except Study.DoesNotExist:
+        return None
+    selectors.with_visible_identifiers([study], site_ids)
+    audit_study_reads(context=context, studies=[study], action=action)
+    return study
 
 
 def audit_patient_read(*, context: AccessContext, patient: Patient) -> AuditEvent:
