@@ -4,8 +4,11 @@ same rows."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, Group
 from django.db import connection
 from django.utils import timezone
@@ -17,7 +20,7 @@ from worklists.access import (
     is_coordinator,
     visible_site_ids,
 )
-from worklists.models import AuditEvent, Credential, PatientIdentifier, SiteMembership
+from worklists.models import AuditEvent, Credential, PatientIdentifier, SiteMembership, Study
 from worklists.queries import site_grants
 from worklists.serializers import StudyOutSerializer
 from worklists.services.audit import AccessContext, study_read, study_read_by_the_orm
@@ -117,7 +120,7 @@ def test_the_grants_hold_what_is_stored_and_nothing_revoked_or_of_an_inactive_ra
 # --- a study read, audited (services.audit.study_read) ----------------------------------------
 
 
-def _context(user) -> AccessContext:
+def _context(user: AbstractBaseUser) -> AccessContext:
     return AccessContext(
         user_id=user.pk,
         actor_label=user.get_username(),
@@ -127,7 +130,9 @@ def _context(user) -> AccessContext:
     )
 
 
-def _answer_and_audit(read, user, study_id: int) -> tuple[dict | None, list[dict]]:
+def _answer_and_audit(
+    read: Callable[..., Study | None], user: AbstractBaseUser, study_id: int
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """What study_read's caller shows (the API's shape) and the audit rows it wrote."""
     before = AuditEvent.objects.count()
     study = read(
@@ -136,12 +141,12 @@ def _answer_and_audit(read, user, study_id: int) -> tuple[dict | None, list[dict
         site_ids=visible_site_ids(user),
         action=AuditEvent.Action.STUDY_VIEW,
     )
-    rows = list(
+    rows = [dict(row) for row in
         AuditEvent.objects.order_by("id")[before:].values(
             "actor_id", "actor_label", "action", "object_type", "object_id", "patient_id",
             "site_id", "channel", "remote_addr", "path",
         )
-    )  # fmt: skip
+    ]  # fmt: skip
     if study is None:
         return None, rows
     answer = StudyOutSerializer(study, context={"now": timezone.now()}).data

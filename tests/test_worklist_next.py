@@ -12,10 +12,21 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.urls import reverse
+from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from tests import factories
-from worklists.models import Assignment, AuditEvent, CoordinatorAlert, Study, StudyStatus
+from worklists import selectors
+from worklists.access import visible_site_ids
+from worklists.models import (
+    Assignment,
+    AuditEvent,
+    CoordinatorAlert,
+    PatientIdentifier,
+    Study,
+    StudyStatus,
+)
+from worklists.serializers import ClaimedOutSerializer
 from worklists.services.claims import READ_NEXT_RULE
 from worklists.services.routing import forget_coverage_cache
 from worklists.services.tokens import personal_token_issue
@@ -65,6 +76,28 @@ def test_next_claims_and_returns_the_study_with_where_to_read_it(reader, site_a,
     assert AuditEvent.objects.filter(
         actor=reader.user, action="study.view", object_id=str(study.id)
     ).exists()
+
+
+def test_next_answers_what_its_schemas_serializer_renders_for_the_claimed_study(
+    reader, site_a, neuro, client_for
+):
+    study = factories.ready_study(site_a, neuro)
+    PatientIdentifier.objects.create(patient=study.patient, kind="MR", authority="alfa", value="1")
+
+    body = client_for(reader.user).post(reverse("api-worklist-next")).json()
+
+    claimed = Study.objects.select_related("site", "worklist", "patient").get(id=study.id)
+    selectors.with_visible_identifiers([claimed], visible_site_ids(reader.user))
+    expected = ClaimedOutSerializer(
+        {
+            "study": claimed,
+            "bundled_study_ids": [],
+            "reading_url": reverse("reading", kwargs={"study_id": study.id}),
+            "from_queue": False,
+        }
+    ).data
+    assert body == json.loads(JSONRenderer().render(expected))
+    assert len(body["study"]["patient"]["identifiers"]) == 2
 
 
 def test_next_answers_204_when_nothing_is_eligible(reader, client_for, site_b, neuro):

@@ -74,8 +74,10 @@ def radiologist_of(user: AnyUser) -> Radiologist | None:
     if not user.is_authenticated:
         return None
     if getattr(user, _RADIOLOGIST_LOADED, False) and _RADIOLOGIST_OF_USER.is_cached(user):
-        radiologist: Radiologist | None = _RADIOLOGIST_OF_USER.get_cached_value(user)
-        return radiologist if radiologist is not None and radiologist.is_active else None
+        radiologist = _RADIOLOGIST_OF_USER.get_cached_value(user)
+        return (
+            radiologist if isinstance(radiologist, Radiologist) and radiologist.is_active else None
+        )
     # order_by(): Radiologist's default ordering would join the users' table for one row
     return Radiologist.objects.filter(user_id=user.pk, is_active=True).order_by().first()
 

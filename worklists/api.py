@@ -249,16 +249,22 @@ class WorklistNextApi(APIView):
         )
         if study is None:  # never: their credentials scope what read next claims
             raise Study.DoesNotExist(f"claimed study {claimed.study_id} not visible to its reader")
-        body = ClaimedOutSerializer(
+        body = _CLAIMED_OUT.to_representation(
             {
                 "study": study,
                 "bundled_study_ids": claimed.study_ids[1:],
                 "reading_url": reading_url(study.id),
                 "from_queue": claimed.from_queue,
-            },
-            context={"now": timezone.now()},
-        ).data
+            }
+        )
         return Response(body)
+
+
+# One instance for every answer: a serializer instance builds its fields (deep copies of the
+# declared ones, nested serializers' too) on first use, which cost read next more than a round
+# trip; to_representation keeps nothing of a call, so one instance serves every request (its
+# deadline risk is judged at the moment of each answer: no "now" in its context).
+_CLAIMED_OUT = ClaimedOutSerializer()
 
 
 def _assignment_body(assignment: Assignment) -> dict[str, object]:

@@ -173,8 +173,14 @@ def study_read_audited(
     if not rows:
         return None
     return _study_from_row(rows[0]), [
-        PatientIdentifier.from_db(connection.alias, None, row) for row in identifier_rows
+        PatientIdentifier.from_db(connection.alias, _attnames(PatientIdentifier), row)
+        for row in identifier_rows
     ]
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
 
 
 def _study_from_row(row: Sequence[Any]) -> Study:
@@ -185,9 +191,10 @@ def _study_from_row(row: Sequence[Any]) -> Study:
     for model in _READ_MODELS:
         end = start + len(model._meta.concrete_fields)
         values = row[start:end]
-        instances.append(
-            None if values[0] is None else model.from_db(connection.alias, None, values)
-        )
+        if values[0] is None:  # no worklist (unclassified): the LEFT JOIN's NULLs
+            instances.append(None)
+        else:
+            instances.append(model.from_db(connection.alias, _attnames(model), values))
         start = end
     study, site, patient, worklist = instances
     assert isinstance(study, Study)

@@ -155,7 +155,8 @@ class PatientOutSerializer(serializers.Serializer):
 # the schema's description): a ModelSerializer builds them anew from the model for every
 # instance, which cost "read next" more than its query.
 class StudyOutSerializer(serializers.Serializer):
-    id = serializers.BigIntegerField(label="ID", read_only=True)
+    # as ModelSerializer maps Study's BigAutoField (newer than the type stubs)
+    id = serializers.BigIntegerField(label="ID", read_only=True)  # type: ignore[attr-defined]
     site = SiteRefSerializer()
     accession_number = serializers.CharField(max_length=64)
     placer_order_number = serializers.CharField(allow_blank=True, max_length=199, required=False)

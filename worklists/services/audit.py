@@ -97,7 +97,8 @@ def study_read(
     )
     if read is None:
         return None
-    study, study.visible_identifiers = read
+    study, identifiers = read
+    study.visible_identifiers = identifiers
     return study
 
 
