@@ -162,10 +162,11 @@ def test_one_valid_credential_is_enough_when_another_for_the_site_expired(site_a
     assert visible_site_ids(rad.user) == {site_a.id}
 
 
-def test_the_coordinator_check_costs_one_query_and_scoping_adds_no_study_query(
+def test_whom_a_user_may_see_costs_one_query_and_scoping_adds_no_study_query(
     owner, studies, django_assert_num_queries
 ):
-    with django_assert_num_queries(3):
+    # the coordinators' group, the membership and the credentials in one (worklists.queries)
+    with django_assert_num_queries(1):
         qs = studies_visible_to(owner.user)
     with django_assert_num_queries(1):
         assert len(list(qs)) == 1

@@ -354,9 +354,9 @@ def test_the_list_takes_a_fixed_number_of_queries_whatever_the_page_holds(
         make_study(site=site_a)
     client = client_for(owner.user)
 
-    # Scope (coordinator?, memberships, credentials), dated page, undated page (these studies
-    # have no deadline yet), identifiers, one audit insert.
-    with django_assert_num_queries(7):
+    # Scope (coordinator?, memberships and credentials in one), dated page, undated page (these
+    # studies have no deadline yet), identifiers, one audit insert.
+    with django_assert_num_queries(5):
         response = client.get(LIST)
     assert len(ids(response)) == min(studies, 50)
 

@@ -10,12 +10,26 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.urls import reverse
+from rest_framework.renderers import JSONRenderer
+from rest_framework.test import APIClient
 
 from tests import factories
-from worklists.models import Assignment, AuditEvent, CoordinatorAlert, Study, StudyStatus
+from worklists import selectors
+from worklists.access import visible_site_ids
+from worklists.models import (
+    Assignment,
+    AuditEvent,
+    CoordinatorAlert,
+    PatientIdentifier,
+    Study,
+    StudyStatus,
+)
+from worklists.serializers import ClaimedOutSerializer
 from worklists.services.claims import READ_NEXT_RULE
 from worklists.services.routing import forget_coverage_cache
+from worklists.services.tokens import personal_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +76,28 @@ def test_next_claims_and_returns_the_study_with_where_to_read_it(reader, site_a,
     assert AuditEvent.objects.filter(
         actor=reader.user, action="study.view", object_id=str(study.id)
     ).exists()
+
+
+def test_next_answers_what_its_schemas_serializer_renders_for_the_claimed_study(
+    reader, site_a, neuro, client_for
+):
+    study = factories.ready_study(site_a, neuro)
+    PatientIdentifier.objects.create(patient=study.patient, kind="MR", authority="alfa", value="1")
+
+    body = client_for(reader.user).post(reverse("api-worklist-next")).json()
+
+    claimed = Study.objects.select_related("site", "worklist", "patient").get(id=study.id)
+    selectors.with_visible_identifiers([claimed], visible_site_ids(reader.user))
+    expected = ClaimedOutSerializer(
+        {
+            "study": claimed,
+            "bundled_study_ids": [],
+            "reading_url": reverse("reading", kwargs={"study_id": study.id}),
+            "from_queue": False,
+        }
+    ).data
+    assert body == json.loads(JSONRenderer().render(expected))
+    assert len(body["study"]["patient"]["identifiers"]) == 2
 
 
 def test_next_answers_204_when_nothing_is_eligible(reader, client_for, site_b, neuro):
@@ -290,3 +326,27 @@ def test_the_asgi_server_pools_connections_only_when_asked_and_never_keeps_them_
     pooled = _database_settings(DATABASE_POOL_MAX_SIZE="8", DATABASE_CONN_MAX_AGE="60")
     assert pooled["CONN_MAX_AGE"] == 0
     assert pooled["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8, "timeout": 10.0}
+
+
+def test_next_by_personal_token_takes_a_fixed_number_of_queries(
+    reader, site_a, neuro, django_assert_num_queries
+):
+    # Through the real token authentication (client_for skips it), which loads the radiologist.
+    for _ in range(3):
+        factories.ready_study(site_a, neuro)
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {personal_token_issue(user_id=reader.user_id).key}"
+    )
+    client.post(reverse("api-worklist-next"))  # the reader's pull scope is cached from here on
+
+    # PostgreSQL: the token (with user and radiologist), the claim, whom the reader may see
+    # (worklists.queries), then the study, its identifiers and the audit row sent together (one
+    # round trip). SQLite claims through the ORM (the routing rules in Python) and reads
+    # through it.
+    expected = 6 if connection.vendor == "postgresql" else 21
+    with django_assert_num_queries(expected):
+        response = client.post(reverse("api-worklist-next"))
+
+    assert response.status_code == 200
+    assert response.json()["study"]["status"] == StudyStatus.ASSIGNED

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from worklists import queries
 from worklists.models import (
     Credential,
     Patient,
     PatientIdentifier,
     Radiologist,
     Site,
-    SiteMembership,
     Study,
 )
 
@@ -55,10 +56,30 @@ def is_privacy_officer(user: AnyUser) -> bool:
     )
 
 
+# The user's side of Radiologist.user: holds the user's radiologist once it is loaded.
+_RADIOLOGIST_OF_USER = Radiologist._meta.get_field("user").remote_field
+_RADIOLOGIST_LOADED = "_radiologist_loaded_with_user"
+
+
+def radiologist_loaded_with(user: AnyUser) -> None:
+    """``user`` was just read with their radiologist (select_related "radiologist"), for this
+    request: radiologist_of may answer from it. Only then: a user instance kept longer may
+    hold a radiologist since changed (deactivated)."""
+    setattr(user, _RADIOLOGIST_LOADED, True)
+
+
 def radiologist_of(user: AnyUser) -> Radiologist | None:
+    """The user's radiologist if active. Without a query when it was loaded with the user (a
+    personal token's authentication selects it: "read next" asks this on every call)."""
     if not user.is_authenticated:
         return None
-    return Radiologist.objects.filter(user_id=user.pk, is_active=True).first()
+    if getattr(user, _RADIOLOGIST_LOADED, False) and _RADIOLOGIST_OF_USER.is_cached(user):
+        radiologist = _RADIOLOGIST_OF_USER.get_cached_value(user)
+        return (
+            radiologist if isinstance(radiologist, Radiologist) and radiologist.is_active else None
+        )
+    # order_by(): Radiologist's default ordering would join the users' table for one row
+    return Radiologist.objects.filter(user_id=user.pk, is_active=True).order_by().first()
 
 
 def credentialed_site_ids(user: AnyUser, *, now: dt.datetime | None = None) -> set[int]:
@@ -73,15 +94,25 @@ def credentialed_site_ids(user: AnyUser, *, now: dt.datetime | None = None) -> s
 
 
 def visible_site_ids(user: AnyUser) -> set[int] | None:
-    """The sites whose studies ``user`` may see; None means every site (coordinators)."""
+    """The sites whose studies ``user`` may see; None means every site (coordinators): the
+    site they work for and the sites they hold a credential valid today for ("today" in each
+    site's own zone), as is_coordinator, SiteMembership and credentialed_site_ids say, read in
+    one statement (worklists.queries: every API read of studies asks this first)."""
     if not user.is_authenticated or not user.is_active:
         return set()
-    if is_coordinator(user):
+    if getattr(user, "is_superuser", False):
         return None
-    site_ids: set[int] = set(
-        SiteMembership.objects.filter(user_id=user.pk).values_list("site_id", flat=True)
-    )
-    return site_ids | credentialed_site_ids(user)
+    grants = queries.site_grants(user_id=user.pk, coordinators_group=COORDINATORS_GROUP)
+    if grants.coordinator:
+        return None
+    now = timezone.now()
+    return set(grants.member_site_ids) | {
+        site_id
+        for site_id, valid_from, valid_until, zone in grants.credentials
+        if Credential.valid_between(
+            valid_from, valid_until, now.astimezone(zoneinfo.ZoneInfo(zone)).date()
+        )
+    }
 
 
 def studies_visible_to(user: AnyUser) -> QuerySet[Study]:

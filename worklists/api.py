@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,7 +17,6 @@ from rest_framework.views import APIView
 from teleradiology.client_address import client_address
 from worklists import selectors
 from worklists.access import (
-    identifiers_visible,
     radiologist_of,
     studies_of_sites,
     visible_site_ids,
@@ -30,7 +28,6 @@ from worklists.errors import UnreadableBody
 from worklists.models import (
     Assignment,
     AuditEvent,
-    PatientIdentifier,
     SiteApiToken,
     Study,
 )
@@ -53,7 +50,12 @@ from worklists.serializers import (
     WorklistOutSerializer,
 )
 from worklists.services.ai_findings import FindingInput, ai_finding_report
-from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
+from worklists.services.audit import (
+    AccessContext,
+    audit_refused_read,
+    audit_study_reads,
+    study_read,
+)
 from worklists.services.claims import (
     study_claim,
     study_claim_next,
@@ -110,20 +112,6 @@ class OrdersApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _with_identifiers(rows: list[Study], site_ids: set[int] | None) -> None:
-    """Load the identifiers of all listed patients that the caller may see (national numbers
-    and the numbers of the sites in ``site_ids``) in one query."""
-    prefetch_related_objects(
-        rows,
-        Prefetch(
-            "patient__identifiers",
-            queryset=PatientIdentifier.objects.filter(identifiers_visible(site_ids)).order_by(
-                "kind"
-            ),
-        ),
-    )
-
-
 class StudyListApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -151,7 +139,7 @@ class StudyListApi(APIView):
             page_size=page_size,
             visible=studies_of_sites(site_ids),
         )
-        _with_identifiers(rows, site_ids)
+        selectors.with_visible_identifiers(rows, site_ids)
         audit_study_reads(
             context=AccessContext.from_request(request, channel="api"),
             studies=rows,
@@ -183,7 +171,7 @@ class StudyDetailApi(APIView):
                 context=AccessContext.from_request(request, channel="api"), study_id=study_id
             )
             return Response({"detail": "No such study."}, status=status.HTTP_404_NOT_FOUND)
-        _with_identifiers([study], site_ids)
+        selectors.with_visible_identifiers([study], site_ids)
         audit_study_reads(
             context=AccessContext.from_request(request, channel="api"),
             studies=[study],
@@ -253,26 +241,30 @@ class WorklistNextApi(APIView):
         )
         if claimed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        site_ids = visible_site_ids(request.user)
-        study = selectors.study_get(
-            user=request.user, study_id=claimed.study_id, visible=studies_of_sites(site_ids)
-        )
-        _with_identifiers([study], site_ids)
-        audit_study_reads(
+        study = study_read(
             context=AccessContext.from_request(request, channel="api"),
-            studies=[study],
+            study_id=claimed.study_id,
+            site_ids=visible_site_ids(request.user),
             action=AuditEvent.Action.STUDY_VIEW,
         )
-        body = ClaimedOutSerializer(
+        if study is None:  # never: their credentials scope what read next claims
+            raise Study.DoesNotExist(f"claimed study {claimed.study_id} not visible to its reader")
+        body = _CLAIMED_OUT.to_representation(
             {
                 "study": study,
                 "bundled_study_ids": claimed.study_ids[1:],
                 "reading_url": reading_url(study.id),
                 "from_queue": claimed.from_queue,
-            },
-            context={"now": timezone.now()},
-        ).data
+            }
+        )
         return Response(body)
+
+
+# One instance for every answer: a serializer instance builds its fields (deep copies of the
+# declared ones, nested serializers' too) on first use, which cost read next more than a round
+# trip; to_representation keeps nothing of a call, so one instance serves every request (its
+# deadline risk is judged at the moment of each answer: no "now" in its context).
+_CLAIMED_OUT = ClaimedOutSerializer()
 
 
 def _assignment_body(assignment: Assignment) -> dict[str, object]:

@@ -15,7 +15,7 @@ from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.utils import timezone
 
-from worklists.access import AnyUser, is_coordinator, studies_visible_to
+from worklists.access import AnyUser, identifiers_visible, is_coordinator, studies_visible_to
 from worklists.errors import InvalidInput, NotPermitted, StudyNotFound
 from worklists.models import (
     UNREAD_STATUSES,
@@ -23,6 +23,7 @@ from worklists.models import (
     Competence,
     CoordinatorAlert,
     Credential,
+    PatientIdentifier,
     Radiologist,
     RoutingDecision,
     Shift,
@@ -137,6 +138,22 @@ def study_get(*, user: AnyUser, study_id: int, visible: QuerySet[Study] | None =
         .select_related("site", "worklist", "patient", "classification_rule")
         .get(id=study_id)
     )
+
+
+def with_visible_identifiers(rows: list[Study], site_ids: set[int] | None) -> list[Study]:
+    """Set each study's ``visible_identifiers``: its patient's identifiers that a caller who
+    sees ``site_ids`` may see (national numbers and those sites' numbers), by kind; one query
+    for all the rows."""
+    by_patient: dict[int, list[PatientIdentifier]] = {row.patient_id: [] for row in rows}
+    if by_patient:
+        identifiers = PatientIdentifier.objects.filter(patient_id__in=by_patient).filter(
+            identifiers_visible(site_ids)
+        )
+        for identifier in identifiers.order_by("kind", "id"):
+            by_patient[identifier.patient_id].append(identifier)
+    for row in rows:
+        row.visible_identifiers = by_patient[row.patient_id]
+    return rows
 
 
 def study_visible(*, user: AnyUser, study_id: int) -> bool:

@@ -147,46 +147,42 @@ class PatientOutSerializer(serializers.Serializer):
     given_name = serializers.CharField(source="shown_patient.given_name")
     birth_date = serializers.DateField(source="shown_patient.birth_date", allow_null=True)
     sex = serializers.CharField(source="shown_patient.sex")
-    identifiers = IdentifierOutSerializer(many=True, source="patient.identifiers.all")
+    identifiers = IdentifierOutSerializer(many=True, source="visible_identifiers")
 
 
-class StudyOutSerializer(serializers.ModelSerializer):
+# A study as the API shows it. Its fields are declared one by one, as a ModelSerializer would
+# build them from Study (the same answer and schema; a comment, not a docstring, which would be
+# the schema's description): a ModelSerializer builds them anew from the model for every
+# instance, which cost "read next" more than its query.
+class StudyOutSerializer(serializers.Serializer):
+    # as ModelSerializer maps Study's BigAutoField (newer than the type stubs)
+    id = serializers.BigIntegerField(label="ID", read_only=True)  # type: ignore[attr-defined]
     site = SiteRefSerializer()
+    accession_number = serializers.CharField(max_length=64)
+    placer_order_number = serializers.CharField(allow_blank=True, max_length=199, required=False)
+    filler_order_number = serializers.CharField(allow_blank=True, max_length=199, required=False)
+    study_instance_uid = serializers.CharField(allow_blank=True, max_length=64, required=False)
     patient = PatientOutSerializer(source="*")
+    modality = serializers.ChoiceField(choices=Modality.choices)
+    body_part = serializers.CharField(allow_blank=True, max_length=64, required=False)
     procedure = serializers.SerializerMethodField()
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    clinical_question = serializers.CharField(
+        allow_blank=True, required=False, style={"base_template": "textarea.html"}
+    )
+    referring_physician = serializers.CharField(allow_blank=True, max_length=200, required=False)
+    status = serializers.ChoiceField(choices=StudyStatus.choices, required=False)
+    status_changed_at = serializers.DateTimeField()
+    ordered_at = serializers.DateTimeField()
+    ready_at = serializers.DateTimeField(allow_null=True, required=False)
+    deadline = serializers.DateTimeField(allow_null=True, required=False)
+    deadline_risk = serializers.SerializerMethodField()
     worklist: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
-    deadline_risk = serializers.SerializerMethodField()
+    is_unclassified = serializers.BooleanField(required=False)
+    work_units = serializers.DecimalField(decimal_places=2, max_digits=5, required=False)
     viewer_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Study
-        fields = [
-            "id",
-            "site",
-            "accession_number",
-            "placer_order_number",
-            "filler_order_number",
-            "study_instance_uid",
-            "patient",
-            "modality",
-            "body_part",
-            "procedure",
-            "priority",
-            "clinical_question",
-            "referring_physician",
-            "status",
-            "status_changed_at",
-            "ordered_at",
-            "ready_at",
-            "deadline",
-            "deadline_risk",
-            "worklist",
-            "is_unclassified",
-            "work_units",
-            "viewer_url",
-        ]
 
     def get_procedure(self, study: Study) -> dict[str, str]:
         return {
@@ -214,11 +210,8 @@ class StudyEventOutSerializer(serializers.Serializer):
 
 
 class StudyDetailOutSerializer(StudyOutSerializer):
-    events = StudyEventOutSerializer(many=True, source="events.all")
     assigned_to = serializers.SerializerMethodField()
-
-    class Meta(StudyOutSerializer.Meta):
-        fields = [*StudyOutSerializer.Meta.fields, "assigned_to", "events"]
+    events = StudyEventOutSerializer(many=True, source="events.all")
 
     def get_assigned_to(self, study: Study) -> dict[str, Any] | None:
         assignment = self.context.get("assignment")

@@ -107,4 +107,10 @@ class Credential(models.Model):
     def is_valid_on(self, day: dt.date) -> bool:
         if self.revoked_at is not None:
             return False
-        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+        return self.valid_between(self.valid_from, self.valid_until, day)
+
+    @staticmethod
+    def valid_between(valid_from: dt.date, valid_until: dt.date | None, day: dt.date) -> bool:
+        """Whether a credential not revoked, valid from ``valid_from`` to ``valid_until`` (open
+        when None), is valid on ``day``: for callers that read the dates without the row."""
+        return valid_from <= day and (valid_until is None or day <= valid_until)

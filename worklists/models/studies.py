@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from worklists.classification import deadline_risk
 from worklists.models.choices import Modality, Priority
-from worklists.models.patients import Demographics
+from worklists.models.patients import Demographics, PatientIdentifier
 
 
 class StudyStatus(models.TextChoices):
@@ -131,6 +131,10 @@ class Study(models.Model):
     @property
     def is_unread(self) -> bool:
         return self.status in UNREAD_STATUSES
+
+    # The patient's identifiers the reader may see, set per read (not a column): what the API
+    # shows (selectors.with_visible_identifiers, queries.study_read_audited).
+    visible_identifiers: list[PatientIdentifier]
 
     @cached_property
     def shown_patient(self) -> Demographics:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from worklists.access import radiologist_loaded_with
 from worklists.models import PersonalToken, Site, SiteApiToken
 from worklists.models.tokens import (
     PERSONAL_TOKEN_PREFIX,
@@ -105,7 +106,8 @@ def personal_token_authenticate(*, key: str) -> PersonalToken | None:
     now = timezone.now()
     token = (
         PersonalToken.objects.usable(now=now)
-        .select_related("user")
+        # the user's radiologist (if any) with them: access.radiologist_of needs no query then
+        .select_related("user", "user__radiologist")
         .filter(key_hash=hash_secret(key))
         .first()
     )
@@ -122,6 +124,7 @@ def personal_token_authenticate(*, key: str) -> PersonalToken | None:
         )
         return None
     _record_use(token, now)
+    radiologist_loaded_with(token.user)
     return token
 
 
