@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from io import StringIO
 from pathlib import Path
@@ -303,8 +304,15 @@ def test_make_run_prints_the_address_it_serves_and_points_the_demo_sites_at_its_
                 break
             assert time.monotonic() < deadline, "the demo RIS never took the demo sites"
             time.sleep(0.5)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-            assert response.status == 200
+        # The demo RIS starts before the web server listens: ask until it answers.
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as ok:
+                    assert ok.status == 200
+                    break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline, "the web server never answered"
+                time.sleep(0.5)
         ris_port = pointed[0][1]
         with socket.create_connection(("127.0.0.1", ris_port), timeout=5):
             pass  # the destination the demo sites were given is a listening socket

@@ -36,6 +36,8 @@ def local_apps() -> list[str]:
         config.name
         for config in apps.get_app_configs()
         if Path(config.path).resolve().is_relative_to(ROOT)
+        # a virtualenv inside the checkout (`make` puts it in .venv) holds the libraries' apps
+        and "site-packages" not in Path(config.path).parts
     )
 
 

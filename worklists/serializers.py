@@ -8,6 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from worklists.models import Modality, PatientIdentifier, Priority, Sex, Study, StudyStatus
@@ -154,6 +156,11 @@ class PatientOutSerializer(serializers.Serializer):
 # build them from Study (the same answer and schema; a comment, not a docstring, which would be
 # the schema's description): a ModelSerializer builds them anew from the model for every
 # instance, which cost "read next" more than its query.
+@extend_schema_field(OpenApiTypes.STR)
+class WorklistCodeField(serializers.SlugRelatedField):
+    """The worklist's code. Declared, as the serializer has no model to derive its type from."""
+
+
 class StudyOutSerializer(serializers.Serializer):
     # as ModelSerializer maps Study's BigAutoField (newer than the type stubs)
     id = serializers.BigIntegerField(label="ID", read_only=True)  # type: ignore[attr-defined]
@@ -177,9 +184,7 @@ class StudyOutSerializer(serializers.Serializer):
     ready_at = serializers.DateTimeField(allow_null=True, required=False)
     deadline = serializers.DateTimeField(allow_null=True, required=False)
     deadline_risk = serializers.SerializerMethodField()
-    worklist: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
-    )
+    worklist = WorklistCodeField(slug_field="code", read_only=True)
     is_unclassified = serializers.BooleanField(required=False)
     work_units = serializers.DecimalField(decimal_places=2, max_digits=5, required=False)
     viewer_url = serializers.SerializerMethodField()
