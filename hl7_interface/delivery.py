@@ -16,7 +16,7 @@ import logging
 import zoneinfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from hl7_interface.claims import Claim, outbox_claim, retry_delay
@@ -236,34 +236,23 @@ def deliver_claims(claims: list[Claim]) -> dict[int, str]:
 
 
 def _record_delivered(results: list[tuple[Claim, Outcome]]) -> dict[int, str]:
-    """Mark a batch delivered, each row with the ACK its RIS sent, in one round of statements.
-
-    Plain SQL with executemany (pipelined by psycopg): the ORM would compile one UPDATE per row,
-    which at hundreds of results a second costs more than sending them. Compare-and-set on the
-    attempt, as in ``_record``.
-    """
+    """Mark a batch delivered, each row with the ACK its RIS sent, in one transaction (one
+    commit for the batch). Compare-and-set on the attempt, as in ``_record``."""
     if not results:
         return {}
-    table = OutboundMessage._meta.db_table
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET status = %s, delivered_at = %s, next_attempt_at = NULL, "  # noqa: S608
-            "last_error = '', ack_code = %s, ack_message = %s "
-            "WHERE id = %s AND attempts = %s AND status = %s",
-            [
-                (
-                    OutboundStatus.DELIVERED.value,
-                    now,
-                    outcome.ack_code,
-                    outcome.ack_message,
-                    claim.id,
-                    claim.attempt,
-                    OutboundStatus.PENDING.value,
-                )
-                for claim, outcome in results
-            ],
-        )
+    with transaction.atomic():
+        for claim, outcome in results:
+            OutboundMessage.objects.filter(
+                id=claim.id, attempts=claim.attempt, status=OutboundStatus.PENDING
+            ).update(
+                status=OutboundStatus.DELIVERED,
+                delivered_at=now,
+                next_attempt_at=None,
+                last_error="",
+                ack_code=outcome.ack_code,
+                ack_message=outcome.ack_message,
+            )
     return {claim.id: OutboundStatus.DELIVERED for claim, _outcome in results}
 
 

@@ -144,8 +144,8 @@ else:
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The statements every "read next" and every inbound order runs are prepared on the server once
-# per connection (parsing and planning them cost more than running them); turn off behind a
+# The claim statement every "read next" runs is prepared on the server once per connection
+# (parsing and planning it cost more than twice running it); turn off behind a
 # pooler that cannot keep prepared statements (PgBouncer before 1.21). See worklists/prepared.py.
 DATABASE_PREPARED_STATEMENTS = env.bool(
     "DATABASE_PREPARED_STATEMENTS", default=env.bool("ROUTING_CLAIM_PREPARED", default=True)

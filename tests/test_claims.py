@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tests import factories
 from tests.live_support import GroupListener
-from worklists import live, routing, selectors
+from worklists import live, queries, routing, selectors
 from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition
 from worklists.models import (
@@ -29,9 +29,8 @@ from worklists.models import (
     StudyEvent,
     StudyStatus,
 )
-from worklists.services import claims as claims_service
+from worklists.queries import READ_NEXT_RULE
 from worklists.services.claims import (
-    READ_NEXT_RULE,
     HeldByAnother,
     claim_touch,
     claims_expire,
@@ -40,7 +39,8 @@ from worklists.services.claims import (
     study_coordinator_assign,
     study_release,
 )
-from worklists.services.routing import forget_coverage_cache, reader_pull_scope
+from worklists.services.routing import forget_coverage_cache
+from worklists.services.routing_decisions import reader_pull_scope
 from worklists.services.studies import (
     NotEligible,
     NotTheHolder,
@@ -532,9 +532,9 @@ def test_scope_pair_keys_add_each_tiers_pairs_to_the_ones_below():
         pairs_by_tier=(frozenset({(3, 1)}), frozenset({(4, 1)}), frozenset({(5, 2)})),
     )
 
-    arrays = claims_service._scope_arrays(scope)
+    arrays = queries.scope_arrays(scope)
 
-    key = claims_service.pair_key
+    key = queries.pair_key
     assert arrays["k0"] == f"{{{key(3, 1)}}}"
     assert arrays["k1"] == "{" + ",".join(str(k) for k in sorted([key(3, 1), key(4, 1)])) + "}"
     assert arrays["k2"] == (

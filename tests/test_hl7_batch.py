@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from demo_ris.orders import adt_a40, orm_o01
 from hl7_interface import services
@@ -18,7 +16,6 @@ from hl7_interface.workers import WorkerPool
 from tests import factories
 from tests.hl7_support import ack_of, hl7_site, send, spec
 from worklists.models import InboundMessage, Patient, PatientIdentifier, Study, StudyEvent
-from worklists.prepared import PREPARED_BATCH_MAX
 from worklists.services.inbound import inbound_mark_applied_many, inbound_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -246,40 +243,3 @@ def test_a_lone_sender_is_not_kept_waiting_for_a_batch_to_fill():
 
     assert answer == b"a"
     assert batches == [[b"a"]]
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared on PostgreSQL only")
-def test_a_listeners_batch_runs_its_store_and_locks_prepared_up_to_the_batch_limit(
-    hl7_site, general_worklist
-):
-    def batch(size: int, tag: str) -> None:
-        frames = [
-            orm_o01(spec(f"{tag}-{i}"), facility="ALFA", control_id=f"{tag}-{i}")
-            for i in range(size)
-        ]
-        results = services.hl7_receive_batch([(raw, PEER) for raw in frames])
-        assert {r.ack_code for r in results} == {"AA"}
-
-    def prepared_statements(fragment: str) -> list[str]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
-                [f"%{fragment}%"],
-            )
-            return [row[0] for row in cursor.fetchall()]
-
-    batch(3, "THREE-A")
-    batch(3, "THREE-B")
-    batch(PREPARED_BATCH_MAX + 1, "MANY")
-
-    def sizes(statements: list[str], rows: Callable[[str], int]) -> list[int]:
-        # the sizes of this test's batches (earlier tests on this connection ran others)
-        return [n for n in map(rows, statements) if n in (3, PREPARED_BATCH_MAX + 1)]
-
-    studies = prepared_statements("accession_number FROM worklists_study WHERE")
-    identifiers = prepared_statements("FROM worklists_patientidentifier WHERE")
-    stores = prepared_statements('INSERT INTO "worklists_inboundmessage"')
-    # one statement per batch size up to the limit, prepared once for both batches of 3
-    assert sizes(studies, lambda sql: sql.count("accession_number = $")) == [3]
-    assert sizes(identifiers, lambda sql: sql.count("value = $")) == [3]
-    assert sizes(stores, lambda sql: sql.count("), (") + 1) == [3]

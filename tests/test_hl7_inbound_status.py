@@ -85,7 +85,6 @@ def test_a_message_resent_while_its_first_copy_is_being_applied_is_applied_once(
     from hl7_interface import services
     from tests.hl7_support import ack_of, spec
     from worklists.models import Study
-    from worklists.services.inbound import lock_ids
 
     if connection.vendor != "postgresql":
         if os.environ.get("REQUIRE_POSTGRES") == "1":
@@ -116,7 +115,7 @@ def test_a_message_resent_while_its_first_copy_is_being_applied_is_applied_once(
     with transaction.atomic():
         # Something else holds the study: both copies are stored, checked for repeats (none
         # applied yet) and then wait for it inside their applying transactions.
-        lock_ids("SELECT id FROM worklists_study WHERE id = %s", [study.id])
+        list(Study.objects.select_for_update().filter(id=study.id))
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 20

@@ -26,8 +26,8 @@ from worklists.models import (
     Study,
     StudyStatus,
 )
+from worklists.queries import READ_NEXT_RULE
 from worklists.serializers import ClaimedOutSerializer
-from worklists.services.claims import READ_NEXT_RULE
 from worklists.services.routing import forget_coverage_cache
 from worklists.services.tokens import personal_token_issue
 

@@ -2,21 +2,249 @@
 (tests/test_queries.py). Here only where a benchmark showed it at least twice as fast at the
 service call: every API read of studies asks who may see which sites first, and the ORM's
 three queries for that (each built anew by the ORM on every call) cost more than the read.
+
+The claim and the push loads below are PostgreSQL's, each with an ORM path beside it
+(SQLite's). ``ORM_INSTEAD`` names statements to run through the ORM on PostgreSQL too: the
+tests that the two give the same rows and effects (tests/test_queries_against_orm.py) and
+the benchmark that measures them (benchmarks/bench_queries.py) set it; nothing else should.
+
+Measured here (PostgreSQL 15, 2 shared cores; bench_queries with 100 readers on shift and 4,000
+unread studies, alternating rounds; time per service call, median of rounds):
+
+- ``claim`` ("read next", study_claim_next): SQL 15 ms, ORM 773 ms per claim, ratio 52. The ORM
+  path reads every free study in the reader's scope into Python to pick one; the statement
+  follows the index of ready studies in reading order, skips locked rows and claims in place.
+- ``worklist_loads`` (the loads of a push decision, study_route): SQL 13 ms, ORM 32 ms per
+  push, ratio 2.4: one pass over the readers' open and this shift's assignments instead of two
+  queries with the reader set as a subquery each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import Model
 
-from worklists import prepared
-from worklists.models import AuditEvent, Patient, PatientIdentifier, Site, Study, Subspecialty
+from worklists import prepared, routing
+from worklists.models import (
+    AuditEvent,
+    Patient,
+    PatientIdentifier,
+    RoutingDecision,
+    Site,
+    Study,
+    Subspecialty,
+)
+
+# Names of statements whose ORM path runs even on PostgreSQL (tests and benchmarks only): "claim"
+# and "worklist_loads" here, "dicom_fast_path" (dicom.queries, which runs on SQLite too).
+ORM_INSTEAD: set[str] = set()
+
+
+def commit_without_flush() -> None:
+    """This transaction's commit does not wait for its WAL flush (PostgreSQL's
+    ``synchronous_commit = off`` for this transaction; see
+    worklists.services.inbound.inbound_store_and_find_applied). A setting, not a query: the
+    ORM cannot express it. Nothing elsewhere: SQLite has no such setting."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def hand_written(statement: str) -> bool:
+    """Whether ``statement``'s hand-written SQL runs here: on PostgreSQL, unless switched off."""
+    return connection.vendor == "postgresql" and statement not in ORM_INSTEAD
+
+
+# Advisory lock namespace (first key) for "a reader is claiming this patient's studies".
+PATIENT_LOCK_CLASS = 72010
+
+READ_NEXT_RULE = (
+    "first in reading order among the studies in the own queue and the free ones in scope"
+)
+QUEUE_TRIGGER = "read next: own queue"
+assert "'" not in READ_NEXT_RULE + RoutingDecision.READ_NEXT + QUEUE_TRIGGER  # SQL literals
+
+# "Read next". One reading order for everything the reader may read: ``held`` is the first study
+# in their own queue (pushed or given to them, not yet opened); a free study is claimed only if
+# it comes strictly before that one in reading order, so a queued STAT is never passed over for a
+# routine pool study. Which (worklist, site) pairs the reader may take, and from which escalation
+# tier, is the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as
+# arrays. The scope may come from the process's cache: the statement decides nothing unless the
+# reader's facts (shifts, competences, credentials, active) are unchanged since it was built, by
+# the count database triggers keep (ReaderFactsVersion); the clock's changes (a shift ending, a
+# credential's last day) end the cached scope before they happen (PullScope.valid_until). When the
+# queue's study wins, the decision is stored as a routing decision and the study is returned as
+# it is (it is the reader's already); otherwise the claim's event carries the decision.
+_CLAIM_SQL = f"""
+WITH current AS (
+    SELECT (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
+            WHERE v.radiologist_id = %(rid)s) = %(facts_version)s AS ok
+), held AS (
+    SELECT s.id, s.site_id, s.routing_rank, s.deadline, s.escalation_tier
+    FROM worklists_assignment a JOIN worklists_study s ON s.id = a.study_id
+    WHERE a.radiologist_id = %(rid)s AND a.ended_at IS NULL AND s.status = 'ASSIGNED'
+    ORDER BY s.routing_rank, s.deadline, s.id
+    LIMIT 1
+), first AS (
+    SELECT s.id, s.patient_id FROM worklists_study s
+    WHERE s.status = 'READY' AND %(any_scope)s AND (SELECT ok FROM current)
+      AND (NOT EXISTS (SELECT 1 FROM held)
+           OR (s.routing_rank, s.deadline, s.id)
+              < (SELECT h.routing_rank, coalesce(h.deadline, 'infinity'::timestamptz), h.id
+                 FROM held h))
+      -- CASE fixes the order: only a study the reader may take (its modality; its worklist,
+      -- site and escalation tier among the reader's) tries the patient's advisory lock, which
+      -- keeps other readers off this patient's studies until this statement ends, so the
+      -- bundle below gets them all.
+      AND CASE WHEN s.modality = ANY(%(modalities)s::text[])
+               AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
+                   WHEN 0 THEN %(k0)s::bigint[]
+                   WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
+                   ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
+          THEN pg_try_advisory_xact_lock({PATIENT_LOCK_CLASS}, (s.patient_id %% 2147483647)::int)
+          ELSE false END
+    ORDER BY s.routing_rank, s.deadline, s.id
+    LIMIT 1
+    FOR UPDATE OF s SKIP LOCKED
+), bundle AS (
+    SELECT s.id FROM worklists_study s JOIN first f ON s.patient_id = f.patient_id
+    WHERE s.id <> f.id AND s.status = 'READY' AND s.modality = ANY(%(modalities)s::text[])
+      AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
+          WHEN 0 THEN %(k0)s::bigint[]
+          WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
+          ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
+    FOR UPDATE OF s SKIP LOCKED
+), picked AS (
+    SELECT id, 0 AS pos FROM first UNION ALL SELECT id, 1 AS pos FROM bundle
+), claimed AS (
+    UPDATE worklists_study s
+    SET status = 'ASSIGNED', status_changed_at = %(now)s, updated_at = %(now)s
+    FROM picked p
+    WHERE s.id = p.id AND s.status = 'READY'
+    RETURNING s.id, s.site_id, s.escalation_tier, p.pos
+), assigned AS (
+    INSERT INTO worklists_assignment
+        (study_id, radiologist_id, kind, assigned_at, assigned_by_id, reason, last_activity_at,
+         end_reason)
+    SELECT id, %(rid)s::bigint, 'PULL', %(now)s::timestamptz, %(uid)s::bigint, '',
+        %(now)s::timestamptz, ''
+    FROM claimed
+), evented AS (
+    INSERT INTO worklists_studyevent
+        (study_id, from_status, to_status, actor_id, actor_label, at, reason, data)
+    SELECT id, 'READY', 'ASSIGNED', %(uid)s::bigint, %(label)s::text, %(now)s::timestamptz,
+        CASE WHEN pos = 0 THEN 'read next' ELSE 'read next: same patient' END,
+        jsonb_build_object('decision', '{RoutingDecision.READ_NEXT}', 'radiologist_id',
+            %(rid)s::bigint, 'kind', 'PULL', 'tier', escalation_tier, 'bundled', pos = 1,
+            'rule', '{READ_NEXT_RULE}'::text)
+    FROM claimed
+), from_queue AS (
+    INSERT INTO worklists_routingdecision
+        (study_id, decided_at, mode, trigger, tier, radiologist_id, trace)
+    SELECT h.id, %(now)s::timestamptz, 'PULL', '{QUEUE_TRIGGER}', h.escalation_tier,
+        %(rid)s::bigint, jsonb_build_object('chosen', %(rid)s::bigint, 'source', 'queue',
+            'rule', '{READ_NEXT_RULE}'::text)
+    FROM held h
+    WHERE (SELECT ok FROM current) AND NOT EXISTS (SELECT 1 FROM claimed)
+    RETURNING study_id
+), active AS (
+    UPDATE worklists_radiologist SET last_active_at = %(now)s
+    WHERE id = %(rid)s AND (last_active_at IS NULL OR last_active_at < %(active_before)s)
+)
+SELECT id, site_id, pos FROM claimed
+UNION ALL
+SELECT h.id, h.site_id, -1 FROM held h JOIN from_queue q ON q.study_id = h.id
+ORDER BY 3, 1
+"""  # noqa: S608 - only this module's constants are formatted in, never input
+
+
+# A (worklist, site) pair as one number for the claim statement: site ids stay below 2**32.
+PAIR_KEY_FACTOR = 4294967296
+
+
+def pair_key(worklist_id: int, site_id: int) -> int:
+    if not 0 <= site_id < PAIR_KEY_FACTOR:
+        raise ValueError(f"site id {site_id} out of range for a pair key")
+    return worklist_id * PAIR_KEY_FACTOR + site_id
+
+
+@functools.lru_cache(maxsize=4096)
+def scope_arrays(scope: routing.Scope) -> dict[str, str | None]:
+    """The scope as array literals for the claim statement: ``k0``, ``k1``, ``k2`` hold the
+    (worklist, site) pairs a study at escalation tier 0, 1 and 2 or above may come from (each
+    tier adds its pairs to the ones below), as pair keys. Memoised, and as literals so that a
+    claim does not convert hundreds of numbers; a short array tested with ``= ANY`` costs less
+    per claim than a hashed subquery over (worklist, site, tier) triples."""
+
+    def literal(values: Iterable[object]) -> str:
+        return "{" + ",".join(str(v) for v in values) + "}"
+
+    arrays: dict[str, str | None] = {}
+    allowed: set[routing.Pair] = set()
+    below = None
+    for tier in (routing.TIER_PRIMARY, routing.TIER_BACKUP, routing.TIER_POOL):
+        allowed |= scope.pairs_by_tier[tier]
+        keys = literal(sorted(pair_key(w, s) for w, s in allowed))
+        # a tier that adds nothing goes as NULL, and the statement takes the tier below: most
+        # readers' tiers are all alike, and every array sent is parsed again on every claim
+        arrays[f"k{tier}"] = None if keys == below else keys
+        below = keys
+    # modality codes are from Modality (letters only): no quoting needed
+    arrays["modalities"] = literal(sorted(scope.modalities))
+    return arrays
+
+
+def claim_next(params: dict[str, Any]) -> list[tuple[int, int, int]]:
+    """Run the claim statement: (study id, site id, position) of each study claimed (0 the
+    first, 1 its bundle), or of the queue's study picked (-1); [] for nothing. Prepared:
+    planning this statement costs more than twice running it."""
+    return [(row[0], row[1], row[2]) for row in prepared.execute(_CLAIM_SQL, params)]
+
+
+# The loads of the readers on shift now who are competent in a worklist, in one statement: what
+# each holds (work units, STAT studies, a study of this patient) and the work units handed to
+# them since their current shift began (still held, or signed; released and reassigned studies
+# count for whoever got them next). Same figures as
+# worklists.services.routing.reader_loads, without an ORM query to build.
+WORKLIST_LOADS_SQL = """
+WITH readers AS (
+    SELECT sh.radiologist_id, min(sh.starts_at) AS shift_start
+    FROM worklists_shift sh
+    WHERE sh.starts_at <= %(now)s AND sh.ends_at > %(now)s
+      AND EXISTS (SELECT 1 FROM worklists_competence c
+                  WHERE c.radiologist_id = sh.radiologist_id AND c.subspecialty_id = %(worklist)s)
+    GROUP BY sh.radiologist_id
+)
+SELECT r.radiologist_id,
+    COALESCE(SUM(st.work_units) FILTER (WHERE a.ended_at IS NULL), 0),
+    COUNT(*) FILTER (WHERE a.ended_at IS NULL AND st.routing_rank = 0),
+    COUNT(*) FILTER (WHERE a.ended_at IS NULL AND st.patient_id = %(patient)s),
+    COALESCE(SUM(st.work_units) FILTER (WHERE a.assigned_at >= r.shift_start), 0)
+FROM readers r
+JOIN worklists_assignment a ON a.radiologist_id = r.radiologist_id
+    AND (a.ended_at IS NULL OR (a.end_reason = 'signed' AND a.assigned_at >= r.shift_start))
+JOIN worklists_study st ON st.id = a.study_id
+GROUP BY r.radiologist_id
+"""
+
+
+def worklist_loads(
+    *, worklist_id: int, patient_id: int, now: dt.datetime
+) -> list[tuple[int, Decimal, int, int, Decimal]]:
+    """Rows of WORKLIST_LOADS_SQL: reader id, work units held, STAT studies held, studies of
+    the patient held, work units handed over this shift (readers with none are left out)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            WORKLIST_LOADS_SQL, {"now": now, "worklist": worklist_id, "patient": patient_id}
+        )
+        return list(cursor.fetchall())
 
 
 @dataclass(frozen=True, slots=True)

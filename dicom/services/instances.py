@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from dicom.metadata import InstanceMeta
 from dicom.models import DicomInstance, DicomSeries, FailedInstance, StudyImages
+from dicom.queries import fast_path_enabled, receive_known_series
 from dicom.services.associations import SiteContext
-from dicom.services.fastpath import receive_known_series
 from dicom.services.identity import patient_for_images, patient_mismatch
 from worklists import live
 from worklists.actors import Actor
@@ -221,12 +221,16 @@ def _late_images_arrived(*, study_id: int, site_id: int, at: dt.datetime, status
 def _receive_once(
     *, context: SiteContext, meta: InstanceMeta, received_at: dt.datetime, storage_path: str
 ) -> ReceiveResult:
-    fast = receive_known_series(
-        site_id=context.site_id,
-        meta=meta,
-        received_at=received_at,
-        storage_path=storage_path,
-        calling=context.calling_ae_title,
+    fast = (
+        receive_known_series(
+            site_id=context.site_id,
+            meta=meta,
+            received_at=received_at,
+            storage_path=storage_path,
+            calling=context.calling_ae_title,
+        )
+        if fast_path_enabled()
+        else None
     )
     if fast is not None:
         if fast.late and fast.stored:

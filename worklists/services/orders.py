@@ -10,15 +10,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import hashlib
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from worklists import live, prepared, validation
+from worklists import live, validation
 from worklists.actors import Actor
 from worklists.errors import Conflict, DomainError, KeptForInspection, NotFound, UnreadableBody
 from worklists.hooks import order_images
@@ -36,9 +39,6 @@ from worklists.services.inbound import (
     inbound_mark_applied,
     inbound_mark_failed,
     inbound_store,
-    insert_row_with_child,
-    lock_ids,
-    lock_statement,
 )
 from worklists.services.patients import (
     ConcurrentCreate,
@@ -222,8 +222,9 @@ def _create(
         reason="order received",
     )
     try:
-        # The study and its first event in one statement (where the database can).
-        insert_row_with_child(study, event, link="study")
+        study.save(force_insert=True)
+        event.study = study
+        event.save(force_insert=True)
     except IntegrityError as exc:
         # Another request created the same accession number an instant ago: the whole
         # transaction is rolled back (no savepoint on the hot path) and the retry finds the
@@ -390,9 +391,6 @@ def orders_apply_locked(
     return results
 
 
-_STUDY_TABLE = Study._meta.db_table
-
-
 class AccessionLocks:
     """The studies of a batch's (site, accession number) pairs, locked in one statement at the
     start of the batch's transaction (in id order, so two batches lock alike), so each order
@@ -408,16 +406,19 @@ class AccessionLocks:
             self._known[(site_id, accession)] = study_id
 
     @staticmethod
-    def statement(wanted: Sequence[tuple[int, str]]) -> prepared.Statement | None:
+    def rows(wanted: Sequence[tuple[int, str]]) -> list[tuple[Any, ...]]:
+        """The studies of ``wanted`` (site id, accession number), locked in id order."""
         if not wanted:
-            return None
-        matches = " OR ".join(["(site_id = %s AND accession_number = %s)"] * len(wanted))
-        return lock_statement(
-            f"SELECT id, site_id, accession_number FROM {_STUDY_TABLE} "  # noqa: S608
-            f"WHERE {matches} ORDER BY id",
-            [part for key in wanted for part in key],
-            # each pair is a lookup on the whole unique index (site, accession number)
-            prepare=len(wanted) <= prepared.PREPARED_BATCH_MAX,
+            return []
+        matches = functools.reduce(
+            operator.or_,
+            (Q(site_id=site_id, accession_number=accession) for site_id, accession in wanted),
+        )
+        return list(
+            Study.objects.select_for_update()
+            .filter(matches)
+            .order_by("id")
+            .values_list("id", "site_id", "accession_number")
         )
 
     def knows(self, key: tuple[int, str]) -> bool:
@@ -445,15 +446,12 @@ class OrderLocks:
     ) -> OrderLocks:
         wanted_accessions = sorted(set(accessions))
         wanted_identifiers = sorted(set(identifiers))
-        statements = [
-            AccessionLocks.statement(wanted_accessions),
-            IdentifierLocks.statement(wanted_identifiers),
-        ]
-        results = iter(prepared.execute_together([s for s in statements if s is not None]))
-        rows = [next(results) if s is not None else [] for s in statements]
+        # studies first, then identifiers: the lock order of patients.py
         return cls(
-            accessions=AccessionLocks(wanted_accessions, rows[0]),
-            identifiers=IdentifierLocks(wanted_identifiers, rows[1]),
+            accessions=AccessionLocks(wanted_accessions, AccessionLocks.rows(wanted_accessions)),
+            identifiers=IdentifierLocks(
+                wanted_identifiers, IdentifierLocks.rows(wanted_identifiers)
+            ),
         )
 
 
@@ -463,11 +461,12 @@ def _study_id_locked(site: Site, accession: str, locks: OrderLocks | None) -> in
     key = (site.id, accession)
     if locks is not None and locks.accessions.knows(key):
         return locks.accessions.study_id(key)
-    locked = lock_ids(
-        f"SELECT id FROM {_STUDY_TABLE} WHERE site_id = %s AND accession_number = %s",  # noqa: S608
-        [site.id, accession],
+    return (
+        Study.objects.select_for_update()
+        .filter(site_id=site.id, accession_number=accession)
+        .values_list("id", flat=True)
+        .first()
     )
-    return locked[0][0] if locked else None
 
 
 def _adopt(study: Study, *, order: OrderInput, actor: Actor, now: dt.datetime) -> None:

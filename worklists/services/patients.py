@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from worklists import live, prepared, validation
+from worklists import live, validation
 from worklists.actors import Actor
 from worklists.errors import Conflict, DomainError, NotFound
 from worklists.models import (
@@ -31,7 +33,6 @@ from worklists.models import (
     StudyEvent,
 )
 from worklists.services.alerts import alert_raise
-from worklists.services.inbound import insert_row, insert_row_with_child, lock_statement
 
 
 class PatientError(DomainError):
@@ -277,42 +278,43 @@ def _add_identifiers(patient: Patient, keyed: list[Keyed], *, new_patient: bool 
         for index, (kind, authority, value) in enumerate(keyed):
             identifier = PatientIdentifier(kind=kind, authority=authority, value=value)
             if new_patient and index == 0:
-                insert_row_with_child(patient, identifier, link="patient")
-                continue
+                patient.save(force_insert=True)
             identifier.patient = patient
-            insert_row(identifier)
+            identifier.save(force_insert=True)
     except IntegrityError as exc:
         # Another message named the same new identifier an instant earlier and has committed
         # (a unique index waits for the other transaction): the caller's retry finds it. No
         # savepoint: the whole transaction is rolled back and run again.
         raise ConcurrentCreate from exc
     if new_patient and not keyed:
-        insert_row(patient)
-
-
-_IDENTIFIER_TABLE = PatientIdentifier._meta.db_table
-
-
-def _identifier_lock_statement(wanted: Iterable[Keyed]) -> prepared.Statement:
-    """The wanted identifiers that exist, with their patient ids, locked (by id). Matched on
-    the unique (authority, kind, value) index: kind and value alone would scan the table."""
-    keys = sorted(wanted)
-    return lock_statement(
-        f"SELECT authority, kind, value, patient_id FROM {_IDENTIFIER_TABLE} "  # noqa: S608
-        f"WHERE {' OR '.join(['(authority = %s AND kind = %s AND value = %s)'] * len(keys))} "
-        "ORDER BY id",
-        [part for kind, authority, value in keys for part in (authority, kind, value)],
-        # Each identifier is a lookup on the whole unique index.
-        prepare=len(keys) <= prepared.PREPARED_BATCH_MAX,
-    )
+        patient.save(force_insert=True)
 
 
 def _found(rows: list[tuple[Any, ...]]) -> list[tuple[Keyed, int]]:
     return [((kind, authority, value), patient_id) for authority, kind, value, patient_id in rows]
 
 
+def _identifier_rows(wanted: Iterable[Keyed]) -> list[tuple[Any, ...]]:
+    """(authority, kind, value, patient id) of the wanted identifiers that exist, locked in id
+    order. Matched on the unique (authority, kind, value) index: kind and value alone would
+    scan the table."""
+    keys = sorted(wanted)
+    if not keys:
+        return []
+    matches = functools.reduce(
+        operator.or_,
+        (Q(authority=authority, kind=kind, value=value) for kind, authority, value in keys),
+    )
+    return list(
+        PatientIdentifier.objects.select_for_update()
+        .filter(matches)
+        .order_by("id")
+        .values_list("authority", "kind", "value", "patient_id")
+    )
+
+
 def _lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
-    return _found(prepared.run(_identifier_lock_statement(wanted)))
+    return _found(_identifier_rows(wanted))
 
 
 class IdentifierLocks:
@@ -333,9 +335,8 @@ class IdentifierLocks:
             self._patient_of[key] = patient_id
 
     @staticmethod
-    def statement(wanted: Iterable[Keyed]) -> prepared.Statement | None:
-        keys = set(wanted)
-        return _identifier_lock_statement(keys) if keys else None
+    def rows(wanted: Iterable[Keyed]) -> list[tuple[Any, ...]]:
+        return _identifier_rows(wanted)
 
     def found(self, wanted: set[Keyed]) -> list[tuple[Keyed, int]] | None:
         """The wanted identifiers that exist, with their patient ids; None when this snapshot

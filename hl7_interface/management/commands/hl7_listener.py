@@ -41,8 +41,7 @@ class Command(BaseCommand):
         default = connections["default"]
         if default.vendor == "postgresql" and settings.HL7_LISTENER_SERVER_SIDE_BINDING:
             # Server-side binding: values travel apart from the statements instead of being
-            # quoted into their text (measured: about a quarter more orders per second). The
-            # statements every order runs are prepared as well (worklists.prepared).
+            # quoted into their text (measured: about a quarter more orders per second).
             default.settings_dict.setdefault("OPTIONS", {})["server_side_binding"] = True
         if options["processes"] > 1:
             self._supervise(options)
