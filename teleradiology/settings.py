@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "reports.context_processors.navigation",
+                "worklists.console.context_processors.navigation",
             ],
         },
     },
@@ -271,6 +272,13 @@ DEFAULT_TURNAROUND_MINUTES = {
 DEADLINE_RISK_FRACTION = env.float("DEADLINE_RISK_FRACTION", default=0.25)
 DEADLINE_RISK_MINUTES = env.float("DEADLINE_RISK_MINUTES", default=60)
 DEADLINE_RISK_SHARE_CAP_MINUTES = env.float("DEADLINE_RISK_SHARE_CAP_MINUTES", default=8 * 60)
+
+# The coordinator's console (docs/console.md): the load board shows shifts starting within
+# CONSOLE_NEXT_SHIFT_HOURS as "next"; the at-risk list shows the CONSOLE_AT_RISK_LIMIT most
+# urgent studies; an alert is snoozed for at most CONSOLE_SNOOZE_MAX_HOURS.
+CONSOLE_NEXT_SHIFT_HOURS = env.float("CONSOLE_NEXT_SHIFT_HOURS", default=12)
+CONSOLE_AT_RISK_LIMIT = env.int("CONSOLE_AT_RISK_LIMIT", default=50)
+CONSOLE_SNOOZE_MAX_HOURS = env.int("CONSOLE_SNOOZE_MAX_HOURS", default=24)
 
 # Routing: shifts, coverage, push and pull, escalation
 # A reader's pushed queue holds at most this many work units (STAT and critical studies excepted).

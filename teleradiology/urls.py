@@ -22,11 +22,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("worklists.api_urls")),
     path("api/v1/", include("reports.api_urls")),
+    path("api/v1/", include("worklists.console.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from the platform's own static files (drf-spectacular-sidecar), its start-up
     # script a file of its own: no CDN, no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("account/", include("worklists.account_urls")),
     path("", include("worklists.urls")),
+    path("", include("worklists.console.urls")),
     path("", include("reports.urls")),
 ]

@@ -240,18 +240,24 @@ def test_the_worklist_shows_read_next_and_my_queue_to_a_radiologist(reader, site
     assert "read-only" in html
 
 
-def test_the_worklist_shows_open_alerts_to_coordinators(site_a, neuro, coordinator, client):
-    study = factories.ready_study(site_a, neuro)
-    CoordinatorAlert.objects.create(
-        kind="routing.escalation",
-        study=study,
-        site=site_a,
-        message="Deadline near",
-        raised_at=study.ready_at,
-    )
+def test_the_worklist_shows_coordinators_a_count_of_open_alerts_and_the_console_not_banners(
+    site_a, neuro, coordinator, client
+):
+    for _ in range(3):
+        study = factories.ready_study(site_a, neuro)
+        CoordinatorAlert.objects.create(
+            kind="routing.escalation",
+            study=study,
+            site=site_a,
+            message="Deadline near",
+            raised_at=study.ready_at,
+        )
     client.force_login(coordinator)
     html = client.get(reverse("worklist")).content.decode()
-    assert 'data-alert-kind="routing.escalation"' in html
+    assert "3 open alerts" in html
+    assert f'href="{reverse("console")}"' in html
+    assert "Deadline near" not in html  # no pile of banners above the list
+    assert "data-alert-kind" not in html
     assert "data-read-next" not in html  # a coordinator is not a reader
 
 

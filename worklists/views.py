@@ -25,6 +25,7 @@ from worklists.access import (
     visible_site_ids,
 )
 from worklists.actors import Actor
+from worklists.console import selectors as console_selectors
 from worklists.errors import DomainError, NotFound, NotPermitted
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
@@ -89,10 +90,11 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         if radiologist is not None
         else []
     )
-    alerts = selectors.open_alerts(visible=visible) if coordinator else []
+    # Coordinators see how many alerts wait, and handle them on the console (no pile of banners).
+    open_alert_count = console_selectors.open_alert_count(user=request.user) if coordinator else 0
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
-        studies=[*queue, *rows, *(a.study for a in alerts if a.study is not None)],
+        studies=[*queue, *rows],
         action=AuditEvent.Action.STUDY_LIST,
     )
     now = timezone.now()
@@ -117,7 +119,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "is_coordinator": coordinator,
             "radiologist": radiologist,
             "queue": [(study, study.deadline_risk(now)) for study in queue],
-            "alerts": alerts,
+            "open_alert_count": open_alert_count,
             "now": now,
             "now_ms": int(now.timestamp() * 1000),
             "live_query": urlencode(

@@ -1,4 +1,4 @@
-from worklists.models.alerts import CoordinatorAlert
+from worklists.models.alerts import CoordinatorAlert, CoordinatorAlertEvent
 from worklists.models.audit import AuditEvent
 from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
@@ -32,6 +32,7 @@ __all__ = [
     "ClassificationRule",
     "Competence",
     "CoordinatorAlert",
+    "CoordinatorAlertEvent",
     "CoverageWindow",
     "Credential",
     "DeadlineContract",

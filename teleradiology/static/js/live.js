@@ -263,7 +263,9 @@
     pending = {};
     pendingCount = 0;
     var page = root();
-    if (page.getAttribute("data-live-page") === "study") {
+    // The study page, and pages that say so (the console: data-live-refetch="region"),
+    // refetch their live region rather than rows.
+    if (page.getAttribute("data-live-page") === "study" || page.getAttribute("data-live-refetch") === "region") {
       refreshRegion();
     } else if (ids.length > MAX_ROW_REQUESTS) {
       refreshRegion();
@@ -285,7 +287,8 @@
       pendingCount += 1;
     }
     if (batchTimer === null) {
-      batchTimer = window.setTimeout(flushPending, BATCH_MS);
+      // A page that refetches its whole region may ask to collect changes for longer.
+      batchTimer = window.setTimeout(flushPending, Number(page.getAttribute("data-live-batch-ms")) || BATCH_MS);
     }
   }
 

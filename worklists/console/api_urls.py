@@ -1,0 +1,19 @@
+from django.urls import path
+
+from worklists.console import api
+
+urlpatterns = [
+    path("console/backlog", api.ConsoleBacklogApi.as_view(), name="api-console-backlog"),
+    path("console/load", api.ConsoleLoadApi.as_view(), name="api-console-load"),
+    path("console/alerts", api.ConsoleAlertsApi.as_view(), name="api-console-alerts"),
+    path(
+        "console/alerts/<int:alert_id>/acknowledge",
+        api.ConsoleAlertAcknowledgeApi.as_view(),
+        name="api-console-alert-acknowledge",
+    ),
+    path(
+        "console/alerts/<int:alert_id>/snooze",
+        api.ConsoleAlertSnoozeApi.as_view(),
+        name="api-console-alert-snooze",
+    ),
+]

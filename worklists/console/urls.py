@@ -1,0 +1,15 @@
+from django.urls import path
+
+from worklists.console import views
+
+urlpatterns = [
+    path("console/", views.console_page, name="console"),
+    path(
+        "console/alerts/<int:alert_id>/acknowledge",
+        views.alert_acknowledge_view,
+        name="console-alert-acknowledge",
+    ),
+    path(
+        "console/alerts/<int:alert_id>/snooze", views.alert_snooze_view, name="console-alert-snooze"
+    ),
+]

@@ -1,0 +1,125 @@
+"""The coordinator's console: one page, updated in place, and its alert actions.
+
+Thin: parse, call one selector or service, shape. Who may see it is decided by the selectors
+and services (``require_coordinator``); a non-coordinator gets 403 from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from worklists.console import selectors
+from worklists.models import AuditEvent, CoordinatorAlert
+from worklists.services.alerts import (
+    AlertAlreadyResolved,
+    SnoozeRefused,
+    alert_acknowledge,
+    alert_snooze,
+)
+from worklists.services.audit import AccessContext, audit_study_reads
+
+SNOOZE_CHOICES_MINUTES = (30, 60, 120, 240)
+
+
+def _render_console(request: HttpRequest, *, notice: str = "", error: str = "") -> HttpResponse:
+    view = selectors.console(user=request.user)
+    audit_study_reads(
+        context=AccessContext.from_request(request, channel="web"),
+        studies=view.studies_shown(),
+        action=AuditEvent.Action.STUDY_LIST,
+    )
+    now = view.now
+    return render(
+        request,
+        "worklists/console/console.html",
+        {
+            "console": view,
+            "now": now,
+            "now_ms": int(now.timestamp() * 1000),
+            "snooze_choices": SNOOZE_CHOICES_MINUTES,
+            "snooze_default": (now + dt.timedelta(hours=1)).astimezone(
+                timezone.get_current_timezone()
+            ),
+            "notice": notice,
+            "error": error,
+            "on_shift_count": sum(1 for r in view.load if r.on_shift),
+        },
+    )
+
+
+@login_required
+@require_GET
+def console_page(request: HttpRequest) -> HttpResponse:
+    return _render_console(request)
+
+
+def _answer(request: HttpRequest, *, notice: str = "", error: str = "") -> HttpResponse:
+    """htmx swaps the console's live region from the answer; a plain form post is redirected."""
+    if request.headers.get("HX-Request") == "true":
+        return _render_console(request, notice=notice, error=error)
+    if error:
+        messages.error(request, error)
+    elif notice:
+        messages.success(request, notice)
+    return redirect("console")
+
+
+@login_required
+@require_POST
+def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+    try:
+        selectors.alert_get(user=request.user, alert_id=alert_id)
+        alert_acknowledge(alert_id=alert_id, user=request.user)
+    except CoordinatorAlert.DoesNotExist as exc:
+        raise Http404("No such alert") from exc
+    except AlertAlreadyResolved as exc:
+        return _answer(request, error=str(exc))
+    return _answer(request, notice=_("Alert acknowledged."))
+
+
+def snooze_until(*, minutes: str, until: str, now: dt.datetime) -> dt.datetime:
+    """The end of a snooze from the form: a clock time ("HH:MM", the next one to come, in the
+    platform's zone), else a number of minutes from now."""
+    if until:
+        try:
+            clock = dt.time.fromisoformat(until)
+        except ValueError as exc:
+            raise SnoozeRefused(_("Give the time as HH:MM.")) from exc
+        local = now.astimezone(timezone.get_current_timezone())
+        candidate = dt.datetime.combine(local.date(), clock, tzinfo=local.tzinfo)
+        if candidate <= local:
+            candidate = dt.datetime.combine(
+                local.date() + dt.timedelta(days=1), clock, tzinfo=local.tzinfo
+            )
+        return candidate
+    try:
+        return now + dt.timedelta(minutes=int(minutes))
+    except ValueError as exc:
+        raise SnoozeRefused(_("Choose how long to snooze.")) from exc
+
+
+@login_required
+@require_POST
+def alert_snooze_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+    now = timezone.now()
+    try:
+        selectors.alert_get(user=request.user, alert_id=alert_id)
+        until = snooze_until(
+            minutes=request.POST.get("minutes", ""), until=request.POST.get("until", ""), now=now
+        )
+        alert = alert_snooze(alert_id=alert_id, user=request.user, until=until, now=now)
+    except CoordinatorAlert.DoesNotExist as exc:
+        raise Http404("No such alert") from exc
+    except (AlertAlreadyResolved, SnoozeRefused) as exc:
+        return _answer(request, error=str(exc))
+    assert alert.snoozed_until is not None
+    shown = alert.snoozed_until.astimezone(timezone.get_current_timezone())
+    return _answer(request, notice=_("Alert snoozed until %(time)s.") % {"time": f"{shown:%H:%M}"})
