@@ -1,8 +1,9 @@
 """What the coordinator's console shows: backlog, studies at risk, the readers' load, alerts.
 
-Coordinators only: every public function here checks it (``require_coordinator``), whatever the
-caller (page, API). Every query that returns studies starts from the scoping function
-(``worklists.access.studies_visible_to``); the callers audit the studies they show.
+Coordinators only: every public function here checks it (``scope_of`` calls
+``require_coordinator``), whatever the caller (page, API). Every query that returns studies
+starts from the scoping function (``worklists.access.studies_visible_to``, its site ids resolved
+once per call); the callers audit the studies they show.
 
 The query count is bounded: a fixed number of statements whatever the size of the backlog or the
 number of readers (tests/test_console_page.py holds it).
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from worklists.access import AnyUser, sites_visible_to, studies_visible_to
+from worklists.access import AnyUser, studies_of_sites, visible_site_ids
 from worklists.classification import deadline_risk
 from worklists.models import (
     UNREAD_STATUSES,
@@ -32,6 +33,7 @@ from worklists.models import (
     Credential,
     Radiologist,
     Shift,
+    Site,
     Study,
     StudyEvent,
     StudyStatus,
@@ -52,6 +54,22 @@ def _risk(deadline: dt.datetime | None, ready_at: dt.datetime | None, now: dt.da
         risk_minutes=settings.DEADLINE_RISK_MINUTES,
         share_cap_minutes=settings.DEADLINE_RISK_SHARE_CAP_MINUTES,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The coordinator's scope, resolved once per page or API call: the studies and sites they
+    may see (``worklists.access.studies_visible_to``, whose site ids are read here once)."""
+
+    studies: QuerySet[Study]
+    sites: QuerySet[Site]
+
+
+def scope_of(user: AnyUser) -> Scope:
+    require_coordinator(user)
+    site_ids = visible_site_ids(user)
+    sites = Site.objects.all() if site_ids is None else Site.objects.filter(id__in=site_ids)
+    return Scope(studies=studies_of_sites(site_ids), sites=sites)
 
 
 # --- backlog -----------------------------------------------------------------------------------
@@ -94,21 +112,18 @@ def backlog(*, user: AnyUser, now: dt.datetime | None = None) -> Backlog:
 
     One pass over the unread studies' deadlines: "at risk" is the Python rule (absolute time left
     and share of turnaround), which SQL would have to restate."""
-    require_coordinator(user)
-    now = now or timezone.now()
-    return _backlog(user, now)
+    return _backlog(scope_of(user), now or timezone.now())
 
 
-def _backlog(user: AnyUser, now: dt.datetime) -> Backlog:
+def _backlog(scope: Scope, now: dt.datetime) -> Backlog:
     unread = (
-        studies_visible_to(user)
-        .filter(status__in=UNREAD_STATUSES)
+        scope.studies.filter(status__in=UNREAD_STATUSES)
         .order_by()
         .values_list("id", "worklist_id", "site_id", "deadline", "ready_at", "work_units")
     )
     worklists = {w.id: BacklogLine(key=w.code, name=w.name) for w in Subspecialty.objects.all()}
     unclassified = BacklogLine(key="", name="")
-    sites = {s.id: BacklogLine(key=s.code, name=s.name) for s in sites_visible_to(user)}
+    sites = {s.id: BacklogLine(key=s.code, name=s.name) for s in scope.sites}
     total = BacklogLine(key="", name="")
     urgent: list[tuple[dt.datetime, int]] = []
     for study_id, worklist_id, site_id, deadline, ready_at, units in unread.iterator():
@@ -161,8 +176,8 @@ def _opened_at(study_ids: Iterable[int]) -> dict[int, dt.datetime]:
     )
 
 
-def _at_risk(user: AnyUser, ids: list[int], now: dt.datetime) -> list[AtRiskStudy]:
-    studies = studies_visible_to(user).filter(id__in=ids).select_related("site", "worklist")
+def _at_risk(scope: Scope, ids: list[int], now: dt.datetime) -> list[AtRiskStudy]:
+    studies = scope.studies.filter(id__in=ids).select_related("site", "worklist")
     by_id = {s.id: s for s in studies}
     held = {
         a.study_id: a
@@ -196,10 +211,10 @@ def studies_at_risk(
     *, user: AnyUser, now: dt.datetime | None = None, limit: int | None = None
 ) -> list[AtRiskStudy]:
     """Unread studies at risk or overdue, least time left first, with holder and opened time."""
-    require_coordinator(user)
+    scope = scope_of(user)
     now = now or timezone.now()
-    ids = _backlog(user, now).urgent_ids[: limit or settings.CONSOLE_AT_RISK_LIMIT]
-    return _at_risk(user, ids, now)
+    ids = _backlog(scope, now).urgent_ids[: limit or settings.CONSOLE_AT_RISK_LIMIT]
+    return _at_risk(scope, ids, now)
 
 
 # --- the readers' load -------------------------------------------------------------------------
@@ -241,13 +256,12 @@ class ReaderLoad:
 def load_board(*, user: AnyUser, now: dt.datetime | None = None) -> list[ReaderLoad]:
     """Every reader on shift now or starting within CONSOLE_NEXT_SHIFT_HOURS, and every reader
     off shift who still holds studies (flagged first, then on shift, then next)."""
-    require_coordinator(user)
-    return _load_board(user, now or timezone.now())
+    return _load_board(scope_of(user), now or timezone.now())
 
 
-def _load_board(user: AnyUser, now: dt.datetime) -> list[ReaderLoad]:
+def _load_board(scope: Scope, now: dt.datetime) -> list[ReaderLoad]:
     horizon = now + dt.timedelta(hours=settings.CONSOLE_NEXT_SHIFT_HOURS)
-    visible = studies_visible_to(user)
+    visible = scope.studies
 
     shifts = list(
         Shift.objects.filter(ends_at__gt=now, starts_at__lte=horizon, radiologist__is_active=True)
@@ -383,11 +397,11 @@ def alert_kind_label(kind: str) -> str:
     return str(ALERT_KIND_LABELS.get(kind, kind))
 
 
-def _alerts_visible(user: AnyUser) -> QuerySet[CoordinatorAlert]:
+def _alerts_visible(scope: Scope) -> QuerySet[CoordinatorAlert]:
     """Alerts about studies the user may see, and alerts about no study at sites they see."""
     return CoordinatorAlert.objects.filter(
-        Q(study__in=studies_visible_to(user))
-        | Q(study__isnull=True, site__in=sites_visible_to(user))
+        Q(study__in=scope.studies)
+        | Q(study__isnull=True, site__in=scope.sites)
         | Q(study__isnull=True, site__isnull=True)
     )
 
@@ -405,13 +419,12 @@ def open_alerts(
 ) -> list[CoordinatorAlert]:
     """The coordinators' list: open alerts not snoozed (or whose snooze has passed), most
     urgent first."""
-    require_coordinator(user)
-    return _open_alerts(user, now or timezone.now(), limit)
+    return _open_alerts(scope_of(user), now or timezone.now(), limit)
 
 
-def _open_alerts(user: AnyUser, now: dt.datetime, limit: int = 200) -> list[CoordinatorAlert]:
+def _open_alerts(scope: Scope, now: dt.datetime, limit: int = 200) -> list[CoordinatorAlert]:
     return list(
-        _alerts_visible(user)
+        _alerts_visible(scope)
         .filter(_awake(now), resolved_at__isnull=True)
         .select_related("study__site", "site", "snoozed_by")
         .order_by(*URGENCY_ORDER)[:limit]
@@ -422,13 +435,12 @@ def snoozed_alerts(
     *, user: AnyUser, now: dt.datetime | None = None, limit: int = 200
 ) -> list[CoordinatorAlert]:
     """Open alerts snoozed past ``now``, the first to come back first."""
-    require_coordinator(user)
-    return _snoozed_alerts(user, now or timezone.now(), limit)
+    return _snoozed_alerts(scope_of(user), now or timezone.now(), limit)
 
 
-def _snoozed_alerts(user: AnyUser, now: dt.datetime, limit: int = 200) -> list[CoordinatorAlert]:
+def _snoozed_alerts(scope: Scope, now: dt.datetime, limit: int = 200) -> list[CoordinatorAlert]:
     return list(
-        _alerts_visible(user)
+        _alerts_visible(scope)
         .filter(resolved_at__isnull=True, snoozed_until__gt=now)
         .select_related("study__site", "site", "snoozed_by")
         .order_by("snoozed_until", "id")[:limit]
@@ -437,15 +449,13 @@ def _snoozed_alerts(user: AnyUser, now: dt.datetime, limit: int = 200) -> list[C
 
 def open_alert_count(*, user: AnyUser, now: dt.datetime | None = None) -> int:
     """How many alerts are on the coordinators' list (the worklist page's link to the console)."""
-    require_coordinator(user)
     now = now or timezone.now()
-    return _alerts_visible(user).filter(_awake(now), resolved_at__isnull=True).count()
+    return _alerts_visible(scope_of(user)).filter(_awake(now), resolved_at__isnull=True).count()
 
 
 def alert_get(*, user: AnyUser, alert_id: int) -> CoordinatorAlert:
     """One alert the coordinator may see (DoesNotExist otherwise)."""
-    require_coordinator(user)
-    return _alerts_visible(user).select_related("study__site", "site").get(pk=alert_id)
+    return _alerts_visible(scope_of(user)).select_related("study__site", "site").get(pk=alert_id)
 
 
 # --- the whole console -------------------------------------------------------------------------
@@ -493,16 +503,16 @@ class Console:
 
 
 def console(*, user: AnyUser, now: dt.datetime | None = None) -> Console:
-    require_coordinator(user)
+    scope = scope_of(user)
     now = now or timezone.now()
-    summary = _backlog(user, now)
+    summary = _backlog(scope, now)
     return Console(
         now=now,
         backlog=summary,
-        at_risk=_at_risk(user, summary.urgent_ids[: settings.CONSOLE_AT_RISK_LIMIT], now),
-        load=_load_board(user, now),
-        alerts=_open_alerts(user, now),
-        snoozed=_snoozed_alerts(user, now),
+        at_risk=_at_risk(scope, summary.urgent_ids[: settings.CONSOLE_AT_RISK_LIMIT], now),
+        load=_load_board(scope, now),
+        alerts=_open_alerts(scope, now),
+        snoozed=_snoozed_alerts(scope, now),
     )
 
 
