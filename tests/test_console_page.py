@@ -18,6 +18,7 @@ from tests.console_support import operation
 from worklists.console.views import snooze_until
 from worklists.models import AuditEvent, CoordinatorAlert, Study
 from worklists.services.alerts import SnoozeRefused, alert_raise
+from worklists.services.preferences import user_language_set
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +189,12 @@ def test_non_coordinators_cannot_acknowledge(client, op, alert, owner, site_user
         assert response.status_code == 403
     assert CoordinatorAlert.objects.get(pk=alert.id).is_open
     assert Study.objects.filter(pk=op.soon.id).exists()
+
+
+def test_the_console_speaks_bokmaal_to_a_coordinator_who_chose_it(client, op, alert, coordinator):
+    user_language_set(user_id=coordinator.pk, language="nb")
+    client.force_login(coordinator)
+    html = client.get(reverse("console")).content.decode()
+    for words in ("Konsoll", "Kvitter", "Utsett", "Ingen beskriver", "I faresonen", "Restanse"):
+        assert words in html, words
+    assert "Acknowledge" not in html
