@@ -314,16 +314,6 @@ def studies_changed_since(
     return ChangedStudies(full=False, study_ids=sorted(ids), at_ms=at_ms)
 
 
-def open_alerts(*, visible: QuerySet[Study], limit: int = 20) -> list[CoordinatorAlert]:
-    """Open coordinator alerts about studies the user may see, newest first."""
-    return list(
-        CoordinatorAlert.objects.filter(resolved_at__isnull=True)
-        .filter(study__in=visible)
-        .select_related("study", "site")
-        .order_by("-raised_at", "-id")[:limit]
-    )
-
-
 def study_open_alerts(*, study: Study) -> list[CoordinatorAlert]:
     return list(study.coordinator_alerts.filter(resolved_at__isnull=True).order_by("-raised_at"))
 
