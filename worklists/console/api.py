@@ -9,7 +9,6 @@ import datetime as dt
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,13 +21,8 @@ from worklists.console.serializers import (
     ReaderLoadOutSerializer,
     SnoozeInSerializer,
 )
-from worklists.models import AuditEvent, CoordinatorAlert, Study
-from worklists.services.alerts import (
-    AlertAlreadyResolved,
-    SnoozeRefused,
-    alert_acknowledge,
-    alert_snooze,
-)
+from worklists.models import AuditEvent, Study
+from worklists.services.alerts import alert_acknowledge, alert_snooze
 from worklists.services.audit import AccessContext, audit_study_reads
 
 
@@ -38,10 +32,6 @@ def _audit(request: Request, studies: list[Study]) -> None:
         studies=studies,
         action=AuditEvent.Action.STUDY_LIST,
     )
-
-
-def _error(message: str, code: int, field: str = "non_field_errors") -> Response:
-    return Response({"errors": {field: [message]}}, status=code)
 
 
 class ConsoleBacklogApi(APIView):
@@ -97,10 +87,6 @@ class ConsoleAlertsApi(APIView):
         return Response(AlertsOutSerializer({"open": open_, "snoozed": snoozed}).data)
 
 
-def _no_alert() -> Response:
-    return Response({"detail": "No such alert."}, status=status.HTTP_404_NOT_FOUND)
-
-
 class ConsoleAlertAcknowledgeApi(APIView):
     @extend_schema(
         operation_id="v1_console_alert_acknowledge",
@@ -110,13 +96,9 @@ class ConsoleAlertAcknowledgeApi(APIView):
         "coordinator's list. 409 if it was already closed.",
     )
     def post(self, request: Request, alert_id: int) -> Response:
-        try:
-            selectors.alert_get(user=request.user, alert_id=alert_id)
-            alert = alert_acknowledge(alert_id=alert_id, user=request.user)
-        except CoordinatorAlert.DoesNotExist:
-            return _no_alert()
-        except AlertAlreadyResolved as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT)
+        # Refusals are domain errors, answered by the one exception handler (403, 404, 409).
+        selectors.alert_get(user=request.user, alert_id=alert_id)
+        alert = alert_acknowledge(alert_id=alert_id, user=request.user)
         return Response(AlertOutSerializer(alert).data)
 
 
@@ -134,13 +116,6 @@ class ConsoleAlertSnoozeApi(APIView):
         now = timezone.now()
         data = params.validated_data
         until = data.get("until") or now + dt.timedelta(minutes=data["minutes"])
-        try:
-            selectors.alert_get(user=request.user, alert_id=alert_id)
-            alert = alert_snooze(alert_id=alert_id, user=request.user, until=until, now=now)
-        except CoordinatorAlert.DoesNotExist:
-            return _no_alert()
-        except AlertAlreadyResolved as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT)
-        except SnoozeRefused as exc:
-            return _error(str(exc), status.HTTP_400_BAD_REQUEST, "until")
+        selectors.alert_get(user=request.user, alert_id=alert_id)
+        alert = alert_snooze(alert_id=alert_id, user=request.user, until=until, now=now)
         return Response(AlertOutSerializer(alert).data)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from worklists.access import AnyUser, studies_of_sites, visible_site_ids
@@ -39,7 +40,7 @@ from worklists.models import (
     StudyStatus,
     Subspecialty,
 )
-from worklists.services.alerts import require_coordinator
+from worklists.services.alerts import AlertNotFound, require_coordinator
 
 ZERO = Decimal("0")
 
@@ -454,8 +455,13 @@ def open_alert_count(*, user: AnyUser, now: dt.datetime | None = None) -> int:
 
 
 def alert_get(*, user: AnyUser, alert_id: int) -> CoordinatorAlert:
-    """One alert the coordinator may see (DoesNotExist otherwise)."""
-    return _alerts_visible(scope_of(user)).select_related("study__site", "site").get(pk=alert_id)
+    """One alert the coordinator may see (AlertNotFound otherwise)."""
+    alert = (
+        _alerts_visible(scope_of(user)).select_related("study__site", "site").filter(pk=alert_id)
+    ).first()
+    if alert is None:
+        raise AlertNotFound(gettext("No such alert."))
+    return alert
 
 
 # --- the whole console -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,20 +18,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from worklists.console import selectors
-from worklists.models import AuditEvent, CoordinatorAlert
-from worklists.services.alerts import (
-    AlertAlreadyResolved,
-    SnoozeRefused,
-    alert_acknowledge,
-    alert_snooze,
-)
+from worklists.errors import DomainError, NotFound, NotPermitted
+from worklists.models import AuditEvent
+from worklists.services.alerts import SnoozeRefused, alert_acknowledge, alert_snooze
 from worklists.services.audit import AccessContext, audit_study_reads
 
 SNOOZE_CHOICES_MINUTES = (30, 60, 120, 240)
 
 
 def _render_console(request: HttpRequest, *, notice: str = "", error: str = "") -> HttpResponse:
-    view = selectors.console(user=request.user)
+    try:
+        view = selectors.console(user=request.user)
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
         studies=view.studies_shown(),
@@ -78,9 +78,11 @@ def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
     try:
         selectors.alert_get(user=request.user, alert_id=alert_id)
         alert_acknowledge(alert_id=alert_id, user=request.user)
-    except CoordinatorAlert.DoesNotExist as exc:
-        raise Http404("No such alert") from exc
-    except AlertAlreadyResolved as exc:
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except DomainError as exc:  # already acknowledged or resolved
         return _answer(request, error=str(exc))
     return _answer(request, notice=_("Alert acknowledged."))
 
@@ -116,9 +118,11 @@ def alert_snooze_view(request: HttpRequest, alert_id: int) -> HttpResponse:
             minutes=request.POST.get("minutes", ""), until=request.POST.get("until", ""), now=now
         )
         alert = alert_snooze(alert_id=alert_id, user=request.user, until=until, now=now)
-    except CoordinatorAlert.DoesNotExist as exc:
-        raise Http404("No such alert") from exc
-    except (AlertAlreadyResolved, SnoozeRefused) as exc:
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except DomainError as exc:  # a time past or too far, or already acknowledged
         return _answer(request, error=str(exc))
     assert alert.snoozed_until is not None
     shown = alert.snoozed_until.astimezone(timezone.get_current_timezone())

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,21 +22,28 @@ from django.utils.translation import gettext as _
 from worklists import live
 from worklists.access import is_coordinator
 from worklists.actors import Actor
+from worklists.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from worklists.models import CoordinatorAlert, CoordinatorAlertEvent, Study
 
 ALERT_EVENT = "alert.changed"  # the live event name: the study's alert list changed
 
 
-class AlertAlreadyResolved(Exception):
-    pass
+class AlertAlreadyResolved(Conflict):
+    """Acknowledged or resolved already (by another coordinator, or the condition cleared)."""
 
 
-class NotACoordinator(PermissionDenied):
-    """Only coordinators see and act on alerts (a view answers 403)."""
+class AlertNotFound(NotFound):
+    """No such alert, or not one the caller may see."""
 
 
-class SnoozeRefused(ValueError):
+class NotACoordinator(NotPermitted):
+    """Only coordinators see and act on alerts and the console (403)."""
+
+
+class SnoozeRefused(InvalidInput):
     """A snooze time in the past, or too far ahead."""
+
+    default_field = "until"
 
 
 def require_coordinator(user: AbstractBaseUser | AnonymousUser) -> None:
@@ -167,7 +173,7 @@ def alert_acknowledge(
         )
         if not updated:
             if not CoordinatorAlert.objects.filter(pk=alert_id).exists():
-                raise CoordinatorAlert.DoesNotExist(f"no alert {alert_id}")
+                raise AlertNotFound(_("No such alert."))
             raise AlertAlreadyResolved(_("This alert was already acknowledged or resolved."))
         alert = CoordinatorAlert.objects.get(pk=alert_id)
         _record(alert, CoordinatorAlertEvent.Action.ACKNOWLEDGED, at=now, actor=actor)
@@ -202,7 +208,7 @@ def alert_snooze(
         )
         if not updated:
             if not CoordinatorAlert.objects.filter(pk=alert_id).exists():
-                raise CoordinatorAlert.DoesNotExist(f"no alert {alert_id}")
+                raise AlertNotFound(_("No such alert."))
             raise AlertAlreadyResolved(_("This alert was already acknowledged or resolved."))
         alert = CoordinatorAlert.objects.get(pk=alert_id)
         _record(
