@@ -12,11 +12,14 @@ from django.utils import timezone
 
 from tests import factories
 from tests.factories import StudyFactory
+from tests.live_support import GroupListener
+from worklists import live
 from worklists.access import COORDINATORS_GROUP
 from worklists.actors import Actor
 from worklists.console import selectors as console
 from worklists.models import CoordinatorAlert, CoordinatorAlertEvent
 from worklists.services.alerts import (
+    ALERT_EVENT,
     AlertAlreadyResolved,
     NotACoordinator,
     SnoozeRefused,
@@ -222,3 +225,27 @@ def test_resolving_by_the_service_writes_its_history(site_a, coordinator) -> Non
         ("raised", ""),
         ("resolved", "phoned"),
     ]
+
+
+def test_an_acknowledgement_reaches_every_coordinators_page_after_commit_and_a_rollback_nothing(
+    site_a, coordinator, django_capture_on_commit_callbacks
+) -> None:
+    study = StudyFactory.create(site=site_a)
+    alert, _ = alert_raise(kind="routing.escalation", message="nobody", study_id=study.id)
+    kept, _ = alert_raise(kind="hl7.dead_letter", message="RIS", study_id=study.id)
+
+    def acknowledge_then_roll_back() -> None:
+        with transaction.atomic():
+            alert_acknowledge(alert_id=kept.id, user=coordinator)
+            raise RuntimeError("rolled back")
+
+    with GroupListener(live.ALL_SITES_GROUP) as sockets:
+        with django_capture_on_commit_callbacks(execute=True):
+            with pytest.raises(RuntimeError):
+                acknowledge_then_roll_back()
+            alert_acknowledge(alert_id=alert.id, user=coordinator)
+        heard = sockets.messages(at_least=1)
+
+    assert [(m["event"], m["study_id"]) for m in heard] == [(ALERT_EVENT, study.id)]
+    kept.refresh_from_db()
+    assert kept.is_open
