@@ -34,14 +34,14 @@ from worklists.services.orders import (
     accession_for_study_uid,
     orders_apply_locked,
 )
-from worklists.services.patients import (
+from worklists.services.patient_identifiers import (
     ConcurrentCreate,
     Keyed,
     PatientError,
     identifiers_keyed,
-    patient_merge,
-    patient_update,
 )
+from worklists.services.patient_merge import patient_merge
+from worklists.services.patients import patient_update
 
 logger = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from worklists.services.inbound import (
     inbound_mark_failed,
     inbound_store,
 )
-from worklists.services.patients import (
+from worklists.services.patient_identifiers import (
     ConcurrentCreate,
     IdentifierInput,
     IdentifierLocks,
@@ -48,8 +48,8 @@ from worklists.services.patients import (
     PatientConflict,
     PatientError,
     PatientInput,
-    patient_resolve_locked,
 )
+from worklists.services.patients import patient_resolve_locked
 from worklists.services.studies import (
     study_cancel_locked,
     study_mark_ready_locked,
