@@ -25,12 +25,12 @@ from worklists.services.inbound import (
     inbound_mark_duplicate,
     inbound_mark_failed,
 )
+from worklists.services.order_locks import OrderLocks
 from worklists.services.orders import (
     COLLIDING,
     OrderAction,
     OrderConflict,
     OrderInput,
-    OrderLocks,
     accession_for_study_uid,
     orders_apply_locked,
 )

@@ -11,11 +11,11 @@ from tests import factories
 from tests.db_support import require_postgresql
 from worklists.actors import Actor
 from worklists.models import Patient, Study, StudyEvent
+from worklists.services.order_locks import OrderLocks
 from worklists.services.orders import (
     IdentifierInput,
     OrderAction,
     OrderInput,
-    OrderLocks,
     PatientInput,
     StudyInput,
     _study_id_locked,

@@ -155,7 +155,7 @@ def lock_identifier_keys(wanted: set[Keyed]) -> list[tuple[Keyed, int]]:
 
 class IdentifierLocks:
     """The identifiers a batch of messages names, locked in one statement at the start of the
-    batch's transaction, after its studies (see ``orders.OrderLocks``), so resolving each
+    batch's transaction, after its studies (see ``order_locks.OrderLocks``), so resolving each
     order's patient needs no lock query of its own. Identifiers the batch adds are recorded
     here.
 
