@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from dicom.models import DicomSiteSettings, FailedInstance, RejectedAssociation, StudyImages
 from worklists.access import studies_visible_to
-from worklists.admin import PatientDataAdmin
+from worklists.admin.patient_data import PatientDataAdmin
 from worklists.models import AuditEvent
 from worklists.services.audit import AccessContext, audit_study_reads
 

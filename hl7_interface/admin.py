@@ -17,7 +17,8 @@ from hl7_interface.outbox import NotResendable, outbox_resend
 from hl7_interface.services import hl7_reprocess
 from worklists.access import is_coordinator, studies_visible_to
 from worklists.actors import Actor
-from worklists.admin import InboundMessageAdmin, PatientDataAdmin
+from worklists.admin.patient_data import PatientDataAdmin
+from worklists.admin.patients import InboundMessageAdmin
 from worklists.models import AuditEvent, InboundMessage
 from worklists.services.audit import AccessContext, audit_study_reads
 from worklists.services.inbound import InboundAlreadyApplied
@@ -44,7 +45,8 @@ class Hl7InboundMessageAdmin(InboundMessageAdmin):
         self.message_user(request, f"Reprocessed: {summary or 'no HL7 messages selected'}")
 
 
-# worklists.admin registered the core's admin first (imported above, whatever the app order).
+# worklists.admin registered the core's admin first (importing one of its modules above imports
+# the package, which registers them all, whatever the app order).
 admin.site.unregister(InboundMessage)
 admin.site.register(InboundMessage, Hl7InboundMessageAdmin)
 

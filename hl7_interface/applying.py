@@ -25,23 +25,23 @@ from worklists.services.inbound import (
     inbound_mark_duplicate,
     inbound_mark_failed,
 )
+from worklists.services.order_locks import OrderLocks
 from worklists.services.orders import (
     COLLIDING,
     OrderAction,
     OrderConflict,
     OrderInput,
-    OrderLocks,
     accession_for_study_uid,
     orders_apply_locked,
 )
-from worklists.services.patients import (
+from worklists.services.patient_identifiers import (
     ConcurrentCreate,
     Keyed,
     PatientError,
     identifiers_keyed,
-    patient_merge,
-    patient_update,
 )
+from worklists.services.patient_merge import patient_merge
+from worklists.services.patients import patient_update
 
 logger = logging.getLogger(__name__)
 

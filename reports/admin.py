@@ -23,7 +23,7 @@ from reports.services.audit import audit_report_reads
 from reports.services.errors import ReportInvalid
 from reports.services.macros import clean_macro_name
 from worklists.access import studies_visible_to
-from worklists.admin import PatientDataAdmin
+from worklists.admin.patient_data import PatientDataAdmin
 from worklists.services.audit import AccessContext
 
 

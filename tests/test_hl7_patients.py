@@ -17,12 +17,13 @@ from tests.hl7_support import hl7_site, listener, send, spec
 from worklists.actors import Actor
 from worklists.models import InboundMessage, Patient, PatientIdentifier, Study, StudyEvent
 from worklists.services.orders import OrderAction, OrderInput, StudyInput, order_apply
-from worklists.services.patients import (
+from worklists.services.patient_identifiers import (
     IdentifierInput,
+    PatientConflict,
     PatientInput,
     PatientNotFound,
-    patient_merge,
 )
+from worklists.services.patient_merge import patient_merge
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Fixtures shared by the HL7 modules (pytest finds them by name in this module).
@@ -217,8 +218,6 @@ def test_a_merge_racing_orders_for_the_prior_patient_leaves_every_study_with_the
 def test_one_sites_a40_cannot_move_another_sites_studies_to_a_different_person(
     hl7_site, site_b, general_worklist
 ):
-    from worklists.services.patients import PatientConflict
-
     prior_fnr = factories.synthetic_fnr(dt.date(1955, 1, 2))
     survivor_fnr = factories.synthetic_fnr(dt.date(1956, 2, 3))
     actor = Actor.for_site("alfa")

@@ -11,17 +11,17 @@ from tests import factories
 from tests.db_support import require_postgresql
 from worklists.actors import Actor
 from worklists.models import Patient, Study, StudyEvent
+from worklists.services.order_locks import OrderLocks
 from worklists.services.orders import (
     IdentifierInput,
     OrderAction,
     OrderInput,
-    OrderLocks,
     PatientInput,
     StudyInput,
     _study_id_locked,
     order_apply,
 )
-from worklists.services.patients import _lock_identifier_keys, identifiers_keyed
+from worklists.services.patient_identifiers import identifiers_keyed, lock_identifier_keys
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -126,7 +126,7 @@ def test_a_batch_locking_its_rows_while_one_order_changes_them_waits_and_does_no
                 study_locked.set()
                 # Long enough for the batch to send its locks and wait on one of them.
                 threading.Event().wait(0.5)
-                _lock_identifier_keys(keys)
+                lock_identifier_keys(keys)
         except BaseException as exc:
             errors.append(exc)
         finally:

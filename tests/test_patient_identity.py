@@ -25,7 +25,8 @@ from worklists.models import (
     SiteApiToken,
     Study,
 )
-from worklists.services.patients import IDENTIFIER_REFUSED_ALERT, RECORDS_CONFLICT_ALERT
+from worklists.services.patient_records import RECORDS_CONFLICT_ALERT
+from worklists.services.patients import IDENTIFIER_REFUSED_ALERT
 
 pytestmark = pytest.mark.django_db
 

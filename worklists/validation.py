@@ -17,7 +17,7 @@ from worklists.errors import InvalidData, Path, Problem
 
 if TYPE_CHECKING:
     from worklists.services.orders import OrderInput
-    from worklists.services.patients import IdentifierInput, PatientInput
+    from worklists.services.patient_identifiers import IdentifierInput, PatientInput
 
 # Kinds of identifier in the national format, checked with their check digits (as the model's
 # PatientIdentifier.NATIONAL_KINDS; not imported from the models to stay free of Django).

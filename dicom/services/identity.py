@@ -10,12 +10,8 @@ from dicom.metadata import NATIONAL_ISSUERS, InstanceMeta
 from worklists import validation
 from worklists.errors import InvalidData
 from worklists.models import Patient, PatientIdentifier, Site, Study
-from worklists.services.patients import (
-    IdentifierInput,
-    PatientInput,
-    identifiers_keyed,
-    patient_resolve_locked,
-)
+from worklists.services.patient_identifiers import IdentifierInput, PatientInput, identifiers_keyed
+from worklists.services.patients import patient_resolve_locked
 
 
 def patient_identity(site: Site, patient_id: str, issuer: str) -> tuple[str, str, str] | None:

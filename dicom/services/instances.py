@@ -34,9 +34,7 @@ from worklists.models import (
 )
 from worklists.services.alerts import alert_raise
 from worklists.services.orders import accession_for_study_uid
-from worklists.services.patients import (
-    ConcurrentCreate,
-)
+from worklists.services.patient_identifiers import ConcurrentCreate
 from worklists.services.studies import study_hold
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,58 @@
+"""Sites (with their deadline contracts and coverage windows), subspecialties and the
+classification rules that decide a study's worklist."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from worklists.models import (
+    ClassificationRule,
+    CoverageWindow,
+    DeadlineContract,
+    Site,
+    Subspecialty,
+)
+
+
+class DeadlineContractInline(admin.TabularInline):
+    model = DeadlineContract
+    extra = 0
+
+
+class CoverageWindowInline(admin.TabularInline):
+    model = CoverageWindow
+    extra = 0
+    verbose_name_plural = "coverage windows (site's local time; none: outsources around the clock)"
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "time_zone", "hl7_sending_facility", "dicom_ae_title"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "name"]
+    inlines = [DeadlineContractInline, CoverageWindowInline]
+
+
+@admin.register(Subspecialty)
+class SubspecialtyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_general", "display_order"]
+
+
+@admin.register(ClassificationRule)
+class ClassificationRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "position",
+        "name",
+        "subspecialty",
+        "work_units",
+        "modality",
+        "body_part",
+        "procedure_code",
+        "procedure_code_prefix",
+        "description_pattern",
+        "site",
+        "is_active",
+    ]
+    list_editable = ["is_active"]
+    list_filter = ["subspecialty", "modality", "is_active"]
+    ordering = ["position", "id"]
