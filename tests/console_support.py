@@ -49,7 +49,9 @@ def _hold(study: Study, reader: Radiologist, at: dt.datetime, **kwargs: object) 
 
 def operation(*, site_a: Site, site_b: Site, neuro: Subspecialty, owner: Radiologist) -> Operation:
     now = timezone.now()
-    msk = factories.SubspecialtyFactory(code="msk", name="Muskel og skjelett", display_order=200)
+    msk = factories.SubspecialtyFactory.create(
+        code="msk", name="Muskel og skjelett", display_order=200
+    )
     neuro.display_order = 100
     neuro.save(update_fields=["display_order"])
     h = dt.timedelta(hours=1)
@@ -86,16 +88,17 @@ def operation(*, site_a: Site, site_b: Site, neuro: Subspecialty, owner: Radiolo
         )
         _hold(signed, reader, ended - 10 * m, ended_at=ended, end_reason=reason)
 
-    next_up = factories.RadiologistFactory(user__username="next", user__last_name="Berg")
+    next_up = factories.RadiologistFactory.create(user__username="next", user__last_name="Berg")
     factories.credential(next_up, site_a)
     factories.competence(next_up, neuro)
     factories.shift(next_up, starts_at=now + 3 * h, ends_at=now + 11 * h)
-    far = factories.RadiologistFactory(user__username="far")  # starts in 20 h: not on the board
+    # starts in 20 h: not on the board
+    far = factories.RadiologistFactory.create(user__username="far")
     factories.shift(far, starts_at=now + 20 * h, ends_at=now + 28 * h)
-    gone = factories.RadiologistFactory(user__username="gone")  # ended, holds nothing
+    gone = factories.RadiologistFactory.create(user__username="gone")  # ended, holds nothing
     factories.shift(gone, starts_at=now - 9 * h, ends_at=now - 1 * h)
 
-    off_shift = factories.RadiologistFactory(
+    off_shift = factories.RadiologistFactory.create(
         user__username="offshift", user__last_name="Aas", last_active_at=now - 3 * h
     )
     factories.credential(off_shift, site_b)

@@ -32,7 +32,7 @@ from worklists.services.alerts import (
 pytestmark = pytest.mark.django_db
 
 
-def test_raising_the_same_open_alert_twice_keeps_one_alert(site_a) -> None:
+def test_raising_the_same_open_alert_twice_keeps_one_alert(site_a):
     study = StudyFactory.create(site=site_a)
     first, created = alert_raise(kind="routing.escalation", message="nobody", study_id=study.id)
     again, created_again = alert_raise(kind="routing.escalation", message="x", study_id=study.id)
@@ -43,7 +43,7 @@ def test_raising_the_same_open_alert_twice_keeps_one_alert(site_a) -> None:
     assert CoordinatorAlert.objects.count() == 1
 
 
-def test_a_resolved_alert_can_be_raised_anew(site_a, coordinator) -> None:
+def test_a_resolved_alert_can_be_raised_anew(site_a, coordinator):
     study = StudyFactory.create(site=site_a)
     first, _ = alert_raise(kind="dicom.patient_mismatch", message="PID differs", study_id=study.id)
     resolved = alert_resolve(alert_id=first.pk, actor=Actor.for_user(coordinator), resolution="ok")
@@ -54,7 +54,7 @@ def test_a_resolved_alert_can_be_raised_anew(site_a, coordinator) -> None:
     assert second.pk != first.pk
 
 
-def test_resolving_twice_is_refused(site_a, coordinator) -> None:
+def test_resolving_twice_is_refused(site_a, coordinator):
     alert, _ = alert_raise(kind="hl7.dead_letter", message="RIS refused", site_id=site_a.id)
     alert_resolve(alert_id=alert.pk, actor=Actor.for_user(coordinator))
     with pytest.raises(AlertAlreadyResolved):
@@ -73,7 +73,7 @@ def second_coordinator(db):
     return user
 
 
-def test_raising_again_updates_the_open_alert_instead_of_piling_up(site_a) -> None:
+def test_raising_again_updates_the_open_alert_instead_of_piling_up(site_a):
     study = StudyFactory.create(site=site_a)
     first, _ = alert_raise(
         kind="hl7.dead_letter", message="failed 5 times", study_id=study.id, data={"n": 1}, at=T0
@@ -93,7 +93,7 @@ def test_raising_again_updates_the_open_alert_instead_of_piling_up(site_a) -> No
 
 def test_two_kinds_for_one_study_are_two_alerts_and_the_database_refuses_a_second_open_one(
     site_a,
-) -> None:
+):
     study = StudyFactory.create(site=site_a)
     alert_raise(kind="routing.escalation", message="nobody", study_id=study.id)
     alert_raise(kind="dicom.patient_mismatch", message="PID", study_id=study.id)
@@ -106,7 +106,7 @@ def test_two_kinds_for_one_study_are_two_alerts_and_the_database_refuses_a_secon
 
 def test_acknowledging_closes_the_alert_for_every_coordinator_with_who_and_when(
     site_a, coordinator, second_coordinator
-) -> None:
+):
     study = factories.ready_study(site_a, factories.SubspecialtyFactory(code="msk"))
     alert, _ = alert_raise(kind="routing.escalation", message="nobody", study_id=study.id, at=T0)
     assert [a.id for a in console.open_alerts(user=second_coordinator)] == [alert.id]
@@ -128,7 +128,7 @@ def test_acknowledging_closes_the_alert_for_every_coordinator_with_who_and_when(
     assert [a.id for a in console.open_alerts(user=coordinator)] == [again.id]
 
 
-def test_only_coordinators_acknowledge_or_snooze(site_a, owner, site_user) -> None:
+def test_only_coordinators_acknowledge_or_snooze(site_a, owner, site_user):
     alert, _ = alert_raise(
         kind="routing.escalation", message="x", study_id=StudyFactory(site=site_a).id
     )
@@ -146,7 +146,7 @@ def test_only_coordinators_acknowledge_or_snooze(site_a, owner, site_user) -> No
 
 def test_a_snoozed_alert_leaves_the_list_and_comes_back_by_itself_at_its_time(
     site_a, coordinator, second_coordinator
-) -> None:
+):
     study = StudyFactory.create(site=site_a)
     alert, _ = alert_raise(kind="hl7.dead_letter", message="RIS down", study_id=study.id, at=T0)
     until = T0 + dt.timedelta(minutes=45)
@@ -169,7 +169,7 @@ def test_a_snoozed_alert_leaves_the_list_and_comes_back_by_itself_at_its_time(
     assert (alert.snoozed_by_id, alert.is_open) == (coordinator.pk, True)
 
 
-def test_raising_a_snoozed_alert_again_keeps_it_snoozed(site_a, coordinator) -> None:
+def test_raising_a_snoozed_alert_again_keeps_it_snoozed(site_a, coordinator):
     study = StudyFactory.create(site=site_a)
     alert, _ = alert_raise(kind="hl7.dead_letter", message="1", study_id=study.id, at=T0)
     until = T0 + dt.timedelta(hours=2)
@@ -183,7 +183,7 @@ def test_raising_a_snoozed_alert_again_keeps_it_snoozed(site_a, coordinator) -> 
 
 def test_a_snooze_must_end_in_the_future_and_within_the_longest_snooze(
     site_a, coordinator, settings
-) -> None:
+):
     settings.CONSOLE_SNOOZE_MAX_HOURS = 24
     alert, _ = alert_raise(
         kind="hl7.dead_letter", message="x", study_id=StudyFactory(site=site_a).id
@@ -197,7 +197,7 @@ def test_a_snooze_must_end_in_the_future_and_within_the_longest_snooze(
     assert not alert.events.filter(action="snoozed").exists()
 
 
-def test_the_list_is_ordered_by_urgency_the_least_time_left_first(site_a, coordinator) -> None:
+def test_the_list_is_ordered_by_urgency_the_least_time_left_first(site_a, coordinator):
     neuro = factories.SubspecialtyFactory(code="neuro")
     now = timezone.now()
     later = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=5))
@@ -216,7 +216,7 @@ def test_the_list_is_ordered_by_urgency_the_least_time_left_first(site_a, coordi
     assert listed == [ids[overdue.id].id, ids[sooner.id].id, ids[later.id].id, no_study.id]
 
 
-def test_resolving_by_the_service_writes_its_history(site_a, coordinator) -> None:
+def test_resolving_by_the_service_writes_its_history(site_a, coordinator):
     alert, _ = alert_raise(
         kind="report.critical_uncommunicated", message="x", study_id=StudyFactory(site=site_a).id
     )
@@ -229,7 +229,7 @@ def test_resolving_by_the_service_writes_its_history(site_a, coordinator) -> Non
 
 def test_an_acknowledgement_reaches_every_coordinators_page_after_commit_and_a_rollback_nothing(
     site_a, coordinator, django_capture_on_commit_callbacks
-) -> None:
+):
     study = StudyFactory.create(site=site_a)
     alert, _ = alert_raise(kind="routing.escalation", message="nobody", study_id=study.id)
     kept, _ = alert_raise(kind="hl7.dead_letter", message="RIS", study_id=study.id)
