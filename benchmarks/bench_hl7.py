@@ -42,7 +42,7 @@ from worklists.models import (
     PatientIdentifier,
     Site,
     Study,
-    Subspecialty,
+    Worklist,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -543,9 +543,7 @@ def run(rng: random.Random) -> dict[str, float]:
     ensure_patient_base(PATIENT_BASE)
     site = Site.objects.create(code="hl7bench", name="HL7 benk", hl7_sending_facility=FACILITY)
     SiteHl7Config.objects.create(site=site)
-    Subspecialty.objects.get_or_create(
-        is_general=True, defaults={"code": "general", "name": "General"}
-    )
+    Worklist.objects.get_or_create(is_general=True, defaults={"code": "general", "name": "General"})
     figures = bench_codec(random.Random(7))
     figures.update(bench_ingest(rng, site))
     figures.update(bench_results(site))

@@ -43,7 +43,7 @@ from worklists.models import (
     Site,
     Study,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.services.tokens import personal_token_issue
 
@@ -82,8 +82,7 @@ def populate(rng: random.Random) -> list[str]:
         for i in range(SITES)
     ]
     worklists = [
-        Subspecialty.objects.get_or_create(code=f"hb-{c}", defaults={"name": c})[0]
-        for c in WORKLISTS
+        Worklist.objects.get_or_create(code=f"hb-{c}", defaults={"name": c})[0] for c in WORKLISTS
     ]
     users = get_user_model().objects.bulk_create(
         get_user_model()(username=f"hb-reader{i}", first_name="Rad", last_name=f"{i:02d}")
@@ -94,7 +93,7 @@ def populate(rng: random.Random) -> list[str]:
         for i, u in enumerate(users)
     )
     Competence.objects.bulk_create(
-        Competence(radiologist=r, subspecialty=w) for r in readers for w in worklists
+        Competence(radiologist=r, worklist=w) for r in readers for w in worklists
     )
     Credential.objects.bulk_create(
         Credential(radiologist=r, site=s, valid_from=dt.date(2024, 1, 1))

@@ -47,7 +47,7 @@ from benchmarks.bench_http import free_port, start_server, stop_server
 from teleradiology import channel_layers
 from worklists.access import COORDINATORS_GROUP
 from worklists.actors import Actor
-from worklists.models import Patient, Site, Study, StudyStatus, Subspecialty
+from worklists.models import Patient, Site, Study, StudyStatus, Worklist
 from worklists.services.studies import study_cancel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def populate(changes: int) -> tuple[str, list[int]]:
     """A coordinator's session cookie and ``changes`` READY studies to cancel."""
     now = timezone.now()
     site = Site.objects.create(code="lv0", name="Live-sjukehus", hl7_sending_facility="LV0")
-    worklist = Subspecialty.objects.get_or_create(code="lv-neuro", defaults={"name": "lv"})[0]
+    worklist = Worklist.objects.get_or_create(code="lv-neuro", defaults={"name": "lv"})[0]
     user = get_user_model().objects.create(username="lv-coordinator")
     user.groups.add(Group.objects.get_or_create(name=COORDINATORS_GROUP)[0])
     patients = Patient.objects.bulk_create(

@@ -32,7 +32,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.services.claims import study_claim_next
 from worklists.services.routing import forget_coverage_cache, study_route
@@ -127,9 +127,7 @@ def dicom_instances(rng: random.Random) -> dict[str, float]:
     (instance_receive, as the receiver calls it for each instance): the study lock, the image
     state, the instance and the counts ("dicom_fast_path")."""
     site = Site.objects.create(code="bq-dcm", name="DICOM spørjing", hl7_sending_facility="BQDCM")
-    Subspecialty.objects.get_or_create(
-        is_general=True, defaults={"code": "general", "name": "General"}
-    )
+    Worklist.objects.get_or_create(is_general=True, defaults={"code": "general", "name": "General"})
     context = SiteContext(
         site_id=site.id, site_code=site.code, calling_ae_title="BQMOD", peer_address="127.0.0.1"
     )

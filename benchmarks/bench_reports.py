@@ -31,7 +31,7 @@ from worklists.models import (
     Site,
     Study,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.services.studies import study_assign
 
@@ -65,7 +65,7 @@ def _sections(rng: random.Random, words: int = 120) -> list[dict[str, str]]:
     ]
 
 
-def _held_studies(site: Site, reader: Radiologist, worklist: Subspecialty, count: int) -> list[int]:
+def _held_studies(site: Site, reader: Radiologist, worklist: Worklist, count: int) -> list[int]:
     now = timezone.now()
     patient = Patient.objects.create(family_name="Benk", given_name="Rapport")
     studies = Study.objects.bulk_create(
@@ -98,7 +98,7 @@ def run(rng: random.Random) -> dict[str, float]:
     Credential.objects.create(
         radiologist=reader, site=site, valid_from=timezone.localdate() - dt.timedelta(days=1)
     )
-    worklist = Subspecialty.objects.create(code="rbench", name="Rapportbenk")
+    worklist = Worklist.objects.create(code="rbench", name="Rapportbenk")
     ids = _held_studies(site, reader, worklist, SIGNS + 1)
     figures: dict[str, float] = {}
 

@@ -36,7 +36,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.prepared import enable_explicit_prepare
 from worklists.services.claims import study_claim_next
@@ -76,15 +76,14 @@ def p(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100)[q - 1]
 
 
-def populate(rng: random.Random) -> tuple[list[Radiologist], list[Site], list[Subspecialty]]:
+def populate(rng: random.Random) -> tuple[list[Radiologist], list[Site], list[Worklist]]:
     now = timezone.now()
     sites = [
         Site.objects.create(code=f"rb{i}", name=f"Rutesjukehus {i}", hl7_sending_facility=f"RB{i}")
         for i in range(SITES)
     ]
     worklists = [
-        Subspecialty.objects.get_or_create(code=f"rb-{c}", defaults={"name": c})[0]
-        for c in WORKLISTS
+        Worklist.objects.get_or_create(code=f"rb-{c}", defaults={"name": c})[0] for c in WORKLISTS
     ]
     users = get_user_model().objects.bulk_create(
         get_user_model()(username=f"rb-reader{i}", first_name="Rad", last_name=f"{i:03d}")
@@ -102,7 +101,7 @@ def populate(rng: random.Random) -> tuple[list[Radiologist], list[Site], list[Su
     for reader in readers:
         for worklist in rng.sample(worklists, k=rng.randint(1, 3)):
             level = "PRIMARY" if rng.random() < 0.8 else "BACKUP"
-            competences.append(Competence(radiologist=reader, subspecialty=worklist, level=level))
+            competences.append(Competence(radiologist=reader, worklist=worklist, level=level))
         for site in rng.sample(sites, k=rng.randint(3, 8)):
             credentials.append(
                 Credential(radiologist=reader, site=site, valid_from=dt.date(2024, 1, 1))
@@ -156,7 +155,7 @@ def populate(rng: random.Random) -> tuple[list[Radiologist], list[Site], list[Su
 
 
 def broad_readers(
-    count: int, prefix: str, sites: list[Site], worklists: list[Subspecialty]
+    count: int, prefix: str, sites: list[Site], worklists: list[Worklist]
 ) -> list[Radiologist]:
     """Readers who may read everything: the claim benchmarks measure the claim, not scarcity."""
     now = timezone.now()
@@ -167,7 +166,7 @@ def broad_readers(
             user=user, hpr_number=f"{7000000 + len(prefix) * 1000 + i}", modalities=MODALITIES
         )
         Competence.objects.bulk_create(
-            Competence(radiologist=reader, subspecialty=w) for w in worklists
+            Competence(radiologist=reader, worklist=w) for w in worklists
         )
         Credential.objects.bulk_create(
             Credential(radiologist=reader, site=s, valid_from=dt.date(2024, 1, 1)) for s in sites
@@ -277,7 +276,7 @@ def run_threads(
 
 
 def bench_claims(
-    readers: list[Radiologist], sites: list[Site], worklists: list[Subspecialty]
+    readers: list[Radiologist], sites: list[Site], worklists: list[Worklist]
 ) -> dict[str, float]:
     def service(reader: Radiologist, claims: int = CLAIMS_PER_THREAD) -> Callable[[], int]:
         actor = Actor(user_id=reader.user_id, label=reader.user.username)

@@ -48,7 +48,7 @@ from worklists.models import (  # noqa: E402
     Site,
     Study,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.services.orders import (  # noqa: E402
     IdentifierInput,
@@ -89,7 +89,7 @@ def populate(rng: random.Random) -> tuple[Radiologist, list[Site]]:
         Site.objects.create(code=f"bench{i}", name=f"Benchmark sjukehus {i}") for i in range(SITES)
     ]
     worklists = [
-        Subspecialty.objects.create(code=f"bench-{c}", name=c) for c in ("neuro", "msk", "thorax")
+        Worklist.objects.create(code=f"bench-{c}", name=c) for c in ("neuro", "msk", "thorax")
     ]
     user = get_user_model().objects.create_user("bench-reader", password="x")  # noqa: S106
     reader = Radiologist.objects.create(user=user, hpr_number="9999999", modalities=["CT"])

@@ -35,8 +35,8 @@ class ReportTemplateSectionInline(admin.TabularInline):
 
 @admin.register(ReportTemplate)
 class ReportTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "procedure_code", "modality", "subspecialty", "is_active"]
-    list_filter = ["subspecialty", "modality", "is_active"]
+    list_display = ["name", "procedure_code", "modality", "worklist", "is_active"]
+    list_filter = ["worklist", "modality", "is_active"]
     search_fields = ["name", "procedure_code"]
     inlines = [ReportTemplateSectionInline]
 

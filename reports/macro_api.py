@@ -25,7 +25,7 @@ from reports.services.macros import (
     macro_delete,
     macro_update,
 )
-from worklists.models import Subspecialty
+from worklists.models import Worklist
 
 
 def _out(request: Request, macros: Any, *, many: bool = False) -> Any:
@@ -65,7 +65,7 @@ class MacrosApi(APIView):
         data = serializer.validated_data
         worklist_id = None
         if "worklist" in data:
-            worklist = Subspecialty.objects.filter(code=data["worklist"]).first()
+            worklist = Worklist.objects.filter(code=data["worklist"]).first()
             if worklist is None:
                 raise ReportInvalid("no such worklist", field="worklist")
             worklist_id = worklist.id

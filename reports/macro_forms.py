@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from reports.services.macros import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS
-from worklists.models import Subspecialty
+from worklists.models import Worklist
 
 
 class MacroForm(forms.Form):
@@ -29,14 +29,14 @@ class MacroForm(forms.Form):
     )
     worklist = forms.ModelChoiceField(
         label=_("Worklist"),
-        queryset=Subspecialty.objects.none(),
+        queryset=Worklist.objects.none(),
         required=False,
         empty_label=_("Personal (only you)"),
         help_text=_("Share it with everyone reading this worklist."),
     )
 
     def __init__(
-        self, *args: Any, worklists: QuerySet[Subspecialty] | None = None, **kwargs: Any
+        self, *args: Any, worklists: QuerySet[Worklist] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         worklist_field = self.fields["worklist"]

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from reports.models import Macro
 from worklists.access import AnyUser, is_coordinator, radiologist_of
-from worklists.models import Study, Subspecialty
+from worklists.models import Study, Worklist
 
 
 def macros_for_study(*, user: AnyUser, study: Study) -> list[Macro]:
@@ -28,15 +28,15 @@ def personal_macros(*, user: AnyUser) -> QuerySet[Macro]:
     return Macro.objects.filter(owner__user_id=user.pk).select_related("owner").order_by("name")
 
 
-def shared_worklists_visible_to(*, user: AnyUser) -> QuerySet[Subspecialty]:
+def shared_worklists_visible_to(*, user: AnyUser) -> QuerySet[Worklist]:
     """The worklists whose shared macros ``user`` sees outside a study: every one for a
     coordinator, those a radiologist is competent in (primary or backup) for a reader."""
     if is_coordinator(user):
-        return Subspecialty.objects.all()
+        return Worklist.objects.all()
     radiologist = radiologist_of(user)
     if radiologist is None:
-        return Subspecialty.objects.none()
-    return Subspecialty.objects.filter(competences__radiologist=radiologist).distinct()
+        return Worklist.objects.none()
+    return Worklist.objects.filter(competences__radiologist=radiologist).distinct()
 
 
 def shared_macros_visible_to(*, user: AnyUser) -> QuerySet[Macro]:

@@ -8,12 +8,12 @@ from rest_framework import serializers
 
 from reports.models import Macro
 from reports.services.macros import MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS, may_edit_macro
-from worklists.models import Subspecialty
+from worklists.models import Worklist
 
 
 class MacroOutSerializer(serializers.ModelSerializer[Macro]):
     scope = serializers.SerializerMethodField(help_text="personal or shared")
-    worklist: serializers.SlugRelatedField[Subspecialty] = serializers.SlugRelatedField(
+    worklist: serializers.SlugRelatedField[Worklist] = serializers.SlugRelatedField(
         slug_field="code", read_only=True, help_text="The worklist a shared macro belongs to."
     )
     editable = serializers.SerializerMethodField(help_text="Whether the caller may change it.")

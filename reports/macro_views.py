@@ -28,11 +28,11 @@ from reports.services.macros import (
     may_edit_macro,
 )
 from worklists.access import is_coordinator, radiologist_of
-from worklists.models import Subspecialty
+from worklists.models import Worklist
 
 
-def _worklists_for(request: HttpRequest) -> QuerySet[Subspecialty] | None:
-    return Subspecialty.objects.all() if is_coordinator(request.user) else None
+def _worklists_for(request: HttpRequest) -> QuerySet[Worklist] | None:
+    return Worklist.objects.all() if is_coordinator(request.user) else None
 
 
 def _input(form: MacroForm) -> MacroInput:

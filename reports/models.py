@@ -31,8 +31,8 @@ class ReportTemplate(models.Model):
     modality = models.CharField(
         max_length=4, blank=True, help_text="Optional: only studies of this modality."
     )
-    subspecialty = models.ForeignKey(
-        "worklists.Subspecialty",
+    worklist = models.ForeignKey(
+        "worklists.Worklist",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
@@ -45,9 +45,9 @@ class ReportTemplate(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(procedure_code="") | Q(subspecialty__isnull=False),
+                condition=~Q(procedure_code="") | Q(worklist__isnull=False),
                 name="report_template_has_a_scope",
-                violation_error_message="A template is for a procedure code or a subspecialty.",
+                violation_error_message="A template is for a procedure code or a worklist.",
             )
         ]
 
@@ -313,7 +313,7 @@ class Macro(models.Model):
         help_text="Personal: only this radiologist sees and edits it.",
     )
     worklist = models.ForeignKey(
-        "worklists.Subspecialty",
+        "worklists.Worklist",
         on_delete=models.CASCADE,
         null=True,
         blank=True,

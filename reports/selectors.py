@@ -125,9 +125,9 @@ def template_for_study(*, study: Study) -> ReportTemplate | None:
             if template.modality in ("", study.modality):
                 return template
     if study.worklist_id is not None:
-        for template in templates.filter(
-            subspecialty_id=study.worklist_id, procedure_code=""
-        ).order_by("-modality", "id"):
+        for template in templates.filter(worklist_id=study.worklist_id, procedure_code="").order_by(
+            "-modality", "id"
+        ):
             if template.modality in ("", study.modality):
                 return template
     return None

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from teleradiology.celery import app as celery_app
 from tests import factories
 from worklists.access import COORDINATORS_GROUP
-from worklists.models import SiteApiToken, SiteMembership, Subspecialty
+from worklists.models import SiteApiToken, SiteMembership, Worklist
 
 celery_app.conf.task_always_eager = True
 # Threads of the tests (live server, WebSocket consumers, concurrency tests) must not keep
@@ -40,14 +40,14 @@ def site_b(db):
 @pytest.fixture
 def general_worklist(db):
     # get_or_create: transactional tests flush the rows the data migration created.
-    return Subspecialty.objects.get_or_create(
+    return Worklist.objects.get_or_create(
         is_general=True, defaults={"code": "general", "name": "General"}
     )[0]
 
 
 @pytest.fixture
 def neuro(db):
-    return factories.SubspecialtyFactory(code="neuro", name="Nevroradiologi")
+    return factories.WorklistFactory(code="neuro", name="Nevroradiologi")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 
 
@@ -35,7 +35,7 @@ class Operation:
     waiting: Study  # ASSIGNED to off_shift, 5 h left of 48 h: at risk by share
 
 
-def _study(site: Site, worklist: Subspecialty, now: dt.datetime, **kwargs: object) -> Study:
+def _study(site: Site, worklist: Worklist, now: dt.datetime, **kwargs: object) -> Study:
     return factories.StudyFactory.create(
         site=site, worklist=worklist, images_available=True, **kwargs
     )
@@ -47,11 +47,9 @@ def _hold(study: Study, reader: Radiologist, at: dt.datetime, **kwargs: object) 
     )
 
 
-def operation(*, site_a: Site, site_b: Site, neuro: Subspecialty, owner: Radiologist) -> Operation:
+def operation(*, site_a: Site, site_b: Site, neuro: Worklist, owner: Radiologist) -> Operation:
     now = timezone.now()
-    msk = factories.SubspecialtyFactory.create(
-        code="msk", name="Muskel og skjelett", display_order=200
-    )
+    msk = factories.WorklistFactory.create(code="msk", name="Muskel og skjelett", display_order=200)
     neuro.display_order = 100
     neuro.save(update_fields=["display_order"])
     h = dt.timedelta(hours=1)
@@ -61,7 +59,7 @@ def operation(*, site_a: Site, site_b: Site, neuro: Subspecialty, owner: Radiolo
     reader = owner
     reader.last_active_at = now - 7 * m
     reader.save(update_fields=["last_active_at"])
-    Competence.objects.create(radiologist=reader, subspecialty=msk, level="BACKUP")
+    Competence.objects.create(radiologist=reader, worklist=msk, level="BACKUP")
     factories.credential(reader, site_b, revoked_at=now - 24 * h)  # revoked: not listed
     factories.shift(
         reader,

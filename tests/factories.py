@@ -23,7 +23,7 @@ from worklists.models import (
     Site,
     Study,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 
 _rng = random.Random(20261126)
@@ -54,9 +54,9 @@ class SiteFactory(factory.django.DjangoModelFactory[Site]):
     viewer_url_template = "https://pacs.example.test/viewer?StudyInstanceUIDs={study_instance_uid}"
 
 
-class SubspecialtyFactory(factory.django.DjangoModelFactory[Subspecialty]):
+class WorklistFactory(factory.django.DjangoModelFactory[Worklist]):
     class Meta:
-        model = Subspecialty
+        model = Worklist
         django_get_or_create = ("code",)
 
     code = factory.Sequence(lambda n: f"sub{n}")
@@ -119,7 +119,7 @@ class RuleFactory(factory.django.DjangoModelFactory[ClassificationRule]):
 
     position = factory.Sequence(lambda n: (n + 1) * 10)
     name = factory.Sequence(lambda n: f"rule {n}")
-    subspecialty = factory.SubFactory(SubspecialtyFactory)
+    worklist = factory.SubFactory(WorklistFactory)
     work_units = Decimal("1.00")
 
 
@@ -140,10 +140,8 @@ def credential(radiologist: Radiologist, site: Site, **kwargs: object) -> Creden
     return Credential.objects.create(radiologist=radiologist, site=site, **defaults)
 
 
-def competence(
-    radiologist: Radiologist, subspecialty: Subspecialty, **kwargs: object
-) -> Competence:
-    return Competence.objects.create(radiologist=radiologist, subspecialty=subspecialty, **kwargs)
+def competence(radiologist: Radiologist, worklist: Worklist, **kwargs: object) -> Competence:
+    return Competence.objects.create(radiologist=radiologist, worklist=worklist, **kwargs)
 
 
 # Reports (issue 5)
@@ -177,7 +175,7 @@ def shift(
     *,
     starts_at: dt.datetime | None = None,
     ends_at: dt.datetime | None = None,
-    worklists: tuple[Subspecialty, ...] = (),
+    worklists: tuple[Worklist, ...] = (),
     sites: tuple[Site, ...] = (),
     **kwargs: object,
 ) -> Shift:
@@ -194,7 +192,7 @@ def shift(
     return made
 
 
-def ready_study(site: Site, worklist: Subspecialty, **kwargs: object) -> Study:
+def ready_study(site: Site, worklist: Worklist, **kwargs: object) -> Study:
     """A READY study in ``worklist`` with a deadline, as classification would leave it."""
     now = timezone.now()
     defaults: dict[str, object] = {

@@ -107,7 +107,7 @@ def test_two_kinds_for_one_study_are_two_alerts_and_the_database_refuses_a_secon
 def test_acknowledging_closes_the_alert_for_every_coordinator_with_who_and_when(
     site_a, coordinator, second_coordinator
 ):
-    study = factories.ready_study(site_a, factories.SubspecialtyFactory(code="msk"))
+    study = factories.ready_study(site_a, factories.WorklistFactory(code="msk"))
     alert, _ = alert_raise(kind="routing.escalation", message="nobody", study_id=study.id, at=T0)
     assert [a.id for a in console.open_alerts(user=second_coordinator)] == [alert.id]
     at = T0 + dt.timedelta(minutes=3)
@@ -198,7 +198,7 @@ def test_a_snooze_must_end_in_the_future_and_within_the_longest_snooze(
 
 
 def test_the_list_is_ordered_by_urgency_the_least_time_left_first(site_a, coordinator):
-    neuro = factories.SubspecialtyFactory(code="neuro")
+    neuro = factories.WorklistFactory(code="neuro")
     now = timezone.now()
     later = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=5))
     sooner = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(minutes=20))

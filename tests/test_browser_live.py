@@ -71,7 +71,7 @@ def open_worklist(browser, base: str, username: str, *, width: int = 1440, heigh
 @pytest.fixture
 def pool(site_a, neuro, owner, other_radiologist):
     """Two READY neuro studies in the pool, nobody on shift (signing in would fill a queue)."""
-    factories.RuleFactory(subspecialty=neuro, modality="CT", body_part="HEAD")
+    factories.RuleFactory(worklist=neuro, modality="CT", body_part="HEAD")
     studies = []
     for family in ("Ødegård", "Bakken"):
         patient = factories.PatientFactory(family_name=family, given_name="Åse", sex="F")

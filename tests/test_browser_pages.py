@@ -31,7 +31,7 @@ def page() -> Iterator:
 def ready_study(site_a, neuro):
     # Made before the browser starts: Playwright's event loop and the after-commit broadcast
     # cannot share this thread.
-    factories.RuleFactory(subspecialty=neuro, modality="CT", body_part="HEAD")
+    factories.RuleFactory(worklist=neuro, modality="CT", body_part="HEAD")
     patient = factories.PatientFactory(family_name="Ødegård", given_name="Åse", sex="F")
     study = factories.StudyFactory(
         site=site_a, patient=patient, procedure_text="CT caput uten kontrast", priority="STAT"

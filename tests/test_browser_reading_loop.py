@@ -182,7 +182,7 @@ def many_worklists(owner, site_a, neuro, general_worklist):
         "Karradiologi",
     ]
     made = [
-        factories.SubspecialtyFactory(code=f"wl{index}", name=name, display_order=index)
+        factories.WorklistFactory(code=f"wl{index}", name=name, display_order=index)
         for index, name in enumerate(names)
     ]
     for worklist in made:

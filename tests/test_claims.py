@@ -190,7 +190,7 @@ def test_read_next_gives_nothing_the_reader_may_not_read(spoil, owner, site_a, n
         case "no_shift":
             Shift.objects.filter(id=shift.id).update(ends_at=timezone.now())
         case "shift_for_other_worklist":
-            shift.worklists.set([factories.SubspecialtyFactory(code="msk")])
+            shift.worklists.set([factories.WorklistFactory(code="msk")])
         case "credential_expired":
             Credential.objects.filter(radiologist=owner).update(
                 valid_from=yesterday - dt.timedelta(days=30), valid_until=yesterday
@@ -241,7 +241,7 @@ def test_a_change_after_the_scope_was_cached_counts_at_once(spoil, reader, site_
             Credential.objects.filter(radiologist=reader).update(valid_until=yesterday)
         case "shift_moved_to_another_worklist":
             Shift.objects.get(radiologist=reader).worklists.set(
-                [factories.SubspecialtyFactory(code="msk")]
+                [factories.WorklistFactory(code="msk")]
             )
         case "modality_dropped":
             Radiologist.objects.filter(id=reader.id).update(modalities=["US"])
@@ -314,11 +314,11 @@ def test_every_kind_of_edit_to_a_readers_facts_is_counted(edit, owner, site_a, n
         case "shift_deleted":
             shift.delete()
         case "shift_worklists":
-            shift.worklists.add(factories.SubspecialtyFactory(code="msk"))
+            shift.worklists.add(factories.WorklistFactory(code="msk"))
         case "shift_sites":
             shift.sites.add(site_a)
         case "competence_added":
-            factories.competence(owner, factories.SubspecialtyFactory(code="msk"))
+            factories.competence(owner, factories.WorklistFactory(code="msk"))
         case "competence_deleted":
             owner.competences.all().delete()
         case "credential_edited":

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.factories import RuleFactory, StudyFactory, SubspecialtyFactory
+from tests.factories import RuleFactory, StudyFactory, WorklistFactory
 from worklists import classification, selectors
 from worklists.actors import Actor
 from worklists.classification import Rule, StudyFacts
@@ -40,7 +40,7 @@ def make_rule(**overrides: object) -> Rule:
     values: dict[str, object] = {
         "id": 1,
         "position": 10,
-        "subspecialty_id": 100,
+        "worklist_id": 100,
         "work_units": Decimal("1.50"),
     }
     values.update(overrides)
@@ -180,17 +180,17 @@ def test_every_set_condition_must_match():
 
 
 def test_the_first_matching_rule_by_position_wins_whatever_order_they_are_given_in():
-    late = make_rule(id=1, position=50, subspecialty_id=1, modality="CT")
-    early = make_rule(id=2, position=10, subspecialty_id=2, body_part="head")
-    never = make_rule(id=3, position=1, subspecialty_id=3, modality="MR")
+    late = make_rule(id=1, position=50, worklist_id=1, modality="CT")
+    early = make_rule(id=2, position=10, worklist_id=2, body_part="head")
+    never = make_rule(id=3, position=1, worklist_id=3, modality="MR")
 
     assert classification.first_matching_rule([late, early, never], make_facts()) == early
     assert classification.first_matching_rule([never, early, late], make_facts()) == early
 
 
 def test_rules_at_the_same_position_are_tried_by_id():
-    second = make_rule(id=2, position=10, subspecialty_id=2)
-    first = make_rule(id=1, position=10, subspecialty_id=1)
+    second = make_rule(id=2, position=10, worklist_id=2)
+    first = make_rule(id=1, position=10, worklist_id=1)
 
     assert classification.first_matching_rule([second, first], make_facts()) == first
 
@@ -217,9 +217,9 @@ def ready_event(study: Study) -> StudyEvent:
 
 @pytest.mark.django_db
 def test_the_rule_with_the_lowest_position_wins_even_when_a_later_rule_also_matches(site_a, neuro):
-    chest = SubspecialtyFactory(code="chest")
-    later = RuleFactory(position=20, subspecialty=chest, modality="CT", work_units="0.50")
-    first = RuleFactory(position=10, subspecialty=neuro, body_part="head", work_units="1.75")
+    chest = WorklistFactory(code="chest")
+    later = RuleFactory(position=20, worklist=chest, modality="CT", work_units="0.50")
+    first = RuleFactory(position=10, worklist=neuro, body_part="head", work_units="1.75")
     study = StudyFactory(site=site_a, modality="CT", body_part="HEAD")
 
     study = mark_ready(study)
@@ -235,9 +235,9 @@ def test_the_rule_with_the_lowest_position_wins_even_when_a_later_rule_also_matc
 
 @pytest.mark.django_db
 def test_an_inactive_rule_is_ignored_even_at_the_first_position(site_a, neuro):
-    chest = SubspecialtyFactory(code="chest")
-    RuleFactory(position=1, subspecialty=chest, modality="CT", is_active=False)
-    active = RuleFactory(position=10, subspecialty=neuro, modality="CT")
+    chest = WorklistFactory(code="chest")
+    RuleFactory(position=1, worklist=chest, modality="CT", is_active=False)
+    active = RuleFactory(position=10, worklist=neuro, modality="CT")
     study = StudyFactory(site=site_a, modality="CT")
 
     study = mark_ready(study)
@@ -248,9 +248,9 @@ def test_an_inactive_rule_is_ignored_even_at_the_first_position(site_a, neuro):
 
 @pytest.mark.django_db
 def test_a_site_specific_rule_applies_only_to_that_sites_studies(site_a, site_b, neuro):
-    msk = SubspecialtyFactory(code="msk")
-    RuleFactory(position=1, subspecialty=msk, site=site_b, modality="CT")
-    everywhere = RuleFactory(position=10, subspecialty=neuro, modality="CT")
+    msk = WorklistFactory(code="msk")
+    RuleFactory(position=1, worklist=msk, site=site_b, modality="CT")
+    everywhere = RuleFactory(position=10, worklist=neuro, modality="CT")
     at_a = StudyFactory(site=site_a, modality="CT")
     at_b = StudyFactory(site=site_b, modality="CT")
 
@@ -260,9 +260,7 @@ def test_a_site_specific_rule_applies_only_to_that_sites_studies(site_a, site_b,
 
 @pytest.mark.django_db
 def test_body_part_and_description_match_regardless_of_case_in_the_database(site_a, neuro):
-    rule = RuleFactory(
-        position=10, subspecialty=neuro, body_part="head", description_pattern="CAPUT"
-    )
+    rule = RuleFactory(position=10, worklist=neuro, body_part="head", description_pattern="CAPUT")
     study = StudyFactory(site=site_a, body_part="Head", procedure_text="CT caput uten kontrast")
 
     assert mark_ready(study).classification_rule_id == rule.id
@@ -270,9 +268,9 @@ def test_body_part_and_description_match_regardless_of_case_in_the_database(site
 
 @pytest.mark.django_db
 def test_the_procedure_code_and_prefix_conditions_in_the_database(site_a, neuro):
-    chest = SubspecialtyFactory(code="chest")
-    RuleFactory(position=10, subspecialty=chest, procedure_code="NCRP-CT-THORAX")
-    by_prefix = RuleFactory(position=20, subspecialty=neuro, procedure_code_prefix="NCRP-CT-H")
+    chest = WorklistFactory(code="chest")
+    RuleFactory(position=10, worklist=chest, procedure_code="NCRP-CT-THORAX")
+    by_prefix = RuleFactory(position=20, worklist=neuro, procedure_code_prefix="NCRP-CT-H")
     head = StudyFactory(site=site_a, procedure_code="NCRP-CT-HEAD")
     thorax = StudyFactory(site=site_a, procedure_code="NCRP-CT-THORAX")
 
@@ -286,9 +284,9 @@ def patient_born(birth_date: dt.date | None) -> Patient:
 
 @pytest.mark.django_db
 def test_an_age_rule_uses_the_patients_age_on_the_day_the_study_became_ready(site_a, neuro):
-    paediatric = SubspecialtyFactory(code="paed")
-    child_rule = RuleFactory(position=10, subspecialty=paediatric, max_age_years=15)
-    RuleFactory(position=20, subspecialty=neuro)
+    paediatric = WorklistFactory(code="paed")
+    child_rule = RuleFactory(position=10, worklist=paediatric, max_age_years=15)
+    RuleFactory(position=20, worklist=neuro)
     day_before_16th = StudyFactory(site=site_a, patient=patient_born(dt.date(2010, 3, 11)))
     on_16th = StudyFactory(site=site_a, patient=patient_born(dt.date(2010, 3, 10)))
 
@@ -300,9 +298,9 @@ def test_an_age_rule_uses_the_patients_age_on_the_day_the_study_became_ready(sit
 def test_the_age_is_reckoned_on_the_sites_local_day(site_a, neuro):
     # 23:30 UTC on 14 March is already 15 March in Oslo, the 16th birthday.
     at = dt.datetime(2026, 3, 14, 23, 30, tzinfo=UTC)
-    paediatric = SubspecialtyFactory(code="paed")
-    RuleFactory(position=10, subspecialty=paediatric, max_age_years=15)
-    RuleFactory(position=20, subspecialty=neuro)
+    paediatric = WorklistFactory(code="paed")
+    RuleFactory(position=10, worklist=paediatric, max_age_years=15)
+    RuleFactory(position=20, worklist=neuro)
     study = StudyFactory(site=site_a, patient=patient_born(dt.date(2010, 3, 15)))
 
     assert mark_ready(study, at=at).worklist == neuro
@@ -310,8 +308,8 @@ def test_the_age_is_reckoned_on_the_sites_local_day(site_a, neuro):
 
 @pytest.mark.django_db
 def test_a_patient_of_unknown_age_never_matches_an_age_rule(site_a, neuro, general_worklist):
-    RuleFactory(position=10, subspecialty=neuro, max_age_years=120)
-    RuleFactory(position=20, subspecialty=neuro, min_age_years=0)
+    RuleFactory(position=10, worklist=neuro, max_age_years=120)
+    RuleFactory(position=20, worklist=neuro, min_age_years=0)
     study = StudyFactory(site=site_a, patient=patient_born(None))
 
     study = mark_ready(study)
@@ -327,7 +325,7 @@ def test_a_patient_of_unknown_age_never_matches_an_age_rule(site_a, neuro, gener
 def test_a_study_no_rule_matches_goes_to_the_general_worklist_as_unclassified(
     site_a, neuro, general_worklist
 ):
-    RuleFactory(position=10, subspecialty=neuro, modality="MR", work_units="2.00")
+    RuleFactory(position=10, worklist=neuro, modality="MR", work_units="2.00")
     study = StudyFactory(site=site_a, modality="CT")
 
     study = mark_ready(study)
@@ -349,7 +347,7 @@ def test_a_study_no_rule_matches_goes_to_the_general_worklist_as_unclassified(
 def test_an_unclassified_study_is_listed_by_the_unclassified_filter(
     site_a, neuro, coordinator, owner
 ):
-    RuleFactory(position=10, subspecialty=neuro, modality="MR")
+    RuleFactory(position=10, worklist=neuro, modality="MR")
     unclassified = mark_ready(StudyFactory(site=site_a, modality="CT"))
     classified = mark_ready(StudyFactory(site=site_a, modality="MR"))
 

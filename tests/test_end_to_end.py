@@ -35,7 +35,7 @@ from tests.factories import (
     credential,
     shift,
 )
-from worklists.models import Study, StudyStatus, Subspecialty
+from worklists.models import Study, StudyStatus, Worklist
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -161,7 +161,7 @@ class Api:
 
 
 def test_an_order_from_the_ris_comes_back_as_a_signed_final_report(
-    processes: Processes, general_worklist: Subspecialty
+    processes: Processes, general_worklist: Worklist
 ) -> None:
     site = SiteFactory.create(
         code="e2e", name="Ende-til-ende sjukehus", hl7_sending_facility="E2EHOSP"

@@ -56,7 +56,7 @@ def test_tier_1_lets_backup_readers_have_it(owner, site_a, neuro):
 
 
 def test_tier_2_lets_every_competent_reader_on_any_shift_have_it(owner, site_a, neuro):
-    msk = factories.SubspecialtyFactory(code="msk")
+    msk = factories.WorklistFactory(code="msk")
     factories.shift(owner, worklists=(msk,))  # on shift, but for another worklist
     study = waiting(site_a, neuro, used=0.6)
     studies_escalate()

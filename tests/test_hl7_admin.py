@@ -93,7 +93,7 @@ def test_a_failed_hl7_message_is_reprocessed_from_the_admin(client, superuser_fa
     from hl7_interface import services
 
     services.sites.clear()
-    factories.SubspecialtyFactory(code="general", name="General", is_general=True)
+    factories.WorklistFactory(code="general", name="General", is_general=True)
     raw = orm_o01(OrderSpec("ACC-RE", fnr=factories.synthetic_fnr()), facility="ALFA")
     inbound = inbound_store(channel="HL7", raw=raw, site_id=site_a.id, message_id="RE-1")
     inbound_mark_failed(inbound_id=inbound.id, error="site was inactive")

@@ -105,7 +105,7 @@ def test_the_listener_process_applies_orders_and_stops_cleanly_on_sigterm(hl7_si
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
         pytest.skip("a listener process shares the test database on PostgreSQL only")
-    factories.SubspecialtyFactory(code="general", name="General", is_general=True)
+    factories.WorklistFactory(code="general", name="General", is_general=True)
     db = connection.settings_dict
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": url, "HL7_WORKERS": "2"}
@@ -138,7 +138,7 @@ def test_several_listener_processes_share_one_port(hl7_site):
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail("REQUIRE_POSTGRES=1 but the tests are not running on PostgreSQL")
         pytest.skip("listener processes share the test database on PostgreSQL only")
-    factories.SubspecialtyFactory(code="general", name="General", is_general=True)
+    factories.WorklistFactory(code="general", name="General", is_general=True)
     db = connection.settings_dict
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": url}

@@ -177,7 +177,7 @@ def test_the_illegal_transition_message_names_both_statuses():
 
 
 def test_mark_ready_opens_an_ordered_study_for_reading(site_a, neuro):
-    rule = RuleFactory(position=10, subspecialty=neuro, modality="CT", work_units="1.25")
+    rule = RuleFactory(position=10, worklist=neuro, modality="CT", work_units="1.25")
     study = StudyFactory(site=site_a, modality="CT")
     at = dt.datetime(2026, 3, 10, 8, 15, tzinfo=dt.UTC)
     assert (study.status, study.images_available, study.ready_at) == (S.ORDERED, False, None)

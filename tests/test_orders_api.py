@@ -94,7 +94,7 @@ def site_b_client(site_b):
 
 @pytest.fixture
 def neuro_rule(neuro):
-    return factories.RuleFactory(subspecialty=neuro, modality="CT", body_part="HEAD")
+    return factories.RuleFactory(worklist=neuro, modality="CT", body_part="HEAD")
 
 
 @pytest.fixture

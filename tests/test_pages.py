@@ -65,7 +65,7 @@ def ready_study(*, ready_at: dt.datetime | None = None, **kwargs) -> Study:
 
 @pytest.fixture
 def neuro_rule(neuro):
-    return factories.RuleFactory(subspecialty=neuro, modality="CT", body_part="HEAD")
+    return factories.RuleFactory(worklist=neuro, modality="CT", body_part="HEAD")
 
 
 @pytest.fixture

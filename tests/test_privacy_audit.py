@@ -228,7 +228,7 @@ def test_the_privacy_page_filters_by_user_and_period(
 def test_a_reader_opening_a_study_outside_their_queue_is_flagged(
     privacy_officer, owner, other_radiologist, site_a, neuro
 ):
-    chest = factories.SubspecialtyFactory(code="chest")
+    chest = factories.WorklistFactory(code="chest")
     theirs = factories.ready_study(site_a, chest)
     in_queue = factories.ready_study(site_a, neuro)
     assigned = factories.ready_study(site_a, chest)

@@ -27,7 +27,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.services import routing_loads
 from worklists.services.claims import study_claim_next
@@ -161,7 +161,7 @@ def claim_effects(reader: Radiologist) -> Callable[[], dict[str, Any]]:
 
 
 @pytest.fixture
-def reader(owner: Radiologist, neuro: Subspecialty, no_caches: None) -> Radiologist:
+def reader(owner: Radiologist, neuro: Worklist, no_caches: None) -> Radiologist:
     factories.shift(owner, worklists=(neuro,))
     return owner
 

@@ -33,7 +33,7 @@ def shared(coordinator, worklist, name: str = "normct", text: str = "Normal CT c
 
 @pytest.fixture
 def msk(db):
-    return factories.SubspecialtyFactory(code="msk", name="Muskel og skjelett")
+    return factories.WorklistFactory(code="msk", name="Muskel og skjelett")
 
 
 def test_a_radiologist_creates_a_personal_macro_with_a_clean_lowercase_name(owner):

@@ -28,7 +28,7 @@ def study(site_a, neuro):
 
 
 def test_a_procedure_template_wins_over_the_worklists(study, neuro):
-    make("Nevro", subspecialty=neuro)
+    make("Nevro", worklist=neuro)
     procedure = make("CT caput", procedure_code="NCRP-CT-HEAD")
 
     assert template_for_study(study=study) == procedure
@@ -36,7 +36,7 @@ def test_a_procedure_template_wins_over_the_worklists(study, neuro):
 
 def test_a_procedure_template_for_another_modality_is_passed_over(study, neuro):
     make("MR caput", procedure_code="NCRP-CT-HEAD", modality="MR")
-    worklist = make("Nevro", subspecialty=neuro)
+    worklist = make("Nevro", worklist=neuro)
 
     assert template_for_study(study=study) == worklist
 
@@ -83,7 +83,7 @@ def test_a_template_names_a_procedure_or_a_worklist():
 
 
 def test_templates_are_managed_in_the_admin(admin_client, neuro):
-    make("Nevro", subspecialty=neuro)
+    make("Nevro", worklist=neuro)
 
     assert admin_client.get(reverse("admin:reports_reporttemplate_add")).status_code == 200
     listing = admin_client.get(reverse("admin:reports_reporttemplate_changelist"))

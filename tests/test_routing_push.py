@@ -103,7 +103,7 @@ def test_a_readers_queue_is_bounded_in_work_units_but_not_for_stat(owner, site_a
 def test_marking_a_study_ready_routes_it_after_commit(
     on_shift, site_a, neuro, django_capture_on_commit_callbacks
 ):
-    factories.RuleFactory(subspecialty=neuro, modality="CT")
+    factories.RuleFactory(worklist=neuro, modality="CT")
     study = factories.StudyFactory(site=site_a)
 
     with django_capture_on_commit_callbacks(execute=True):

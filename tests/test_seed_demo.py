@@ -30,7 +30,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.models.tokens import hash_secret
 
@@ -60,7 +60,7 @@ def row_counts() -> dict[str, int]:
     models = (
         Site,
         DeadlineContract,
-        Subspecialty,
+        Worklist,
         ClassificationRule,
         User,
         Radiologist,
@@ -95,8 +95,8 @@ def test_it_creates_at_least_six_configured_sites_including_a_private_institute(
 
 
 def test_it_adds_subspecialty_worklists_but_keeps_the_single_general_worklist(output):
-    assert Subspecialty.objects.filter(is_general=True).count() == 1
-    codes = set(Subspecialty.objects.values_list("code", flat=True))
+    assert Worklist.objects.filter(is_general=True).count() == 1
+    codes = set(Worklist.objects.values_list("code", flat=True))
     assert {"general", "neuro", "msk", "thorax", "abdomen", "mamma", "paediatric"} <= codes
     assert ClassificationRule.objects.filter(max_age_years=15).exists()
 
@@ -181,7 +181,7 @@ def test_studies_are_held_only_by_credentialed_competent_readers(output):
     for assignment in held:
         study, reader = assignment.study, assignment.radiologist
         assert any(c.is_valid_on(today) for c in reader.credentials.filter(site=study.site))
-        assert reader.competences.filter(subspecialty=study.worklist).exists()
+        assert reader.competences.filter(worklist=study.worklist).exists()
         assert reader.reads_modality(study.modality)
 
 
@@ -331,7 +331,7 @@ def test_it_ships_norwegian_report_templates_for_the_common_demo_procedures(outp
         "Ingen intrakraniell blødning"
         in by_code["CAA0AA"].sections.get(key="findings").default_text
     )
-    paediatric = templates.filter(subspecialty__code="paediatric", procedure_code="")
+    paediatric = templates.filter(worklist__code="paediatric", procedure_code="")
     assert {t.modality for t in paediatric} == {"DX", "CR"}
 
 

@@ -1,5 +1,5 @@
-from worklists.models import Subspecialty
+from worklists.models import Worklist
 
 
 def test_the_general_worklist_exists_after_migrations(db):
-    assert Subspecialty.objects.filter(is_general=True).count() == 1
+    assert Worklist.objects.filter(is_general=True).count() == 1

@@ -339,7 +339,7 @@ def test_the_list_query_count_does_not_grow_with_the_page(client_for, owner, sit
         make_study(site=site_a)
     small, small_rows = count_queries()
     for _ in range(15):
-        make_study(site=site_a, worklist=factories.SubspecialtyFactory())
+        make_study(site=site_a, worklist=factories.WorklistFactory())
     large, large_rows = count_queries()
 
     assert (small_rows, large_rows) == (5, 20)

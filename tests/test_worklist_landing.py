@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def msk(db):
     # After neuro in the tab order, so that "first with unread" alone would pick neuro.
-    return factories.SubspecialtyFactory(code="msk", name="Muskel og skjelett", display_order=200)
+    return factories.WorklistFactory(code="msk", name="Muskel og skjelett", display_order=200)
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_the_general_worklist_counts_its_unclassified_studies(client_for, owner,
 
 
 def test_an_empty_worklist_is_listed_with_zeros(client_for, owner, backlog):
-    factories.SubspecialtyFactory(code="breast", name="Mammografi")
+    factories.WorklistFactory(code="breast", name="Mammografi")
 
     breast = by_code(client_for(owner.user).get(URL))["breast"]
 

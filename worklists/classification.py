@@ -26,7 +26,7 @@ class StudyFacts:
 class Rule:
     id: int
     position: int
-    subspecialty_id: int
+    worklist_id: int
     work_units: Decimal
     site_id: int | None = None
     modality: str = ""

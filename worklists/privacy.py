@@ -194,10 +194,10 @@ def _readers_outside_queue(events: list[AuditEvent]) -> set[int]:
         held_studies.add((radiologist_id, study_id))
         held_patients.add((radiologist_id, patient_id))
     competent: dict[int, set[int]] = defaultdict(set)
-    for radiologist_id, subspecialty_id in Competence.objects.filter(
+    for radiologist_id, worklist_id in Competence.objects.filter(
         radiologist_id__in=readers
-    ).values_list("radiologist_id", "subspecialty_id"):
-        competent[radiologist_id].add(subspecialty_id)
+    ).values_list("radiologist_id", "worklist_id"):
+        competent[radiologist_id].add(worklist_id)
     flagged = set()
     for event in openings:
         study = studies.get(int(event.object_id))

@@ -39,7 +39,7 @@ from worklists.models import (
     RoutingDecision,
     Site,
     Study,
-    Subspecialty,
+    Worklist,
 )
 
 # Names of statements whose ORM path runs even on PostgreSQL (tests and benchmarks only): "claim"
@@ -219,7 +219,7 @@ WITH readers AS (
     FROM worklists_shift sh
     WHERE sh.starts_at <= %(now)s AND sh.ends_at > %(now)s
       AND EXISTS (SELECT 1 FROM worklists_competence c
-                  WHERE c.radiologist_id = sh.radiologist_id AND c.subspecialty_id = %(worklist)s)
+                  WHERE c.radiologist_id = sh.radiologist_id AND c.worklist_id = %(worklist)s)
     GROUP BY sh.radiologist_id
 )
 SELECT r.radiologist_id,
@@ -318,7 +318,7 @@ def site_grants(*, user_id: int, coordinators_group: str) -> SiteGrants:
 # round trip) and committed together, each scoped to the reader's sites exactly as
 # access.studies_of_sites and access.identifiers_visible scope the ORM's read; ``all_sites``
 # for a coordinator (no site filter). Built from the models' own columns once per process.
-_READ_MODELS: tuple[type[Model], ...] = (Study, Site, Patient, Subspecialty)
+_READ_MODELS: tuple[type[Model], ...] = (Study, Site, Patient, Worklist)
 _IN_SCOPE = "s.id = %(study)s AND (%(all_sites)s OR s.site_id = ANY(%(sites)s))"
 
 
@@ -335,7 +335,7 @@ SELECT {columns}
 FROM {quote(Study._meta.db_table)} s
 JOIN {quote(Site._meta.db_table)} t ON t.id = s.site_id
 JOIN {quote(Patient._meta.db_table)} p ON p.id = s.patient_id
-LEFT JOIN {quote(Subspecialty._meta.db_table)} w ON w.id = s.worklist_id
+LEFT JOIN {quote(Worklist._meta.db_table)} w ON w.id = s.worklist_id
 WHERE {_IN_SCOPE}"""  # noqa: S608 - the models' own names only
     identifier_columns = ", ".join(
         f"i.{quote(field.column)}" for field in PatientIdentifier._meta.concrete_fields

@@ -30,7 +30,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 
 STUDY_LIST_FILTERS = ("status", "site", "worklist", "modality", "priority", "unclassified")
@@ -170,7 +170,7 @@ def study_active_assignment(*, study: Study) -> Assignment | None:
 
 @dataclass(frozen=True, slots=True)
 class WorklistSummary:
-    worklist: Subspecialty
+    worklist: Worklist
     unread_count: int
     unclassified_count: int
     work_units: Decimal
@@ -197,7 +197,7 @@ def worklist_summaries(
         )
     }
     summaries = []
-    for worklist in Subspecialty.objects.all():
+    for worklist in Worklist.objects.all():
         row = aggregates.get(worklist.id, {})
         summaries.append(
             WorklistSummary(
@@ -393,9 +393,7 @@ def reader_shift_worklists(*, radiologist_id: int, now: dt.datetime) -> dict[int
     worklist without competence is not read, whatever the shift says.
     """
     competences = dict(
-        Competence.objects.filter(radiologist_id=radiologist_id).values_list(
-            "subspecialty_id", "level"
-        )
+        Competence.objects.filter(radiologist_id=radiologist_id).values_list("worklist_id", "level")
     )
     covered: dict[int, int] = {}
     for shift in Shift.objects.filter(

@@ -23,7 +23,7 @@ from reports.selectors import starting_sections
 from reports.services import content
 from reports.services.macros import clean_macro_name
 from worklists.demo.extensions import DemoContext
-from worklists.models import Assignment, Radiologist, Study, StudyEvent, StudyStatus, Subspecialty
+from worklists.models import Assignment, Radiologist, Study, StudyEvent, StudyStatus, Worklist
 
 SEED = "reports-demo"
 # Share of the demo's read studies whose report describes a finding (where the demo has one).
@@ -41,18 +41,18 @@ def seed_reports_demo(context: DemoContext) -> None:
 
 
 def _ensure_template(
-    spec: TemplateSpec, *, procedure_code: str, worklist: Subspecialty | None
+    spec: TemplateSpec, *, procedure_code: str, worklist: Worklist | None
 ) -> ReportTemplate:
     template = (
         ReportTemplate.objects.filter(
-            procedure_code=procedure_code, modality=spec.modality, subspecialty=worklist
+            procedure_code=procedure_code, modality=spec.modality, worklist=worklist
         )
         .order_by("id")
         .first()
     )
     if template is None:
         template = ReportTemplate(
-            procedure_code=procedure_code, modality=spec.modality, subspecialty=worklist
+            procedure_code=procedure_code, modality=spec.modality, worklist=worklist
         )
     template.name = spec.name
     template.is_active = True
@@ -63,7 +63,7 @@ def _ensure_template(
     return template
 
 
-def ensure_templates(subspecialties: dict[str, Subspecialty]) -> int:
+def ensure_templates(subspecialties: dict[str, Worklist]) -> int:
     count = 0
     for spec in TEMPLATES:
         if spec.worklist:

@@ -20,7 +20,7 @@ from reports.models import Macro
 from reports.services.errors import NotPermitted, ReportError, ReportInvalid
 from worklists.access import is_coordinator, radiologist_of
 from worklists.errors import ErrorKind
-from worklists.models import Subspecialty
+from worklists.models import Worklist
 
 # What the reader types before a macro's name in the editor.
 MACRO_TRIGGER = "."
@@ -92,7 +92,7 @@ def _require_unique(macro: Macro) -> None:
                 _("you already have a macro named %(name)s") % {"name": repr(macro.name)},
                 field="name",
             )
-    elif clash.filter(worklist_id=macro.worklist_id).exists():
+    elif macro.worklist_id is not None and clash.filter(worklist_id=macro.worklist_id).exists():
         raise ReportInvalid(
             _("this worklist already has a shared macro named %(name)s")
             % {"name": repr(macro.name)},
@@ -164,7 +164,7 @@ def macro_create(
     else:
         if not is_coordinator(user):
             raise NotPermitted(_("shared macros are kept by the coordinators"))
-        worklist = Subspecialty.objects.filter(pk=worklist_id).first()
+        worklist = Worklist.objects.filter(pk=worklist_id).first()
         if worklist is None:
             raise ReportInvalid(_("no such worklist"), field="worklist")
         macro.worklist = worklist

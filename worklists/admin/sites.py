@@ -10,7 +10,7 @@ from worklists.models import (
     CoverageWindow,
     DeadlineContract,
     Site,
-    Subspecialty,
+    Worklist,
 )
 
 
@@ -33,8 +33,8 @@ class SiteAdmin(admin.ModelAdmin):
     inlines = [DeadlineContractInline, CoverageWindowInline]
 
 
-@admin.register(Subspecialty)
-class SubspecialtyAdmin(admin.ModelAdmin):
+@admin.register(Worklist)
+class WorklistAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "is_general", "display_order"]
 
 
@@ -43,7 +43,7 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
     list_display = [
         "position",
         "name",
-        "subspecialty",
+        "worklist",
         "work_units",
         "modality",
         "body_part",
@@ -54,5 +54,5 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
         "is_active",
     ]
     list_editable = ["is_active"]
-    list_filter = ["subspecialty", "modality", "is_active"]
+    list_filter = ["worklist", "modality", "is_active"]
     ordering = ["position", "id"]

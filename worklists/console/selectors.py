@@ -38,7 +38,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.services.alerts import AlertNotFound, require_coordinator
 
@@ -122,7 +122,7 @@ def _backlog(scope: Scope, now: dt.datetime) -> Backlog:
         .order_by()
         .values_list("id", "worklist_id", "site_id", "deadline", "ready_at", "work_units")
     )
-    worklists = {w.id: BacklogLine(key=w.code, name=w.name) for w in Subspecialty.objects.all()}
+    worklists = {w.id: BacklogLine(key=w.code, name=w.name) for w in Worklist.objects.all()}
     unclassified = BacklogLine(key="", name="")
     sites = {s.id: BacklogLine(key=s.code, name=s.name) for s in scope.sites}
     total = BacklogLine(key="", name="")
@@ -332,8 +332,8 @@ def _load_board(scope: Scope, now: dt.datetime) -> list[ReaderLoad]:
     competences: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for reader_id, name, level in (
         Competence.objects.filter(radiologist_id__in=list(readers))
-        .order_by("subspecialty__display_order", "subspecialty__name")
-        .values_list("radiologist_id", "subspecialty__name", "level")
+        .order_by("worklist__display_order", "worklist__name")
+        .values_list("radiologist_id", "worklist__name", "level")
     ):
         competences[reader_id].append((name, level))
     site_codes: dict[int, list[str]] = defaultdict(list)

@@ -74,7 +74,7 @@ _ABDOMEN = r"abdomen|bekken|lever|nyre|urinveier|galle|pankreas|prostata|rektum|
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
     name: str
-    subspecialty: str
+    worklist: str
     work_units: str
     modality: str = ""
     description_pattern: str = ""

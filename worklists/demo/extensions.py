@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from worklists.models import Radiologist, Site, Subspecialty
+from worklists.models import Radiologist, Site, Worklist
 
 
 class Output(Protocol):
@@ -22,7 +22,7 @@ class Output(Protocol):
 @dataclass(frozen=True, slots=True)
 class DemoContext:
     sites: dict[str, Site]
-    subspecialties: dict[str, Subspecialty]
+    subspecialties: dict[str, Worklist]
     radiologists: list[Radiologist]
     now: dt.datetime
     stdout: Output

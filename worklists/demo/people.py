@@ -25,8 +25,8 @@ from worklists.models import (
     Radiologist,
     Site,
     SiteMembership,
-    Subspecialty,
     UserPreference,
+    Worklist,
 )
 
 User = get_user_model()
@@ -77,7 +77,7 @@ def ensure_coordinator(password_hash: str) -> AbstractUser:
 def ensure_radiologists(
     password_hash: str,
     sites: dict[str, Site],
-    subspecialties: dict[str, Subspecialty],
+    subspecialties: dict[str, Worklist],
 ) -> list[Radiologist]:
     rng = random.Random(f"{SEED}-credentials")
     today = timezone.localdate()
@@ -104,7 +104,7 @@ def ensure_radiologists(
         for code, level in levels.items():
             Competence.objects.update_or_create(
                 radiologist=radiologist,
-                subspecialty=subspecialties[code],
+                worklist=subspecialties[code],
                 defaults={"level": level},
             )
         chosen = rng.sample(site_codes, k=rng.randint(3, 5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from worklists.demo.data import PRIORITY_ORDER, RULES, SITES, SUBSPECIALTIES
-from worklists.models import ClassificationRule, DeadlineContract, Site, Subspecialty
+from worklists.models import ClassificationRule, DeadlineContract, Site, Worklist
 
 
 def ensure_sites() -> dict[str, Site]:
@@ -34,23 +34,23 @@ def ensure_sites() -> dict[str, Site]:
     return sites
 
 
-def ensure_subspecialties() -> dict[str, Subspecialty]:
-    result = {"general": Subspecialty.objects.get(is_general=True)}
+def ensure_subspecialties() -> dict[str, Worklist]:
+    result = {"general": Worklist.objects.get(is_general=True)}
     for code, name, order in SUBSPECIALTIES:
-        result[code], _ = Subspecialty.objects.update_or_create(
+        result[code], _ = Worklist.objects.update_or_create(
             code=code, defaults={"name": name, "display_order": order}
         )
     return result
 
 
-def ensure_rules(subspecialties: dict[str, Subspecialty]) -> None:
+def ensure_rules(subspecialties: dict[str, Worklist]) -> None:
     for number, spec in enumerate(RULES, start=1):
         ClassificationRule.objects.update_or_create(
             name=spec.name,
             defaults={
                 "position": number * 10,
                 "is_active": True,
-                "subspecialty": subspecialties[spec.subspecialty],
+                "worklist": subspecialties[spec.worklist],
                 "work_units": Decimal(spec.work_units),
                 "modality": spec.modality,
                 "description_pattern": spec.description_pattern,

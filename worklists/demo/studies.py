@@ -155,10 +155,10 @@ class StudySeeder:
         for radiologist_id, site_id in valid.values_list("radiologist_id", "site_id"):
             self.credentialed.setdefault(radiologist_id, set()).add(site_id)
         self.competent: dict[int, set[int]] = {}
-        for radiologist_id, subspecialty_id in Competence.objects.filter(
+        for radiologist_id, worklist_id in Competence.objects.filter(
             radiologist__in=self.radiologists
-        ).values_list("radiologist_id", "subspecialty_id"):
-            self.competent.setdefault(radiologist_id, set()).add(subspecialty_id)
+        ).values_list("radiologist_id", "worklist_id"):
+            self.competent.setdefault(radiologist_id, set()).add(worklist_id)
 
     def eligible_readers(self, study: Study) -> list[Radiologist]:
         return [

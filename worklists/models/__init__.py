@@ -21,7 +21,7 @@ from worklists.models.studies import (
     StudyStatus,
 )
 from worklists.models.tokens import PersonalToken
-from worklists.models.worklists import ClassificationRule, Subspecialty
+from worklists.models.worklists import ClassificationRule, Worklist
 
 __all__ = [
     "PRIORITY_RANK",
@@ -54,6 +54,6 @@ __all__ = [
     "Study",
     "StudyEvent",
     "StudyStatus",
-    "Subspecialty",
     "UserPreference",
+    "Worklist",
 ]

@@ -62,20 +62,20 @@ class Competence(models.Model):
     radiologist = models.ForeignKey(
         Radiologist, on_delete=models.CASCADE, related_name="competences"
     )
-    subspecialty = models.ForeignKey(
-        "worklists.Subspecialty", on_delete=models.CASCADE, related_name="competences"
+    worklist = models.ForeignKey(
+        "worklists.Worklist", on_delete=models.CASCADE, related_name="competences"
     )
     level = models.CharField(max_length=8, choices=Level.choices, default=Level.PRIMARY)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["radiologist", "subspecialty"], name="one_competence_per_subspecialty"
+                fields=["radiologist", "worklist"], name="one_competence_per_worklist"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.radiologist}: {self.subspecialty} ({self.level})"
+        return f"{self.radiologist}: {self.worklist} ({self.level})"
 
 
 class Credential(models.Model):

@@ -24,7 +24,7 @@ class Shift(models.Model):
     ends_at = models.DateTimeField()
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.PRIMARY)
     worklists = models.ManyToManyField(
-        "worklists.Subspecialty",
+        "worklists.Worklist",
         blank=True,
         related_name="+",
         help_text="Worklists covered; empty: every worklist the radiologist is competent in.",

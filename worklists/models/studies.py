@@ -58,7 +58,7 @@ class Study(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     worklist = models.ForeignKey(
-        "worklists.Subspecialty",
+        "worklists.Worklist",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

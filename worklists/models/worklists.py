@@ -11,8 +11,9 @@ from django.db.models import Q
 from worklists.models.choices import Modality
 
 
-class Subspecialty(models.Model):
-    """A subspecialty and its worklist (neuro, MSK, chest...). One is the general worklist."""
+class Worklist(models.Model):
+    """A worklist: one per subspecialty (neuro, MSK, chest...), and one general worklist. The
+    product calls it a worklist everywhere: this model, the foreign keys to it, the app."""
 
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=100)
@@ -23,7 +24,6 @@ class Subspecialty(models.Model):
 
     class Meta:
         ordering = ["display_order", "name"]
-        verbose_name_plural = "subspecialties"
         constraints = [
             models.UniqueConstraint(
                 fields=["is_general"], condition=Q(is_general=True), name="one_general_worklist"
@@ -47,8 +47,8 @@ class ClassificationRule(models.Model):
     position = models.PositiveIntegerField(help_text="Rules are tried in ascending position.")
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
-    subspecialty = models.ForeignKey(
-        Subspecialty, on_delete=models.PROTECT, related_name="classification_rules"
+    worklist = models.ForeignKey(
+        Worklist, on_delete=models.PROTECT, related_name="classification_rules"
     )
     work_units = models.DecimalField(
         max_digits=5,
@@ -91,4 +91,4 @@ class ClassificationRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.position} {self.name} -> {self.subspecialty.code}"
+        return f"#{self.position} {self.name} -> {self.worklist.code}"

@@ -66,7 +66,7 @@ def _lock_if_still_eligible(
             ),
             Exists(
                 Competence.objects.filter(
-                    radiologist_id=OuterRef("id"), subspecialty_id=study.worklist_id
+                    radiologist_id=OuterRef("id"), worklist_id=study.worklist_id
                 )
             ),
             Exists(

@@ -93,7 +93,7 @@ def load_readers(
     else:
         shifts_qs = Shift.objects.filter(starts_at__lte=now, ends_at__gt=now)
         if worklist_id is not None:
-            shifts_qs = shifts_qs.filter(radiologist__competences__subspecialty_id=worklist_id)
+            shifts_qs = shifts_qs.filter(radiologist__competences__worklist_id=worklist_id)
         wanted = Radiologist.objects.filter(id__in=shifts_qs.values("radiologist_id"))
     shifts = list(
         shifts_qs.filter(starts_at__lte=now, ends_at__gt=now).values(
@@ -112,7 +112,7 @@ def load_readers(
     if shift_ids:
         for shift_id, wl in Shift.worklists.through.objects.filter(
             shift_id__in=shift_ids
-        ).values_list("shift_id", "subspecialty_id"):
+        ).values_list("shift_id", "worklist_id"):
             shift_worklists[shift_id].add(wl)
         for shift_id, st in Shift.sites.through.objects.filter(shift_id__in=shift_ids).values_list(
             "shift_id", "site_id"
@@ -150,8 +150,8 @@ def load_readers(
     competences: dict[int, dict[int, str]] = defaultdict(dict)
     competence_qs = Competence.objects.filter(radiologist_id__in=wanted)
     if worklist_id is not None:
-        competence_qs = competence_qs.filter(subspecialty_id=worklist_id)
-    for rid, wl, level in competence_qs.values_list("radiologist_id", "subspecialty_id", "level"):
+        competence_qs = competence_qs.filter(worklist_id=worklist_id)
+    for rid, wl, level in competence_qs.values_list("radiologist_id", "worklist_id", "level"):
         competences[rid][wl] = level
     credentials_qs = Credential.objects.filter(radiologist_id__in=wanted)
     if site_id is not None:
@@ -243,7 +243,7 @@ def readers_for(
             id__in=Shift.objects.filter(
                 starts_at__lte=now,
                 ends_at__gt=now,
-                radiologist__competences__subspecialty_id=worklist_id,
+                radiologist__competences__worklist_id=worklist_id,
             ).values("radiologist_id")
         )
         loads = reader_loads(

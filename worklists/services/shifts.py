@@ -33,7 +33,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from worklists import coverage
-from worklists.models import Assignment, Radiologist, Shift, Site, Subspecialty
+from worklists.models import Assignment, Radiologist, Shift, Site, Worklist
 from worklists.services.pushes import fill_queue_after_commit
 
 CSV_COLUMNS = ("radiologist", "date", "starts", "ends")
@@ -96,7 +96,7 @@ class _Lookups:
             self.radiologists[username.lower()] = rid
             if email:
                 self.radiologists[email.lower()] = rid
-        self.worklists = dict(Subspecialty.objects.values_list("code", "id"))
+        self.worklists = dict(Worklist.objects.values_list("code", "id"))
         self.sites = dict(Site.objects.values_list("code", "id"))
 
     def codes(self, raw: str, table: dict[str, int], what: str, errors: list[str]) -> list[int]:

@@ -23,7 +23,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
-    Subspecialty,
+    Worklist,
 )
 from worklists.services.pushes import refill_after_commit, route_after_commit
 from worklists.services.transitions import end_active_assignment, lock_study, record_transition
@@ -66,10 +66,10 @@ def _require_holder(study: Study, radiologist_id: int) -> Assignment:
     return assignment
 
 
-def _general_worklist() -> Subspecialty:
+def _general_worklist() -> Worklist:
     # Created by a data migration; recreated if someone removed it, so no study is left without
     # a worklist.
-    worklist, _created = Subspecialty.objects.get_or_create(
+    worklist, _created = Worklist.objects.get_or_create(
         is_general=True, defaults={"code": "general", "name": "General", "display_order": 1000}
     )
     return worklist
@@ -81,7 +81,7 @@ def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
         classification.Rule(
             id=r.id,
             position=r.position,
-            subspecialty_id=r.subspecialty_id,
+            worklist_id=r.worklist_id,
             work_units=r.work_units,
             site_id=r.site_id,
             modality=r.modality,
@@ -110,7 +110,7 @@ def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
         study.is_unclassified = True
         study.work_units = classification.DEFAULT_WORK_UNITS
     else:
-        study.worklist_id = rule.subspecialty_id
+        study.worklist_id = rule.worklist_id
         study.classification_rule_id = rule.id
         study.is_unclassified = False
         study.work_units = rule.work_units
