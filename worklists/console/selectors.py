@@ -12,66 +12,29 @@ number of readers (tests/test_console_page.py holds it).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from worklists.access import AnyUser, studies_of_sites, visible_site_ids
-from worklists.classification import deadline_risk
+from worklists.access import AnyUser
+from worklists.console.load_board import ReaderLoad, board_of, load_board
+from worklists.console.scope import ZERO, Scope, opened_at_of, risk_of, scope_of
 from worklists.models import (
     UNREAD_STATUSES,
     Assignment,
-    Competence,
     CoordinatorAlert,
-    Credential,
     Radiologist,
-    Shift,
-    Site,
     Study,
-    StudyEvent,
     StudyStatus,
     Worklist,
 )
-from worklists.services.alerts import AlertNotFound, require_coordinator
-
-ZERO = Decimal("0")
-
-
-def _risk(deadline: dt.datetime | None, ready_at: dt.datetime | None, now: dt.datetime) -> str:
-    """The one risk rule (Study.deadline_risk), on values rather than model instances."""
-    return deadline_risk(
-        deadline=deadline,
-        ready_at=ready_at,
-        now=now,
-        risk_fraction=settings.DEADLINE_RISK_FRACTION,
-        risk_minutes=settings.DEADLINE_RISK_MINUTES,
-        share_cap_minutes=settings.DEADLINE_RISK_SHARE_CAP_MINUTES,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """The coordinator's scope, resolved once per page or API call: the studies and sites they
-    may see (``worklists.access.studies_visible_to``, whose site ids are read here once)."""
-
-    studies: QuerySet[Study]
-    sites: QuerySet[Site]
-
-
-def scope_of(user: AnyUser) -> Scope:
-    require_coordinator(user)
-    site_ids = visible_site_ids(user)
-    sites = Site.objects.all() if site_ids is None else Site.objects.filter(id__in=site_ids)
-    return Scope(studies=studies_of_sites(site_ids), sites=sites)
-
+from worklists.services.alerts import AlertNotFound
 
 # --- backlog -----------------------------------------------------------------------------------
 
@@ -128,7 +91,7 @@ def _backlog(scope: Scope, now: dt.datetime) -> Backlog:
     total = BacklogLine(key="", name="")
     urgent: list[tuple[dt.datetime, int]] = []
     for study_id, worklist_id, site_id, deadline, ready_at, units in unread.iterator():
-        risk = _risk(deadline, ready_at, now)
+        risk = risk_of(deadline, ready_at, now)
         for line in (
             worklists.get(worklist_id, unclassified) if worklist_id else unclassified,
             sites.get(site_id),
@@ -166,17 +129,6 @@ class AtRiskStudy:
         return self.holder.last_active_at if self.holder is not None else None
 
 
-def _opened_at(study_ids: Iterable[int]) -> dict[int, dt.datetime]:
-    """When each study was last opened (its last move to IN_PROGRESS)."""
-    return dict(
-        StudyEvent.objects.filter(study_id__in=list(study_ids), to_status=StudyStatus.IN_PROGRESS)
-        .order_by()
-        .values("study_id")
-        .annotate(at=Max("at"))
-        .values_list("study_id", "at")
-    )
-
-
 def _at_risk(scope: Scope, ids: list[int], now: dt.datetime) -> list[AtRiskStudy]:
     studies = scope.studies.filter(id__in=ids).select_related("site", "worklist")
     by_id = {s.id: s for s in studies}
@@ -186,7 +138,7 @@ def _at_risk(scope: Scope, ids: list[int], now: dt.datetime) -> list[AtRiskStudy
             "radiologist__user"
         )
     }
-    opened = _opened_at(sid for sid, s in by_id.items() if s.status == StudyStatus.IN_PROGRESS)
+    opened = opened_at_of(sid for sid, s in by_id.items() if s.status == StudyStatus.IN_PROGRESS)
     rows = []
     for study_id in ids:
         study = by_id.get(study_id)
@@ -216,167 +168,6 @@ def studies_at_risk(
     now = now or timezone.now()
     ids = _backlog(scope, now).urgent_ids[: limit or settings.CONSOLE_AT_RISK_LIMIT]
     return _at_risk(scope, ids, now)
-
-
-# --- the readers' load -------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ReaderLoad:
-    radiologist: Radiologist
-    on_shift: bool
-    shift_started_at: dt.datetime | None  # the earliest start of the shifts running now
-    shift_ends_at: dt.datetime | None
-    next_shift_at: dt.datetime | None  # the next shift starting within the horizon
-    target_work_units: Decimal
-    carried_deficit_work_units: Decimal
-    done_work_units: Decimal  # signed this shift
-    queue_count: int
-    queue_work_units: Decimal
-    open_study: Study | None
-    opened_at: dt.datetime | None
-    competences: list[tuple[str, str]] = field(default_factory=list)  # (worklist name, level)
-    site_codes: list[str] = field(default_factory=list)
-
-    @property
-    def idle_since(self) -> dt.datetime | None:
-        return self.radiologist.last_active_at
-
-    @property
-    def off_shift_with_queue(self) -> bool:
-        """Studies wait in the queue of someone who is not working now."""
-        return not self.on_shift and self.queue_count > 0
-
-    @property
-    def done_share(self) -> float | None:
-        if self.target_work_units <= 0:
-            return None
-        return float(self.done_work_units / self.target_work_units)
-
-
-def load_board(*, user: AnyUser, now: dt.datetime | None = None) -> list[ReaderLoad]:
-    """Every reader on shift now or starting within CONSOLE_NEXT_SHIFT_HOURS, and every reader
-    off shift who still holds studies (flagged first, then on shift, then next)."""
-    return _load_board(scope_of(user), now or timezone.now())
-
-
-def _load_board(scope: Scope, now: dt.datetime) -> list[ReaderLoad]:
-    horizon = now + dt.timedelta(hours=settings.CONSOLE_NEXT_SHIFT_HOURS)
-    visible = scope.studies
-
-    shifts = list(
-        Shift.objects.filter(ends_at__gt=now, starts_at__lte=horizon, radiologist__is_active=True)
-        .order_by("starts_at", "id")
-        .values_list(
-            "radiologist_id",
-            "starts_at",
-            "ends_at",
-            "target_work_units",
-            "carried_deficit_work_units",
-        )
-    )
-    queues = {
-        row["radiologist_id"]: row
-        for row in Assignment.objects.filter(ended_at__isnull=True, study__in=visible)
-        .order_by()
-        .values("radiologist_id")
-        .annotate(count=Count("id"), units=Sum("study__work_units"))
-    }
-    reader_ids = {s[0] for s in shifts} | set(queues)
-    readers = Radiologist.objects.filter(id__in=reader_ids).select_related("user").in_bulk()
-
-    running: dict[int, list[tuple[dt.datetime, dt.datetime, Decimal, Decimal]]] = defaultdict(list)
-    upcoming: dict[int, dt.datetime] = {}
-    for reader_id, starts_at, ends_at, target, deficit in shifts:
-        if starts_at <= now:
-            running[reader_id].append((starts_at, ends_at, target, deficit))
-        else:
-            upcoming.setdefault(reader_id, starts_at)
-
-    # Work done this shift: studies the reader signed since their shift began.
-    done: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    if running:
-        since = min(start for spans in running.values() for start, *_rest in spans)
-        starts = {rid: min(s[0] for s in spans) for rid, spans in running.items()}
-        for reader_id, ended_at, units in (
-            Assignment.objects.filter(
-                radiologist_id__in=list(running),
-                end_reason="signed",
-                ended_at__gte=since,
-                ended_at__lte=now,
-                study__in=visible,
-            )
-            .order_by()
-            .values_list("radiologist_id", "ended_at", "study__work_units")
-        ):
-            if ended_at is not None and ended_at >= starts[reader_id]:
-                done[reader_id] += units
-
-    # The study each reader has open: held and IN_PROGRESS (the latest opened, if several).
-    open_rows = list(
-        Assignment.objects.filter(
-            radiologist_id__in=list(readers),
-            ended_at__isnull=True,
-            study__in=visible,
-            study__status=StudyStatus.IN_PROGRESS,
-        ).select_related("study__site")
-    )
-    opened = _opened_at(a.study_id for a in open_rows)
-    open_study: dict[int, tuple[Study, dt.datetime | None]] = {}
-    for a in open_rows:
-        at = opened.get(a.study_id)
-        current = open_study.get(a.radiologist_id)
-        if current is None or (at is not None and (current[1] is None or at > current[1])):
-            open_study[a.radiologist_id] = (a.study, at)
-
-    competences: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for reader_id, name, level in (
-        Competence.objects.filter(radiologist_id__in=list(readers))
-        .order_by("worklist__display_order", "worklist__name")
-        .values_list("radiologist_id", "worklist__name", "level")
-    ):
-        competences[reader_id].append((name, level))
-    site_codes: dict[int, list[str]] = defaultdict(list)
-    for credential in (
-        Credential.objects.filter(radiologist_id__in=list(readers), revoked_at__isnull=True)
-        .select_related("site")
-        .order_by("site__code")
-    ):
-        if credential.is_valid_on(now.astimezone(credential.site.zone).date()):
-            site_codes[credential.radiologist_id].append(credential.site.code)
-
-    board = []
-    for reader_id, reader in readers.items():
-        spans = running.get(reader_id, [])
-        queue = queues.get(reader_id, {})
-        opened_study, opened_at = open_study.get(reader_id, (None, None))
-        board.append(
-            ReaderLoad(
-                radiologist=reader,
-                on_shift=bool(spans),
-                shift_started_at=min((s[0] for s in spans), default=None),
-                shift_ends_at=max((s[1] for s in spans), default=None),
-                next_shift_at=upcoming.get(reader_id),
-                target_work_units=max((s[2] for s in spans), default=ZERO),
-                carried_deficit_work_units=max((s[3] for s in spans), default=ZERO),
-                done_work_units=done[reader_id],
-                queue_count=queue.get("count", 0),
-                queue_work_units=queue.get("units") or ZERO,
-                open_study=opened_study,
-                opened_at=opened_at,
-                competences=competences[reader_id],
-                site_codes=site_codes[reader_id],
-            )
-        )
-    board.sort(
-        key=lambda r: (
-            not r.off_shift_with_queue,
-            not r.on_shift,
-            r.next_shift_at or r.shift_started_at or now,
-            r.radiologist.display_name,
-        )
-    )
-    return board
 
 
 # --- alerts ------------------------------------------------------------------------------------
@@ -516,7 +307,7 @@ def console(*, user: AnyUser, now: dt.datetime | None = None) -> Console:
         now=now,
         backlog=summary,
         at_risk=_at_risk(scope, summary.urgent_ids[: settings.CONSOLE_AT_RISK_LIMIT], now),
-        load=_load_board(scope, now),
+        load=board_of(scope, now),
         alerts=_open_alerts(scope, now),
         snoozed=_snoozed_alerts(scope, now),
     )
