@@ -89,7 +89,7 @@ def reset_pushes() -> None:
 
 def routing_statements(rng: random.Random) -> dict[str, float]:
     forget_coverage_cache()
-    _readers, sites, worklists = populate(rng)
+    _readers, sites, worklists = populate(rng, prefix="rq", hpr_base=8500000)
     ready = list(
         Study.objects.filter(status=StudyStatus.READY, site__in=sites).values_list("id", flat=True)
     )

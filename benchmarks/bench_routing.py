@@ -76,24 +76,34 @@ def p(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100)[q - 1]
 
 
-def populate(rng: random.Random) -> tuple[list[Radiologist], list[Site], list[Worklist]]:
+def populate(
+    rng: random.Random, *, prefix: str = "rb", hpr_base: int = 8000000
+) -> tuple[list[Radiologist], list[Site], list[Worklist]]:
+    """``prefix`` and ``hpr_base`` keep another section's copy (bench_queries) apart in the same
+    throw-away database."""
     now = timezone.now()
     sites = [
-        Site.objects.create(code=f"rb{i}", name=f"Rutesjukehus {i}", hl7_sending_facility=f"RB{i}")
+        Site.objects.create(
+            code=f"{prefix}{i}",
+            name=f"Rutesjukehus {prefix} {i}",
+            hl7_sending_facility=f"{prefix.upper()}{i}",
+        )
         for i in range(SITES)
     ]
     worklists = [
         Worklist.objects.get_or_create(code=f"rb-{c}", defaults={"name": c})[0] for c in WORKLISTS
     ]
     users = get_user_model().objects.bulk_create(
-        get_user_model()(username=f"rb-reader{i}", first_name="Rad", last_name=f"{i:03d}")
+        get_user_model()(username=f"{prefix}-reader{i}", first_name="Rad", last_name=f"{i:03d}")
         for i in range(RADIOLOGISTS)
     )
     readers = Radiologist.objects.bulk_create(
         Radiologist(
             user=u,
-            hpr_number=f"{8000000 + i}",
+            hpr_number=f"{hpr_base + i}",
             modalities=rng.sample(MODALITIES, k=rng.randint(2, 5)),
+            # working now: an idle reader receives no pushes (ROUTING_PUSH_IDLE_MINUTES)
+            last_active_at=now,
         )
         for i, u in enumerate(users)
     )
