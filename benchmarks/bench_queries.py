@@ -26,16 +26,11 @@ from dicom.services.instances import ReceiveOutcome, instance_receive
 from worklists import queries
 from worklists.actors import Actor
 from worklists.models import (
-    Assignment,
-    RoutingDecision,
     Site,
-    Study,
-    StudyEvent,
-    StudyStatus,
     Worklist,
 )
 from worklists.services.claims import study_claim_next
-from worklists.services.routing import forget_coverage_cache, study_route
+from worklists.services.routing import forget_coverage_cache
 
 CALLS = int(os.environ.get("BENCH_QUERY_CALLS", "100"))
 ROUNDS = int(os.environ.get("BENCH_QUERY_ROUNDS", "5"))
@@ -78,37 +73,10 @@ def compare(
     }
 
 
-def reset_pushes() -> None:
-    pushed = Assignment.objects.filter(kind=Assignment.Kind.PUSH)
-    StudyEvent.objects.filter(study_id__in=pushed.values("study_id")).delete()
-    Study.objects.filter(id__in=pushed.values("study_id")).update(status=StudyStatus.READY)
-    pushed.delete()
-    RoutingDecision.objects.all().delete()
-    forget_coverage_cache()
-
-
 def routing_statements(rng: random.Random) -> dict[str, float]:
     forget_coverage_cache()
     _readers, sites, worklists = populate(rng, prefix="rq", hpr_base=8500000)
-    ready = list(
-        Study.objects.filter(status=StudyStatus.READY, site__in=sites).values_list("id", flat=True)
-    )
     figures: dict[str, float] = {}
-
-    def next_push() -> Callable[[], object]:
-        sample = iter(rng.sample(ready, k=len(ready)))
-        return lambda: study_route(study_id=next(sample), trigger="bench")
-
-    push_calls: list[Callable[[], object]] = []
-
-    def push() -> object:
-        return push_calls[-1]()
-
-    def reset_push() -> None:
-        reset_pushes()
-        push_calls.append(next_push())
-
-    figures.update(compare("push_worklist_loads", {"worklist_loads"}, push, reset_push))
     [claimer] = broad_readers(1, "bq-claim", sites, worklists)
     actor = Actor(user_id=claimer.user_id, label="bench")
 

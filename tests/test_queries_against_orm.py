@@ -29,7 +29,6 @@ from worklists.models import (
     StudyStatus,
     Worklist,
 )
-from worklists.services import routing_loads
 from worklists.services.claims import study_claim_next
 from worklists.services.routing import forget_coverage_cache
 
@@ -69,50 +68,6 @@ def no_caches() -> Iterator[None]:
     forget_coverage_cache()
     yield
     forget_coverage_cache()
-
-
-def test_the_loads_statement_gives_the_readers_the_orm_gives(
-    on_shift, site_a, neuro, outsider, no_caches
-):
-    owner, other = on_shift
-    now = timezone.now()
-    patient = factories.PatientFactory()
-    held = factories.ready_study(site_a, neuro, status=StudyStatus.ASSIGNED, patient=patient)
-    stat = factories.ready_study(site_a, neuro, status=StudyStatus.ASSIGNED, priority="STAT")
-    signed = factories.ready_study(site_a, neuro, status=StudyStatus.FINAL)
-    released = factories.ready_study(site_a, neuro)
-    before_shift = factories.ready_study(site_a, neuro, status=StudyStatus.FINAL)
-    for study, reader, at, ended, why in (
-        (held, owner, now, None, ""),
-        (stat, owner, now, None, ""),
-        (signed, other, now, now, "signed"),
-        (released, other, now, now, "released: by the reader"),
-        (before_shift, other, now - dt.timedelta(hours=3), now, "signed"),
-    ):
-        Assignment.objects.create(
-            study=study,
-            radiologist=reader,
-            kind=Assignment.Kind.PULL,
-            assigned_at=at - dt.timedelta(minutes=5),
-            ended_at=ended,
-            end_reason=why,
-        )
-
-    def readers() -> list[Any]:
-        found, _others = routing_loads.readers_for(
-            worklist_id=neuro.id, patient_id=patient.id, now=now, fresh=True
-        )
-        return found
-
-    sql, orm = both_paths("worklist_loads", readers)
-
-    assert sql == orm
-    by_id = {r.id: r for r in sql}
-    assert by_id[owner.id].queue_work_units == held.work_units + stat.work_units
-    assert (by_id[owner.id].stat_held, by_id[owner.id].held_patient_ids) == (1, {patient.id})
-    # work signed this shift counts; released work and work before the shift do not
-    assert by_id[other.id].shift_work_units == signed.work_units
-    assert outsider.id not in by_id
 
 
 def claim_effects(reader: Radiologist) -> Callable[[], dict[str, Any]]:

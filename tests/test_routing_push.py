@@ -7,7 +7,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from tests import factories
@@ -23,6 +22,7 @@ from worklists.models import (
     StudyEvent,
     StudyStatus,
 )
+from worklists.services import routing_loads
 from worklists.services import studies as lifecycle
 from worklists.services.routing import reader_fill_queue, study_route
 from worklists.services.shifts import shifts_start
@@ -222,6 +222,45 @@ def test_the_push_decision_reads_a_bounded_number_of_queries(
         study_route(study_id=study.id, trigger="study.ready")
 
 
+def test_a_push_weighs_each_readers_held_stat_same_patient_and_this_shifts_work(
+    on_shift, site_a, neuro, outsider
+):
+    owner, other = on_shift
+    now = timezone.now()
+    patient = factories.PatientFactory()
+    held = factories.ready_study(site_a, neuro, status=StudyStatus.ASSIGNED, patient=patient)
+    stat = factories.ready_study(site_a, neuro, status=StudyStatus.ASSIGNED, priority="STAT")
+    signed = factories.ready_study(site_a, neuro, status=StudyStatus.FINAL)
+    released = factories.ready_study(site_a, neuro)
+    before_shift = factories.ready_study(site_a, neuro, status=StudyStatus.FINAL)
+    for study, reader, at, ended, why in (
+        (held, owner, now, None, ""),
+        (stat, owner, now, None, ""),
+        (signed, other, now, now, "signed"),
+        (released, other, now, now, "released: by the reader"),
+        (before_shift, other, now - dt.timedelta(hours=3), now, "signed"),
+    ):
+        Assignment.objects.create(
+            study=study,
+            radiologist=reader,
+            kind=Assignment.Kind.PULL,
+            assigned_at=at - dt.timedelta(minutes=5),
+            ended_at=ended,
+            end_reason=why,
+        )
+
+    readers, _others = routing_loads.readers_for(
+        worklist_id=neuro.id, patient_id=patient.id, now=now, fresh=True
+    )
+
+    by_id = {r.id: r for r in readers}
+    assert by_id[owner.id].queue_work_units == held.work_units + stat.work_units
+    assert (by_id[owner.id].stat_held, by_id[owner.id].held_patient_ids) == (1, {patient.id})
+    # work signed this shift counts; released work and work before the shift do not
+    assert by_id[other.id].shift_work_units == signed.work_units
+    assert outsider.id not in by_id
+
+
 def test_a_reader_who_lost_their_credential_since_the_facts_were_read_is_passed_over(
     on_shift, site_a, neuro
 ):
@@ -244,18 +283,16 @@ def test_a_reader_who_lost_their_credential_since_the_facts_were_read_is_passed_
     assert excluded[next_choice] == "credential for this site revoked"
 
 
-def test_with_the_reader_facts_kept_a_push_on_postgresql_is_eleven_round_trips(
+def test_with_the_reader_facts_kept_a_push_is_twelve_queries(
     on_shift, site_a, neuro, django_assert_max_num_queries
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement loads are PostgreSQL's")
     warm = factories.ready_study(site_a, neuro)
     study_route(study_id=warm.id, trigger="study.ready")  # reads and keeps the reader facts
     study = factories.ready_study(site_a, neuro)
 
-    # study, loads, BEGIN, study lock, reader lock, queue, the decision, the study's move, its
-    # event, the assignment, COMMIT (savepoint in tests)
-    with django_assert_max_num_queries(11):
+    # study, loads (held and this shift's), BEGIN, study lock, reader lock, queue, the decision,
+    # the study's move, its event, the assignment, COMMIT (savepoint in tests)
+    with django_assert_max_num_queries(12):
         decision = study_route(study_id=study.id, trigger="study.ready")
 
     assert decision is not None

@@ -3,10 +3,10 @@
 service call: every API read of studies asks who may see which sites first, and the ORM's
 three queries for that (each built anew by the ORM on every call) cost more than the read.
 
-The claim and the push loads below are PostgreSQL's, each with an ORM path beside it
-(SQLite's). ``ORM_INSTEAD`` names statements to run through the ORM on PostgreSQL too: the
-tests that the two give the same rows and effects (tests/test_queries_against_orm.py) and
-the benchmark that measures them (benchmarks/bench_queries.py) set it; nothing else should.
+The claim below is PostgreSQL's, with an ORM path beside it (SQLite's). ``ORM_INSTEAD`` names
+statements to run through the ORM on PostgreSQL too: the tests that the two give the same rows
+and effects (tests/test_queries_against_orm.py) and the benchmark that measures them
+(benchmarks/bench_queries.py) set it; nothing else should.
 
 Measured here (PostgreSQL 15, 2 shared cores; bench_queries with 100 readers on shift and 4,000
 unread studies, alternating rounds; time per service call, median of rounds):
@@ -14,12 +14,11 @@ unread studies, alternating rounds; time per service call, median of rounds):
 - ``claim`` ("read next", study_claim_next): SQL 15 ms, ORM 773 ms per claim, ratio 52. The ORM
   path reads every free study in the reader's scope into Python to pick one; the statement
   follows the index of ready studies in reading order, skips locked rows and claims in place.
-- ``worklist_loads`` (the loads of a push decision, study_route): SQL 13 ms, ORM 32 ms per
-  push, ratio 2.4: one pass over the readers' open and this shift's assignments instead of two
-  queries with the reader set as a subquery each. Measured again on a quiet machine
-  (make bench, 2026-12-03 15:45, the baseline's run): SQL 40-54 ms, ORM 29-39 ms per push.
-  That is below the rule, so this statement is due to go back to the ORM path below it; until
-  then both paths stay, with their equality test.
+
+The loads of a push decision (study_route) had a statement here too, measured at first at 13 ms
+against the ORM's 32 ms per push; on a quiet machine (make bench, 2026-12-03) it took 40-54 ms
+against the ORM's 29-39 ms, below the two-times rule, so it went back to the ORM
+(worklists.services.routing_loads.reader_loads).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -46,7 +44,7 @@ from worklists.models import (
 )
 
 # Names of statements whose ORM path runs even on PostgreSQL (tests and benchmarks only): "claim"
-# and "worklist_loads" here, "dicom_fast_path" (dicom.queries, which runs on SQLite too).
+# here, "dicom_fast_path" (dicom.queries, which runs on SQLite too).
 ORM_INSTEAD: set[str] = set()
 
 
@@ -209,45 +207,6 @@ def claim_next(params: dict[str, Any]) -> list[tuple[int, int, int]]:
     first, 1 its bundle), or of the queue's study picked (-1); [] for nothing. Prepared:
     planning this statement costs more than twice running it."""
     return [(row[0], row[1], row[2]) for row in prepared.execute(_CLAIM_SQL, params)]
-
-
-# The loads of the readers on shift now who are competent in a worklist, in one statement: what
-# each holds (work units, STAT studies, a study of this patient) and the work units handed to
-# them since their current shift began (still held, or signed; released and reassigned studies
-# count for whoever got them next). Same figures as
-# worklists.services.routing.reader_loads, without an ORM query to build.
-WORKLIST_LOADS_SQL = """
-WITH readers AS (
-    SELECT sh.radiologist_id, min(sh.starts_at) AS shift_start
-    FROM worklists_shift sh
-    WHERE sh.starts_at <= %(now)s AND sh.ends_at > %(now)s
-      AND EXISTS (SELECT 1 FROM worklists_competence c
-                  WHERE c.radiologist_id = sh.radiologist_id AND c.worklist_id = %(worklist)s)
-    GROUP BY sh.radiologist_id
-)
-SELECT r.radiologist_id,
-    COALESCE(SUM(st.work_units) FILTER (WHERE a.ended_at IS NULL), 0),
-    COUNT(*) FILTER (WHERE a.ended_at IS NULL AND st.routing_rank = 0),
-    COUNT(*) FILTER (WHERE a.ended_at IS NULL AND st.patient_id = %(patient)s),
-    COALESCE(SUM(st.work_units) FILTER (WHERE a.assigned_at >= r.shift_start), 0)
-FROM readers r
-JOIN worklists_assignment a ON a.radiologist_id = r.radiologist_id
-    AND (a.ended_at IS NULL OR (a.end_reason = 'signed' AND a.assigned_at >= r.shift_start))
-JOIN worklists_study st ON st.id = a.study_id
-GROUP BY r.radiologist_id
-"""
-
-
-def worklist_loads(
-    *, worklist_id: int, patient_id: int, now: dt.datetime
-) -> list[tuple[int, Decimal, int, int, Decimal]]:
-    """Rows of WORKLIST_LOADS_SQL: reader id, work units held, STAT studies held, studies of
-    the patient held, work units handed over this shift (readers with none are left out)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            WORKLIST_LOADS_SQL, {"now": now, "worklist": worklist_id, "patient": patient_id}
-        )
-        return list(cursor.fetchall())
 
 
 @dataclass(frozen=True, slots=True)

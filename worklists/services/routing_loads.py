@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 
-from worklists import queries, routing
+from worklists import routing
 from worklists.models import (
     Assignment,
     Competence,
@@ -235,22 +235,19 @@ def readers_for(
             static,
             others,
         )
-    if queries.hand_written("worklist_loads"):
-        loads = _worklist_loads_sql(worklist_id=worklist_id, patient_id=patient_id, now=now)
-    else:
-        # The loads of whoever is on shift and competent now, the reader set as a subquery.
-        on_shift = Radiologist.objects.filter(
-            id__in=Shift.objects.filter(
-                starts_at__lte=now,
-                ends_at__gt=now,
-                radiologist__competences__worklist_id=worklist_id,
-            ).values("radiologist_id")
-        )
-        loads = reader_loads(
-            wanted=on_shift,
-            shifts={r.id: r.active_shifts(now) for r in static},
-            patient_id=patient_id,
-        )
+    # The loads of whoever is on shift and competent now, the reader set as a subquery.
+    on_shift = Radiologist.objects.filter(
+        id__in=Shift.objects.filter(
+            starts_at__lte=now,
+            ends_at__gt=now,
+            radiologist__competences__worklist_id=worklist_id,
+        ).values("radiologist_id")
+    )
+    loads = reader_loads(
+        wanted=on_shift,
+        shifts={r.id: r.active_shifts(now) for r in static},
+        patient_id=patient_id,
+    )
     # The cached facts carry no load: only readers holding or having done work are copied.
     loaded = loads.queue.keys() | loads.stat_held.keys()
     loaded |= loads.shift_units.keys() | loads.patients.keys()
@@ -267,18 +264,6 @@ def readers_for(
         for r in static
     ]
     return readers, others
-
-
-def _worklist_loads_sql(*, worklist_id: int, patient_id: int, now: dt.datetime) -> ReaderLoads:
-    loads = ReaderLoads()
-    rows = queries.worklist_loads(worklist_id=worklist_id, patient_id=patient_id, now=now)
-    for rid, queue, stat, same_patient, shift_units in rows:
-        loads.queue[rid] = queue
-        loads.stat_held[rid] = stat
-        loads.shift_units[rid] = shift_units
-        if same_patient:
-            loads.patients[rid] = frozenset({patient_id})
-    return loads
 
 
 def forget_worklist_readers(worklist_id: int | None = None) -> None:
