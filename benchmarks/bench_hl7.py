@@ -28,7 +28,7 @@ from django.utils import timezone
 from demo_ris.orders import FAMILY_NAMES, GIVEN_NAMES, PROCEDURES, orm_o01, random_order
 from demo_ris.receiver import ResultReceiver
 from hl7_interface import mapping
-from hl7_interface.codec import Separators, parse, read_header
+from hl7_interface.codec import Message, Segment, Separators, parse, read_header
 from hl7_interface.delivery import outbox_drain
 from hl7_interface.listener import running_listener
 from hl7_interface.mllp import Frame, FrameDecoder, frame
@@ -315,25 +315,21 @@ def ensure_patient_base(count: int) -> None:
 # --- The codec, ours against python-hl7 (no database, no socket) --------------------------------
 
 
-class TheirSegment:
-    """A python-hl7 segment behind the interface mapping.py reads (codec.Segment's), each read
+class TheirSegment(Segment):
+    """A python-hl7 segment behind codec.Segment's interface (what mapping.py reads), each read
     done the python-hl7 way (``extract_field``, which unescapes): what production would run if
     it parsed with python-hl7."""
 
-    __slots__ = ("_message", "_segment", "name", "seps")
+    __slots__ = ("_message", "_segment")
 
     def __init__(self, message: hl7.Message, segment: hl7.Segment, seps: Separators) -> None:
+        # No fields of its own: every read goes to python-hl7's segment.
+        Segment.__init__(self, str(segment[0]), [], seps)
         self._message = message
         self._segment = segment
-        self.name = str(segment[0])
-        self.seps = seps
 
     def raw(self, number: int) -> str:
         return str(self._segment[number]) if number < len(self._segment) else ""
-
-    def repetitions(self, number: int) -> list[str]:
-        value = self.raw(number)
-        return value.split(self.seps.repetition) if value else []
 
     def component(self, number: int, component: int = 1, *, repetition: int = 0) -> str:
         try:
@@ -341,48 +337,11 @@ class TheirSegment:
         except IndexError:
             return ""
 
-    def text(self, number: int) -> str:
-        return self.component(number, 1)
-
     def components(self, repetition_value: str) -> list[str]:
         return [
             self._message.unescape(p.split(self.seps.subcomponent)[0])
             for p in repetition_value.split(self.seps.component)
         ]
-
-
-class TheirMessage:
-    """A python-hl7 message behind the interface mapping.py reads (codec.Message's)."""
-
-    def __init__(self, message: hl7.Message, seps: Separators) -> None:
-        self.seps = seps
-        self.segments = [TheirSegment(message, s, seps) for s in message]
-
-    @property
-    def msh(self) -> TheirSegment:
-        return self.segments[0]
-
-    def first(self, name: str) -> TheirSegment | None:
-        return next((s for s in self.segments if s.name == name), None)
-
-    def all(self, name: str) -> list[TheirSegment]:
-        return [s for s in self.segments if s.name == name]
-
-    @property
-    def control_id(self) -> str:
-        return self.msh.text(10)
-
-    @property
-    def message_code(self) -> str:
-        return self.msh.component(9, 1)
-
-    @property
-    def trigger_event(self) -> str:
-        return self.msh.component(9, 2)
-
-    @property
-    def version(self) -> str:
-        return self.msh.component(12, 1)
 
 
 def _per_message_us(work: Callable[[bytes], object], messages: list[bytes]) -> list[float]:
@@ -408,12 +367,18 @@ def _compare(name: str, ours: list[float], theirs: list[float]) -> dict[str, flo
     }
 
 
-def _their_parse(raw: bytes, default_charset: str = "UNICODE UTF-8") -> TheirMessage:
+def _their_parse(raw: bytes, default_charset: str = "UNICODE UTF-8") -> Message:
     """As the listener would with python-hl7: the header first (the site, the charset), then
     python-hl7's parse of the decoded text."""
     header = read_header(raw)
     encoding = {"UNICODE UTF-8": "utf-8", "8859/1": "latin-1"}[header.charset or default_charset]
-    return TheirMessage(hl7.parse(raw.decode(encoding)), header.seps)
+    theirs = hl7.parse(raw.decode(encoding))
+    return Message(
+        segments=[TheirSegment(theirs, segment, header.seps) for segment in theirs],
+        seps=header.seps,
+        charset=header.charset,
+        encoding=encoding,
+    )
 
 
 def _results(rng: random.Random, count: int) -> list[bytes]:
@@ -491,7 +456,7 @@ def bench_codec(rng: random.Random) -> dict[str, float]:
         return mapping.to_command(parse(raw, header=read_header(raw)), context)
 
     def their_command(raw: bytes) -> mapping.Command:
-        return mapping.to_command(_their_parse(raw), context)  # type: ignore[arg-type]
+        return mapping.to_command(_their_parse(raw), context)
 
     def ours_text(raw: bytes) -> list[str]:
         return [obx.text(5) for obx in parse(raw).all("OBX")]
