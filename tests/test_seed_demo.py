@@ -332,7 +332,19 @@ def test_it_ships_norwegian_report_templates_for_the_common_demo_procedures(outp
         in by_code["CAA0AA"].sections.get(key="findings").default_text
     )
     paediatric = templates.filter(worklist__code="paediatric", procedure_code="")
-    assert {t.modality for t in paediatric} == {"DX", "CR"}
+    assert {t.modality for t in paediatric} == {"DX", "CR", ""}
+    # every worklist falls back to the four sections with bokmål titles, never English ones
+    fallbacks = templates.filter(procedure_code="", modality="")
+    assert set(fallbacks.values_list("worklist__code", flat=True)) == set(
+        Worklist.objects.values_list("code", flat=True)
+    )
+    for template in fallbacks:
+        assert [s.title for s in template.sections.all()] == [
+            "Klinisk informasjon",
+            "Teknikk",
+            "Funn",
+            "Konklusjon",
+        ]
 
 
 def test_it_ships_shared_macros_per_worklist_and_personal_ones_for_rad01(output):

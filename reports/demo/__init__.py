@@ -17,7 +17,7 @@ from django.db.models import Q
 
 from reports.demo.macros import PERSONAL, PERSONAL_OWNER, SHARED, MacroSpec
 from reports.demo.priors import ABNORMAL, DEFAULT_PLAIN, PLAIN
-from reports.demo.templates import TEMPLATES, TemplateSpec
+from reports.demo.templates import TEMPLATES, WORKLIST_FALLBACKS, TemplateSpec
 from reports.models import Macro, ReportTemplate, ReportVersion, VersionKind
 from reports.selectors import starting_sections
 from reports.services import content
@@ -65,7 +65,7 @@ def _ensure_template(
 
 def ensure_templates(subspecialties: dict[str, Worklist]) -> int:
     count = 0
-    for spec in TEMPLATES:
+    for spec in (*TEMPLATES, *WORKLIST_FALLBACKS):
         if spec.worklist:
             _ensure_template(spec, procedure_code="", worklist=subspecialties[spec.worklist])
             count += 1

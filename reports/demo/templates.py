@@ -262,3 +262,21 @@ TEMPLATES: tuple[TemplateSpec, ...] = (
         worklist="paediatric",
     ),
 )
+
+# Every demo worklist's fallback, for procedures without a template of their own: the standard
+# four sections with bokmål titles, so no demo report starts with English headings.
+WORKLIST_FALLBACKS: tuple[TemplateSpec, ...] = tuple(
+    TemplateSpec(f"{name}: standard", "", _sections("", "", ""), worklist=code)
+    for code, name in (
+        ("neuro", "Nevroradiologi"),
+        ("msk", "Muskel og skjelett"),
+        ("thorax", "Thoraxradiologi"),
+        ("cardiac", "Hjerteradiologi"),
+        ("abdomen", "Abdominalradiologi"),
+        ("mamma", "Mammaradiologi"),
+        ("paediatric", "Barneradiologi"),
+        ("emergency", "Akuttradiologi"),
+        ("nuclear", "Nukleærmedisin"),
+        ("general", "Generell"),
+    )
+)
