@@ -31,4 +31,5 @@ urlpatterns = [
     path("", include("worklists.urls")),
     path("", include("worklists.console.urls")),
     path("", include("reports.urls")),
+    path("", include("hl7_interface.urls")),
 ]

@@ -4,7 +4,8 @@ The core names no adapter (tests/test_import_boundaries.py keeps it so). An adap
 here from its AppConfig.ready(); the core calls whatever is registered, and works without it:
 
 - order images: what an arriving order does to images received before it (the DICOM receiver);
-- study-page panels: sections an adapter adds to the study page (the images, the report).
+- study-page panels: sections an adapter adds to the study page (the images, the report);
+- console panels: sections an adapter adds to the coordinator's console (failed deliveries).
 
 worklists.demo.extensions is the same pattern for the demo's steps.
 """
@@ -22,10 +23,13 @@ from worklists.actors import Actor
 from worklists.models import Study
 
 __all__ = [
+    "ConsolePanel",
     "OrderImages",
     "PanelSlot",
     "StudyPanel",
     "order_images",
+    "console_panels",
+    "register_console_panel",
     "register_order_images",
     "register_study_panel",
     "study_panels",
@@ -138,3 +142,33 @@ def register_study_panel(panel: StudyPanel) -> None:
 
 def study_panels(slot: PanelSlot) -> list[StudyPanel]:
     return [panel for panel in _panels.values() if panel.slot == slot]
+
+
+# Console panels ----------------------------------------------------------------------------
+
+
+class RenderConsolePanel(Protocol):
+    def __call__(self, *, request: HttpRequest, now: dt.datetime) -> str:
+        """The panel's HTML (a SafeString from a template), for the coordinator making the
+        request (the console checked the role). The panel finds its studies through the
+        scoping function and audits what it shows. Its actions post to the adapter's own views,
+        which answer as the console's own actions do (the console's live region, re-rendered)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolePanel:
+    name: str
+    render: RenderConsolePanel
+
+
+_console_panels: dict[str, ConsolePanel] = {}
+
+
+def register_console_panel(panel: ConsolePanel) -> None:
+    """Same rules as study-page panels: the same name replaces, INSTALLED_APPS order shows."""
+    _console_panels[panel.name] = panel
+
+
+def console_panels() -> list[ConsolePanel]:
+    return list(_console_panels.values())

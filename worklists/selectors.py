@@ -372,19 +372,6 @@ def routing_decisions(*, study: Study, limit: int = 10) -> list[RoutingDecision]
     return newest_first[:limit]
 
 
-def assignable_radiologists(*, study: Study) -> list[Radiologist]:
-    """Active radiologists holding a credential for the study's site (valid or not: the service
-    judges validity on the site's date and says why it refuses)."""
-    ids = Credential.objects.filter(site_id=study.site_id, revoked_at__isnull=True).values(
-        "radiologist_id"
-    )
-    return list(
-        Radiologist.objects.filter(id__in=ids, is_active=True)
-        .select_related("user")
-        .order_by("user__last_name", "user__first_name")
-    )
-
-
 def reader_shift_worklists(*, radiologist_id: int, now: dt.datetime) -> dict[int, int]:
     """The worklists the radiologist's shifts running now cover, each with its rank: 0 where
     they read as a primary reader (primary shift and primary competence), 1 as a backup.

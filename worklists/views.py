@@ -26,6 +26,7 @@ from worklists.access import (
 )
 from worklists.actors import Actor
 from worklists.console import selectors as console_selectors
+from worklists.console.candidates import study_candidates
 from worklists.errors import DomainError, NotFound, NotPermitted
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
@@ -241,7 +242,11 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
             and assignment.radiologist_id == radiologist.id,
             "decisions": selectors.routing_decisions(study=study) if coordinator else [],
             "alerts": selectors.study_open_alerts(study=study) if coordinator else [],
-            "assignable": selectors.assignable_radiologists(study=study) if coordinator else [],
+            "chooser": (
+                study_candidates(user=request.user, study_id=study.id, now=now)
+                if coordinator and study.is_unread
+                else None
+            ),
             "now": now,
             "now_ms": int(now.timestamp() * 1000),
         },

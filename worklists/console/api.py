@@ -14,10 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from worklists.console import selectors
+from worklists.console.candidates import study_candidates
 from worklists.console.serializers import (
     AlertOutSerializer,
     AlertsOutSerializer,
     BacklogOutSerializer,
+    CandidatesOutSerializer,
     ReaderLoadOutSerializer,
     SnoozeInSerializer,
 )
@@ -119,3 +121,23 @@ class ConsoleAlertSnoozeApi(APIView):
         selectors.alert_get(user=request.user, alert_id=alert_id)
         alert = alert_snooze(alert_id=alert_id, user=request.user, until=until, now=now)
         return Response(AlertOutSerializer(alert).data)
+
+
+class StudyCandidatesApi(APIView):
+    @extend_schema(
+        operation_id="v1_study_candidates",
+        responses=CandidatesOutSerializer,
+        description="Whom a coordinator may assign the study to: every active reader "
+        "credentialed for its site, judged by the routing rules at the study's escalation tier, "
+        "with the load board's figures; eligible first, least loaded first, then the excluded "
+        "with the rule that excludes them (choosing one is an override, recorded with the "
+        "reason). Assign with POST /api/v1/studies/{id}/assign. Coordinators only.",
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        chooser = study_candidates(user=request.user, study_id=study_id)
+        audit_study_reads(
+            context=AccessContext.from_request(request, channel="api"),
+            studies=[chooser.study],
+            action=AuditEvent.Action.STUDY_VIEW,
+        )
+        return Response(CandidatesOutSerializer(chooser).data)

@@ -16,4 +16,9 @@ urlpatterns = [
         api.ConsoleAlertSnoozeApi.as_view(),
         name="api-console-alert-snooze",
     ),
+    path(
+        "studies/<int:study_id>/candidates",
+        api.StudyCandidatesApi.as_view(),
+        name="api-study-candidates",
+    ),
 ]

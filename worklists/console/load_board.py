@@ -65,7 +65,11 @@ def load_board(*, user: AnyUser, now: dt.datetime | None = None) -> list[ReaderL
     return board_of(scope_of(user), now or timezone.now())
 
 
-def board_of(scope: Scope, now: dt.datetime) -> list[ReaderLoad]:
+def board_of(
+    scope: Scope, now: dt.datetime, *, also_ids: frozenset[int] = frozenset()
+) -> list[ReaderLoad]:
+    """The board; ``also_ids`` adds readers who would not be on it (off shift, nothing held),
+    with the same figures, for the assign chooser."""
     horizon = now + dt.timedelta(hours=settings.CONSOLE_NEXT_SHIFT_HOURS)
     visible = scope.studies
 
@@ -87,7 +91,7 @@ def board_of(scope: Scope, now: dt.datetime) -> list[ReaderLoad]:
         .values("radiologist_id")
         .annotate(count=Count("id"), units=Sum("study__work_units"))
     }
-    reader_ids = {s[0] for s in shifts} | set(queues)
+    reader_ids = {s[0] for s in shifts} | set(queues) | also_ids
     readers = Radiologist.objects.filter(id__in=reader_ids).select_related("user").in_bulk()
 
     running: dict[int, list[tuple[dt.datetime, dt.datetime, Decimal, Decimal]]] = defaultdict(list)

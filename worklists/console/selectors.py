@@ -255,6 +255,25 @@ def alert_get(*, user: AnyUser, alert_id: int) -> CoordinatorAlert:
     return alert
 
 
+# --- unclassified studies -----------------------------------------------------------------------
+
+
+# The console lists the first few; the worklist's unclassified filter has them all.
+UNCLASSIFIED_SHOWN = 10
+
+
+def _unclassified(scope: Scope, limit: int) -> tuple[list[Study], int]:
+    """Unread studies no classification rule matched (read from the general worklist), least
+    time left first, and how many there are."""
+    unread = scope.studies.filter(is_unclassified=True, status__in=UNREAD_STATUSES)
+    shown = list(
+        unread.select_related("site", "worklist").order_by(F("deadline").asc(nulls_last=True), "id")[
+            :limit
+        ]
+    )
+    return shown, (len(shown) if len(shown) < limit else unread.count())
+
+
 # --- the whole console -------------------------------------------------------------------------
 
 
@@ -272,6 +291,8 @@ class Console:
     load: list[ReaderLoad]
     alerts: list[CoordinatorAlert]
     snoozed: list[CoordinatorAlert]
+    unclassified: list[Study]
+    unclassified_count: int
 
     @property
     def next_wake(self) -> dt.datetime | None:
@@ -296,6 +317,8 @@ class Console:
         for alert in (*self.alerts, *self.snoozed):
             if alert.study is not None:
                 shown[alert.study.id] = alert.study
+        for study in self.unclassified:
+            shown[study.id] = study
         return list(shown.values())
 
 
@@ -303,6 +326,7 @@ def console(*, user: AnyUser, now: dt.datetime | None = None) -> Console:
     scope = scope_of(user)
     now = now or timezone.now()
     summary = _backlog(scope, now)
+    unclassified, unclassified_count = _unclassified(scope, UNCLASSIFIED_SHOWN)
     return Console(
         now=now,
         backlog=summary,
@@ -310,6 +334,8 @@ def console(*, user: AnyUser, now: dt.datetime | None = None) -> Console:
         load=board_of(scope, now),
         alerts=_open_alerts(scope, now),
         snoozed=_snoozed_alerts(scope, now),
+        unclassified=unclassified,
+        unclassified_count=unclassified_count,
     )
 
 

@@ -132,3 +132,27 @@ class SnoozeInSerializer(serializers.Serializer):
         if ("until" in attrs) == ("minutes" in attrs):
             raise serializers.ValidationError("give either until or minutes")
         return attrs
+
+
+class CandidateOutSerializer(serializers.Serializer):
+    load = ReaderLoadOutSerializer(help_text="The load board's figures for this reader.")
+    eligible = serializers.BooleanField(
+        help_text="The routing rules allow this reader now; otherwise choosing them overrides."
+    )
+    excluded_because = serializers.CharField(help_text="The rule that excludes them, if any.")
+    holds_it = serializers.BooleanField(help_text="The study's holder now.")
+    routing_choice = serializers.BooleanField(
+        help_text="The eligible reader routing would push the study to."
+    )
+
+
+class CandidatesOutSerializer(serializers.Serializer):
+    study_id = serializers.IntegerField(source="study.id")
+    tier = serializers.IntegerField(help_text="The study's escalation tier the rules apply at.")
+    holder_id = serializers.IntegerField(allow_null=True)
+    not_assignable_because = serializers.CharField(
+        help_text="Why the study cannot be assigned now; empty when it can."
+    )
+    readers = CandidateOutSerializer(
+        many=True, help_text="Eligible first, least loaded first; then the excluded."
+    )

@@ -12,4 +12,14 @@ urlpatterns = [
     path(
         "console/alerts/<int:alert_id>/snooze", views.alert_snooze_view, name="console-alert-snooze"
     ),
+    path(
+        "console/studies/<int:study_id>/candidates",
+        views.candidates_view,
+        name="console-candidates",
+    ),
+    path(
+        "console/studies/<int:study_id>/assign",
+        views.console_assign_view,
+        name="console-study-assign",
+    ),
 ]

@@ -17,11 +17,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from worklists.actors import Actor
 from worklists.console import selectors
+from worklists.console.candidates import study_candidates
 from worklists.errors import DomainError, NotFound, NotPermitted
+from worklists.hooks import console_panels
 from worklists.models import AuditEvent
 from worklists.services.alerts import SnoozeRefused, alert_acknowledge, alert_snooze
 from worklists.services.audit import AccessContext, audit_study_reads
+from worklists.services.claims import study_coordinator_assign
 
 SNOOZE_CHOICES_MINUTES = (30, 60, 120, 240)
 
@@ -37,6 +41,7 @@ def _render_console(request: HttpRequest, *, notice: str = "", error: str = "") 
         action=AuditEvent.Action.STUDY_LIST,
     )
     now = view.now
+    panels = [panel.render(request=request, now=now) for panel in console_panels()]
     return render(
         request,
         "worklists/console/console.html",
@@ -51,6 +56,7 @@ def _render_console(request: HttpRequest, *, notice: str = "", error: str = "") 
             "notice": notice,
             "error": error,
             "on_shift_count": sum(1 for r in view.load if r.on_shift),
+            "console_panels": panels,
         },
     )
 
@@ -61,7 +67,7 @@ def console_page(request: HttpRequest) -> HttpResponse:
     return _render_console(request)
 
 
-def _answer(request: HttpRequest, *, notice: str = "", error: str = "") -> HttpResponse:
+def console_answer(request: HttpRequest, *, notice: str = "", error: str = "") -> HttpResponse:
     """htmx swaps the console's live region from the answer; a plain form post is redirected."""
     if request.headers.get("HX-Request") == "true":
         return _render_console(request, notice=notice, error=error)
@@ -83,8 +89,8 @@ def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     except DomainError as exc:  # already acknowledged or resolved
-        return _answer(request, error=str(exc))
-    return _answer(request, notice=_("Alert acknowledged."))
+        return console_answer(request, error=str(exc))
+    return console_answer(request, notice=_("Alert acknowledged."))
 
 
 def snooze_until(*, minutes: str, until: str, now: dt.datetime) -> dt.datetime:
@@ -123,7 +129,58 @@ def alert_snooze_view(request: HttpRequest, alert_id: int) -> HttpResponse:
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     except DomainError as exc:  # a time past or too far, or already acknowledged
-        return _answer(request, error=str(exc))
+        return console_answer(request, error=str(exc))
     assert alert.snoozed_until is not None
     shown = alert.snoozed_until.astimezone(timezone.get_current_timezone())
-    return _answer(request, notice=_("Alert snoozed until %(time)s.") % {"time": f"{shown:%H:%M}"})
+    return console_answer(request, notice=_("Alert snoozed until %(time)s.") % {"time": f"{shown:%H:%M}"})
+
+
+@login_required
+@require_GET
+def candidates_view(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The assign chooser for one study (htmx loads it into the console's dialog)."""
+    try:
+        chooser = study_candidates(user=request.user, study_id=study_id)
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    audit_study_reads(
+        context=AccessContext.from_request(request, channel="web"),
+        studies=[chooser.study],
+        action=AuditEvent.Action.STUDY_VIEW,
+    )
+    return render(
+        request,
+        "worklists/console/_chooser.html",
+        {"chooser": chooser, "now": chooser.now, "from_console": True},
+    )
+
+
+@login_required
+@require_POST
+def console_assign_view(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Assign from the console's chooser; the console answers with its region brought up to
+    date (the service checks the role and the reason)."""
+    posted = request.POST.get("radiologist_id", "")
+    try:
+        assignment = study_coordinator_assign(
+            study_id=study_id,
+            radiologist_id=int(posted) if posted.isdecimal() else None,
+            actor=Actor.for_user(request.user),
+            reason=request.POST.get("reason", ""),
+        )
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except DomainError as exc:
+        return console_answer(request, error=str(exc))
+    return console_answer(
+        request,
+        notice=_("%(accession)s assigned to %(name)s.")
+        % {
+            "accession": assignment.study.accession_number,
+            "name": assignment.radiologist.display_name,
+        },
+    )

@@ -198,6 +198,9 @@ def study_coordinator_assign(
     The study row is locked before deciding between assign and reassign, so a coordinator
     racing a claim leaves exactly one active assignment (whichever came second sees the first).
 
+    A reader the routing rules exclude (not on shift, not competent...) may still be chosen: an
+    override, recorded in the routing decision with the rule it overrides and the reason.
+
     Only a coordinator (``actor``) may: NotCoordinator otherwise, before anything is looked up
     or any input is judged. ``radiologist_id`` None: the form named no reader.
     """
@@ -214,6 +217,12 @@ def study_coordinator_assign(
     previous = Assignment.objects.filter(study=study, ended_at__isnull=True).first()
     if previous is not None and previous.radiologist_id == radiologist_id:
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
+    # Judged by the routing rules, as the assign chooser shows them: a reader they exclude is a
+    # coordinator's override, recorded with the rule it overrides.
+    verdict = routing_decisions.coordinator_verdicts(
+        study, [radiologist_id], now=timezone.now()
+    ).get(radiologist_id)
+    overrides = verdict.reason if isinstance(verdict, routing.Exclusion) else ""
     try:
         if study.status == StudyStatus.READY:
             assignment = study_assign(
@@ -243,6 +252,8 @@ def study_coordinator_assign(
             "by": actor.label,
             "reason": reason,
             "previous_radiologist_id": previous.radiologist_id if previous else None,
+            "override": bool(overrides),
+            "overrides": overrides,
         },
     )
     if previous is not None:

@@ -132,6 +132,31 @@ def study_facts(study: Study, *, now: dt.datetime, uncovered: frozenset[int]) ->
     )
 
 
+def coordinator_verdicts(
+    study: Study, radiologist_ids: list[int], *, now: dt.datetime
+) -> dict[int, routing.Candidate | routing.Exclusion]:
+    """The routing rules' verdict on each reader for a coordinator's assignment of ``study`` at
+    its escalation tier: no queue cap and no idle rule (a coordinator may load a reader beyond
+    what pushes would). Empty for a study without a worklist (not classified yet)."""
+    if study.worklist_id is None or not radiologist_ids:
+        return {}
+    facts = study_facts(study, now=now, uncovered=uncovered_site_ids(now=now))
+    policy = routing_policy()
+    judged: dict[int, routing.Candidate | routing.Exclusion] = {}
+    for reader in load_readers(
+        now=now, radiologist_ids=radiologist_ids, patient_id=study.patient_id
+    ):
+        reason = routing.exclusion_reason(
+            reader, facts, now=now, policy=policy, tier=facts.escalation_tier, apply_cap=False
+        )
+        judged[reader.id] = (
+            routing.score(reader, facts, now)
+            if reason is None
+            else routing.Exclusion(reader.id, reader.name, reason)
+        )
+    return judged
+
+
 def forget() -> None:
     """Forget the coverage and the readers' scopes this process derived."""
     _coverage_cache.clear()

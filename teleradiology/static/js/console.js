@@ -33,6 +33,33 @@
     wakeTimer = window.setTimeout(refresh, Math.max(0, wake - Date.now()) + 1000);
   }
 
+  // The assign chooser: htmx loads a study's candidates into the dialog, which lives outside
+  // the live region so that a refresh does not close it under the coordinator's hand. An
+  // assignment answers with the region brought up to date; the dialog closes then.
+  function chooser() {
+    return document.getElementById("assign-chooser");
+  }
+
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var dialog = chooser();
+    if (dialog && event.detail.target && event.detail.target.id === "chooser-body") {
+      if (!dialog.open) {
+        dialog.showModal();
+      }
+      var reason = dialog.querySelector("[data-chooser-reason]");
+      if (reason) {
+        reason.focus();
+      }
+    }
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var dialog = chooser();
+    var form = event.detail.elt;
+    if (dialog && dialog.open && form && form.hasAttribute && form.hasAttribute("data-chooser-form")) {
+      dialog.close();
+    }
+  });
+
   document.body.addEventListener("htmx:afterSwap", armWake);
   window.setInterval(refresh, REFRESH_MS);
   armWake();
