@@ -27,6 +27,7 @@ from worklists.access import (
 from worklists.actors import Actor
 from worklists.console import selectors as console_selectors
 from worklists.console.candidates import study_candidates
+from worklists.console.holding import with_holding
 from worklists.errors import DomainError, NotFound, NotPermitted
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
@@ -91,14 +92,17 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         if radiologist is not None
         else []
     )
-    # Coordinators see how many alerts wait, and handle them on the console (no pile of banners).
+    # Coordinators see how many alerts wait, and handle them on the console (no pile of banners),
+    # and who holds each study and whether they opened it.
     open_alert_count = console_selectors.open_alert_count(user=request.user) if coordinator else 0
+    now = timezone.now()
+    if coordinator:
+        with_holding(rows, now=now)
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
         studies=[*queue, *rows],
         action=AuditEvent.Action.STUDY_LIST,
     )
-    now = timezone.now()
     next_query = ""
     if next_cursor is not None:
         query = request.GET.copy()
@@ -118,6 +122,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "next_query": next_query,
             "is_coordinator": coordinator,
+            "show_holding": coordinator,
             "radiologist": radiologist,
             "queue": [(study, study.deadline_risk(now)) for study in queue],
             "open_alert_count": open_alert_count,
@@ -168,6 +173,9 @@ def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
         action=AuditEvent.Action.STUDY_LIST,
     )
     now = timezone.now()
+    coordinator = is_coordinator(request.user)
+    if coordinator and list_study is not None:
+        with_holding([list_study], now=now)
     return render(
         request,
         "worklists/_row_update.html",
@@ -175,6 +183,7 @@ def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
             "study": study,
             "list_study": list_study,
             "list_risk": list_study.deadline_risk(now) if list_study else "",
+            "show_holding": coordinator,
             "queue_study": queue_study,
             "queue_risk": queue_study.deadline_risk(now) if queue_study else "",
             "queue_count": queue_count,
