@@ -56,9 +56,7 @@ def dead_letters(*, user: AnyUser, limit: int = SHOWN) -> DeadLetters:
         .defer("content", "ack_message")
         .order_by("-last_attempt_at", "-id")[:limit]
     )
-    return DeadLetters(
-        messages=shown, count=len(shown) if len(shown) < limit else dead.count()
-    )
+    return DeadLetters(messages=shown, count=len(shown) if len(shown) < limit else dead.count())
 
 
 def dead_letter_resend(*, message_id: int, user: AnyUser) -> OutboundMessage:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -49,3 +52,45 @@ def chromium(*, extra_args: Sequence[str] = ()) -> Iterator[Any]:
                 browser.close()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def asgi_server(settings: Any) -> Iterator[str]:
+    """teleradiology.asgi.application (pages, static files, the live socket) served by uvicorn
+    in this process on a free port, for the browser tests (a test module imports this fixture
+    by name)."""
+    import uvicorn
+
+    from teleradiology.asgi import application
+
+    settings.LIVE_BATCH_SECONDS = 0.05  # the production path: batched, sent by the broadcaster
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="error")
+    )
+    thread = threading.Thread(target=server.run, name="asgi-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def signed_in_page(
+    browser: Any, base: str, username: str, password: str, *, width: int, height: int
+) -> Any:
+    """A new page of ``browser``, signed in as ``username``, on the worklist."""
+    from django.urls import reverse
+
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(base + reverse("login"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{reverse('worklist')}*")
+    return page

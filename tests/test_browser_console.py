@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,39 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
-from tests.browser_support import chromium
+from tests.browser_support import asgi_server, chromium, signed_in_page
 from tests.console_support import operation
 from worklists.access import COORDINATORS_GROUP
 from worklists.services.alerts import alert_raise
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+FIXTURES = (asgi_server,)  # the live server, shared (pytest finds fixtures by name here)
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS_DIR", "")
-
-
-@pytest.fixture
-def asgi_server(settings) -> Iterator[str]:
-    """teleradiology.asgi.application (pages, static files, the live socket) on a free port."""
-    import uvicorn
-
-    from teleradiology.asgi import application
-
-    settings.LIVE_BATCH_SECONDS = 0.05  # the production path: batched, sent by the broadcaster
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="error")
-    )
-    thread = threading.Thread(target=server.run, name="asgi-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -68,12 +41,7 @@ def second_coordinator(db):
 
 
 def open_console(browser, base: str, username: str, *, width: int = 1440, height: int = 900):
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-    page.goto(base + reverse("login"))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**{reverse('worklist')}*")
+    page = signed_in_page(browser, base, username, factories.PASSWORD, width=width, height=height)
     page.goto(base + reverse("console"))
     page.wait_for_selector("[data-live-state='live']", timeout=5000)
     return page

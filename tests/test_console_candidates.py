@@ -198,7 +198,8 @@ def test_the_console_offers_assign_on_at_risk_and_alert_rows_and_assigns_from_th
     assert chooser.index(f'data-candidate-id="{idle_colleague.id}"') < chooser.index(
         f'data-candidate-id="{op.next_up.id}"'
     )
-    assert "Override" in chooser and "not on shift" in chooser
+    assert "Override" in chooser
+    assert "not on shift" in chooser
 
     answer = client.post(
         reverse("console-study-assign", kwargs={"study_id": op.soon.id}),

@@ -96,9 +96,7 @@ def test_a_coordinators_resend_puts_it_back_to_pending_closes_the_alert_and_the_
     row = _dead_letter(study)
     client.force_login(coordinator)
 
-    answer = client.post(
-        reverse("hl7-dead-letter-resend", args=[row.id]), HTTP_HX_REQUEST="true"
-    )
+    answer = client.post(reverse("hl7-dead-letter-resend", args=[row.id]), HTTP_HX_REQUEST="true")
 
     assert answer.status_code == 200
     html = answer.content.decode()
@@ -108,7 +106,8 @@ def test_a_coordinators_resend_puts_it_back_to_pending_closes_the_alert_and_the_
     assert (row.status, row.attempts) == ("PENDING", 0)
     assert "re-send requested by coord" in row.last_error
     alert = CoordinatorAlert.objects.get(kind=DEAD_LETTER_ALERT, study=study)
-    assert alert.resolved_at is not None and alert.resolved_by_id == coordinator.id
+    assert alert.resolved_at is not None
+    assert alert.resolved_by_id == coordinator.id
     assert CoordinatorAlertEvent.objects.filter(
         alert=alert, action=CoordinatorAlertEvent.Action.RESOLVED, actor=coordinator
     ).exists()

@@ -22,7 +22,6 @@ from worklists.models import (
     Assignment,
     Competence,
     CoordinatorAlert,
-    Credential,
     PatientIdentifier,
     Radiologist,
     RoutingDecision,

@@ -60,9 +60,7 @@ class Candidates:
         return [c for c in self.readers if not c.eligible and not c.holds_it]
 
 
-def study_candidates(
-    *, user: AnyUser, study_id: int, now: dt.datetime | None = None
-) -> Candidates:
+def study_candidates(*, user: AnyUser, study_id: int, now: dt.datetime | None = None) -> Candidates:
     """The assign chooser for one study (coordinators only; StudyNotFound outside their scope).
     The caller audits the read of the study."""
     scope = scope_of(user)

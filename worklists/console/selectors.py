@@ -267,9 +267,9 @@ def _unclassified(scope: Scope, limit: int) -> tuple[list[Study], int]:
     time left first, and how many there are."""
     unread = scope.studies.filter(is_unclassified=True, status__in=UNREAD_STATUSES)
     shown = list(
-        unread.select_related("site", "worklist").order_by(F("deadline").asc(nulls_last=True), "id")[
-            :limit
-        ]
+        unread.select_related("site", "worklist").order_by(
+            F("deadline").asc(nulls_last=True), "id"
+        )[:limit]
     )
     return shown, (len(shown) if len(shown) < limit else unread.count())
 

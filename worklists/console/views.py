@@ -132,7 +132,9 @@ def alert_snooze_view(request: HttpRequest, alert_id: int) -> HttpResponse:
         return console_answer(request, error=str(exc))
     assert alert.snoozed_until is not None
     shown = alert.snoozed_until.astimezone(timezone.get_current_timezone())
-    return console_answer(request, notice=_("Alert snoozed until %(time)s.") % {"time": f"{shown:%H:%M}"})
+    return console_answer(
+        request, notice=_("Alert snoozed until %(time)s.") % {"time": f"{shown:%H:%M}"}
+    )
 
 
 @login_required
