@@ -4,7 +4,9 @@ The core names no adapter (tests/test_import_boundaries.py keeps it so). An adap
 here from its AppConfig.ready(); the core calls whatever is registered, and works without it:
 
 - order images: what an arriving order does to images received before it (the DICOM receiver);
-- study-page panels: sections an adapter adds to the study page (the images, the report).
+- study-page panels: sections an adapter adds to the study page (the images, the report);
+- home pages: where a user lands after signing in, when an adapter has a page for them (a
+  site's staff: the site portal).
 
 worklists.demo.extensions is the same pattern for the demo's steps.
 """
@@ -16,16 +18,20 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
 from worklists.actors import Actor
 from worklists.models import Study
 
 __all__ = [
+    "HomePage",
     "OrderImages",
     "PanelSlot",
     "StudyPanel",
+    "home_page_for",
     "order_images",
+    "register_home_page",
     "register_order_images",
     "register_study_panel",
     "study_panels",
@@ -138,3 +144,29 @@ def register_study_panel(panel: StudyPanel) -> None:
 
 def study_panels(slot: PanelSlot) -> list[StudyPanel]:
     return [panel for panel in _panels.values() if panel.slot == slot]
+
+
+# Home pages --------------------------------------------------------------------------------
+
+
+class HomePage(Protocol):
+    def __call__(self, user: AbstractBaseUser | AnonymousUser) -> str | None:
+        """The URL this user should land on after signing in, or None: not the adapter's."""
+        ...
+
+
+_home_pages: dict[str, HomePage] = {}
+
+
+def register_home_page(name: str, home_page: HomePage) -> None:
+    """Registering the same name again replaces it (AppConfig.ready may run twice in tests)."""
+    _home_pages[name] = home_page
+
+
+def home_page_for(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The first registered home page that claims ``user``; None: the core's own (worklist)."""
+    for home_page in _home_pages.values():
+        url = home_page(user)
+        if url is not None:
+            return url
+    return None
