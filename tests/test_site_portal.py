@@ -111,6 +111,14 @@ def test_a_coordinator_chooses_any_site(coordinator, site_a, site_b, client):
     assert "?site=bravo" in chooser
 
 
+def test_a_coordinator_sees_the_chosen_sites_studies_as_the_site_does(client, coordinator, studies):
+    assert listed_ids(page(client, coordinator, site="bravo")) == [studies.other_site.id]
+    alfa = page(client, coordinator, site="alfa")
+    assert listed_ids(alfa) == [s.id for s in studies.of_site()]
+    assert f"{reverse('site-portal-report', args=[studies.final.id])}?site=alfa" in alfa
+    assert client.get(reverse("site-portal"), {"site": "nowhere"}).status_code == 404
+
+
 def test_a_radiologist_is_sent_to_the_worklist_with_the_reason(client, owner):
     english(owner.user)
     client.force_login(owner.user)

@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from reports.portal.selectors import PortalFilters, default_period
-from reports.portal.states import LABELS, PortalState
+from reports.portal.states import ALL_LABEL, LABELS, PortalState
 from worklists.models import Site
 
 # A search term is an accession number or an identifier: never longer than either column.
@@ -18,7 +18,7 @@ Q_MAX_LENGTH = 64
 
 class PortalQueryForm(forms.Form):
     state = forms.ChoiceField(
-        choices=[("", _("All"))] + [(s.value, LABELS[s]) for s in PortalState], required=False
+        choices=[("", ALL_LABEL)] + [(s.value, LABELS[s]) for s in PortalState], required=False
     )
     date_from = forms.DateField(label=_("Ordered from"), required=False)
     date_to = forms.DateField(label=_("to"), required=False)

@@ -36,6 +36,7 @@ STATUSES: dict[PortalState, tuple[str, ...]] = {
 STATE_OF_STATUS: dict[str, PortalState] = {
     status: state for state, statuses in STATUSES.items() for status in statuses
 }
+ALL_LABEL: Promise = _("All")
 LABELS: dict[PortalState, Promise] = {
     PortalState.WAITING: _("Waiting"),
     PortalState.READING: _("Being read"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from reports.portal import export, selectors
 from reports.portal.forms import PortalQueryForm
 from reports.portal.selectors import PortalAccess, PortalFilters, PortalRow
-from reports.portal.states import LABELS, PortalState
+from reports.portal.states import ALL_LABEL, LABELS, PortalState
 from reports.selectors import report_state_read
 from worklists.errors import NotFound
 from worklists.models import AuditEvent, Site
@@ -128,7 +128,7 @@ def _tabs(
     tabs: list[dict[str, object]] = [
         {
             "key": "",
-            "label": LABELS_ALL,
+            "label": ALL_LABEL,
             "count": sum(counts.values()),
             "active": filters.state is None,
             "query": _query(request, site, filters, state=None),
@@ -145,9 +145,6 @@ def _tabs(
             }
         )
     return tabs
-
-
-LABELS_ALL = PortalQueryForm.base_fields["state"].choices[0][1]  # type: ignore[attr-defined]
 
 
 @login_required
