@@ -1,8 +1,8 @@
-from django.urls import path
+from django.urls import URLPattern, URLResolver, include, path
 
 from reports import api, macro_api
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("studies/<int:study_id>/report", api.ReportApi.as_view(), name="api-report"),
     path(
         "studies/<int:study_id>/report/preliminary",
@@ -25,4 +25,5 @@ urlpatterns = [
     path("macros", macro_api.MacrosApi.as_view(), name="api-macros"),
     path("macros/<int:macro_id>", macro_api.MacroApi.as_view(), name="api-macro"),
     path("indicators/rejections", api.RejectionCountsApi.as_view(), name="api-rejection-counts"),
+    path("", include("reports.portal.api_urls")),
 ]

@@ -11,10 +11,18 @@ class ReportsConfig(AppConfig):
         # the demo's read studies as a demo step of its own, and the report to the study page.
         from reports.demo import seed_reports_demo
         from reports.panels import study_report_panel
+        from reports.portal.home import portal_home_page
         from worklists.demo.extensions import register_demo_step
-        from worklists.hooks import PanelSlot, StudyPanel, register_study_panel
+        from worklists.hooks import (
+            PanelSlot,
+            StudyPanel,
+            register_home_page,
+            register_study_panel,
+        )
 
         register_demo_step(seed_reports_demo)
         register_study_panel(
             StudyPanel(name="report", slot=PanelSlot.AFTER_HISTORY, render=study_report_panel)
         )
+        # A site's staff land on their site's portal after signing in.
+        register_home_page("site-portal", portal_home_page)

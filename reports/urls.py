@@ -1,8 +1,8 @@
-from django.urls import path
+from django.urls import URLPattern, URLResolver, include, path
 
 from reports import macro_views, views
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("read/next", views.reading_next, name="reading-next"),
     path("studies/<int:study_id>/read/", views.reading_page, name="reading"),
     path(
@@ -27,4 +27,5 @@ urlpatterns = [
     path("macros/new", macro_views.macro_new, name="macro-new"),
     path("macros/<int:macro_id>/edit", macro_views.macro_edit, name="macro-edit"),
     path("macros/<int:macro_id>/delete", macro_views.macro_remove, name="macro-delete"),
+    path("", include("reports.portal.urls")),
 ]

@@ -17,7 +17,6 @@ urlpatterns = [
         cache_page(3600)(JavaScriptCatalog.as_view(domain="djangojs")),
         name="javascript-catalog",
     ),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("worklists.api_urls")),

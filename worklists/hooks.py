@@ -5,7 +5,9 @@ here from its AppConfig.ready(); the core calls whatever is registered, and work
 
 - order images: what an arriving order does to images received before it (the DICOM receiver);
 - study-page panels: sections an adapter adds to the study page (the images, the report);
-- console panels: sections an adapter adds to the coordinator's console (failed deliveries).
+- console panels: sections an adapter adds to the coordinator's console (failed deliveries);
+- home pages: where a user lands after signing in, when an adapter has a page for them (a
+  site's staff: the site portal).
 
 worklists.demo.extensions is the same pattern for the demo's steps.
 """
@@ -17,6 +19,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
 from worklists.actors import Actor
@@ -24,12 +27,15 @@ from worklists.models import Study
 
 __all__ = [
     "ConsolePanel",
+    "HomePage",
     "OrderImages",
     "PanelSlot",
     "StudyPanel",
     "console_panels",
+    "home_page_for",
     "order_images",
     "register_console_panel",
+    "register_home_page",
     "register_order_images",
     "register_study_panel",
     "study_panels",
@@ -172,3 +178,29 @@ def register_console_panel(panel: ConsolePanel) -> None:
 
 def console_panels() -> list[ConsolePanel]:
     return list(_console_panels.values())
+
+
+# Home pages --------------------------------------------------------------------------------
+
+
+class HomePage(Protocol):
+    def __call__(self, user: AbstractBaseUser | AnonymousUser) -> str | None:
+        """The URL this user should land on after signing in, or None: not the adapter's."""
+        ...
+
+
+_home_pages: dict[str, HomePage] = {}
+
+
+def register_home_page(name: str, home_page: HomePage) -> None:
+    """Registering the same name again replaces it (AppConfig.ready may run twice in tests)."""
+    _home_pages[name] = home_page
+
+
+def home_page_for(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The first registered home page that claims ``user``; None: the core's own (worklist)."""
+    for home_page in _home_pages.values():
+        url = home_page(user)
+        if url is not None:
+            return url
+    return None

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.contrib.auth.views import PasswordChangeView
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from worklists.hooks import home_page_for
 from worklists.models import PersonalToken
 from worklists.services.signin import (
     recovery_codes_left,
@@ -203,6 +204,14 @@ def recovery_codes_renew_view(request: HttpRequest) -> HttpResponse:
         "account/recovery_codes.html",
         {"codes": codes, "next": reverse("account"), "first_time": False},
     )
+
+
+class SignIn(LoginView):
+    """Django's sign-in, landing each user on their home page: a site's staff on the page an
+    adapter registered for them (the site portal), everyone else on the worklist."""
+
+    def get_default_redirect_url(self) -> str:
+        return home_page_for(self.request.user) or super().get_default_redirect_url()
 
 
 class PasswordChange(PasswordChangeView):

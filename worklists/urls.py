@@ -1,8 +1,9 @@
 from django.urls import path
 
-from worklists import privacy_views, views, views_preferences
+from worklists import privacy_views, signin, views, views_preferences
 
 urlpatterns = [
+    path("login/", signin.SignIn.as_view(), name="login"),
     path("worklist/", views.worklist_page, name="worklist"),
     path("worklist/next", views.worklist_next, name="worklist-next"),
     path("worklist/rows/<int:study_id>", views.worklist_row, name="worklist-row"),
