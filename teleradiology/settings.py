@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "channels",
     "worklists",
     "reports",
+    "indicators",
     "hl7_interface",
     "dicom",
     "demo_ris",  # the test RIS: ris_simulator and the demo's RIS (no models)

@@ -21,7 +21,15 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("teleradiology", "worklists", "reports", "dicom", "hl7_interface", "demo_ris")
+PACKAGES = (
+    "teleradiology",
+    "worklists",
+    "reports",
+    "dicom",
+    "hl7_interface",
+    "demo_ris",
+    "indicators",
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 # Function-level imports that are allowed, each with its reason. Keep it empty: an import inside
@@ -82,6 +90,7 @@ def broken_copy(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
     planted = {
         "teleradiology/planted_app_import.py": "from reports import models\n",
         "worklists/planted_adapter_import.py": "from dicom.services import completion\n",
+        "worklists/planted_indicators_import.py": "from indicators import selectors\n",
         "worklists/models/planted_service_import.py": "from worklists.services import claims\n",
         "hl7_interface/planted_demo_import.py": "from demo_ris import receiver\n",
     }
@@ -97,6 +106,7 @@ def broken_copy(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
     [
         ("infrastructure", "teleradiology.planted_app_import -> reports.models"),
         ("core", "worklists.planted_adapter_import -> dicom.services.completion"),
+        ("core", "worklists.planted_indicators_import -> indicators.selectors"),
         ("demo-tool", "hl7_interface.planted_demo_import -> demo_ris.receiver"),
         ("routing-pure", "worklists.routing -> django (l."),
         (

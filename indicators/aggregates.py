@@ -1,0 +1,109 @@
+"""The two database expressions the indicators need beyond Django's own: the seconds between two
+moments, and a continuous percentile (linear interpolation, as PostgreSQL's percentile_cont).
+
+PostgreSQL computes the percentile itself (``percentile_cont(f) WITHIN GROUP (ORDER BY x)``).
+SQLite has none built in (the percentile extension of 3.47 is not compiled into Python's
+sqlite3), so every SQLite connection gets an aggregate function of the same name and meaning,
+registered the way Django registers STDDEV_POP and VAR_POP for SQLite: SQLite calls it row by
+row inside the grouped query, so the rows never reach the ORM, and a group's values are the
+only ones held (to sort them) while that group is aggregated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Aggregate, Expression, F, FloatField, Func
+from django.db.models.sql.compiler import SQLCompiler
+
+SQLITE_PERCENTILE = "TR_PERCENTILE_CONT"
+
+SqlParams = tuple[str, list[Any] | tuple[Any, ...]]
+
+
+def percentile_of_sorted(values: list[float], fraction: float) -> float | None:
+    """percentile_cont of already sorted ``values``: linear interpolation between the two
+    values around position fraction * (n - 1); None for no values."""
+    if not values:
+        return None
+    position = fraction * (len(values) - 1)
+    lower = math.floor(position)
+    upper = math.ceil(position)
+    if lower == upper:
+        return values[lower]
+    return values[lower] + (values[upper] - values[lower]) * (position - lower)
+
+
+class _SqlitePercentile:
+    """The SQLite aggregate: collects one group's non-null values, answers percentile_cont."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.fraction = 0.5
+
+    def step(self, value: float | None, fraction: float) -> None:
+        self.fraction = fraction
+        if value is not None:
+            self.values.append(float(value))
+
+    def finalize(self) -> float | None:
+        self.values.sort()
+        return percentile_of_sorted(self.values, self.fraction)
+
+
+def register_sqlite_percentile(
+    sender: object, connection: BaseDatabaseWrapper, **kwargs: object
+) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_aggregate(SQLITE_PERCENTILE, 2, _SqlitePercentile)
+
+
+class Percentile(Aggregate):
+    """The ``fraction`` percentile (0 to 1) of ``expression`` over each group, NULLs ignored."""
+
+    function = "PERCENTILE_CONT"
+    name = "Percentile"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_distinct = False
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"a percentile's fraction is between 0 and 1, not {fraction}")
+        # A number we formatted ourselves, never user input: safe in the SQL text.
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> SqlParams:
+        return self.as_sql(
+            compiler,
+            connection,
+            function=SQLITE_PERCENTILE,
+            template="%(function)s(%(expressions)s, %(fraction)s)",
+        )
+
+
+class SecondsBetween(Func):
+    """``end`` minus ``start`` in seconds (a float); NULL when either is NULL."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def __init__(self, start: Expression | F | str, end: Expression | F | str) -> None:
+        super().__init__(start, end)
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> SqlParams:
+        start_sql, start_params = compiler.compile(self.source_expressions[0])
+        end_sql, end_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            sql = f"EXTRACT(EPOCH FROM ({end_sql} - {start_sql}))::double precision"
+        elif connection.vendor == "sqlite":
+            sql = f"((julianday({end_sql}) - julianday({start_sql})) * 86400.0)"
+        else:
+            raise NotImplementedError(f"SecondsBetween on {connection.vendor}")
+        return sql, [*end_params, *start_params]

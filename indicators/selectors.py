@@ -1,0 +1,355 @@
+"""Every indicator of a period, as the tables the page, its CSV and the API show.
+
+A fixed number of grouped statements, whatever the number of studies: the page's query count
+does not grow with the data (tests/test_indicators.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from indicators import quality, turnaround, variation, workload
+from indicators.groups import group_labels, reader_names, sort_key
+from indicators.periods import GroupBy, Period
+from indicators.scope import Viewer
+from indicators.tables import Column, Table, minutes, share
+from reports.models import RejectionReason
+from worklists.models import Site, Worklist
+
+
+@dataclasses.dataclass(slots=True)
+class Indicators:
+    period: Period
+    group_by: GroupBy
+    tables: list[Table]
+
+    def table(self, key: str) -> Table:
+        return next(table for table in self.tables if table.key == key)
+
+
+def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy) -> Indicators:
+    if group_by is GroupBy.READER and not viewer.sees_readers:
+        group_by = GroupBy.SITE  # a site's user sees no reader's figures
+    tables = [
+        sites_table(viewer, period),
+        priorities_table(viewer, period),
+        turnaround_table(viewer, period, group_by),
+        volumes_table(viewer, period, group_by),
+        returned_table(viewer, period),
+        escalations_table(viewer, period, group_by),
+        critical_table(viewer, period, group_by),
+        amendments_table(viewer, period, group_by),
+    ]
+    if viewer.sees_readers:
+        tables.append(readers_table(viewer, period))
+    if viewer.coordinator:
+        tables.append(fairness_table(viewer, period))
+    return Indicators(period=period, group_by=group_by, tables=tables)
+
+
+def _rows(
+    group_by: GroupBy, found: dict[Any, dict[str, Any]]
+) -> list[tuple[Any, str, dict[str, Any]]]:
+    """(key, label, figures) per group, in display order."""
+    labels = group_labels(group_by, found)
+    ordered = sorted(found, key=lambda key: sort_key(group_by, key, labels[key]))
+    return [(key, labels[key], found[key]) for key in ordered]
+
+
+def _group_column(group_by: GroupBy) -> Column:
+    return Column("group", group_by.label)
+
+
+def _spans(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"{name}_{q}": minutes(row[f"{name}_{q}"])
+        for name in turnaround.SPANS
+        for q in ("p50", "p90")
+    }
+
+
+def turnaround_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
+    found = turnaround.turnaround(viewer, period, group_by)
+    rows = [
+        {
+            "group": label,
+            "signed": row["signed"],
+            **_spans(row),
+            "with_preliminary": row["with_preliminary"],
+            "within_deadline": share(row["within_deadline"], row["with_deadline"]),
+            "cancer_within_deadline": share(
+                row["cancer_within_deadline"], row["cancer_with_deadline"]
+            ),
+        }
+        for _key, label, row in _rows(group_by, found)
+    ]
+    columns = [
+        _group_column(group_by),
+        Column("signed", _("Signed final"), "count"),
+        Column("order_to_final_p50", _("Order → final, median (min)"), "minutes"),
+        Column("order_to_final_p90", _("Order → final, 90th pct (min)"), "minutes"),
+        Column("ready_to_final_p50", _("Ready → final, median (min)"), "minutes"),
+        Column("ready_to_final_p90", _("Ready → final, 90th pct (min)"), "minutes"),
+        Column("ready_to_opened_p50", _("Ready → first opened, median (min)"), "minutes"),
+        Column("ready_to_opened_p90", _("Ready → first opened, 90th pct (min)"), "minutes"),
+        Column("with_preliminary", _("With preliminary"), "count"),
+        Column("preliminary_to_final_p50", _("Preliminary → final, median (min)"), "minutes"),
+        Column("preliminary_to_final_p90", _("Preliminary → final, 90th pct (min)"), "minutes"),
+        Column("within_deadline", _("Within deadline"), "share"),
+        Column("cancer_within_deadline", _("Cancer pathway within deadline"), "share"),
+    ]
+    return Table("turnaround", _("Turnaround"), columns, rows)
+
+
+def volumes_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
+    found = turnaround.volumes(viewer, period, group_by)
+    rows = [{"group": label, **row} for _key, label, row in _rows(group_by, found)]
+    columns = [
+        _group_column(group_by),
+        Column("received", _("Ordered"), "count"),
+        Column("reported", _("Signed final"), "count"),
+        Column("cancelled", _("Cancelled"), "count"),
+        Column("returned", _("Returned"), "count"),
+    ]
+    note = (
+        _("Grouped by reader: the events each reader recorded.")
+        if (group_by is GroupBy.READER)
+        else ""
+    )
+    return Table("volumes", _("Volumes"), columns, rows, note)
+
+
+def sites_table(viewer: Viewer, period: Period) -> Table:
+    """Each site the viewer sees beside the regional figure (the median over all sites)."""
+    everywhere = turnaround.turnaround(None, period, GroupBy.SITE)
+    regional_median, regional_share = variation.regional(everywhere)
+    mine = (
+        everywhere
+        if viewer.site_ids is None
+        else {key: row for key, row in everywhere.items() if key in viewer.site_ids}
+    )
+    rows = []
+    for _key, label, row in _rows(GroupBy.SITE, mine):
+        within = share(row["within_deadline"], row["with_deadline"])
+        reasons = variation.outlier_reasons(
+            median=row["ready_to_final_p50"],
+            within_share=within,
+            regional_median=regional_median,
+            regional_share=regional_share,
+        )
+        rows.append(
+            {
+                "group": label,
+                "signed": row["signed"],
+                "ready_to_final_p50": minutes(row["ready_to_final_p50"]),
+                "regional_p50": minutes(regional_median),
+                "within_deadline": within,
+                "regional_within_deadline": regional_share,
+                "outlier": ", ".join(_outlier_words()[r] for r in reasons),
+            }
+        )
+    columns = [
+        Column("group", _("Site")),
+        Column("signed", _("Signed final"), "count"),
+        Column("ready_to_final_p50", _("Ready → final, median (min)"), "minutes"),
+        Column("regional_p50", _("Regional median (min)"), "minutes"),
+        Column("within_deadline", _("Within deadline"), "share"),
+        Column("regional_within_deadline", _("Regional within deadline"), "share"),
+        Column("outlier", _("Stands out")),
+    ]
+    note = _(
+        "Regional: the median over all sites of their figures. Marked: a median at least "
+        "%(factor)s times the regional one, or a within-deadline share %(points)d points or "
+        "more below it."
+    ) % {"factor": variation.SLOW_FACTOR, "points": round(variation.SHARE_SHORTFALL * 100)}
+    return Table("sites", _("Sites against the region"), columns, rows, note)
+
+
+def _outlier_words() -> dict[str, str]:
+    return {"slow": _("slow"), "late": _("often late")}
+
+
+def priorities_table(viewer: Viewer, period: Period) -> Table:
+    found = turnaround.turnaround(viewer, period, GroupBy.PRIORITY)
+    rows = [
+        {
+            "group": label,
+            "signed": row["signed"],
+            "with_deadline": row["with_deadline"],
+            "within": row["within_deadline"],
+            "within_deadline": share(row["within_deadline"], row["with_deadline"]),
+            "ready_to_final_p50": minutes(row["ready_to_final_p50"]),
+            "ready_to_final_p90": minutes(row["ready_to_final_p90"]),
+        }
+        for _key, label, row in _rows(GroupBy.PRIORITY, found)
+    ]
+    columns = [
+        Column("group", _("Priority")),
+        Column("signed", _("Signed final"), "count"),
+        Column("with_deadline", _("With a deadline"), "count"),
+        Column("within", _("Within deadline"), "count"),
+        Column("within_deadline", _("Share within deadline"), "share"),
+        Column("ready_to_final_p50", _("Ready → final, median (min)"), "minutes"),
+        Column("ready_to_final_p90", _("Ready → final, 90th pct (min)"), "minutes"),
+    ]
+    return Table("priorities", _("Deadlines by priority"), columns, rows)
+
+
+def returned_table(viewer: Viewer, period: Period) -> Table:
+    found = quality.returned_referrals(viewer, period)
+    names = dict(
+        Site.objects.filter(id__in={row["site_id"] for row in found}).values_list("id", "name")
+    )
+    rows = [
+        {
+            "group": names[row["site_id"]],
+            "reason": str(RejectionReason(row["reason"]).label),
+            "returned": row["returned"],
+        }
+        for row in found
+    ]
+    rows.sort(key=lambda row: (row["group"].casefold(), row["reason"]))
+    columns = [
+        Column("group", _("Site")),
+        Column("reason", _("Reason")),
+        Column("returned", _("Returned referrals"), "count"),
+    ]
+    return Table("returned", _("Returned referrals by site and reason"), columns, rows)
+
+
+def escalations_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
+    # Nobody reads a study while it escalates: by reader, escalations are shown per site.
+    grouping = GroupBy.SITE if group_by is GroupBy.READER else group_by
+    found = quality.escalations(viewer, period, grouping)
+    rows = [{"group": label, **row} for _key, label, row in _rows(grouping, found)]
+    columns = [
+        _group_column(grouping),
+        Column("tier1", _("Tier 1: backup readers"), "count"),
+        Column("tier2", _("Tier 2: every competent reader"), "count"),
+        Column("tier3", _("Tier 3: coordinators alerted"), "count"),
+    ]
+    return Table("escalations", _("Escalations by tier"), columns, rows)
+
+
+def critical_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
+    found = quality.critical_findings(viewer, period, group_by)
+    rows = [
+        {
+            "group": label,
+            **{k: row[k] for k in ("flagged", "red", "orange", "yellow", "communicated")},
+            "to_communication_p50": minutes(row["to_communication_p50"]),
+            "to_communication_p90": minutes(row["to_communication_p90"]),
+        }
+        for _key, label, row in _rows(group_by, found)
+    ]
+    columns = [
+        _group_column(group_by),
+        Column("flagged", _("Critical findings"), "count"),
+        Column("red", _("Red"), "count"),
+        Column("orange", _("Orange"), "count"),
+        Column("yellow", _("Yellow"), "count"),
+        Column("communicated", _("Communicated"), "count"),
+        Column("to_communication_p50", _("To communication, median (min)"), "minutes"),
+        Column("to_communication_p90", _("To communication, 90th pct (min)"), "minutes"),
+    ]
+    return Table("critical", _("Critical findings"), columns, rows)
+
+
+def amendments_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
+    found = quality.amendments(viewer, period, group_by)
+    rows = []
+    for _key, label, row in _rows(group_by, found):
+        per_100 = share(100, row["finals"])
+        rows.append(
+            {
+                "group": label,
+                **row,
+                "addenda_per_100": None if per_100 is None else row["addenda"] * per_100,
+                "corrections_per_100": None if per_100 is None else row["corrections"] * per_100,
+            }
+        )
+    columns = [
+        _group_column(group_by),
+        Column("finals", _("Final reports"), "count"),
+        Column("addenda", _("Addenda"), "count"),
+        Column("corrections", _("Corrections"), "count"),
+        Column("addenda_per_100", _("Addenda per 100 reports"), "number"),
+        Column("corrections_per_100", _("Corrections per 100 reports"), "number"),
+    ]
+    return Table("amendments", _("Addenda and corrections"), columns, rows)
+
+
+def readers_table(viewer: Viewer, period: Period) -> Table:
+    """Per reader: work units per shift hour, and their share of the heavy and the STAT studies
+    against their share of the hours (shares of all readers' totals)."""
+    hours = workload.shift_hours(period)
+    work = workload.reader_work(viewer, period)
+    readers = set(hours) | set(work)
+    nothing: dict[str, Any] = {"signed": 0, "work_units": 0, "heavy": 0, "stat": 0}
+    total_hours = sum(hours.values())
+    total_heavy = sum(row["heavy"] for row in work.values())
+    total_stat = sum(row["stat"] for row in work.values())
+    names = reader_names(r for r in readers if viewer.may_see_reader(r))
+    rows = []
+    for reader in sorted(names, key=lambda r: names[r].casefold()):
+        done = work.get(reader, nothing)
+        reader_hours = hours.get(reader, 0.0)
+        rows.append(
+            {
+                "group": names[reader],
+                "shift_hours": round(reader_hours, 1),
+                "signed": done["signed"],
+                "work_units": float(done["work_units"] or 0),
+                "per_hour": (float(done["work_units"] or 0) / reader_hours)
+                if reader_hours
+                else None,
+                "hours_share": share(reader_hours, total_hours),
+                "heavy": done["heavy"],
+                "heavy_share": share(done["heavy"], total_heavy),
+                "stat": done["stat"],
+                "stat_share": share(done["stat"], total_stat),
+            }
+        )
+    columns = [
+        Column("group", _("Reader")),
+        Column("shift_hours", _("Shift hours"), "number"),
+        Column("signed", _("Signed final"), "count"),
+        Column("work_units", _("Work units"), "number"),
+        Column("per_hour", _("Work units per shift hour"), "ratio"),
+        Column("hours_share", _("Share of hours"), "share"),
+        Column("heavy", _("Heavy studies"), "count"),
+        Column("heavy_share", _("Share of heavy studies"), "share"),
+        Column("stat", _("STAT studies"), "count"),
+        Column("stat_share", _("Share of STAT studies"), "share"),
+    ]
+    note = _("Heavy: %(units)s work units or more. Shares are of all readers' totals.") % {
+        "units": workload.high_work_units()
+    }
+    return Table("readers", _("Work per reader"), columns, rows, note)
+
+
+def fairness_table(viewer: Viewer, period: Period) -> Table:
+    """Per worklist: the spread of work units per shift hour between its readers."""
+    hours = workload.shift_hours_per_worklist(period)
+    work = workload.worklist_reader_work(viewer, period)
+    rates: dict[int, list[float]] = {}
+    for (worklist_id, reader), reader_hours in hours.items():
+        if reader_hours > 0:
+            units = float(work.get((worklist_id, reader), 0))
+            rates.setdefault(worklist_id, []).append(units / reader_hours)
+    names = dict(Worklist.objects.filter(id__in=rates).values_list("id", "name"))
+    rows = []
+    for worklist_id in sorted(rates, key=lambda w: names[w].casefold()):
+        found = workload.spread(rates[worklist_id])
+        rows.append({"group": names[worklist_id], **dataclasses.asdict(found)})
+    columns = [
+        Column("group", _("Worklist")),
+        Column("readers", _("Readers on shift"), "count"),
+        Column("lowest", _("Lowest work units per hour"), "ratio"),
+        Column("median", _("Median work units per hour"), "ratio"),
+        Column("highest", _("Highest work units per hour"), "ratio"),
+        Column("variation", _("Variation (SD / mean)"), "ratio"),
+    ]
+    return Table("fairness", _("Spread of work between readers"), columns, rows)

@@ -1,0 +1,118 @@
+"""Work per reader per shift hour, and how fairly the work is spread (docs/indicators.md).
+
+Grouped statements give one row per reader (and per worklist and reader); the spread between the
+readers of a worklist is then taken over those few rows, not over studies."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Greatest, Least
+
+from indicators.aggregates import SecondsBetween
+from indicators.periods import Period
+from indicators.scope import Viewer
+from worklists.models import Priority, Shift, StudyEvent, StudyStatus
+
+READER = "actor__radiologist__id"
+
+
+def high_work_units() -> Decimal:
+    """A study of at least this many work units counts as heavy (setting
+    INDICATORS_HIGH_WORK_UNITS)."""
+    return Decimal(str(getattr(settings, "INDICATORS_HIGH_WORK_UNITS", "2.00")))
+
+
+def _shift_seconds(period: Period) -> Any:
+    """A shift's seconds inside the period."""
+    return SecondsBetween(
+        Greatest(F("starts_at"), Value(period.start)), Least(F("ends_at"), Value(period.end))
+    )
+
+
+def shift_hours(period: Period) -> dict[int, float]:
+    """Each reader's rostered hours inside the period."""
+    rows = (
+        Shift.objects.filter(starts_at__lt=period.end, ends_at__gt=period.start)
+        .values("radiologist_id")
+        .order_by()
+        .annotate(seconds=Sum(_shift_seconds(period)))
+    )
+    return {row["radiologist_id"]: (row["seconds"] or 0.0) / 3600 for row in rows}
+
+
+def shift_hours_per_worklist(period: Period) -> dict[tuple[int, int], float]:
+    """Each (worklist, reader)'s rostered hours: a shift for several worklists counts whole
+    for each of them (a reader on it may read any of them)."""
+    rows = (
+        Shift.objects.filter(
+            starts_at__lt=period.end, ends_at__gt=period.start, worklists__isnull=False
+        )
+        .values("worklists", "radiologist_id")
+        .order_by()
+        .annotate(seconds=Sum(_shift_seconds(period)))
+    )
+    return {
+        (row["worklists"], row["radiologist_id"]): (row["seconds"] or 0.0) / 3600 for row in rows
+    }
+
+
+def _signed(viewer: Viewer, period: Period) -> Any:
+    return StudyEvent.objects.filter(
+        viewer.sites_q("study__"),
+        to_status=StudyStatus.FINAL,
+        at__gte=period.start,
+        at__lt=period.end,
+        actor__radiologist__isnull=False,
+    )
+
+
+def reader_work(viewer: Viewer, period: Period) -> dict[int, dict[str, Any]]:
+    """Per reader: studies signed final, their work units, the heavy and the STAT ones."""
+    heavy = Q(study__work_units__gte=high_work_units())
+    rows = (
+        _signed(viewer, period)
+        .values(reader=F(READER))
+        .order_by()
+        .annotate(
+            signed=Count("id"),
+            work_units=Sum("study__work_units"),
+            heavy=Count("id", filter=heavy),
+            stat=Count("id", filter=Q(study__priority=Priority.STAT)),
+        )
+    )
+    return {row.pop("reader"): row for row in rows}
+
+
+def worklist_reader_work(viewer: Viewer, period: Period) -> dict[tuple[int, int], Decimal]:
+    rows = (
+        _signed(viewer, period)
+        .filter(study__worklist__isnull=False)
+        .values(worklist=F("study__worklist_id"), reader=F(READER))
+        .order_by()
+        .annotate(work_units=Sum("study__work_units"))
+    )
+    return {(row["worklist"], row["reader"]): row["work_units"] for row in rows}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Spread:
+    readers: int
+    lowest: float | None
+    median: float | None
+    highest: float | None
+    # The standard deviation over the mean: 0 when every reader does as much per hour.
+    variation: float | None
+
+
+def spread(rates: list[float]) -> Spread:
+    if not rates:
+        return Spread(0, None, None, None, None)
+    mean = statistics.fmean(rates)
+    variation = statistics.pstdev(rates) / mean if mean else None
+    return Spread(len(rates), min(rates), statistics.median(rates), max(rates), variation)
