@@ -29,7 +29,8 @@ class Indicators:
         return next(table for table in self.tables if table.key == key)
 
 
-def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy) -> Indicators:
+def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy | str) -> Indicators:
+    group_by = GroupBy(group_by)
     if group_by is GroupBy.READER and not viewer.sees_readers:
         group_by = GroupBy.SITE  # a site's user sees no reader's figures
     tables = [
@@ -148,6 +149,7 @@ def sites_table(viewer: Viewer, period: Period) -> Table:
                 "within_deadline": within,
                 "regional_within_deadline": regional_share,
                 "outlier": ", ".join(_outlier_words()[r] for r in reasons),
+                "outlier_codes": reasons,
             }
         )
     columns = [

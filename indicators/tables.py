@@ -27,8 +27,30 @@ class Table:
     rows: list[dict[str, Any]]
     note: str = ""
 
-    def cells(self) -> list[list[tuple[Column, Any]]]:
-        return [[(column, row.get(column.key)) for column in self.columns] for row in self.rows]
+    def shown_rows(self) -> list[ShownRow]:
+        """The rows as the page shows them: the cells in column order, outliers marked."""
+        return [
+            ShownRow(
+                marked=bool(row.get("outlier")),
+                cells=[(column, row.get(column.key)) for column in self.columns],
+            )
+            for row in self.rows
+        ]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShownRow:
+    marked: bool
+    cells: list[tuple[Column, Any]]
+
+
+def shown_value(kind: str, value: Any) -> str:
+    """A cell as the page shows it: shares as whole percentages, nothing as a dash."""
+    if value is None or value == "":
+        return "\N{EN DASH}" if kind != "text" else ""
+    if kind == "share":
+        return f"{value * 100:.0f} %"
+    return csv_value(kind, value)
 
 
 def csv_value(kind: str, value: Any) -> str:

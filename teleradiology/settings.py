@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "reports.context_processors.navigation",
                 "worklists.console.context_processors.navigation",
+                "indicators.context_processors.navigation",
             ],
         },
     },
