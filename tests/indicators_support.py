@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from decimal import Decimal
+from typing import cast
 
 from indicators.periods import Period
 from reports.models import CriticalFinding, ReferralRejection, ReportVersion
@@ -66,7 +67,7 @@ class Scenario:
 
 
 def _study(site: Site, worklist: Worklist, **kwargs: object) -> Study:
-    return factories.StudyFactory(site=site, worklist=worklist, ordered_at=T, **kwargs)
+    return cast(Study, factories.StudyFactory(site=site, worklist=worklist, ordered_at=T, **kwargs))
 
 
 def _events(study: Study, steps: list[tuple[str, float, Radiologist | None]]) -> None:
