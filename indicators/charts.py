@@ -7,11 +7,10 @@ import dataclasses
 
 from indicators.tables import Table
 
-WIDTH = 560
-LABEL_WIDTH = 170
-VALUE_WIDTH = 70
-ROW_HEIGHT = 26
-BAR_HEIGHT = 16
+WIDTH = 520
+LABEL_WIDTH = 180
+VALUE_WIDTH = 96
+ROW_HEIGHT = 28
 TOP = 8
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 
 from indicators.aggregates import Percentile, SecondsBetween
 from indicators.groups import group_field
@@ -29,11 +29,15 @@ SPANS: dict[str, tuple[str, str]] = {
 
 
 def _first(to_status: str, **extra: Any) -> Subquery:
-    """The moment of the study's first event into ``to_status``."""
+    """The moment of the study's first event into ``to_status``. A MIN over the study's own
+    events rather than ORDER BY at LIMIT 1: with the order, SQLite's planner walks the
+    (to_status, at) index across every study's events, once per row (quadratic)."""
     return Subquery(
         StudyEvent.objects.filter(study_id=OuterRef("study_id"), to_status=to_status, **extra)
-        .order_by("at")
-        .values("at")[:1]
+        .order_by()
+        .values("study_id")
+        .annotate(first=Min("at"))
+        .values("first")
     )
 
 

@@ -183,7 +183,13 @@ class StudyEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["study", "at"]), models.Index(fields=["to_status", "at"])]
+        indexes = [
+            models.Index(fields=["study", "at"]),
+            models.Index(fields=["to_status", "at"]),
+            # A study's first event into a status (the indicators' turnaround, once per signed
+            # study): with (study, at) alone SQLite's planner walks (to_status, at) instead.
+            models.Index(fields=["study", "to_status", "at"], name="study_event_first_by_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.study_id}: {self.from_status or '-'} -> {self.to_status} at {self.at}"
