@@ -58,7 +58,9 @@ def region(db):
 
 
 def open_indicators(browser, base: str, username: str, *, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, accept_downloads=True
+    )
     refused: list[str] = []
 
     def only_this_server(route) -> None:
@@ -102,7 +104,9 @@ def test_the_charts_are_drawn_without_the_network_and_each_csv_matches_its_table
             widths = [float(bars.nth(i).get_attribute("width")) for i in range(bars.count())]
             assert max(widths) > 0
             box = chart.bounding_box()
-            assert box is not None and box["width"] > 300 and box["height"] > 60
+            assert box is not None
+            assert box["width"] > 300
+            assert box["height"] > 60
         # Elvedal reads three times slower: marked on the chart and in the table.
         assert page.locator("[data-chart='site-turnaround'] .indicator-bar--marked").count() == 1
         assert "Elvedal" in page.locator("#table-sites .indicator-row--marked").inner_text()
@@ -113,7 +117,7 @@ def test_the_charts_are_drawn_without_the_network_and_each_csv_matches_its_table
             )
             with page.expect_download() as download:
                 page.click(f"[data-csv='{key}']")
-            lines = list(csv.reader(io.StringIO(open(download.value.path()).read())))
+            lines = list(csv.reader(io.StringIO(download.value.path().read_text())))
             assert [line[0] for line in lines[1:]] == shown, key
             header = page.locator(f"#table-{key} thead th").all_inner_texts()
             assert len(lines[0]) == len(header)
