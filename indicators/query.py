@@ -12,6 +12,11 @@ from django.utils.translation import gettext as _
 from indicators.periods import GroupBy, Period, PeriodInvalid, period_from
 from indicators.scope import Viewer
 
+# No figure lies outside these; a date outside them (year 1, year 9999) is a mistake, and at
+# the edges of the calendar its midnight in UTC could not even be computed.
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Query:
@@ -36,11 +41,17 @@ def _day(params: Mapping[str, str], name: str) -> dt.date | None:
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise PeriodInvalid(
             _("%(value)s is not a date (YYYY-MM-DD)") % {"value": raw[:40]}, field=name
         ) from None
+    if not EARLIEST <= day <= LATEST:
+        raise PeriodInvalid(
+            _("%(value)s is outside the years this platform has figures for") % {"value": raw},
+            field=name,
+        )
+    return day
 
 
 def parse_query(params: Mapping[str, str], viewer: Viewer) -> Query:

@@ -33,10 +33,14 @@ def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy | str) -> In
     group_by = GroupBy(group_by)
     if group_by is GroupBy.READER and not viewer.sees_readers:
         group_by = GroupBy.SITE  # a site's user sees no reader's figures
+    # Every site's turnaround: the regional figure's ground, and a coordinator's own figures by
+    # site (the costliest statement, so asked once).
+    everywhere = turnaround.turnaround(None, period, GroupBy.SITE)
+    mine = everywhere if viewer.site_ids is None and group_by is GroupBy.SITE else None
     tables = [
-        sites_table(viewer, period),
+        sites_table(viewer, everywhere),
         priorities_table(viewer, period),
-        turnaround_table(viewer, period, group_by),
+        turnaround_table(viewer, period, group_by, found=mine),
         volumes_table(viewer, period, group_by),
         returned_table(viewer, period),
         escalations_table(viewer, period, group_by),
@@ -71,8 +75,11 @@ def _spans(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def turnaround_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
-    found = turnaround.turnaround(viewer, period, group_by)
+def turnaround_table(
+    viewer: Viewer, period: Period, group_by: GroupBy, *, found: dict[Any, Any] | None = None
+) -> Table:
+    if found is None:
+        found = turnaround.turnaround(viewer, period, group_by)
     rows = [
         {
             "group": label,
@@ -122,9 +129,9 @@ def volumes_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
     return Table("volumes", _("Volumes"), columns, rows, note)
 
 
-def sites_table(viewer: Viewer, period: Period) -> Table:
-    """Each site the viewer sees beside the regional figure (the median over all sites)."""
-    everywhere = turnaround.turnaround(None, period, GroupBy.SITE)
+def sites_table(viewer: Viewer, everywhere: dict[Any, dict[str, Any]]) -> Table:
+    """Each site the viewer sees beside the regional figure (the median over all sites):
+    ``everywhere`` is every site's turnaround."""
     regional_median, regional_share = variation.regional(everywhere)
     mine = (
         everywhere

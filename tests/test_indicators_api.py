@@ -67,6 +67,8 @@ def test_the_api_is_scoped_as_the_page(scenario, client_for):
         ({"from": "2026-11-30", "to": "2026-11-01"}, "to"),
         ({"from": "2024-01-01", "to": "2026-11-01"}, "to"),
         ({"group_by": "colour"}, "group_by"),
+        ({"from": "9999-12-31"}, "from"),
+        ({"to": "0001-01-01"}, "to"),
     ],
 )
 def test_a_bad_query_is_refused_naming_its_field(client_for, coordinator, query, field):
