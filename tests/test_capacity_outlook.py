@@ -15,6 +15,7 @@ from django.urls import reverse
 from tests import factories
 from worklists import capacity
 from worklists.console import outlook as selectors
+from worklists.console.outlook_views import week_rows
 from worklists.console.scope import scope_of
 from worklists.errors import NotPermitted
 from worklists.models import Competence, Shift, StudyStatus
@@ -336,3 +337,32 @@ def test_the_outlook_endpoint_is_in_the_openapi_schema(client):
     operation = schema["paths"]["/api/v1/console/outlook"]["get"]
     assert operation["operationId"] == "v1_console_outlook"
     assert any(p["name"] == "hours" for p in operation["parameters"])
+
+
+def _line(hours: list[capacity.HourOutlook]) -> selectors.WorklistOutlook:
+    return selectors.WorklistOutlook(worklist_id=1, code="x", name="X", backlog=0, hours=hours)
+
+
+def test_the_week_grid_shows_the_autumn_nights_repeated_hour_once_short_if_either_is():
+    starts = capacity.hour_starts(now=at(2026, 10, 25, 0, 0), hours=25, zone=OSLO)
+    # nobody reads; 1 WU arrives in the second 02:00 only: short from then on
+    plans = [plan(s, 0, 1 if i == 3 else 0) for i, s in enumerate(starts)]
+
+    [row] = week_rows(_line(capacity.outlook(backlog=0, hours=plans)))
+
+    assert row.day == dt.date(2026, 10, 25)
+    assert all(cell is not None for cell in row.cells)
+    assert row.cells[2] is not None
+    assert row.cells[2].is_short
+    assert row.short_hours == 22  # the second 02:00 and 03:00..23:00
+    assert row.inflow == 1
+
+
+def test_the_week_grid_leaves_the_spring_nights_missing_hour_empty():
+    starts = capacity.hour_starts(now=at(2026, 3, 29, 0, 0), hours=23, zone=OSLO)
+
+    [row] = week_rows(_line(capacity.outlook(backlog=0, hours=[plan(s, 1, 0) for s in starts])))
+
+    assert row.cells[2] is None
+    assert sum(1 for cell in row.cells if cell is not None) == 23
+    assert row.capacity == 23
