@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
-from tests.test_browser_console import asgi_server, browser, open_console
+from tests.browser_support import asgi_server
+from tests.test_browser_console import browser, open_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 FIXTURES = (asgi_server, browser)
