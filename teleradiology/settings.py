@@ -281,6 +281,9 @@ DEADLINE_RISK_SHARE_CAP_MINUTES = env.float("DEADLINE_RISK_SHARE_CAP_MINUTES", d
 CONSOLE_NEXT_SHIFT_HOURS = env.float("CONSOLE_NEXT_SHIFT_HOURS", default=12)
 CONSOLE_AT_RISK_LIMIT = env.int("CONSOLE_AT_RISK_LIMIT", default=50)
 CONSOLE_SNOOZE_MAX_HOURS = env.int("CONSOLE_SNOOZE_MAX_HOURS", default=24)
+# The capacity outlook (docs/capacity-outlook.md): the expected inflow of an hour is the mean of
+# the same weekday and hour over the last OUTLOOK_HISTORY_WEEKS weeks.
+OUTLOOK_HISTORY_WEEKS = env.int("OUTLOOK_HISTORY_WEEKS", default=4)
 
 # Routing: shifts, coverage, push and pull, escalation
 # A reader's pushed queue holds at most this many work units (STAT and critical studies excepted).

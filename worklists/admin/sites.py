@@ -1,5 +1,6 @@
-"""Sites (with their deadline contracts and coverage windows), subspecialties and the
-classification rules that decide a study's worklist."""
+"""Sites (with their deadline contracts and coverage windows), subspecialties, the
+classification rules that decide a study's worklist, and the low-value referral rules that flag
+an order at intake."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from worklists.models import (
     ClassificationRule,
     CoverageWindow,
     DeadlineContract,
+    LowValueRule,
     Site,
     Worklist,
 )
@@ -55,4 +57,26 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
     ]
     list_editable = ["is_active"]
     list_filter = ["worklist", "modality", "is_active"]
+    ordering = ["position", "id"]
+
+
+@admin.register(LowValueRule)
+class LowValueRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "position",
+        "name",
+        "is_example",
+        "modality",
+        "body_part",
+        "procedure_code",
+        "procedure_code_prefix",
+        "min_age_years",
+        "max_age_years",
+        "question_words",
+        "excluding_words",
+        "is_active",
+    ]
+    list_editable = ["is_active"]
+    list_filter = ["is_active", "is_example", "modality"]
+    search_fields = ["name", "text", "question_words"]
     ordering = ["position", "id"]

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from worklists.console import api
+from worklists.console import api, outlook_api
 
 urlpatterns = [
     path("console/backlog", api.ConsoleBacklogApi.as_view(), name="api-console-backlog"),
     path("console/load", api.ConsoleLoadApi.as_view(), name="api-console-load"),
     path("console/alerts", api.ConsoleAlertsApi.as_view(), name="api-console-alerts"),
+    path("console/outlook", outlook_api.ConsoleOutlookApi.as_view(), name="api-console-outlook"),
     path(
         "console/alerts/<int:alert_id>/acknowledge",
         api.ConsoleAlertAcknowledgeApi.as_view(),

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from worklists.demo.data import DEFAULT_STUDY_COUNT, DEMO_PASSWORD
 from worklists.demo.extensions import DemoContext, run_demo_steps
+from worklists.demo.low_value import ensure_low_value_rules
 from worklists.demo.people import ensure_coordinator, ensure_radiologists, ensure_site_users
 from worklists.demo.reference import ensure_rules, ensure_sites, ensure_subspecialties
 from worklists.demo.shifts import ensure_shifts
@@ -75,6 +76,7 @@ def _seed(
     sites = ensure_sites()
     subspecialties = ensure_subspecialties()
     ensure_rules(subspecialties)
+    ensure_low_value_rules()
     password_hash = make_password(DEMO_PASSWORD)
     coordinator = ensure_coordinator(password_hash)
     radiologists = ensure_radiologists(password_hash, sites, subspecialties)

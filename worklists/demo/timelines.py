@@ -38,7 +38,8 @@ def backdate(timelines: dict[int, Timeline]) -> None:
     last_at: dict[int, dt.datetime] = {}
     for event in events:
         timeline = timelines[event.study_id]
-        if event.to_status == StudyStatus.ORDERED and not event.from_status:
+        if event.to_status == StudyStatus.ORDERED:
+            # The order and what intake recorded with it (a low-value flag) happened together.
             event.at = timeline.ordered_at
         else:
             event.at = timeline.at_by_status.get(event.to_status, event.at)

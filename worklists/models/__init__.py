@@ -2,6 +2,7 @@ from worklists.models.alerts import CoordinatorAlert, CoordinatorAlertEvent
 from worklists.models.audit import AuditEvent
 from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
+from worklists.models.low_value import LowValueRule
 from worklists.models.patients import Patient, PatientIdentifier, PatientRecord
 from worklists.models.preferences import UserPreference
 from worklists.models.radiologists import Competence, Credential, Radiologist
@@ -37,6 +38,7 @@ __all__ = [
     "Credential",
     "DeadlineContract",
     "InboundMessage",
+    "LowValueRule",
     "Modality",
     "Patient",
     "PatientIdentifier",

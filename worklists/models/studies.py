@@ -74,6 +74,18 @@ class Study(models.Model):
         help_text="The rule that chose the worklist; empty for unclassified studies.",
     )
     is_unclassified = models.BooleanField(default=False)
+    # The low-value flag (worklists.services.low_value): the rule, and its text as it read when
+    # the order was flagged (a rule edited later does not rewrite what the reader was shown).
+    # Not indexed: nothing looks studies up by rule, and a rule is deactivated, not deleted.
+    low_value_rule = models.ForeignKey(
+        "worklists.LowValueRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    low_value_text = models.TextField(blank=True)
     work_units = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1.00"))
     routing_rank = models.PositiveSmallIntegerField(
         default=3,

@@ -15,6 +15,7 @@ from worklists.actors import Actor
 from worklists.hooks import order_images
 from worklists.lifecycle import TERMINAL_STATUSES
 from worklists.models import UNREAD_STATUSES, Patient, Site, Study, StudyEvent, StudyStatus
+from worklists.services.low_value import LOW_VALUE_INPUTS, study_flag_low_value_locked
 from worklists.services.order_inputs import (
     OrderConflict,
     OrderInput,
@@ -118,6 +119,7 @@ def order_create_locked(
         # transaction is rolled back (no savepoint on the hot path) and the retry finds the
         # study and applies this order as an update.
         raise ConcurrentCreate from exc
+    study_flag_low_value_locked(study, actor=actor, at=now)
     _broadcast(study, event="study.created")
     if order.images_available:
         study_mark_ready_locked(study, actor=actor, at=now)
@@ -182,6 +184,8 @@ def order_update_locked(
             data=data,
         )
         _broadcast(study, event="study.updated")
+    if LOW_VALUE_INPUTS.intersection(study_changed):
+        study_flag_low_value_locked(study, actor=actor, at=now)
     if mismatch:
         order_images().hold_for_mismatch_locked(
             study, reason=mismatch, images_patient_id=images_patient_id, actor=actor, at=now
