@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Protocol
 
 DEFAULT_WORK_UNITS = Decimal("1.00")
 
@@ -43,9 +44,37 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def rule_matches(rule: Rule, facts: StudyFacts) -> bool:
-    if rule.site_id is not None and rule.site_id != facts.site_id:
-        return False
+class OrderConditions(Protocol):
+    """What a rule may ask of an order: a classification rule's, a low-value rule's."""
+
+    @property
+    def modality(self) -> str: ...
+    @property
+    def body_part(self) -> str: ...
+    @property
+    def procedure_code(self) -> str: ...
+    @property
+    def procedure_code_prefix(self) -> str: ...
+    @property
+    def min_age_years(self) -> int | None: ...
+    @property
+    def max_age_years(self) -> int | None: ...
+
+
+class OrderFacts(Protocol):
+    @property
+    def modality(self) -> str: ...
+    @property
+    def body_part(self) -> str: ...
+    @property
+    def procedure_code(self) -> str: ...
+    @property
+    def patient_age_years(self) -> int | None: ...
+
+
+def order_conditions_hold(rule: OrderConditions, facts: OrderFacts) -> bool:
+    """Every condition the rule sets on the order's modality, body part, procedure code (or
+    its prefix) and the patient's age holds; a condition left empty holds for any order."""
     if rule.modality and rule.modality != facts.modality:
         return False
     if rule.body_part and rule.body_part.casefold() != facts.body_part.casefold():
@@ -54,10 +83,6 @@ def rule_matches(rule: Rule, facts: StudyFacts) -> bool:
         return False
     if rule.procedure_code_prefix and not facts.procedure_code.startswith(
         rule.procedure_code_prefix
-    ):
-        return False
-    if rule.description_pattern and not _compiled(rule.description_pattern).search(
-        facts.procedure_text
     ):
         return False
     if rule.min_age_years is not None or rule.max_age_years is not None:
@@ -69,6 +94,16 @@ def rule_matches(rule: Rule, facts: StudyFacts) -> bool:
         if rule.max_age_years is not None and facts.patient_age_years > rule.max_age_years:
             return False
     return True
+
+
+def rule_matches(rule: Rule, facts: StudyFacts) -> bool:
+    if rule.site_id is not None and rule.site_id != facts.site_id:
+        return False
+    if not order_conditions_hold(rule, facts):
+        return False
+    return not rule.description_pattern or bool(
+        _compiled(rule.description_pattern).search(facts.procedure_text)
+    )
 
 
 def first_matching_rule(rules: Iterable[Rule], facts: StudyFacts) -> Rule | None:

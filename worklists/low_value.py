@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from worklists.classification import order_conditions_hold
+
 
 @dataclass(frozen=True, slots=True)
 class ReferralFacts:
@@ -44,24 +46,8 @@ def words_of(raw: str) -> tuple[str, ...]:
 
 
 def rule_matches(rule: LowValueRule, facts: ReferralFacts) -> bool:
-    if rule.modality and rule.modality != facts.modality:
+    if not order_conditions_hold(rule, facts):
         return False
-    if rule.body_part and rule.body_part.casefold() != facts.body_part.casefold():
-        return False
-    if rule.procedure_code and rule.procedure_code != facts.procedure_code:
-        return False
-    if rule.procedure_code_prefix and not facts.procedure_code.startswith(
-        rule.procedure_code_prefix
-    ):
-        return False
-    if rule.min_age_years is not None or rule.max_age_years is not None:
-        # An age condition cannot match a patient whose age is unknown.
-        if facts.patient_age_years is None:
-            return False
-        if rule.min_age_years is not None and facts.patient_age_years < rule.min_age_years:
-            return False
-        if rule.max_age_years is not None and facts.patient_age_years > rule.max_age_years:
-            return False
     question = facts.clinical_question.casefold()
     if rule.question_words and not any(word in question for word in rule.question_words):
         return False
