@@ -11,10 +11,6 @@ import csv
 import io
 import os
 import random
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -22,34 +18,12 @@ from django.urls import reverse
 
 from benchmarks.bench_indicators import history
 from tests import factories
-from tests.browser_support import chromium
+from tests.browser_support import asgi_server, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+FIXTURES = (asgi_server,)  # the live server, shared (pytest finds fixtures by name here)
 SCREENSHOTS = os.environ.get("INDICATORS_SCREENSHOTS_DIR", "")
-
-
-@pytest.fixture
-def asgi_server() -> Iterator[str]:
-    import uvicorn
-
-    from teleradiology.asgi import application
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="error")
-    )
-    thread = threading.Thread(target=server.run, name="asgi-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture
