@@ -14,7 +14,8 @@ import datetime as dt
 
 from worklists import low_value
 from worklists.actors import Actor
-from worklists.models import LowValueRule, Study, StudyEvent
+from worklists.models import LowValueRule, Study
+from worklists.services.transitions import record_event
 
 # The study fields a rule looks at (with the patient's age): a change to one of them in an
 # order update asks the rules again.
@@ -67,12 +68,9 @@ def study_flag_low_value_locked(study: Study, *, actor: Actor, at: dt.datetime) 
     study.low_value_rule_id = rule.id
     study.low_value_text = rule.text
     study.save(update_fields=["low_value_rule", "low_value_text", "updated_at"])
-    StudyEvent.objects.create(
+    record_event(
         study=study,
-        from_status=study.status,
-        to_status=study.status,
-        actor_id=actor.user_id,
-        actor_label=actor.label,
+        actor=actor,
         at=at,
         reason="low-value referral flagged",
         data={FLAG_EVENT_KEY: {"id": rule.id, "name": rule.name, "text": rule.text}},

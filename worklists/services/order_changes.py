@@ -36,6 +36,7 @@ from worklists.services.studies import (
     study_mark_ready_locked,
     study_reclassify_locked,
 )
+from worklists.services.transitions import record_event
 
 # Changing one of these after the study became READY re-runs classification and the deadline.
 CLASSIFICATION_INPUTS = frozenset(
@@ -173,12 +174,9 @@ def order_update_locked(
     if was_ready and CLASSIFICATION_INPUTS.intersection(study_changed):
         data["classification"] = study_reclassify_locked(study, at=now)
     if changed:
-        StudyEvent.objects.create(
+        record_event(
             study=study,
-            from_status=study.status,
-            to_status=study.status,
-            actor_id=actor.user_id,
-            actor_label=actor.label,
+            actor=actor,
             at=now,
             reason="order updated",
             data=data,
@@ -232,12 +230,9 @@ def order_adopt_locked(study: Study, *, order: OrderInput, actor: Actor, now: dt
     except IntegrityError as exc:
         # Another order created this accession number an instant ago: the retry finds it.
         raise ConcurrentCreate from exc
-    StudyEvent.objects.create(
+    record_event(
         study=study,
-        from_status=study.status,
-        to_status=study.status,
-        actor_id=actor.user_id,
-        actor_label=actor.label,
+        actor=actor,
         at=now,
         reason="order received for images received without an order",
         data={

@@ -15,7 +15,7 @@ from worklists.actors import Actor
 from worklists.lifecycle import IllegalTransition, is_allowed
 from worklists.models import Assignment, Study, StudyEvent
 
-__all__ = ["end_active_assignment", "lock_study", "record_transition"]
+__all__ = ["end_active_assignment", "lock_study", "record_event", "record_transition"]
 
 
 def lock_study(study_id: int) -> Study:
@@ -55,6 +55,23 @@ def record_transition(
         study_id=study.id, site_id=study.site_id, event="study.status", status=to_status
     )
     return event
+
+
+def record_event(
+    *, study: Study, actor: Actor, at: dt.datetime, reason: str, data: dict[str, Any]
+) -> StudyEvent:
+    """An event of a study that keeps its status (an order's update, a flag): the history
+    says what happened though the lifecycle did not move."""
+    return StudyEvent.objects.create(
+        study=study,
+        from_status=study.status,
+        to_status=study.status,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        at=at,
+        reason=reason,
+        data=data,
+    )
 
 
 def end_active_assignment(study: Study, *, at: dt.datetime, end_reason: str) -> Assignment | None:
