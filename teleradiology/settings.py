@@ -284,6 +284,14 @@ CONSOLE_SNOOZE_MAX_HOURS = env.int("CONSOLE_SNOOZE_MAX_HOURS", default=24)
 # The capacity outlook (docs/capacity-outlook.md): the expected inflow of an hour is the mean of
 # the same weekday and hour over the last OUTLOOK_HISTORY_WEEKS weeks.
 OUTLOOK_HISTORY_WEEKS = env.int("OUTLOOK_HISTORY_WEEKS", default=4)
+# A surge (a coordinator widening a worklist's eligibility at once) runs at most this long; it
+# stops widening at its end by itself, and the sweep records the end every
+# CONSOLE_SURGE_SWEEP_SECONDS.
+CONSOLE_SURGE_MAX_HOURS = env.int("CONSOLE_SURGE_MAX_HOURS", default=12)
+CELERY_BEAT_SCHEDULE["console-surges-expire"] = {
+    "task": "worklists.tasks.surges_expire",
+    "schedule": env.float("CONSOLE_SURGE_SWEEP_SECONDS", default=60.0),
+}
 
 # Routing: shifts, coverage, push and pull, escalation
 # A reader's pushed queue holds at most this many work units (STAT and critical studies excepted).

@@ -31,6 +31,7 @@ from worklists.models import (
 )
 from worklists.services.claims import study_claim_next
 from worklists.services.routing import forget_coverage_cache
+from worklists.services.surges import surge_start
 
 pytestmark = [
     pytest.mark.django_db,
@@ -174,6 +175,52 @@ def test_the_claim_statement_finds_nothing_where_the_orm_finds_nothing(reader, s
 
     assert sql == orm
     assert sql["claimed"] is None
+
+
+def test_the_claim_statement_honours_the_surges_running_as_the_orm_does(
+    site_a, neuro, coordinator, no_caches
+):
+    """A backup reader of neuro, on shift for neuro and for MSK, where they read as a primary
+    reader elsewhere: neuro is surged to backup readers, every worklist was surged to every
+    competent reader until a minute ago, and chest (no shift for it) is surged to every
+    competent reader now. The first study in reading order each path may take is chest's: the
+    abdomen study before it (a worklist they read, but have no shift for) only the surge of
+    every worklist allowed, and its time has passed."""
+    now = timezone.now()
+    msk = factories.WorklistFactory(code="msk")
+    chest = factories.WorklistFactory(code="chest")
+    abdomen = factories.WorklistFactory(code="abdomen")
+    backup = factories.RadiologistFactory(user__username="backup")
+    factories.credential(backup, site_a)
+    factories.competence(backup, neuro, level="BACKUP")
+    factories.competence(backup, chest)
+    factories.competence(backup, abdomen)
+    factories.shift(backup, worklists=(neuro, msk))
+    boss = Actor.for_user(coordinator)
+    for worklist, tier, started, ends in (
+        (neuro, 1, now, now + dt.timedelta(hours=1)),
+        (None, 2, now - dt.timedelta(hours=2), now - dt.timedelta(minutes=1)),
+        (chest, 2, now, now + dt.timedelta(hours=1)),
+    ):
+        surge_start(
+            actor=boss,
+            worklist_id=worklist.id if worklist else None,
+            tier=tier,
+            reason="backlog",
+            ends_at=ends,
+            now=started,
+        )
+    neuro_study = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=3))
+    chest_study = factories.ready_study(site_a, chest, deadline=now + dt.timedelta(hours=2))
+    abdomen_study = factories.ready_study(site_a, abdomen, deadline=now + dt.timedelta(hours=1))
+
+    sql, orm = both_paths("claim", claim_effects(backup))
+
+    assert sql == orm
+    assert sql["claimed"] == ([chest_study.id], False)
+    # taken at the surge's tier, though the study's own is 0
+    assert [e[-1]["tier"] for e in sql["events"]] == [2]
+    assert sql["statuses"][neuro_study.id] == sql["statuses"][abdomen_study.id] == "READY"
 
 
 def _meta(study: int, instance: int, series: int = 1) -> InstanceMeta:

@@ -27,11 +27,14 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
             return
         live.attach_server_loop(asyncio.get_running_loop())
         site_ids = await database_sync_to_async(visible_site_ids)(user)
-        self.groups_joined = (
-            [live.ALL_SITES_GROUP]
-            if site_ids is None
-            else [live.site_group(i) for i in sorted(site_ids)]
-        )
+        self.groups_joined = [
+            *(
+                [live.ALL_SITES_GROUP]
+                if site_ids is None
+                else [live.site_group(i) for i in sorted(site_ids)]
+            ),
+            live.EVERYONE_GROUP,
+        ]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -61,6 +64,10 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
                 "at": changed.at_ms,
             }
         )
+
+    async def live_notice(self, message: dict[str, Any]) -> None:
+        """A change that is no one study's (a surge): its type, ids and time."""
+        await self.send_json({**message["data"], "type": message["event"], "at": message["at"]})
 
     async def study_event(self, message: dict[str, Any]) -> None:
         await self.send_json(

@@ -20,6 +20,10 @@ How it works (docs/live-updates.md tells the same for a reader of the product):
 5. The page asks the server for the changed study's row (scoped and audited like any read) and
    swaps it in. A client that was disconnected sends the time of the last message it saw and
    gets the ids of the studies changed since (from the study events), or is told to refetch.
+6. A change that is no one study's (a coordinator's surge started or ended) goes the same way,
+   after commit and through the broadcaster, with ``notify_everyone_after_commit``: to the
+   group every socket joins (``EVERYONE_GROUP``), carrying an id, never patient data; the page
+   refetches what shows it.
 
 The in-memory layer lives in one event loop: the server's. The consumer tells this module which
 loop that is, and the broadcaster sends there, so that a waiting socket wakes at once.
@@ -32,7 +36,7 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -43,7 +47,9 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 ALL_SITES_GROUP = "worklist.all"
+EVERYONE_GROUP = "worklist.everyone"  # every socket: changes that are no one study's
 MESSAGE_TYPE = "study.event"  # routed to WorklistConsumer.study_event
+NOTICE_TYPE = "live.notice"  # routed to WorklistConsumer.live_notice
 
 
 def site_group(site_id: int) -> str:
@@ -84,6 +90,19 @@ def broadcast_many_after_commit(
     transaction.on_commit(hand_over, robust=True)
 
 
+def notify_everyone_after_commit(*, event: str, data: Mapping[str, int]) -> None:
+    """Tell every live page of a change that is no one study's (``event``, with ids in
+    ``data``), once the current transaction commits; a rolled-back one sends nothing."""
+    payload = dict(data)
+
+    def hand_over() -> None:
+        broadcaster().add(
+            [{"groups": [EVERYONE_GROUP], "event": event, "data": payload, "at": now_ms()}]
+        )
+
+    transaction.on_commit(hand_over, robust=True)
+
+
 # --- the server's event loop -------------------------------------------------------------------
 
 _server_loop: asyncio.AbstractEventLoop | None = None
@@ -107,6 +126,11 @@ async def _send(changes: Sequence[dict[str, Any]]) -> None:
     if layer is None:
         return
     for change in changes:
+        if "groups" in change:  # a notice (notify_everyone_after_commit)
+            notice = {"type": NOTICE_TYPE, "event": change["event"], "at": change["at"]}
+            for group in change["groups"]:
+                await layer.group_send(group, {**notice, "data": change["data"]})
+            continue
         message = {
             "type": MESSAGE_TYPE,
             "event": change["event"],

@@ -77,16 +77,34 @@ assert "'" not in READ_NEXT_RULE + RoutingDecision.READ_NEXT + QUEUE_TRIGGER  # 
 # it comes strictly before that one in reading order, so a queued STAT is never passed over for a
 # routine pool study. Which (worklist, site) pairs the reader may take, and from which escalation
 # tier, is the reader's pull scope (worklists.routing.reader_scope, as on SQLite), passed as
-# arrays. The scope may come from the process's cache: the statement decides nothing unless the
-# reader's facts (shifts, competences, credentials, active) are unchanged since it was built, by
-# the count database triggers keep (ReaderFactsVersion); the clock's changes (a shift ending, a
+# arrays; a study is taken at its effective tier: its own escalation tier, or the tier a
+# coordinator's surge running now raised its worklist to (``surge``, read in the statement: a
+# surge starts, ends or runs out at once, with no cache to wait for). The scope may come from
+# the process's cache: the statement decides nothing unless the reader's facts (shifts,
+# competences, credentials, active) are unchanged since it was built, by the count database
+# triggers keep (ReaderFactsVersion); the clock's changes (a shift ending, a
 # credential's last day) end the cached scope before they happen (PullScope.valid_until). When the
 # queue's study wins, the decision is stored as a routing decision and the study is returned as
 # it is (it is the reader's already); otherwise the claim's event carries the decision.
+# (scalar subqueries of the one-row ``surge``: computed once per statement, and the walk of the
+# ready studies in reading order keeps its plan)
+_EFFECTIVE_TIER = """GREATEST(s.escalation_tier, (SELECT every FROM surge),
+    CASE WHEN s.worklist_id = ANY((SELECT pool FROM surge)::bigint[]) THEN 2
+         WHEN s.worklist_id = ANY((SELECT backup FROM surge)::bigint[]) THEN 1 ELSE 0 END)"""
 _CLAIM_SQL = f"""
 WITH current AS (
     SELECT (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
             WHERE v.radiologist_id = %(rid)s) = %(facts_version)s AS ok
+), surge AS (
+    -- The surges running now (worklists.services.surges.running): the tier every worklist's
+    -- studies are raised to, and the worklists raised to tier 1 and to tier 2.
+    SELECT coalesce(max(g.tier) FILTER (WHERE g.worklist_id IS NULL), 0) AS every,
+        coalesce(array_agg(g.worklist_id) FILTER (WHERE g.worklist_id IS NOT NULL AND g.tier = 1),
+            '{{}}') AS backup,
+        coalesce(array_agg(g.worklist_id) FILTER (WHERE g.worklist_id IS NOT NULL AND g.tier >= 2),
+            '{{}}') AS pool
+    FROM worklists_surge g
+    WHERE g.ended_at IS NULL AND g.ends_at > %(now)s
 ), held AS (
     SELECT s.id, s.site_id, s.routing_rank, s.deadline, s.escalation_tier
     FROM worklists_assignment a JOIN worklists_study s ON s.id = a.study_id
@@ -105,7 +123,7 @@ WITH current AS (
       -- keeps other readers off this patient's studies until this statement ends, so the
       -- bundle below gets them all.
       AND CASE WHEN s.modality = ANY(%(modalities)s::text[])
-               AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
+               AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST({_EFFECTIVE_TIER}, 2)
                    WHEN 0 THEN %(k0)s::bigint[]
                    WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
                    ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
@@ -117,7 +135,7 @@ WITH current AS (
 ), bundle AS (
     SELECT s.id FROM worklists_study s JOIN first f ON s.patient_id = f.patient_id
     WHERE s.id <> f.id AND s.status = 'READY' AND s.modality = ANY(%(modalities)s::text[])
-      AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST(s.escalation_tier, 2)
+      AND s.worklist_id * 4294967296 + s.site_id = ANY(CASE LEAST({_EFFECTIVE_TIER}, 2)
           WHEN 0 THEN %(k0)s::bigint[]
           WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
           ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
@@ -129,7 +147,7 @@ WITH current AS (
     SET status = 'ASSIGNED', status_changed_at = %(now)s, updated_at = %(now)s
     FROM picked p
     WHERE s.id = p.id AND s.status = 'READY'
-    RETURNING s.id, s.site_id, s.escalation_tier, p.pos
+    RETURNING s.id, s.site_id, {_EFFECTIVE_TIER} AS tier, p.pos
 ), assigned AS (
     INSERT INTO worklists_assignment
         (study_id, radiologist_id, kind, assigned_at, assigned_by_id, reason, last_activity_at,
@@ -143,7 +161,7 @@ WITH current AS (
     SELECT id, 'READY', 'ASSIGNED', %(uid)s::bigint, %(label)s::text, %(now)s::timestamptz,
         CASE WHEN pos = 0 THEN 'read next' ELSE 'read next: same patient' END,
         jsonb_build_object('decision', '{RoutingDecision.READ_NEXT}', 'radiologist_id',
-            %(rid)s::bigint, 'kind', 'PULL', 'tier', escalation_tier, 'bundled', pos = 1,
+            %(rid)s::bigint, 'kind', 'PULL', 'tier', tier, 'bundled', pos = 1,
             'rule', '{READ_NEXT_RULE}'::text)
     FROM claimed
 ), from_queue AS (

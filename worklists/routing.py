@@ -7,6 +7,8 @@ the reason, which is stored and shown to coordinators.
 Escalation tiers widen eligibility as a deadline nears with nobody reading:
 0 primary readers on a shift covering the worklist and site; 1 backup readers too; 2 every
 competent, credentialed reader on any shift; 3 as 2, and a coordinator is alerted.
+A coordinator's surge raises a worklist's studies (or every worklist's) to tier 1 or 2 at once
+until its end: a study is routed at the higher of its own tier and the surge's.
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ class StudyFacts:
     site_covered: bool = True  # the site outsources now (inside a coverage window)
     is_critical: bool = False
     escalation_tier: int = TIER_PRIMARY
+    surge_tier: int = TIER_PRIMARY  # of the surges running for its worklist (running_surge_tier)
+
+    @property
+    def effective_tier(self) -> int:
+        """The tier it is routed at: its own escalation tier, or a running surge's if higher."""
+        return max(self.escalation_tier, self.surge_tier)
 
     @property
     def waives_cap(self) -> bool:
@@ -176,6 +184,37 @@ class Decision:
                 {"id": e.reader_id, "name": e.name, "reason": e.reason} for e in self.excluded
             ],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SurgeFacts:
+    """A coordinator's surge: until ``ends_at`` the studies of ``worklist_id`` (None: of every
+    worklist) are routed at ``tier`` at least."""
+
+    worklist_id: int | None
+    tier: int
+    ends_at: dt.datetime
+
+
+def running_surge_tier(surges: Iterable[SurgeFacts], *, worklist_id: int, now: dt.datetime) -> int:
+    """The tier the surges running at ``now`` raise ``worklist_id``'s studies to: the highest of
+    the worklist's and every worklist's; TIER_PRIMARY when none. A surge past its end raises
+    nothing, so it ends by itself: nothing has to run for it to stop widening."""
+    return max(
+        (
+            s.tier
+            for s in surges
+            if s.ends_at > now and (s.worklist_id is None or s.worklist_id == worklist_id)
+        ),
+        default=TIER_PRIMARY,
+    )
+
+
+def next_surge_tier(current: int) -> int | None:
+    """The tier a surge "to the next tier" widens to from ``current`` (the running surges'
+    tier, TIER_PRIMARY when none): backup readers, then every competent reader on shift. None
+    when it is that wide already."""
+    return current + 1 if current < TIER_POOL else None
 
 
 def _credential_reason(reader: ReaderFacts, site_id: int, now: dt.datetime) -> str | None:
@@ -308,7 +347,7 @@ def decide(
     """Every reader judged for one study: the eligible ranked best first, the rest with why."""
     if now.tzinfo is None:
         raise ValueError("routing needs a timezone-aware time")
-    tier = study.escalation_tier if tier is None else tier
+    tier = study.effective_tier if tier is None else tier
     eligible: list[Candidate] = []
     excluded: list[Exclusion] = []
     for reader in readers:
@@ -344,7 +383,7 @@ class Scope:
         if study.modality not in self.modalities:
             return False
         pair = (study.worklist_id, study.site_id)
-        top = min(study.escalation_tier, TIER_POOL)
+        top = min(study.effective_tier, TIER_POOL)
         return any(pair in self.pairs_by_tier[t] for t in range(top + 1))
 
     @property

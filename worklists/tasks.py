@@ -6,6 +6,7 @@ from worklists.services.claims import claims_expire as expire
 from worklists.services.escalation import studies_escalate
 from worklists.services.routing import reader_fill_queue, study_route
 from worklists.services.shifts import shifts_start
+from worklists.services.surges import surges_expire as record_expired_surges
 from worklists.services.unopened import pushes_return_unopened as send_back
 
 # Routing. Tasks take ids, call one service, and may run twice: each service re-checks state.
@@ -43,3 +44,8 @@ def pushes_return_unopened() -> None:
 @shared_task(ignore_result=True)
 def shifts_start_due() -> None:
     shifts_start()
+
+
+@shared_task(ignore_result=True)
+def surges_expire() -> None:
+    record_expired_surges()

@@ -21,6 +21,7 @@ from worklists.models.studies import (
     StudyEvent,
     StudyStatus,
 )
+from worklists.models.surges import Surge, SurgeEvent
 from worklists.models.tokens import PersonalToken
 from worklists.models.worklists import ClassificationRule, Worklist
 
@@ -56,6 +57,8 @@ __all__ = [
     "Study",
     "StudyEvent",
     "StudyStatus",
+    "Surge",
+    "SurgeEvent",
     "UserPreference",
     "Worklist",
 ]

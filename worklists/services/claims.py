@@ -41,6 +41,7 @@ from worklists.services.studies import (
     study_reassign,
     study_start_reading,
 )
+from worklists.services.surges import surge_facts
 from worklists.services.transitions import end_active_assignment, lock_study, record_transition
 
 
@@ -90,19 +91,27 @@ def study_open(*, study_id: int, radiologist_id: int, actor: Actor) -> bool:
     return True
 
 
-def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) -> None:
+def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) -> int:
+    """The tier the reader may read ``study`` at now (its own, or a surge's); NotEligible when
+    they may not."""
     readers = routing_loads.load_readers(now=now, radiologist_ids=[radiologist_id])
     if not readers:
         raise NotEligible(_("radiologist %(id)s does not exist") % {"id": radiologist_id})
+    assert study.worklist_id is not None
     facts = routing_decisions.study_facts(
-        study, now=now, uncovered=routing_decisions.uncovered_site_ids(now=now)
+        study,
+        now=now,
+        uncovered=routing_decisions.uncovered_site_ids(now=now),
+        surge_tier=routing.running_surge_tier(
+            surge_facts(now=now), worklist_id=study.worklist_id, now=now
+        ),
     )
     reason = routing.exclusion_reason(
         readers[0],
         facts,
         now=now,
         policy=routing_decisions.routing_policy(),
-        tier=facts.escalation_tier,
+        tier=facts.effective_tier,
         apply_cap=False,
     )
     if reason is not None:
@@ -110,6 +119,7 @@ def _require_eligible(radiologist_id: int, study: Study, *, now: dt.datetime) ->
             _("%(name)s may not read this study now: %(reason)s")
             % {"name": readers[0].name, "reason": reason}
         )
+    return facts.effective_tier
 
 
 @transaction.atomic
@@ -128,7 +138,7 @@ def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignme
         )
     if study.status != StudyStatus.READY or study.worklist_id is None:
         raise IllegalTransition(study.id, study.status, StudyStatus.ASSIGNED)
-    _require_eligible(radiologist_id, study, now=now)
+    tier = _require_eligible(radiologist_id, study, now=now)
     reader_mark_active(radiologist_id=radiologist_id, at=now)
     record_transition(
         study=study,
@@ -143,7 +153,7 @@ def study_claim(*, study_id: int, radiologist_id: int, actor: Actor) -> Assignme
         decided_at=now,
         mode=RoutingDecision.Mode.CLAIM,
         trigger="claim",
-        tier=study.escalation_tier,
+        tier=tier,
         radiologist_id=radiologist_id,
         trace={"chosen": radiologist_id, "rule": "claimed by the reader"},
     )

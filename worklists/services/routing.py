@@ -24,6 +24,7 @@ from worklists.models import (
 from worklists.services import routing_decisions, routing_loads
 from worklists.services.routing_decisions import routing_policy, study_facts, uncovered_site_ids
 from worklists.services.routing_loads import load_readers, queue_work_units, readers_for
+from worklists.services.surges import surge_tier_of_worklist
 from worklists.services.transitions import lock_study, record_transition
 
 ROUTER = Actor.system("routing")
@@ -98,10 +99,17 @@ def study_route(
     None: the study is not READY.
     """
     now = timezone.now()
-    study = Study.objects.select_related("site").filter(id=study_id).first()
+    study = (
+        Study.objects.select_related("site")
+        .annotate(surge_tier=surge_tier_of_worklist(now=now))
+        .filter(id=study_id)
+        .first()
+    )
     if study is None or study.status != StudyStatus.READY or study.worklist_id is None:
         return None
-    facts = study_facts(study, now=now, uncovered=uncovered_site_ids(now=now))
+    facts = study_facts(
+        study, now=now, uncovered=uncovered_site_ids(now=now), surge_tier=study.surge_tier
+    )
     readers, others = readers_for(
         worklist_id=study.worklist_id,
         patient_id=study.patient_id,
@@ -115,6 +123,8 @@ def study_route(
     # Readers not on shift, or not competent in this worklist at all, are counted, not listed.
     trace["not_considered"] = others
     trace["trigger"] = trigger
+    if facts.surge_tier > facts.escalation_tier:
+        trace["surge_tier"] = facts.surge_tier  # widened by a coordinator's surge
     with transaction.atomic():
         locked = lock_study(study.id)
         if locked.status != StudyStatus.READY:

@@ -113,7 +113,11 @@ def reader_pull_scope(*, radiologist_id: int, now: dt.datetime, fresh: bool = Fa
     return pull_scope
 
 
-def study_facts(study: Study, *, now: dt.datetime, uncovered: frozenset[int]) -> routing.StudyFacts:
+def study_facts(
+    study: Study, *, now: dt.datetime, uncovered: frozenset[int], surge_tier: int
+) -> routing.StudyFacts:
+    """The study as routing sees it; ``surge_tier``: of the surges running for its worklist
+    (routing.running_surge_tier, or services.surges.surge_tier_of_worklist read with it)."""
     assert study.worklist_id is not None
     return routing.StudyFacts(
         id=study.id,
@@ -129,6 +133,7 @@ def study_facts(study: Study, *, now: dt.datetime, uncovered: frozenset[int]) ->
         site_covered=study.site_id not in uncovered,
         is_critical=study.routing_rank == 0,
         escalation_tier=study.escalation_tier,
+        surge_tier=surge_tier,
     )
 
 
