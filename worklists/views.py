@@ -28,6 +28,7 @@ from worklists.actors import Actor
 from worklists.console import selectors as console_selectors
 from worklists.console.candidates import study_candidates
 from worklists.console.holding import with_holding
+from worklists.console.surges import surges_of_worklist, surges_running
 from worklists.errors import DomainError, NotFound, NotPermitted
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
@@ -103,6 +104,9 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         studies=[*queue, *rows],
         action=AuditEvent.Action.STUDY_LIST,
     )
+    shown = next((s.worklist for s in summaries if s.worklist.code == tab), None)
+    # Everyone who sees the worklist sees that a surge widens it (one line, not a banner each).
+    surges = surges_of_worklist(surges_running(now=now), shown.id) if shown is not None else []
     next_query = ""
     if next_cursor is not None:
         query = request.GET.copy()
@@ -126,6 +130,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "radiologist": radiologist,
             "queue": [(study, study.deadline_risk(now)) for study in queue],
             "open_alert_count": open_alert_count,
+            "surges": surges,
             "now": now,
             "now_ms": int(now.timestamp() * 1000),
             "live_query": urlencode(

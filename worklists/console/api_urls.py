@@ -1,6 +1,6 @@
 from django.urls import path
 
-from worklists.console import api, outlook_api
+from worklists.console import api, outlook_api, surge_api
 
 urlpatterns = [
     path("console/backlog", api.ConsoleBacklogApi.as_view(), name="api-console-backlog"),
@@ -21,5 +21,11 @@ urlpatterns = [
         "studies/<int:study_id>/candidates",
         api.StudyCandidatesApi.as_view(),
         name="api-study-candidates",
+    ),
+    path("console/surges", surge_api.ConsoleSurgesApi.as_view(), name="api-console-surges"),
+    path(
+        "console/surges/<int:surge_id>/end",
+        surge_api.ConsoleSurgeEndApi.as_view(),
+        name="api-console-surge-end",
     ),
 ]

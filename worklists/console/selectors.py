@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from worklists.access import AnyUser
 from worklists.console.load_board import ReaderLoad, board_of, load_board
 from worklists.console.scope import ZERO, Scope, opened_at_of, risk_of, scope_of
+from worklists.console.surges import ConsoleSurges, surges_board
 from worklists.models import (
     UNREAD_STATUSES,
     Assignment,
@@ -293,11 +294,14 @@ class Console:
     snoozed: list[CoordinatorAlert]
     unclassified: list[Study]
     unclassified_count: int
+    surges: ConsoleSurges
 
     @property
     def next_wake(self) -> dt.datetime | None:
-        """When the first snoozed alert comes back (the page refreshes itself then)."""
-        return min((a.snoozed_until for a in self.snoozed if a.snoozed_until), default=None)
+        """When the first snoozed alert comes back or the first surge runs out (the page
+        refreshes itself then)."""
+        wakes = [a.snoozed_until for a in self.snoozed if a.snoozed_until]
+        return min([*wakes, *filter(None, [self.surges.first_end])], default=None)
 
     @property
     def alert_rows(self) -> list[AlertRow]:
@@ -336,6 +340,7 @@ def console(*, user: AnyUser, now: dt.datetime | None = None) -> Console:
         snoozed=_snoozed_alerts(scope, now),
         unclassified=unclassified,
         unclassified_count=unclassified_count,
+        surges=surges_board(now=now),
     )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from worklists.console import outlook_views, views
+from worklists.console import outlook_views, surge_views, views
 
 urlpatterns = [
     path("console/", views.console_page, name="console"),
@@ -24,4 +24,6 @@ urlpatterns = [
         views.console_assign_view,
         name="console-study-assign",
     ),
+    path("console/surges", surge_views.surge_start_view, name="console-surge-start"),
+    path("console/surges/<int:surge_id>/end", surge_views.surge_end_view, name="console-surge-end"),
 ]

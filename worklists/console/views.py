@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -57,6 +58,11 @@ def _render_console(request: HttpRequest, *, notice: str = "", error: str = "") 
             "error": error,
             "on_shift_count": sum(1 for r in view.load if r.on_shift),
             "console_panels": panels,
+            "surges": view.surges,
+            "surge_max_hours": settings.CONSOLE_SURGE_MAX_HOURS,
+            "surge_default_end": (now + dt.timedelta(hours=2)).astimezone(
+                timezone.get_current_timezone()
+            ),
         },
     )
 

@@ -1,7 +1,7 @@
 // The coordinator's console: live.js refetches the page's live region when a study changes.
-// Two things change with no study event, so this script asks for the region itself: a snoozed
-// alert coming back (at the time the page names in data-console-wake), and the clock-driven
-// figures (idle times, shifts starting and ending) once a minute.
+// Some things change with no study event, so this script asks for the region itself: a snoozed
+// alert coming back or a surge running out (at the time the page names in data-console-wake),
+// and the clock-driven figures (idle times, shifts starting and ending) once a minute.
 (function () {
   "use strict";
 
@@ -60,7 +60,22 @@
     }
   });
 
+  // A surge started: the form (outside the live region) closes and forgets what was typed; a
+  // refusal (shown in the region) leaves it open as it was, to correct.
+  function afterSurgeStart(event) {
+    var form = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!form || !form.matches || !form.matches("[data-surge-form]")) {
+      return;
+    }
+    var page = region();
+    if (page && !page.querySelector(".console-notice[role=alert]")) {
+      form.reset();
+      form.closest("details").open = false;
+    }
+  }
+
   document.body.addEventListener("htmx:afterSwap", armWake);
+  document.body.addEventListener("htmx:afterSwap", afterSurgeStart);
   window.setInterval(refresh, REFRESH_MS);
   armWake();
 })();

@@ -54,6 +54,17 @@
 
   function tick() {
     var now = Date.now();
+    // What shows until a time (a surge on the worklist line) leaves by itself then.
+    document.querySelectorAll("[data-live-until]").forEach(function (el) {
+      var until = Date.parse(el.getAttribute("data-live-until"));
+      if (!isNaN(until) && until <= now) {
+        var line = el.closest("[data-surge-line]");
+        el.remove();
+        if (line && !line.querySelector("[data-live-until]")) {
+          line.remove();
+        }
+      }
+    });
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var deadline = Date.parse(el.getAttribute("data-deadline"));
       if (isNaN(deadline)) {
@@ -350,6 +361,12 @@
         }
       } else if (typeof message.study_id === "number") {
         studyChanged(message.study_id);
+      } else if (message.type === "surge.changed") {
+        // A surge started or ended: the worklist and the console show it; a study page not.
+        var page = root();
+        if (page && page.getAttribute("data-live-page") !== "study") {
+          refreshRegion();
+        }
       }
     });
     socket.addEventListener("close", function (event) {
