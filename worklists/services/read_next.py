@@ -31,7 +31,7 @@ from worklists.actors import Actor
 from worklists.models import Assignment, Radiologist, RoutingDecision, Study, StudyStatus
 from worklists.queries import QUEUE_TRIGGER, READ_NEXT_RULE
 from worklists.services import routing_decisions
-from worklists.services.surges import surge_facts
+from worklists.services.surges import surge_tier_of_worklist
 from worklists.services.transitions import lock_study, record_transition
 
 
@@ -125,30 +125,12 @@ def _claim_next_postgresql(
     return Claimed(study_ids=[row[0] for row in rows])
 
 
-def _facts(
-    study: Study,
-    *,
-    now: dt.datetime,
-    uncovered: frozenset[int],
-    surges: Sequence[routing.SurgeFacts],
-) -> routing.StudyFacts:
-    assert study.worklist_id is not None
-    return routing_decisions.study_facts(
-        study,
-        now=now,
-        uncovered=uncovered,
-        surge_tier=routing.running_surge_tier(surges, worklist_id=study.worklist_id, now=now),
-    )
-
-
-def _queue_facts(
-    *, radiologist_id: int, now: dt.datetime, surges: Sequence[routing.SurgeFacts]
-) -> list[routing.StudyFacts]:
+def _queue_facts(*, radiologist_id: int, now: dt.datetime) -> list[routing.StudyFacts]:
     """The reader's own queue: studies given to them (pushed, assigned, bundled) not yet opened."""
     uncovered = routing_decisions.uncovered_site_ids(now=now)
     return [
-        _facts(s, now=now, uncovered=uncovered, surges=surges)
-        for s in Study.objects.filter(
+        routing_decisions.study_facts(s, now=now, uncovered=uncovered, surge_tier=s.surge_tier)
+        for s in Study.objects.annotate(surge_tier=surge_tier_of_worklist(now=now)).filter(
             status=StudyStatus.ASSIGNED,
             worklist__isnull=False,
             assignments__radiologist_id=radiologist_id,
@@ -163,13 +145,12 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
         radiologist_id=radiologist_id, now=now, fresh=True
     ).scope
     free: list[routing.StudyFacts] = []
-    surges = surge_facts(now=now)
     if not scope.is_empty:
         uncovered = routing_decisions.uncovered_site_ids(now=now)
         pairs = scope.pairs_by_tier[routing.TIER_POOL]
         free = [
-            _facts(s, now=now, uncovered=uncovered, surges=surges)
-            for s in Study.objects.filter(
+            routing_decisions.study_facts(s, now=now, uncovered=uncovered, surge_tier=s.surge_tier)
+            for s in Study.objects.annotate(surge_tier=surge_tier_of_worklist(now=now)).filter(
                 status=StudyStatus.READY,
                 worklist_id__in={w for w, _ in pairs},
                 site_id__in={s for _, s in pairs},
@@ -178,7 +159,7 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
         ]
     choice = routing.read_next(
         free,
-        held=_queue_facts(radiologist_id=radiologist_id, now=now, surges=surges),
+        held=_queue_facts(radiologist_id=radiologist_id, now=now),
         scope=scope,
     )
     if choice is None:
