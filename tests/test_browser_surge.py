@@ -53,7 +53,8 @@ def test_a_surge_started_on_the_console_reaches_the_readers_worklist_without_a_r
     console.wait_for_selector("#console-surges .console-surge", timeout=3000)
 
     surge = Surge.objects.get()
-    assert console.locator("[data-surge-form]").is_hidden()  # closed after the start
+    # the form closes after the start
+    console.wait_for_selector("[data-surge-form]", state="hidden", timeout=2000)
     line = reader.wait_for_selector("[data-surge-line]", timeout=3000)
     assert "Nevroradiologi to backup readers until" in line.inner_text()
     assert "CT outage at Fjordheim" in line.inner_text()
