@@ -11,8 +11,9 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
+from tests.browser_support import asgi_server  # noqa: F401
 from tests.console_support import operation
-from tests.test_browser_console import asgi_server, browser, open_console  # noqa: F401
+from tests.test_browser_console import browser, open_console  # noqa: F401
 from worklists.models import Surge
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,6 +14,7 @@ from django.conf import settings
 from worklists import coverage, routing
 from worklists.models import CoverageWindow, ReaderFactsVersion, Study
 from worklists.services.routing_loads import load_readers
+from worklists.services.surges import surge_facts
 
 
 def routing_policy() -> routing.Policy:
@@ -141,18 +142,26 @@ def coordinator_verdicts(
     study: Study, radiologist_ids: list[int], *, now: dt.datetime
 ) -> dict[int, routing.Candidate | routing.Exclusion]:
     """The routing rules' verdict on each reader for a coordinator's assignment of ``study`` at
-    its escalation tier: no queue cap and no idle rule (a coordinator may load a reader beyond
-    what pushes would). Empty for a study without a worklist (not classified yet)."""
+    its escalation tier, or a running surge's if higher: no queue cap and no idle rule (a
+    coordinator may load a reader beyond what pushes would). Empty for a study without a
+    worklist (not classified yet)."""
     if study.worklist_id is None or not radiologist_ids:
         return {}
-    facts = study_facts(study, now=now, uncovered=uncovered_site_ids(now=now))
+    facts = study_facts(
+        study,
+        now=now,
+        uncovered=uncovered_site_ids(now=now),
+        surge_tier=routing.running_surge_tier(
+            surge_facts(now=now), worklist_id=study.worklist_id, now=now
+        ),
+    )
     policy = routing_policy()
     judged: dict[int, routing.Candidate | routing.Exclusion] = {}
     for reader in load_readers(
         now=now, radiologist_ids=radiologist_ids, patient_id=study.patient_id
     ):
         reason = routing.exclusion_reason(
-            reader, facts, now=now, policy=policy, tier=facts.escalation_tier, apply_cap=False
+            reader, facts, now=now, policy=policy, tier=facts.effective_tier, apply_cap=False
         )
         judged[reader.id] = (
             routing.score(reader, facts, now)
