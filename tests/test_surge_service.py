@@ -375,3 +375,17 @@ def test_a_surge_is_refused_with_the_field_and_why(neuro, boss, settings, change
     assert refused.value.field == field
     assert Surge.objects.count() == 0
     assert SurgeEvent.objects.count() == 0
+
+
+def test_the_coordinators_chooser_counts_a_backup_reader_eligible_during_a_surge(
+    backup, site_a, neuro, boss
+):
+    from worklists.services.routing_decisions import coordinator_verdicts
+
+    study = factories.ready_study(site_a, neuro)
+    before = coordinator_verdicts(study, [backup.id], now=timezone.now())
+    start(boss, neuro)
+    during = coordinator_verdicts(study, [backup.id], now=timezone.now())
+
+    assert isinstance(before[backup.id], routing.Exclusion)
+    assert isinstance(during[backup.id], routing.Candidate)
