@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('worklists', '0019_one_name_for_a_worklist'),
+        ('worklists', '0022_indicator_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
