@@ -71,10 +71,13 @@ def _days_present(sites: Sequence[Site]) -> set[dt.date]:
 def _plan_readers(radiologists: Sequence[Radiologist]) -> list[PlanReader]:
     ids = [r.id for r in radiologists]
     worklists: dict[int, set[int]] = {}
-    for rid, wl in Competence.objects.filter(radiologist_id__in=ids).values_list(
-        "radiologist_id", "worklist_id"
+    backups: dict[int, set[int]] = {}
+    for rid, wl, level in Competence.objects.filter(radiologist_id__in=ids).values_list(
+        "radiologist_id", "worklist_id", "level"
     ):
         worklists.setdefault(rid, set()).add(wl)
+        if level == Competence.Level.BACKUP:
+            backups.setdefault(rid, set()).add(wl)
     sites: dict[int, set[int]] = {}
     for rid, site_id in Credential.objects.filter(
         radiologist_id__in=ids, revoked_at__isnull=True
@@ -86,6 +89,7 @@ def _plan_readers(radiologists: Sequence[Radiologist]) -> list[PlanReader]:
             name=r.display_name,
             modalities=frozenset(r.modalities),
             worklist_ids=frozenset(worklists.get(r.id, ())),
+            backup_worklist_ids=frozenset(backups.get(r.id, ())),
             site_ids=frozenset(sites.get(r.id, ())),
         )
         for r in sorted(radiologists, key=lambda r: r.id)

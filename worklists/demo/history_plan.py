@@ -29,7 +29,8 @@ HOUR_WEIGHTS = (
 MINUTES_PER_WORK_UNIT = 9.0
 CANCEL_SHARE = 0.02  # orders withdrawn before the images arrive
 RETURN_SHARE = 0.012  # referrals a reader returns after opening
-PULL_SHARE = 0.4  # the rest are pushed by routing
+PULL_SHARE = 0.4
+BACKUP_AFTER_SHARE = 0.5  # the rest are pushed by routing
 # As the reports app's returned-referral service words its event (its reasons' English labels).
 RETURN_LABELS = (
     "Insufficient clinical information",
@@ -45,6 +46,7 @@ class PlanReader:
     modalities: frozenset[str]
     worklist_ids: frozenset[int]  # competent, primary or backup
     site_ids: frozenset[int]  # credentialed
+    backup_worklist_ids: frozenset[int] = frozenset()  # competent as a backup only
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,8 @@ class ReadingModel:
     def read(self, study: PlannedStudy, rng: random.Random, *, modality: str, site_id: int) -> bool:
         assert study.ready_at is not None
         assert study.classified is not None
-        best: tuple[dt.datetime, int] | None = None
+        primary: tuple[dt.datetime, int] | None = None
+        backup: tuple[dt.datetime, int] | None = None
         for reader in self.readers:
             if (
                 modality not in reader.modalities
@@ -188,8 +191,19 @@ class ReadingModel:
             ):
                 continue
             start = self._start_time(reader.id, study.ready_at)
-            if start is not None and (best is None or (start, reader.id) < best):
-                best = (start, reader.id)
+            if start is None:
+                continue
+            if study.classified.worklist_id in reader.backup_worklist_ids:
+                backup = min(backup or (start, reader.id), (start, reader.id))
+            else:
+                primary = min(primary or (start, reader.id), (start, reader.id))
+        # Backup readers get it only when no primary reader could start before half the time
+        # to the deadline has gone (as escalation widens to backups then).
+        assert study.deadline is not None
+        backup_from = study.ready_at + (study.deadline - study.ready_at) * BACKUP_AFTER_SHARE
+        best = primary
+        if backup is not None and (primary is None or primary[0] > backup_from):
+            best = min(backup, primary) if primary is not None else backup
         if best is None:
             return False
         start, reader_id = best
