@@ -28,7 +28,8 @@ def history(db) -> dt.date:
     )
     history_studies = Study.objects.filter(accession_number__contains="-H", ready_at__isnull=False)
     first = history_studies.order_by("ready_at").first()
-    assert first is not None and first.ready_at is not None
+    assert first is not None
+    assert first.ready_at is not None
     return first.ready_at.date() + dt.timedelta(days=1)
 
 
