@@ -120,6 +120,7 @@ class _Reader:
     shift_units: Decimal = Decimal("0")
     scope: routing.Scope | None = None
     scope_key: tuple[frozenset[int], dt.datetime | None] | None = None
+    scope_worklists: frozenset[int] = frozenset()
 
     def on_shift(self, now: dt.datetime) -> bool:
         return any(s.active_at(now) for s in self.facts.shifts)
@@ -278,6 +279,8 @@ class Replay:
     def _route(
         self, study: _Study, now: dt.datetime, exclude: frozenset[int] = frozenset()
     ) -> None:
+        if study.arrival.id not in self.pool:
+            return  # taken meanwhile (a reader given another study pulled this one)
         wanted = self.competent.get(study.arrival.worklist_id, set())
         candidates = [self.readers[rid].live_facts(now) for rid in sorted(wanted & self.on_shift)]
         facts = study.facts(self.covered(now))
@@ -308,6 +311,9 @@ class Replay:
             reader.facts, now=now, site_ids=self.site_ids, covered_site_ids=covered
         )
         reader.scope_key = (covered, routing.facts_change_by_clock(reader.facts, now=now))
+        reader.scope_worklists = frozenset(
+            w for pairs in reader.scope.pairs_by_tier for w, _site in pairs
+        )
         return reader.scope
 
     def _next_for(self, reader: _Reader, now: dt.datetime) -> None:
@@ -315,7 +321,7 @@ class Replay:
         if reader.reading is not None or not reader.on_shift(now):
             return
         scope = self._scope(reader, now)
-        worklists = {w for tier in scope.pairs_by_tier for w, _site in tier}
+        worklists = reader.scope_worklists
         free = [
             s.facts(frozenset()) for s in self.pool.values() if s.arrival.worklist_id in worklists
         ]
