@@ -71,7 +71,7 @@ def _readers(rng: random.Random) -> list[routing.ReaderFacts]:
 
 
 def _arrivals(rng: random.Random) -> list[Arrival]:
-    arrivals = []
+    arrivals: list[Arrival] = []
     for day in range(DAYS):
         for _ in range(PER_DAY):
             hour = rng.choices(range(24), weights=HOUR_WEIGHTS)[0]

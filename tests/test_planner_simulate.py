@@ -33,23 +33,26 @@ def reader(
     )
 
 
-def arrival(study_id: int, ready_at: dt.datetime, priority: str = "ROUTINE", **kw) -> Arrival:
-    rank = {"STAT": 0, "URGENT": 1, "CANCER_PATHWAY": 2, "ROUTINE": 3}[priority]
-    values = {
-        "id": study_id,
-        "site_id": SITE,
-        "worklist_id": NEURO,
-        "modality": "CT",
-        "priority": priority,
-        "routing_rank": rank,
-        "work_units": Decimal("1"),
-        "patient_id": 100 + study_id,
-        "ready_at": ready_at,
-        "deadline": ready_at + dt.timedelta(hours=24),
-        "procedure_code": "CT-HEAD",
-    }
-    values.update(kw)
-    return Arrival(**values)
+def arrival(
+    study_id: int,
+    ready_at: dt.datetime,
+    priority: str = "ROUTINE",
+    *,
+    deadline: dt.datetime | None = None,
+) -> Arrival:
+    return Arrival(
+        id=study_id,
+        site_id=SITE,
+        worklist_id=NEURO,
+        modality="CT",
+        priority=priority,
+        routing_rank={"STAT": 0, "URGENT": 1, "CANCER_PATHWAY": 2, "ROUTINE": 3}[priority],
+        work_units=Decimal("1"),
+        patient_id=100 + study_id,
+        ready_at=ready_at,
+        deadline=deadline or ready_at + dt.timedelta(hours=24),
+        procedure_code="CT-HEAD",
+    )
 
 
 # Every read takes exactly 20 minutes: each reader's own history of the procedure.
