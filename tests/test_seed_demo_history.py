@@ -64,7 +64,8 @@ def test_every_final_history_study_went_ordered_ready_assigned_opened_final_in_t
     for event in StudyEvent.objects.filter(study__in=finals).order_by("at", "id"):
         events.setdefault(event.study_id, []).append(event)
     for study in finals:
-        chain = events[study.id]
+        # Transitions only: a low-value flag at intake is an event without a status change.
+        chain = [e for e in events[study.id] if e.from_status != e.to_status]
         assert [(e.from_status, e.to_status) for e in chain] == READ_CHAIN
         times = [e.at for e in chain]
         assert times == sorted(times)
@@ -124,6 +125,16 @@ def test_volumes_follow_the_weekday_and_the_hour(history):
     assert min(by_weekday[d] for d in range(5)) > 2 * max(by_weekday[5], by_weekday[6])
     assert by_hour[10] > 4 * by_hour[3]
     assert len(set(history_studies().values_list("site_id", flat=True))) == 7
+
+
+def test_low_value_referrals_are_flagged_at_intake_as_the_order_service_flags_them(history):
+    flagged = history_studies().filter(low_value_rule__isnull=False)
+    assert flagged.exists()
+    for study in flagged:
+        event = study.events.get(reason="low-value referral flagged")
+        assert event.at == study.ordered_at
+        assert event.from_status == event.to_status == StudyStatus.ORDERED
+        assert study.low_value_text
 
 
 def test_history_has_escalations_returns_cancellations_and_critical_findings(history):

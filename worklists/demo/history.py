@@ -196,7 +196,9 @@ def seed_history(
         )
         for study in planned:
             own = by_site[study.site_id]
-            study.patient_id = own[study.patient_index % len(own)].id
+            patient = own[study.patient_index % len(own)]
+            study.patient_id = patient.id
+            study.patient_age_years = patient.age_on(study.ordered_at.astimezone(OSLO).date())
         classify = {
             index: _classify(study, by_id[study.patient_id], rules, general_id)
             for index, study in enumerate(planned)

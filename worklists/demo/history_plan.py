@@ -75,6 +75,7 @@ class PlannedStudy:
     ordered_at: dt.datetime
     question_index: int
     patient_id: int = 0
+    patient_age_years: int | None = None
     ready_at: dt.datetime | None = None
     cancelled_at: dt.datetime | None = None
     reader_id: int | None = None

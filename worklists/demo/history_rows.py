@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from worklists import low_value
 from worklists.actors import Actor
 from worklists.demo.data import CANCEL_REASONS, REFERRERS
 from worklists.demo.history_plan import PlannedStudy, PlanShift
@@ -25,6 +26,7 @@ from worklists.models import (
 )
 from worklists.routing import TIER_PRIMARY
 from worklists.services.escalation import aged_rank, tier_for
+from worklists.services.low_value import FLAG_EVENT_KEY, active_rules
 from worklists.services.routing import ROUTER
 
 HISTORY_SOURCE = "demo-history"
@@ -62,6 +64,7 @@ class HistoryWriter:
         self.sites = sites
         self.radiologists = radiologists
         self.worklist_codes = worklist_codes
+        self.low_value_rules = {rule.id: rule for rule in active_rules()}
         self.now = now
 
     def write_shifts(self, roster: Sequence[PlanShift]) -> int:
@@ -109,6 +112,19 @@ class HistoryWriter:
             status=status,
             status_changed_at=changed_at,
         )
+        rule = low_value.first_matching_rule(
+            self.low_value_rules.values(),
+            low_value.ReferralFacts(
+                modality=study.modality,
+                body_part=study.body_part,
+                procedure_code=study.procedure_code,
+                clinical_question=study.clinical_question,
+                patient_age_years=planned.patient_age_years,
+            ),
+        )
+        if rule is not None:
+            study.low_value_rule_id = rule.id
+            study.low_value_text = rule.text
         if planned.classified is not None:
             study.worklist_id = planned.classified.worklist_id
             study.classification_rule_id = planned.classified.rule_id
@@ -228,6 +244,17 @@ class HistoryWriter:
 
         site = Actor(user_id=None, label=site_label)
         add(StudyStatus.ORDERED, plan.ordered_at, site, "order received")
+        if study.low_value_rule_id is not None:
+            # Flagged at intake, as study_flag_low_value_locked records it.
+            rule = self.low_value_rules[study.low_value_rule_id]
+            flag = {"id": rule.id, "name": rule.name, "text": rule.text}
+            add(
+                StudyStatus.ORDERED,
+                plan.ordered_at,
+                site,
+                "low-value referral flagged",
+                {FLAG_EVENT_KEY: flag},
+            )
         if plan.cancelled_at is not None:
             add(StudyStatus.CANCELLED, plan.cancelled_at, site, cancel_reason(plan))
         if plan.ready_at is None or plan.classified is None:
