@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Days of finished past studies for indicators and the capacity planner (seed_demo --history-days).
+HISTORY_DAYS ?= 14
 
 .PHONY: install run test lint format migrate demo clean bench
 
@@ -20,7 +22,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py seed_demo --host $(HOST) --port $(PORT)
+	$(PY) manage.py seed_demo --history-days $(HISTORY_DAYS) --host $(HOST) --port $(PORT)
 
 run: demo
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)

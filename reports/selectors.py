@@ -136,18 +136,26 @@ def template_for_study(*, study: Study) -> ReportTemplate | None:
 def starting_sections(*, study: Study) -> list[dict[str, str]]:
     """What the editor opens with when there is no draft: the template's sections or the
     standard four, the clinical question filled in."""
-    template = template_for_study(study=study)
+    return sections_from_template(template_sections(template_for_study(study=study)), study=study)
+
+
+def template_sections(template: ReportTemplate | None) -> list[dict[str, str]]:
+    """A template's sections (the standard four without one), as the editor starts them."""
     if template is not None:
-        sections = [
+        return [
             {"key": s.key, "title": s.title, "text": s.default_text}
             for s in template.sections.all()
         ]
-    else:
-        sections = [{"key": key, "title": title, "text": ""} for key, title in STANDARD_SECTIONS]
-    for section in sections:
+    return [{"key": key, "title": title, "text": ""} for key, title in STANDARD_SECTIONS]
+
+
+def sections_from_template(sections: list[dict[str, str]], *, study: Study) -> list[dict[str, str]]:
+    """A fresh copy of ``sections`` with the study's clinical question filled in."""
+    filled = [dict(section) for section in sections]
+    for section in filled:
         if section["key"] == "clinical_information" and not section["text"]:
             section["text"] = study.clinical_question
-    return sections
+    return filled
 
 
 def may_read_drafts(*, user: AnyUser) -> bool:

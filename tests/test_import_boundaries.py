@@ -58,14 +58,21 @@ def _contract_names() -> list[str]:
     return [contract["name"] for contract in config["tool"]["importlinter"]["contracts"]]
 
 
-def test_the_contracts_cover_the_five_boundaries():
+def test_the_contracts_cover_the_six_boundaries():
     ids = {
         contract["id"]
         for contract in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
             "importlinter"
         ]["contracts"]
     }
-    assert ids == {"infrastructure", "core", "demo-tool", "routing-pure", "models-below-edges"}
+    assert ids == {
+        "infrastructure",
+        "core",
+        "demo-tool",
+        "routing-pure",
+        "planner-pure",
+        "models-below-edges",
+    }
 
 
 def test_every_import_contract_is_kept():
@@ -98,6 +105,8 @@ def broken_copy(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
         (copy / path).write_text(source)
     routing = copy / "worklists" / "routing.py"
     routing.write_text(routing.read_text() + "\nfrom django.utils import timezone  # planted\n")
+    replay = copy / "worklists" / "planner" / "simulate.py"
+    replay.write_text(replay.read_text() + "\nfrom django.utils import timezone  # planted\n")
     return _lint_imports(copy)
 
 
@@ -109,6 +118,7 @@ def broken_copy(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
         ("core", "worklists.planted_indicators_import -> indicators.selectors"),
         ("demo-tool", "hl7_interface.planted_demo_import -> demo_ris.receiver"),
         ("routing-pure", "worklists.routing -> django (l."),
+        ("planner-pure", "worklists.planner.simulate -> django (l."),
         (
             "models-below-edges",
             "worklists.models.planted_service_import -> worklists.services.claims",

@@ -14,6 +14,7 @@ until its end: a study is routed at the higher of its own tier and the surge's.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -288,6 +289,41 @@ def exclusion_reason(
             f"{policy.queue_cap_work_units:.2f} work units)"
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    """When a study waiting with nobody reading reaches each tier (shares of ready-to-deadline
+    used), and how long it waits before it moves one step up the reading order."""
+
+    backup_at: float
+    pool_at: float
+    alert_at: float
+    max_wait: dt.timedelta
+
+
+def escalation_tier(
+    *, ready_at: dt.datetime, deadline: dt.datetime, now: dt.datetime, policy: EscalationPolicy
+) -> int:
+    """The tier a study waiting since ``ready_at`` for ``deadline`` has reached at ``now``."""
+    total = (deadline - ready_at).total_seconds()
+    used = 1.0 if total <= 0 else (now - ready_at).total_seconds() / total
+    if used >= policy.alert_at:
+        return TIER_ALERT
+    if used >= policy.pool_at:
+        return TIER_POOL
+    if used >= policy.backup_at:
+        return TIER_BACKUP
+    return TIER_PRIMARY
+
+
+def aged_rank(
+    *, base_rank: int, ready_at: dt.datetime, now: dt.datetime, policy: EscalationPolicy
+) -> int:
+    """One step up the reading order per ``policy.max_wait`` waited; never to the top step,
+    which belongs to STAT and critical findings."""
+    steps = math.floor((now - ready_at) / policy.max_wait)
+    return base_rank if base_rank == 0 else max(1, base_rank - steps)
 
 
 def urgency(study: StudyFacts, now: dt.datetime) -> float:

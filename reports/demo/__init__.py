@@ -15,11 +15,16 @@ import random
 
 from django.db.models import Q
 
+from reports.demo.history import (
+    critical_category,
+    record_critical_findings,
+    record_returned_referrals,
+)
 from reports.demo.macros import PERSONAL, PERSONAL_OWNER, SHARED, MacroSpec
 from reports.demo.priors import ABNORMAL, DEFAULT_PLAIN, PLAIN
 from reports.demo.templates import TEMPLATES, WORKLIST_FALLBACKS, TemplateSpec
 from reports.models import Macro, ReportTemplate, ReportVersion, VersionKind
-from reports.selectors import starting_sections
+from reports.selectors import sections_from_template, template_for_study, template_sections
 from reports.services import content
 from reports.services.macros import clean_macro_name
 from worklists.demo.extensions import DemoContext
@@ -34,9 +39,10 @@ def seed_reports_demo(context: DemoContext) -> None:
     templates = ensure_templates(context.subspecialties)
     macros = ensure_macros(context)
     signed = sign_read_studies(context)
+    returned = record_returned_referrals(context)
     context.stdout.write(
         f"Report templates: {templates}. Macros: {macros}. "
-        f"Signed reports added to {signed} read studies."
+        f"Signed reports added to {signed} read studies; {returned} returned referrals recorded."
     )
 
 
@@ -105,8 +111,23 @@ def ensure_macros(context: DemoContext) -> int:
     return count
 
 
-def _report_sections(study: Study, rng: random.Random) -> list[dict[str, str]]:
-    sections = starting_sections(study=study)
+class _TemplateCache:
+    """The starting sections per template choice, read once for a whole seed."""
+
+    def __init__(self) -> None:
+        self.sections: dict[tuple[str, str, int | None], list[dict[str, str]]] = {}
+
+    def starting_sections(self, study: Study) -> list[dict[str, str]]:
+        key = (study.procedure_code, study.modality, study.worklist_id)
+        if key not in self.sections:
+            self.sections[key] = template_sections(template_for_study(study=study))
+        return sections_from_template(self.sections[key], study=study)
+
+
+def _report_sections(
+    study: Study, rng: random.Random, templates: _TemplateCache
+) -> list[dict[str, str]]:
+    sections = templates.starting_sections(study)
     by_key = {section["key"]: section for section in sections}
     variants = ABNORMAL.get(study.procedure_code, ())
     chosen: tuple[str, ...] | None = None
@@ -125,8 +146,9 @@ def _report_sections(study: Study, rng: random.Random) -> list[dict[str, str]]:
 
 def sign_read_studies(context: DemoContext) -> int:
     """A final report for every read (FINAL) demo study that has none, signed by its reader
-    at the moment the study became final."""
-    studies = (
+    at the moment the study became final. In a fixed few queries per thousand studies, so that
+    months of demo history (``seed_demo --history-days``) sign in seconds."""
+    studies = list(
         Study.objects.filter(
             site__in=context.sites.values(), status=StudyStatus.FINAL, report_versions__isnull=True
         )
@@ -134,33 +156,58 @@ def sign_read_studies(context: DemoContext) -> int:
         .order_by("id")
     )
     count = 0
-    for study in studies:
-        readers = Assignment.objects.filter(study=study).filter(
+    templates = _TemplateCache()
+    for chunk_start in range(0, len(studies), 1000):
+        chunk = studies[chunk_start : chunk_start + 1000]
+        ids = [s.id for s in chunk]
+        signer: dict[int, Radiologist] = {}
+        signed = Assignment.objects.filter(study_id__in=ids).filter(
             Q(end_reason="signed") | Q(ended_at__isnull=True)
         )
-        assignment = readers.select_related("radiologist__user").order_by("-assigned_at").first()
-        final = (
-            StudyEvent.objects.filter(study=study, to_status=StudyStatus.FINAL)
-            .order_by("-at")
-            .first()
-        )
-        if assignment is None or final is None:
-            continue
-        # Seeded per study: a study's demo report is the same on every machine.
-        rng = random.Random(f"{SEED}-{study.site.code}-{study.accession_number}")  # noqa: S311
-        sections = _report_sections(study, rng)
-        _record_signed(
-            study=study, radiologist=assignment.radiologist, sections=sections, at=final.at
-        )
-        count += 1
+        for assignment in signed.select_related("radiologist__user").order_by("assigned_at"):
+            signer[assignment.study_id] = assignment.radiologist  # the latest wins
+        final_at: dict[int, dt.datetime] = {}
+        for study_id, at in (
+            StudyEvent.objects.filter(study_id__in=ids, to_status=StudyStatus.FINAL)
+            .order_by("at")
+            .values_list("study_id", "at")
+        ):
+            final_at[study_id] = at
+        versions: list[ReportVersion] = []
+        for study in chunk:
+            radiologist = signer.get(study.id)
+            signed_at = final_at.get(study.id)
+            if radiologist is None or signed_at is None:
+                continue
+            # Seeded per study: a study's demo report is the same on every machine.
+            rng = random.Random(f"{SEED}-{study.site.code}-{study.accession_number}")  # noqa: S311
+            sections = _report_sections(study, rng, templates)
+            category = critical_category(study, rng)
+            versions.append(
+                _signed_version(
+                    study=study,
+                    radiologist=radiologist,
+                    sections=sections,
+                    at=signed_at,
+                    critical_category=category,
+                )
+            )
+        ReportVersion.objects.bulk_create(versions, batch_size=500)
+        record_critical_findings([v for v in versions if v.critical_category], signer)
+        count += len(versions)
     return count
 
 
-def _record_signed(
-    *, study: Study, radiologist: Radiologist, sections: list[content.Section], at: dt.datetime
+def _signed_version(
+    *,
+    study: Study,
+    radiologist: Radiologist,
+    sections: list[content.Section],
+    at: dt.datetime,
+    critical_category: str = "",
 ) -> ReportVersion:
     """The demo's history: a report as it was signed then (not delivered again now)."""
-    return ReportVersion.objects.create(
+    return ReportVersion(
         study=study,
         number=1,
         kind=VersionKind.FINAL,
@@ -170,6 +217,7 @@ def _record_signed(
         signer_hpr=radiologist.hpr_number,
         signed_at=at,
         password_confirmed=True,
+        critical_category=critical_category,
         content_hash=content.content_hash(
             study_id=study.id,
             accession_number=study.accession_number,
@@ -180,6 +228,6 @@ def _record_signed(
             reason="",
             signer_hpr=radiologist.hpr_number,
             signed_at=at,
-            critical_category="",
+            critical_category=critical_category,
         ),
     )

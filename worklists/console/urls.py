@@ -1,11 +1,13 @@
 from django.urls import path
 
 from worklists.console import outlook_views, surge_views, views
+from worklists.planner import views as planner_views
 
 urlpatterns = [
     path("console/", views.console_page, name="console"),
     path("console/outlook", outlook_views.outlook_page, name="console-outlook"),
     path("console/outlook/panel", outlook_views.outlook_panel, name="console-outlook-panel"),
+    path("console/planner/", planner_views.planner_page, name="console-planner"),
     path(
         "console/alerts/<int:alert_id>/acknowledge",
         views.alert_acknowledge_view,

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from worklists.demo.data import DEFAULT_STUDY_COUNT, DEMO_PASSWORD
 from worklists.demo.extensions import DemoContext, run_demo_steps
+from worklists.demo.history import seed_history
+from worklists.demo.history_rows import HISTORY_MARK
 from worklists.demo.low_value import ensure_low_value_rules
 from worklists.demo.people import ensure_coordinator, ensure_radiologists, ensure_site_users
 from worklists.demo.reference import ensure_rules, ensure_sites, ensure_subspecialties
@@ -49,7 +51,13 @@ class DemoResult:
     tokens: dict[str, str]
 
 
-def seed(*, studies: int = DEFAULT_STUDY_COUNT, reset: bool = False, stdout: Output) -> DemoResult:
+def seed(
+    *,
+    studies: int = DEFAULT_STUDY_COUNT,
+    reset: bool = False,
+    history_days: int = 0,
+    stdout: Output,
+) -> DemoResult:
     """Bring the demo service to its demo state and create ``studies`` studies if it has none."""
     started = time.monotonic()
     # Every transition broadcasts a live update after commit, and eager Celery logs each one
@@ -58,7 +66,9 @@ def seed(*, studies: int = DEFAULT_STUDY_COUNT, reset: bool = False, stdout: Out
     previous_level = trace_logger.level
     trace_logger.setLevel(logging.WARNING)
     try:
-        created, sites, tokens = _seed(studies=studies, reset=reset, stdout=stdout)
+        created, sites, tokens = _seed(
+            studies=studies, reset=reset, history_days=history_days, stdout=stdout
+        )
     finally:
         trace_logger.setLevel(previous_level)
     return DemoResult(
@@ -68,7 +78,7 @@ def seed(*, studies: int = DEFAULT_STUDY_COUNT, reset: bool = False, stdout: Out
 
 @transaction.atomic
 def _seed(
-    *, studies: int, reset: bool, stdout: Output
+    *, studies: int, reset: bool, history_days: int, stdout: Output
 ) -> tuple[int, dict[str, Site], dict[str, str]]:
     if reset:
         deleted = delete_demo_studies()
@@ -83,7 +93,12 @@ def _seed(
     ensure_shifts(radiologists, now=timezone.now())
     ensure_site_users(password_hash, sites)
     created = 0
-    existing = Study.objects.filter(site__in=sites.values()).count()
+    # The history (``seed_demo --history-days``) is the past, not the demo's current studies.
+    existing = (
+        Study.objects.filter(site__in=sites.values())
+        .exclude(accession_number__contains=HISTORY_MARK)
+        .count()
+    )
     if reset and existing:
         stdout.write(f"Kept {existing} with issued reports or deliveries (never deleted).")
     if existing and not reset:
@@ -95,6 +110,14 @@ def _seed(
         created = StudySeeder(
             sites=sites, radiologists=radiologists, coordinator=coordinator, now=timezone.now()
         ).seed(studies)
+    if history_days:
+        written = seed_history(
+            days=history_days, sites=sites, radiologists=radiologists, now=timezone.now()
+        )
+        stdout.write(
+            f"History: {written} studies added over the last {history_days} days "
+            "(days already there are kept as they are)."
+        )
     run_demo_steps(
         DemoContext(
             sites=sites,

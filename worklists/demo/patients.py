@@ -92,6 +92,10 @@ class PatientPool:
         patient = self._new_patient()
         return patient, patient.home_site
 
+    def new_patient(self) -> PatientPlan:
+        """A patient nobody has seen yet (their home site orders for them)."""
+        return self._new_patient()
+
     def _new_patient(self) -> PatientPlan:
         rng = self.rng
         sex = rng.choice(("F", "M"))

@@ -25,6 +25,7 @@ from worklists.demo.data import (
     SEED,
     SITES,
 )
+from worklists.demo.history_rows import HISTORY_MARK
 from worklists.demo.patients import PatientPlan, PatientPool
 from worklists.demo.procedures import PRIORITY_LETTERS, PROCEDURES, QUESTIONS, ProcedureSpec
 from worklists.demo.timelines import Timeline, backdate
@@ -86,6 +87,7 @@ def status_quota(total: int) -> list[str]:
 def delete_demo_studies() -> int:
     """Delete the demo sites' studies and the patients left without any; returns how many.
 
+    The history's studies (``seed_demo --history-days``) stay too: they are the past.
     Studies with an issued report, a returned referral or a delivery owed to their site stay:
     what was signed or sent is never deleted, not even in the demo.
     """
@@ -94,7 +96,7 @@ def delete_demo_studies() -> int:
         report_versions__isnull=True,
         referral_rejection__isnull=True,
         outbound_messages__isnull=True,
-    )
+    ).exclude(accession_number__contains=HISTORY_MARK)
     patient_ids = set(demo_studies.values_list("patient_id", flat=True))
     deleted = demo_studies.count()
     demo_studies.delete()

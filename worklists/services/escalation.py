@@ -7,7 +7,6 @@ compare-and-set update, so two schedulers running at once escalate it once.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -23,26 +22,28 @@ ESCALATION_ALERT = "routing.escalation"
 _RANKS: dict[str, int] = {str(p): rank for p, rank in PRIORITY_RANK.items()}
 
 
+def escalation_policy() -> routing.EscalationPolicy:
+    return routing.EscalationPolicy(
+        backup_at=settings.ROUTING_ESCALATE_BACKUP_AT,
+        pool_at=settings.ROUTING_ESCALATE_POOL_AT,
+        alert_at=settings.ROUTING_ESCALATE_ALERT_AT,
+        max_wait=dt.timedelta(minutes=settings.ROUTING_MAX_WAIT_MINUTES),
+    )
+
+
 def tier_for(*, ready_at: dt.datetime, deadline: dt.datetime, now: dt.datetime) -> int:
     """The tier a study waiting since ``ready_at`` for ``deadline`` has reached at ``now``."""
-    total = (deadline - ready_at).total_seconds()
-    used = 1.0 if total <= 0 else (now - ready_at).total_seconds() / total
-    if used >= settings.ROUTING_ESCALATE_ALERT_AT:
-        return routing.TIER_ALERT
-    if used >= settings.ROUTING_ESCALATE_POOL_AT:
-        return routing.TIER_POOL
-    if used >= settings.ROUTING_ESCALATE_BACKUP_AT:
-        return routing.TIER_BACKUP
-    return routing.TIER_PRIMARY
+    return routing.escalation_tier(
+        ready_at=ready_at, deadline=deadline, now=now, policy=escalation_policy()
+    )
 
 
 def aged_rank(*, priority: str, ready_at: dt.datetime, now: dt.datetime) -> int:
     """One step up the reading order per ROUTING_MAX_WAIT_MINUTES waited; never to the top
     step, which belongs to STAT and critical findings."""
-    base = _RANKS.get(priority, 3)
-    waited = (now - ready_at).total_seconds() / 60
-    steps = math.floor(waited / settings.ROUTING_MAX_WAIT_MINUTES)
-    return base if base == 0 else max(1, base - steps)
+    return routing.aged_rank(
+        base_rank=_RANKS.get(priority, 3), ready_at=ready_at, now=now, policy=escalation_policy()
+    )
 
 
 @dataclass

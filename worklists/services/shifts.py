@@ -323,17 +323,12 @@ def _check(rows: Iterable[ShiftRow]) -> list[str]:
     return errors
 
 
-@transaction.atomic
-def shifts_import(*, content: bytes, filename: str, now: dt.datetime | None = None) -> ImportResult:
-    """Import a schedule (.ics or .csv): every row checked first, then all written, or none.
-
-    A row with an external id (the ics UID; UID/RECURRENCE-ID for an occurrence of a recurring
-    event) updates the shift imported before with that id. ``now``: when the import happens, the
-    start of the horizon recurring events are expanded in."""
-    now = now or timezone.now()
-    horizon = Horizon(
-        starts=now, ends=now + dt.timedelta(days=settings.ROUTING_SHIFT_RECURRENCE_DAYS)
-    )
+def shifts_parse(
+    *, content: bytes, filename: str, horizon: Horizon
+) -> tuple[list[ShiftRow], list[Series]]:
+    """A schedule's shifts (.ics or .csv), every row checked, nothing written: what an import
+    would write, or what the capacity planner replays as an edited roster. Recurring events
+    are expanded within ``horizon``. Raises ShiftImportError with every bad row."""
     lookups = _Lookups()
     series: list[Series] = []
     if filename.lower().endswith((".ics", ".ical", ".ifb")):
@@ -349,6 +344,21 @@ def shifts_import(*, content: bytes, filename: str, now: dt.datetime | None = No
     errors += _check(rows)
     if errors:
         raise ShiftImportError(errors)
+    return rows, series
+
+
+@transaction.atomic
+def shifts_import(*, content: bytes, filename: str, now: dt.datetime | None = None) -> ImportResult:
+    """Import a schedule (.ics or .csv): every row checked first, then all written, or none.
+
+    A row with an external id (the ics UID; UID/RECURRENCE-ID for an occurrence of a recurring
+    event) updates the shift imported before with that id. ``now``: when the import happens, the
+    start of the horizon recurring events are expanded in."""
+    now = now or timezone.now()
+    horizon = Horizon(
+        starts=now, ends=now + dt.timedelta(days=settings.ROUTING_SHIFT_RECURRENCE_DAYS)
+    )
+    rows, series = shifts_parse(content=content, filename=filename, horizon=horizon)
     created = updated = 0
     for row in rows:
         values = {

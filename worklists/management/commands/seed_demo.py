@@ -22,6 +22,13 @@ class Command(BaseCommand):
             help=f"How many studies to create (default {DEFAULT_STUDY_COUNT}).",
         )
         parser.add_argument(
+            "--history-days",
+            type=int,
+            default=0,
+            help="Also create this many days of finished past studies with their whole event "
+            "history (ending three days ago), for indicators and the capacity planner.",
+        )
+        parser.add_argument(
             "--reset",
             action="store_true",
             help="Delete the demo sites' studies (and orphaned demo patients) and create new ones.",
@@ -46,5 +53,12 @@ class Command(BaseCommand):
             )
         if options["studies"] < 0:
             raise CommandError("--studies cannot be negative")
-        result = seed(studies=options["studies"], reset=options["reset"], stdout=self.stdout)
+        if options["history_days"] < 0:
+            raise CommandError("--history-days cannot be negative")
+        result = seed(
+            studies=options["studies"],
+            reset=options["reset"],
+            history_days=options["history_days"],
+            stdout=self.stdout,
+        )
         self.stdout.write(render_summary(result, url=browser_url(options["host"], options["port"])))

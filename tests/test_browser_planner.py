@@ -1,0 +1,73 @@
+"""The capacity planner page in Chromium: a coordinator replays a seeded period with a reader
+added and sees both scenarios beside what happened, the back-test and the queue chart; a reader
+is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from tests.browser_support import asgi_server, chromium, signed_in_page
+from worklists.models import Study
+
+# The demo needs what the data migrations made (the general worklist, the coordinators' group),
+# which a transactional test's flush removes: serialized_rollback brings it back.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+FIXTURES = (asgi_server,)
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def history_start(settings) -> dt.date:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("seed_demo", "--studies", "0", "--history-days", "3", stdout=StringIO())
+    first = (
+        Study.objects.filter(accession_number__contains="-H", ready_at__isnull=False)
+        .order_by("ready_at")
+        .values_list("ready_at", flat=True)
+        .first()
+    )
+    assert first is not None
+    return first.date()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (1920, 1080)])
+def test_a_coordinator_replays_a_period_with_a_reader_added_side_by_side(
+    browser, asgi_server, history_start, width, height
+):
+    page = signed_in_page(browser, asgi_server, "coordinator", "demo", width=width, height=height)
+    page.goto(asgi_server + reverse("console-planner"))
+    page.fill("input[name=start]", history_start.isoformat())
+    page.fill("input[name=days]", "2")
+    page.select_option("select[name=worklist]", label="Nevroradiologi")
+    page.click(".planner-form button[type=submit]")
+    page.wait_for_selector(".planner-table", timeout=60000)
+    headers = page.locator(".planner-table thead tr").first.text_content() or ""
+    assert "What happened" in headers
+    assert "A: the period's own roster" in headers
+    assert "B: +1 Nevroradiologi reader 18-24 on weekdays" in headers
+    assert page.locator(".planner-table thead th.planner-group[colspan='3']").count() == 3
+    assert page.locator(".planner-chart polyline").count() == 3
+    assert "%" in page.locator(".planner-backtest").inner_text()
+    # Every figure fits the window: nothing wider than the page.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_a_radiologist_may_not_open_the_planner(browser, asgi_server, history_start):
+    page = signed_in_page(browser, asgi_server, "rad01", "demo", width=1440, height=900)
+    response = page.goto(asgi_server + reverse("console-planner"))
+    assert response is not None
+    assert response.status == 403
