@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several components have a "status" field; the study's lifecycle gets the name.
+    "ENUM_NAME_OVERRIDES": {"StudyStatusEnum": "worklists.models.studies.StudyStatus"},
 }
 
 # Product settings

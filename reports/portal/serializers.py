@@ -42,13 +42,13 @@ class PortalQueryInSerializer(serializers.Serializer):
         return attrs
 
 
-class IdentifierOutSerializer(serializers.Serializer):
+class PortalIdentifierOutSerializer(serializers.Serializer):
     kind = serializers.CharField()
     value = serializers.CharField()
     authority = serializers.CharField()
 
 
-class PatientOutSerializer(serializers.Serializer):
+class PortalPatientOutSerializer(serializers.Serializer):
     name = serializers.CharField(source="display_name")
     birth_date = serializers.DateField(allow_null=True)
     sex = serializers.CharField()
@@ -63,7 +63,7 @@ class ReportSummaryOutSerializer(serializers.Serializer):
     signed_by = serializers.CharField(source="signer_name")
 
 
-class DeliveryOutSerializer(serializers.Serializer):
+class PortalDeliveryOutSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[s.value for s in DeliveryStatus],
         help_text="The worst of the study's deliveries to the site's RIS: dead, retrying, "
@@ -86,8 +86,8 @@ class ReturnedOutSerializer(serializers.Serializer):
 class PortalRowOutSerializer(serializers.Serializer):
     study_id = serializers.IntegerField(source="study.id")
     accession_number = serializers.CharField(source="study.accession_number")
-    patient = PatientOutSerializer()
-    identifiers = IdentifierOutSerializer(many=True)
+    patient = PortalPatientOutSerializer()
+    identifiers = PortalIdentifierOutSerializer(many=True)
     modality = serializers.CharField(source="study.modality")
     procedure = serializers.CharField(source="study.procedure_text")
     priority = serializers.CharField(source="study.priority")
@@ -96,7 +96,7 @@ class PortalRowOutSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=[s.value for s in PortalState])
     status = serializers.CharField(source="study.status")
     report = ReportSummaryOutSerializer()
-    delivery = DeliveryOutSerializer()
+    delivery = PortalDeliveryOutSerializer()
     returned = ReturnedOutSerializer(source="rejection", allow_null=True)
 
 
