@@ -232,7 +232,7 @@ def returned_table(viewer: Viewer, period: Period) -> Table:
 def low_value_table(viewer: Viewer, period: Period) -> Table:
     found = quality.low_value_referrals(viewer, period)
     names = dict(Site.objects.filter(id__in={r.site_id for r in found}).values_list("id", "name"))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "group": names[r.site_id],
             "rule": r.rule_name or _("Rule %(id)s") % {"id": r.rule_id},
