@@ -1,5 +1,5 @@
-"""Returned referrals, escalations, critical findings and amendments per group, each counted in
-the database from its own history rows (docs/indicators.md)."""
+"""Returned referrals, low-value referrals, escalations, critical findings and amendments per
+group, each counted in the database from its own history rows (docs/indicators.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from indicators.scope import Viewer
 from indicators.tables import keyed
 from reports.models import CriticalCategory, CriticalFinding, ReferralRejection, ReportVersion
 from reports.models import VersionKind as Kind
+from worklists.low_value_selectors import LowValueRuleCount, low_value_counts_by_rule
 from worklists.models import CoordinatorAlert, RoutingDecision
 
 ESCALATION_TRIGGER = "escalation.tier"
@@ -30,6 +31,12 @@ def returned_referrals(viewer: Viewer, period: Period) -> list[dict[str, Any]]:
         .annotate(returned=Count("id"))
         .order_by("site_id", "reason")
     )
+
+
+def low_value_referrals(viewer: Viewer, period: Period) -> list[LowValueRuleCount]:
+    """Referrals flagged as of low value in the period, per site and rule, and those returned
+    after their flag: the core's one definition (worklists.low_value_selectors)."""
+    return low_value_counts_by_rule(site_ids=viewer.site_ids, starts=period.start, ends=period.end)
 
 
 def escalations(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, dict[str, int]]:

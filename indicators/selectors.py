@@ -43,6 +43,7 @@ def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy | str) -> In
         turnaround_table(viewer, period, group_by, found=mine),
         volumes_table(viewer, period, group_by),
         returned_table(viewer, period),
+        low_value_table(viewer, period),
         escalations_table(viewer, period, group_by),
         critical_table(viewer, period, group_by),
         amendments_table(viewer, period, group_by),
@@ -226,6 +227,34 @@ def returned_table(viewer: Viewer, period: Period) -> Table:
         Column("returned", _("Returned referrals"), "count"),
     ]
     return Table("returned", _("Returned referrals by site and reason"), columns, rows)
+
+
+def low_value_table(viewer: Viewer, period: Period) -> Table:
+    found = quality.low_value_referrals(viewer, period)
+    names = dict(Site.objects.filter(id__in={r.site_id for r in found}).values_list("id", "name"))
+    rows: list[dict[str, Any]] = [
+        {
+            "group": names[r.site_id],
+            "rule": r.rule_name or _("Rule %(id)s") % {"id": r.rule_id},
+            "flagged": r.flagged,
+            "returned": r.returned,
+            "returned_share": share(r.returned, r.flagged),
+        }
+        for r in found
+    ]
+    rows.sort(key=lambda row: (row["group"].casefold(), row["rule"].casefold()))
+    columns = [
+        Column("group", _("Site")),
+        Column("rule", _("Rule")),
+        Column("flagged", _("Flagged at intake"), "count"),
+        Column("returned", _("Returned after the flag"), "count"),
+        Column("returned_share", _("Share returned"), "share"),
+    ]
+    note = _(
+        "Orders a low-value rule flagged in the period, and those of them whose referral was "
+        "returned after the flag, whenever it was returned."
+    )
+    return Table("low_value", _("Low-value referrals by site and rule"), columns, rows, note)
 
 
 def escalations_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:

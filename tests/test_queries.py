@@ -20,7 +20,14 @@ from worklists.access import (
     is_coordinator,
     visible_site_ids,
 )
-from worklists.models import AuditEvent, Credential, PatientIdentifier, SiteMembership, Study
+from worklists.models import (
+    AuditEvent,
+    Credential,
+    LowValueRule,
+    PatientIdentifier,
+    SiteMembership,
+    Study,
+)
 from worklists.queries import site_grants
 from worklists.serializers import StudyOutSerializer
 from worklists.services.audit import AccessContext, study_read, study_read_by_the_orm
@@ -155,14 +162,17 @@ def _answer_and_audit(
 
 @pytest.fixture
 def read_cases(owner, coordinator, site_a, site_b, neuro):
-    """Studies at site A (one with another site's record number, one unclassified) and B."""
+    """Studies at site A (one with another site's record number, one unclassified, one flagged
+    as a low-value referral) and B."""
     with_numbers = factories.ready_study(site_a, neuro, procedure_text="MR caput")
     patient = with_numbers.patient
     PatientIdentifier.objects.create(patient=patient, kind="MR", authority="alfa", value="A-1")
     PatientIdentifier.objects.create(patient=patient, kind="MR", authority="bravo", value="B-1")
     unclassified = factories.StudyFactory(site=site_a, worklist=None)
     elsewhere = factories.StudyFactory(site=site_b)
-    return [owner.user, coordinator], [with_numbers, unclassified, elsewhere]
+    rule = LowValueRule.objects.create(name="Example", text="Eksempel.", modality="CT")
+    flagged = factories.StudyFactory(site=site_a, low_value_rule=rule, low_value_text=rule.text)
+    return [owner.user, coordinator], [with_numbers, unclassified, elsewhere, flagged]
 
 
 @pytest.mark.skipif(
@@ -175,6 +185,10 @@ def test_a_study_read_answers_and_audits_as_the_orm_does(read_cases):
             fast = _answer_and_audit(study_read, user, study.id)
             orm = _answer_and_audit(study_read_by_the_orm, user, study.id)
             assert fast == orm, (user, study)
+    flagged = studies[-1]
+    answer, _ = _answer_and_audit(study_read, users[0], flagged.id)
+    assert answer is not None
+    assert answer["low_value_flag"] == {"rule_name": "Example", "text": "Eksempel."}
 
 
 @pytest.mark.skipif(
@@ -183,7 +197,7 @@ def test_a_study_read_answers_and_audits_as_the_orm_does(read_cases):
 def test_a_study_read_shows_only_the_identifiers_of_the_readers_sites_and_audits_only_a_read(
     read_cases, owner, site_b
 ):
-    _, (with_numbers, _, elsewhere) = read_cases
+    _, (with_numbers, _, elsewhere, _) = read_cases
 
     answer, audit = _answer_and_audit(study_read, owner.user, with_numbers.id)
     refused, nothing = _answer_and_audit(study_read, owner.user, elsewhere.id)

@@ -1,4 +1,5 @@
-"""GET /api/v1/studies and /api/v1/studies/{id}: scoped, filtered, keyset-paged and audited."""
+"""GET /api/v1/studies and /api/v1/studies/{id}: scoped, filtered, keyset-paged and audited;
+a study shows its low-value flag."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from rest_framework.test import APIClient
 
 from tests import factories
 from worklists.actors import Actor
-from worklists.models import AuditEvent, SiteApiToken, StudyStatus
+from worklists.models import AuditEvent, LowValueRule, SiteApiToken, StudyStatus
+from worklists.services.low_value import study_flag_low_value_locked
 from worklists.services.studies import study_assign, study_mark_ready
 
 pytestmark = pytest.mark.django_db
@@ -458,3 +460,79 @@ def test_the_detail_of_an_unassigned_study_has_no_holder(client_for, owner, stud
 
     assert response.data["assigned_to"] is None
     assert response.data["events"] == []
+
+
+# --- the low-value flag --------------------------------------------------------------------
+
+
+@pytest.fixture
+def back_pain_rule(db):
+    return LowValueRule.objects.create(
+        name="Example: MR for non-specific low back pain",
+        text="Eksempel: ikke MR ved uspesifikke korsryggsmerter.",
+        modality="MR",
+        question_words="rygg",
+    )
+
+
+def flagged_study(site, rule):
+    study = make_study(site=site, modality="MR", clinical_question="Korsryggsmerter.")
+    assert study_flag_low_value_locked(study, actor=Actor.system("intake"), at=timezone.now())
+    return study
+
+
+def test_a_flagged_study_shows_its_rule_and_text_and_an_unflagged_one_null(
+    client_for, owner, site_a, back_pain_rule, study_a
+):
+    flagged = flagged_study(site_a, back_pain_rule)
+    client = client_for(owner.user)
+
+    rows = {row["id"]: row for row in client.get(LIST).data["results"]}
+    shown = client.get(detail(flagged.id)).data
+
+    expected = {
+        "rule_name": "Example: MR for non-specific low back pain",
+        "text": "Eksempel: ikke MR ved uspesifikke korsryggsmerter.",
+    }
+    assert rows[flagged.id]["low_value_flag"] == expected
+    assert shown["low_value_flag"] == expected
+    assert rows[study_a.id]["low_value_flag"] is None
+
+
+def test_the_flag_keeps_its_text_when_the_rule_is_edited_or_deleted(
+    client_for, owner, site_a, back_pain_rule
+):
+    flagged = flagged_study(site_a, back_pain_rule)
+    back_pain_rule.text = "Rewritten later."
+    back_pain_rule.name = "Renamed"
+    back_pain_rule.save()
+    client = client_for(owner.user)
+
+    edited = client.get(detail(flagged.id)).data["low_value_flag"]
+    back_pain_rule.delete()
+    deleted = client.get(detail(flagged.id)).data["low_value_flag"]
+
+    assert edited == {
+        "rule_name": "Renamed",
+        "text": "Eksempel: ikke MR ved uspesifikke korsryggsmerter.",
+    }
+    assert deleted == {
+        "rule_name": None,
+        "text": "Eksempel: ikke MR ved uspesifikke korsryggsmerter.",
+    }
+
+
+def test_flagged_studies_take_no_more_list_queries(
+    client_for, owner, site_a, back_pain_rule, django_assert_num_queries
+):
+    for _ in range(7):
+        flagged_study(site_a, back_pain_rule)
+    client = client_for(owner.user)
+
+    # as test_the_list_takes_a_fixed_number_of_queries_whatever_the_page_holds: the rule is
+    # joined to the page's rows
+    with django_assert_num_queries(5):
+        response = client.get(LIST)
+    assert [row["low_value_flag"]["rule_name"] for row in response.data["results"]] == [
+        back_pain_rule.name
+    ] * 7

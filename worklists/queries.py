@@ -35,6 +35,7 @@ from django.db.models import Model
 from worklists import prepared, routing
 from worklists.models import (
     AuditEvent,
+    LowValueRule,
     Patient,
     PatientIdentifier,
     RoutingDecision,
@@ -293,12 +294,13 @@ def site_grants(*, user_id: int, coordinators_group: str) -> SiteGrants:
 
 
 # A study read by one person on PostgreSQL (services.audit.study_read): the study with its
-# site, patient and worklist; the patient's identifiers that person may see; and the read's
-# audit row, written only if the study is theirs to see. Three statements sent together (one
-# round trip) and committed together, each scoped to the reader's sites exactly as
-# access.studies_of_sites and access.identifiers_visible scope the ORM's read; ``all_sites``
-# for a coordinator (no site filter). Built from the models' own columns once per process.
-_READ_MODELS: tuple[type[Model], ...] = (Study, Site, Patient, Worklist)
+# site, patient, worklist and low-value rule; the patient's identifiers that person may see;
+# and the read's audit row, written only if the study is theirs to see. Three statements sent
+# together (one round trip) and committed together, each scoped to the reader's sites exactly
+# as access.studies_of_sites and access.identifiers_visible scope the ORM's read;
+# ``all_sites`` for a coordinator (no site filter). Built from the models' own columns once per
+# process.
+_READ_MODELS: tuple[type[Model], ...] = (Study, Site, Patient, Worklist, LowValueRule)
 _IN_SCOPE = "s.id = %(study)s AND (%(all_sites)s OR s.site_id = ANY(%(sites)s))"
 
 
@@ -307,7 +309,7 @@ def _study_read_sql() -> tuple[str, str, str]:
     quote = connection.ops.quote_name
     columns = ", ".join(
         f"{alias}.{quote(field.column)}"
-        for alias, model in zip("stpw", _READ_MODELS, strict=True)
+        for alias, model in zip("stpwr", _READ_MODELS, strict=True)
         for field in model._meta.concrete_fields
     )
     study = f"""
@@ -316,6 +318,7 @@ FROM {quote(Study._meta.db_table)} s
 JOIN {quote(Site._meta.db_table)} t ON t.id = s.site_id
 JOIN {quote(Patient._meta.db_table)} p ON p.id = s.patient_id
 LEFT JOIN {quote(Worklist._meta.db_table)} w ON w.id = s.worklist_id
+LEFT JOIN {quote(LowValueRule._meta.db_table)} r ON r.id = s.low_value_rule_id
 WHERE {_IN_SCOPE}"""  # noqa: S608 - the models' own names only
     identifier_columns = ", ".join(
         f"i.{quote(field.column)}" for field in PatientIdentifier._meta.concrete_fields
@@ -354,9 +357,9 @@ class AuditedRead:
 def study_read_audited(
     *, study_id: int, site_ids: set[int] | None, read: AuditedRead, at: dt.datetime
 ) -> tuple[Study, list[PatientIdentifier]] | None:
-    """PostgreSQL only. The study (its site, patient and worklist loaded) and the identifiers
-    the reader may see, the read audited; None, and nothing written, when the study is not
-    the reader's to see. One round trip."""
+    """PostgreSQL only. The study (its site, patient, worklist and low-value rule loaded) and
+    the identifiers the reader may see, the read audited; None, and nothing written, when the
+    study is not the reader's to see. One round trip."""
     params = {
         "study": study_id,
         "all_sites": site_ids is None,
@@ -392,20 +395,25 @@ def _attnames(model: type[Model]) -> list[str]:
 
 
 def _study_from_row(row: Sequence[Any]) -> Study:
-    """The row's study with its site, patient and worklist (None: unclassified) set as
-    select_related sets them."""
+    """The row's study with its site, patient, worklist (None: unclassified) and low-value rule
+    (None: not flagged) set as select_related sets them."""
     instances: list[Model | None] = []
     start = 0
     for model in _READ_MODELS:
         end = start + len(model._meta.concrete_fields)
         values = row[start:end]
-        if values[0] is None:  # no worklist (unclassified): the LEFT JOIN's NULLs
+        if values[0] is None:  # no worklist (unclassified), no flag: the LEFT JOINs' NULLs
             instances.append(None)
         else:
             instances.append(model.from_db(connection.alias, _attnames(model), values))
         start = end
-    study, site, patient, worklist = instances
+    study, site, patient, worklist, rule = instances
     assert isinstance(study, Study)
-    for name, related in (("site", site), ("patient", patient), ("worklist", worklist)):
+    for name, related in (
+        ("site", site),
+        ("patient", patient),
+        ("worklist", worklist),
+        ("low_value_rule", rule),
+    ):
         Study._meta.get_field(name).set_cached_value(study, related)  # type: ignore[union-attr]
     return study

@@ -120,7 +120,9 @@ def study_list(
     qs = study_list_filtered(
         studies_visible_to(user) if visible is None else visible, filters=filters
     )
-    rows = _after_in_order(qs.select_related("site", "worklist", "patient"), cursor, page_size + 1)
+    rows = _after_in_order(
+        qs.select_related("site", "worklist", "patient", "low_value_rule"), cursor, page_size + 1
+    )
     next_cursor = None
     if len(rows) > page_size:
         rows = rows[:page_size]
@@ -134,7 +136,7 @@ def study_get(*, user: AnyUser, study_id: int, visible: QuerySet[Study] | None =
     ``visible``: studies_visible_to(user), when the caller has resolved it for this request."""
     return (
         (studies_visible_to(user) if visible is None else visible)
-        .select_related("site", "worklist", "patient", "classification_rule")
+        .select_related("site", "worklist", "patient", "classification_rule", "low_value_rule")
         .get(id=study_id)
     )
 

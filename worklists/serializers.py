@@ -156,6 +156,13 @@ class PatientOutSerializer(serializers.Serializer):
 # build them from Study (the same answer and schema; a comment, not a docstring, which would be
 # the schema's description): a ModelSerializer builds them anew from the model for every
 # instance, which cost "read next" more than its query.
+class LowValueFlagOutSerializer(serializers.Serializer):
+    rule_name = serializers.CharField(
+        allow_null=True, help_text="The flagging rule's name; null if the rule was deleted."
+    )
+    text = serializers.CharField(help_text="The rule's text as it read when the order was flagged.")
+
+
 @extend_schema_field(OpenApiTypes.STR)
 class WorklistCodeField(serializers.SlugRelatedField):
     """The worklist's code. Declared, as the serializer has no model to derive its type from."""
@@ -188,6 +195,10 @@ class StudyOutSerializer(serializers.Serializer):
     is_unclassified = serializers.BooleanField(required=False)
     work_units = serializers.DecimalField(decimal_places=2, max_digits=5, required=False)
     viewer_url = serializers.SerializerMethodField()
+    low_value_flag = serializers.SerializerMethodField(
+        help_text="The low-value referral flag set at intake (docs/low-value-referrals.md); "
+        "null for an order no rule flagged."
+    )
 
     def get_procedure(self, study: Study) -> dict[str, str]:
         return {
@@ -198,6 +209,14 @@ class StudyOutSerializer(serializers.Serializer):
 
     def get_deadline_risk(self, study: Study) -> str:
         return study.deadline_risk(self.context.get("now") or timezone.now())
+
+    @extend_schema_field(LowValueFlagOutSerializer(allow_null=True))
+    def get_low_value_flag(self, study: Study) -> dict[str, str | None] | None:
+        # The rule comes with the study (select_related, or the read's own join): no query here.
+        if study.low_value_rule_id is None and not study.low_value_text:
+            return None
+        rule = study.low_value_rule
+        return {"rule_name": rule.name if rule else None, "text": study.low_value_text}
 
     def get_viewer_url(self, study: Study) -> str:
         return study.site.viewer_url(

@@ -107,7 +107,7 @@ def study_read_by_the_orm(
     try:
         study = (
             studies_of_sites(site_ids)
-            .select_related("site", "worklist", "patient")
+            .select_related("site", "worklist", "patient", "low_value_rule")
             .get(id=study_id)
         )
     except Study.DoesNotExist:
