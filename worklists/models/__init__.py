@@ -3,6 +3,7 @@ from worklists.models.audit import AuditEvent
 from worklists.models.choices import PRIORITY_RANK, Modality, Priority, Sex
 from worklists.models.inbound import InboundMessage
 from worklists.models.low_value import LowValueRule
+from worklists.models.milestones import StudyMilestones
 from worklists.models.patients import Patient, PatientIdentifier, PatientRecord
 from worklists.models.preferences import UserPreference
 from worklists.models.radiologists import Competence, Credential, Radiologist
@@ -56,6 +57,7 @@ __all__ = [
     "SiteMembership",
     "Study",
     "StudyEvent",
+    "StudyMilestones",
     "StudyStatus",
     "Surge",
     "SurgeEvent",

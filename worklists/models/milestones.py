@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from worklists.models.studies import Study
+
+# The statuses whose first event is a milestone (the indicators' turnaround spans).
+MILESTONE_STATUSES = ("ORDERED", "READY", "IN_PROGRESS", "PRELIMINARY", "FINAL")
+
+
+class StudyMilestones(models.Model):
+    """A study's first moments into the statuses the indicators measure: one row per study
+    with such an event, so a turnaround is a pair of columns, not a search of its events.
+
+    Written by the database only: triggers on worklists_studyevent (migration 0023) keep it
+    as events are inserted, updated or deleted, by whichever writer (the services, the claim
+    statement in worklists.queries, bulk history). The application never writes it."""
+
+    study = models.OneToOneField(
+        Study, on_delete=models.CASCADE, primary_key=True, related_name="milestones"
+    )
+    # The creating event: from nothing into ORDERED (not a return from ON_HOLD).
+    ordered_at = models.DateTimeField(null=True, blank=True)
+    first_ready_at = models.DateTimeField(null=True, blank=True)
+    # First IN_PROGRESS: the first reader to open it, whoever signs.
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    first_preliminary_at = models.DateTimeField(null=True, blank=True)
+    # The signature: the first event into FINAL (an event that keeps a final study's status,
+    # such as a patient merge, is no second signature).
+    final_at = models.DateTimeField(null=True, blank=True)
+    # Who recorded that FINAL event. Not indexed, as StudyEvent.actor: no page asks for one
+    # user's rows; deleting a user who signed is refused (PROTECT), users are deactivated.
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name_plural = "study milestones"
+        indexes = [
+            # The indicators' period: the studies signed final in it.
+            models.Index(fields=["final_at"], name="study_milestones_final_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study_id}: final {self.final_at or '-'}"
