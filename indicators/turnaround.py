@@ -81,9 +81,7 @@ def _signed_grouped(
         signed = signed.filter(signed_by__radiologist__isnull=False)
         if viewer is not None:
             signed = signed.filter(viewer.readers_q(SIGNER))
-    return cast(
-        QuerySet[StudyMilestones, dict[str, Any]], signed.values(key=F(field)).order_by()
-    )
+    return cast(QuerySet[StudyMilestones, dict[str, Any]], signed.values(key=F(field)).order_by())
 
 
 def turnaround(

@@ -82,9 +82,7 @@ def ordered_study(site, accession: str = "M100") -> Study:
 
 
 @pytest.mark.django_db
-def test_each_milestone_is_the_first_event_the_services_wrote_into_its_status(
-    site_a, neuro, owner
-):
+def test_each_milestone_is_the_first_event_the_services_wrote_into_its_status(site_a, neuro, owner):
     factories.RuleFactory(worklist=neuro, modality="CT", body_part="HEAD")
     factories.shift(owner, worklists=(neuro,))
     study = ordered_study(site_a)
@@ -263,9 +261,10 @@ def test_the_migration_fills_milestones_from_the_events_already_recorded(
     assert kept.ordered_at is None  # made by the factory: no creating event
     assert kept.first_ready_at == first_at(signed, S.READY)
     assert kept.first_opened_at == first_at(signed, S.IN_PROGRESS)
-    assert kept.first_opened_at < StudyEvent.objects.filter(
-        study=signed, to_status=S.IN_PROGRESS
-    ).latest("at").at
+    assert (
+        kept.first_opened_at
+        < StudyEvent.objects.filter(study=signed, to_status=S.IN_PROGRESS).latest("at").at
+    )
     assert kept.final_at == first_at(signed, S.FINAL)
     assert kept.signed_by_id == other_radiologist.user_id
     assert kept.first_preliminary_at is None
