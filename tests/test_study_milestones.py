@@ -5,8 +5,10 @@ filled from the events already recorded by its migration (0023)."""
 from __future__ import annotations
 
 import datetime as dt
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
@@ -224,6 +226,55 @@ def test_a_study_deleted_with_its_events_leaves_no_milestones(site_a, neuro, own
     Study.objects.filter(id=study.id).delete()
 
     assert not StudyMilestones.objects.filter(study_id=study.id).exists()
+
+
+def expected_milestones() -> dict[int, tuple]:
+    """Every study's milestones worked out in Python from all its events."""
+    found: dict[int, dict[str, object]] = {}
+    columns = {
+        S.READY: "first_ready_at",
+        S.IN_PROGRESS: "first_opened_at",
+        S.PRELIMINARY: "first_preliminary_at",
+        S.FINAL: "final_at",
+    }
+    for event in StudyEvent.objects.order_by("at", "id"):
+        if event.to_status not in (S.ORDERED, *columns):
+            continue
+        row = found.setdefault(event.study_id, {})
+        if event.to_status == S.ORDERED:
+            if event.from_status == "":
+                row.setdefault("ordered_at", event.at)
+            continue
+        if columns[event.to_status] not in row and event.to_status == S.FINAL:
+            row["signed_by_id"] = event.actor_id
+        row.setdefault(columns[event.to_status], event.at)
+    names = ["ordered_at", *columns.values(), "signed_by_id"]
+    return {study: tuple(row.get(n) for n in names) for study, row in found.items()}
+
+
+@pytest.mark.django_db
+def test_the_demo_seeded_backdated_and_reset_keeps_every_studys_milestones():
+    """seed_demo runs the services, then moves every event back to its planned past in bulk;
+    --reset deletes studies with their events and seeds new ones."""
+    call_command("seed_demo", "--studies", "40", stdout=StringIO())
+    call_command("seed_demo", "--studies", "40", "--reset", stdout=StringIO())
+
+    expected = expected_milestones()
+    kept = {
+        row[0]: row[1:]
+        for row in StudyMilestones.objects.values_list(
+            "study_id",
+            "ordered_at",
+            "first_ready_at",
+            "first_opened_at",
+            "first_preliminary_at",
+            "final_at",
+            "signed_by_id",
+        )
+    }
+    assert len(expected) >= 40
+    assert any(row[4] is not None for row in expected.values())  # some were signed
+    assert kept == expected
 
 
 def _migrate(targets=None) -> None:
