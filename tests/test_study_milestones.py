@@ -1,6 +1,6 @@
 """worklists.StudyMilestones: kept by the database from the study's events, whoever writes them
 (the services, the claim statement, SQL, bulk updates), the first event into a status counting;
-filled from the events already recorded by its migration (0023)."""
+filled from the events already recorded by its migration (0024)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from worklists.services.transitions import record_event
 
 S = StudyStatus
 SYSTEM = Actor.system("test")
-BEFORE_MILESTONES = [("worklists", "0022_indicator_indexes")]
+BEFORE_MILESTONES = [("worklists", "0023_surge")]
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ class StudyMilestones(models.Model):
     """A study's first moments into the statuses the indicators measure: one row per study
     with such an event, so a turnaround is a pair of columns, not a search of its events.
 
-    Written by the database only: triggers on worklists_studyevent (migration 0023) keep it
+    Written by the database only: triggers on worklists_studyevent (migration 0024) keep it
     as events are inserted, updated or deleted, by whichever writer (the services, the claim
     statement in worklists.queries, bulk history). The application never writes it."""
 

@@ -239,7 +239,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("worklists", "0022_indicator_indexes"),
+        ("worklists", "0023_surge"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
