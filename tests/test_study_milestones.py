@@ -231,7 +231,7 @@ def test_a_study_deleted_with_its_events_leaves_no_milestones(site_a, neuro, own
 def expected_milestones() -> dict[int, tuple]:
     """Every study's milestones worked out in Python from all its events."""
     found: dict[int, dict[str, object]] = {}
-    columns = {
+    columns: dict[str, str] = {
         S.READY: "first_ready_at",
         S.IN_PROGRESS: "first_opened_at",
         S.PRELIMINARY: "first_preliminary_at",
