@@ -55,10 +55,19 @@ def test_a_coordinator_replays_a_period_with_a_reader_added_side_by_side(
     page.select_option("select[name=worklist]", label="Nevroradiologi")
     page.click(".planner-form button[type=submit]")
     page.wait_for_selector(".planner-table", timeout=60000)
+    # The demo's coordinator speaks bokmål: the scenarios and priorities are named in it.
     headers = page.locator(".planner-table thead tr").first.text_content() or ""
-    assert "What happened" in headers
-    assert "A: the period's own roster" in headers
-    assert "B: +1 Nevroradiologi reader 18-24 on weekdays" in headers
+    assert "Det som skjedde" in headers
+    assert "A: periodens egen vaktliste" in headers
+    assert "B: +1 radiolog i Nevroradiologi 18-24 på hverdager" in headers
+    rows = page.locator(
+        ".planner-table:not(.planner-table--readers) tbody th[scope=row]"
+    ).all_inner_texts()
+    assert rows == ["ØH", "Haster", "Pakkeforløp kreft", "Rutine", "Alle"]
+    ticks = page.locator(".planner-chart text.chart-label").all_inner_texts()
+    assert any(
+        tick.startswith(("man ", "tir ", "ons ", "tor ", "fre ", "lør ", "søn ")) for tick in ticks
+    )
     assert page.locator(".planner-table thead th.planner-group[colspan='3']").count() == 3
     assert page.locator(".planner-chart polyline").count() == 3
     assert "%" in page.locator(".planner-backtest").inner_text()

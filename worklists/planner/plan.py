@@ -8,6 +8,8 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from worklists import routing
 from worklists.planner import selectors
 from worklists.planner.results import BackTest, Outcome, hourly_queue_depth
@@ -78,7 +80,7 @@ def capacity_plan(
             seed=seed,
         )
 
-    a = replay(scenario("A: the period's own roster", own))
+    a = replay(scenario(_("A: the period's own roster"), own))
     b: Outcome | None = None
     if schedule is not None:
         rows, _series = shifts_parse(
@@ -86,7 +88,8 @@ def capacity_plan(
             filename=schedule.filename,
             horizon=Horizon(starts=starts_at, ends=drain_until),
         )
-        b = replay(scenario(f"B: roster {schedule.filename}", selectors.roster_from_rows(rows)))
+        name = _("B: roster %(file)s") % {"file": schedule.filename}
+        b = replay(scenario(name, selectors.roster_from_rows(rows)))
     elif added is not None:
         extra = added_reader_facts(
             added,
@@ -95,10 +98,10 @@ def capacity_plan(
             site_ids={arrival.site_id for arrival in arrivals},
             site_time_zones=selectors.site_time_zones(),
         )
-        b = replay(scenario(f"B: {added.label}", with_reader(own, extra)))
+        b = replay(scenario(_("B: %(reader)s") % {"reader": added.label}, with_reader(own, extra)))
     observed_reads = selectors.observed_reads(arrivals)
     observed = Outcome(
-        name="What happened",
+        name=_("What happened"),
         reads=observed_reads,
         horizon=a.horizon,
         queue_depth=hourly_queue_depth(observed_reads, starts_at=starts_at, ends_at=a.horizon),

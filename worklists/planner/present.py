@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.formats import date_format
+
+from worklists.models.choices import Priority
 from worklists.planner.plan import CapacityPlan
 from worklists.planner.results import Outcome
 
@@ -34,7 +37,15 @@ def outcomes(plan: CapacityPlan) -> list[Outcome]:
 
 def priority_rows(plan: CapacityPlan) -> list[dict[str, object]]:
     figures = [o.by_priority() for o in outcomes(plan)]
-    return [{"priority": row[0].priority, "cells": list(row)} for row in zip(*figures, strict=True)]
+    return [
+        {"priority": row[0].priority, "label": _priority_label(row[0].priority), "cells": list(row)}
+        for row in zip(*figures, strict=True)
+    ]
+
+
+def _priority_label(priority: str) -> str:
+    # "ALL" is the template's own row; every other is a Priority value, shown by its label.
+    return priority if priority == "ALL" else str(Priority(priority).label)
 
 
 def reader_rows(plan: CapacityPlan) -> list[dict[str, object]]:
@@ -67,5 +78,10 @@ def queue_chart(plan: CapacityPlan) -> Chart:
         peak = max((d for _h, d in outcome.queue_depth), default=0)
         series.append(Series(outcome.name, css, points, peak))
     first = shown[0].queue_depth if shown and shown[0].queue_depth else []
-    ticks = [(i * step, f"{hour:%a %d.%m}") for i, (hour, _d) in enumerate(first) if hour.hour == 0]
+    # The weekday in the page's language ("lør 28.11"), not strftime's C locale.
+    ticks = [
+        (i * step, date_format(hour, "D d.m"))
+        for i, (hour, _d) in enumerate(first)
+        if hour.hour == 0
+    ]
     return Chart(series=series, top=top, hours=hours, ticks=ticks)

@@ -1,5 +1,6 @@
 """Rosters to compare: a period's own, one from a schedule file, or the own one with a reader
-added ("one neuro reader 18-24 on weekdays"). Pure Python over routing's plain facts."""
+added ("one neuro reader 18-24 on weekdays"). Pure Python over routing's plain facts; only the
+label, which the page shows, is in the user's language."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
 
 from worklists import routing
 
@@ -30,8 +33,16 @@ class AddedReader:
     @property
     def label(self) -> str:
         ends = "24" if self.ends == dt.time(0) else f"{self.ends:%H}"
-        days = "weekdays" if self.weekdays == frozenset(range(5)) else "chosen days"
-        return f"+1 {self.worklist_name} reader {self.starts:%H}-{ends} on {days}"
+        hours = f"{self.starts:%H}-{ends}"
+        if self.weekdays == frozenset(range(5)):
+            return _("+1 %(worklist)s reader %(hours)s on weekdays") % {
+                "worklist": self.worklist_name,
+                "hours": hours,
+            }
+        return _("+1 %(worklist)s reader %(hours)s on chosen days") % {
+            "worklist": self.worklist_name,
+            "hours": hours,
+        }
 
 
 def added_reader_facts(
