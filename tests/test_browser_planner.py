@@ -64,7 +64,7 @@ def test_a_coordinator_replays_a_period_with_a_reader_added_side_by_side(
         ".planner-table:not(.planner-table--readers) tbody th[scope=row]"
     ).all_inner_texts()
     assert rows == ["ØH", "Haster", "Pakkeforløp kreft", "Rutine", "Alle"]
-    ticks = page.locator(".planner-chart text.chart-label").all_inner_texts()
+    ticks = page.locator(".planner-chart text.chart-label").all_text_contents()
     assert any(
         tick.startswith(("man ", "tir ", "ons ", "tor ", "fre ", "lør ", "søn ")) for tick in ticks
     )
