@@ -65,6 +65,12 @@ def test_a_coordinator_replays_a_period_with_a_reader_added_side_by_side(
     ).all_inner_texts()
     assert rows == ["ØH", "Haster", "Pakkeforløp kreft", "Rutine", "Alle"]
     ticks = page.locator(".planner-chart text.chart-label").all_text_contents()
+    # Coordinates are numbers in SVG syntax whatever the language ("137.1", not bokmål's "137,1",
+    # which SVG reads as a list and draws each letter but the first off the chart).
+    for x in page.locator(".planner-chart line.chart-grid").evaluate_all(
+        "lines => lines.map(l => l.getAttribute('x1'))"
+    ):
+        float(x)
     assert any(
         tick.startswith(("man ", "tir ", "ons ", "tor ", "fre ", "lør ", "søn ")) for tick in ticks
     )
