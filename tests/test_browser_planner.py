@@ -9,18 +9,15 @@ from collections.abc import Iterator
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 
 from tests.browser_support import asgi_server, chromium, signed_in_page
-from worklists.models import Study
+from worklists.access import COORDINATORS_GROUP
+from worklists.models import Study, Worklist
 
-# The demo needs what the data migrations made (the general worklist, the coordinators' group),
-# which a transactional test's flush removes: serialized_rollback brings it back.
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 FIXTURES = (asgi_server,)
 
 
@@ -33,6 +30,12 @@ def browser() -> Iterator:
 @pytest.fixture
 def history_start(settings) -> dt.date:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # What the data migrations made and an earlier transactional test's flush may have removed:
+    # the demo needs the general worklist and the coordinators' group.
+    Worklist.objects.get_or_create(
+        is_general=True, defaults={"code": "general", "name": "General", "display_order": 1000}
+    )
+    Group.objects.get_or_create(name=COORDINATORS_GROUP)
     call_command("seed_demo", "--studies", "0", "--history-days", "3", stdout=StringIO())
     first = (
         Study.objects.filter(accession_number__contains="-H", ready_at__isnull=False)
