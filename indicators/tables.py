@@ -9,6 +9,8 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils.formats import number_format
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Column:
@@ -45,11 +47,17 @@ class ShownRow:
 
 
 def shown_value(kind: str, value: Any) -> str:
-    """A cell as the page shows it: shares as whole percentages, nothing as a dash."""
+    """A cell as the page shows it, in the page's language (bokmål writes 104,5): shares as
+    whole percentages, nothing as a dash. The CSV keeps csv_value's decimal point."""
     if value is None or value == "":
         return "\N{EN DASH}" if kind != "text" else ""
     if kind == "share":
-        return f"{value * 100:.0f} %"
+        return f"{number_format(round(value * 100), decimal_pos=0)} %"
+    if kind in ("minutes", "number"):
+        # number_format cuts digits off; rounded first, as the CSV's format rounds
+        return number_format(round(value, 1), decimal_pos=1)
+    if kind == "ratio":
+        return number_format(round(value, 2), decimal_pos=2)
     return csv_value(kind, value)
 
 

@@ -225,3 +225,19 @@ def test_the_statements_do_not_grow_with_the_number_of_studies(
     )  # fmt: skip
 
     assert count() == once
+
+
+def test_the_page_writes_figures_in_its_language_and_the_csv_keeps_a_decimal_point():
+    from django.utils import translation
+
+    from indicators.tables import csv_value, shown_value
+
+    with translation.override("nb"):
+        shown = [shown_value("minutes", 104.46), shown_value("share", 0.9666)]
+        shown.append(shown_value("ratio", 1.5))
+        written = csv_value("minutes", 104.46)
+    with translation.override("en"):
+        shown_en = shown_value("minutes", 104.46)
+
+    assert shown == ["104,5", "97 %", "1,50"]
+    assert (written, shown_en) == ("104.5", "104.5")

@@ -1,4 +1,5 @@
-"""Durations the coordinator's console shows: how long ago, in the words of the countdowns."""
+"""What the coordinator's console shows in words: how long ago (as the countdowns say it), an
+alert's kind, and why the routing rules pass a reader over."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 from django import template
 
 from worklists.console.selectors import alert_kind_label
+from worklists.routing_reasons import exclusion_reason_shown
 from worklists.templatetags.live_tags import _span
 
 register = template.Library()
@@ -28,3 +30,9 @@ def percent(share: float | None) -> int | None:
 @register.filter
 def alert_kind(kind: str) -> str:
     return alert_kind_label(kind)
+
+
+@register.filter
+def routing_reason(reason: str) -> str:
+    """A reason of the routing rules in the page's language."""
+    return exclusion_reason_shown(reason)
