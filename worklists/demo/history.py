@@ -40,7 +40,6 @@ from worklists.demo.history_plan import (
 from worklists.demo.history_rows import HISTORY_MARK, HistoryWriter
 from worklists.demo.patients import PatientPool
 from worklists.models import (
-    ClassificationRule,
     Competence,
     Credential,
     DeadlineContract,
@@ -51,6 +50,7 @@ from worklists.models import (
     Worklist,
 )
 from worklists.services.patients import patient_resolve_locked
+from worklists.services.studies import classification_rules
 
 HISTORY_PATIENTS = 300
 # History ends a few days back, so that every study in it is read, returned or cancelled.
@@ -117,23 +117,7 @@ def _patients(sites: dict[str, Site], today: dt.date) -> list[Patient]:
 
 
 def _classifier(sites: dict[str, Site]) -> tuple[list[classification.Rule], int]:
-    rules = [
-        classification.Rule(
-            id=r.id,
-            position=r.position,
-            worklist_id=r.worklist_id,
-            work_units=r.work_units,
-            site_id=r.site_id,
-            modality=r.modality,
-            body_part=r.body_part,
-            procedure_code=r.procedure_code,
-            procedure_code_prefix=r.procedure_code_prefix,
-            description_pattern=r.description_pattern,
-            min_age_years=r.min_age_years,
-            max_age_years=r.max_age_years,
-        )
-        for r in ClassificationRule.objects.filter(is_active=True)
-    ]
+    rules = classification_rules()
     general = Worklist.objects.get(is_general=True).id
     return rules, general
 

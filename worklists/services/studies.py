@@ -75,9 +75,9 @@ def _general_worklist() -> Worklist:
     return worklist
 
 
-def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
-    """Choose worklist, work units and deadline for a study becoming READY."""
-    rules = [
+def classification_rules() -> list[classification.Rule]:
+    """The active classification rules, as the pure classifier takes them."""
+    return [
         classification.Rule(
             id=r.id,
             position=r.position,
@@ -94,6 +94,11 @@ def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
         )
         for r in ClassificationRule.objects.filter(is_active=True)
     ]
+
+
+def _classify(study: Study, *, at: dt.datetime) -> dict[str, Any]:
+    """Choose worklist, work units and deadline for a study becoming READY."""
+    rules = classification_rules()
     local_day = at.astimezone(study.site.zone).date()
     facts = classification.StudyFacts(
         site_id=study.site_id,
