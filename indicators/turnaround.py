@@ -48,13 +48,19 @@ def _grouped(
 
 def volumes(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, dict[str, int]]:
     """Per group: studies ordered, signed final, cancelled and returned in the period."""
-    events = _events(viewer, period).filter(
-        to_status__in=[
-            StudyStatus.ORDERED,
-            StudyStatus.FINAL,
-            StudyStatus.CANCELLED,
-            StudyStatus.REJECTED,
-        ]
+    # An event that keeps the status (a patient merge, an order's update) is not a second
+    # signature, cancellation or return.
+    events = (
+        _events(viewer, period)
+        .filter(
+            to_status__in=[
+                StudyStatus.ORDERED,
+                StudyStatus.FINAL,
+                StudyStatus.CANCELLED,
+                StudyStatus.REJECTED,
+            ]
+        )
+        .exclude(from_status=F("to_status"))
     )
     rows = _grouped(events, group_by, viewer).annotate(
         received=Count(

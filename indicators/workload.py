@@ -69,7 +69,7 @@ def _signed(viewer: Viewer, period: Period) -> Any:
         at__gte=period.start,
         at__lt=period.end,
         actor__radiologist__isnull=False,
-    )
+    ).exclude(from_status=F("to_status"))  # a patient merge's event is no second signature
 
 
 def reader_work(viewer: Viewer, period: Period) -> dict[int, dict[str, Any]]:

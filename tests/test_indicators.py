@@ -241,3 +241,27 @@ def test_the_page_writes_figures_in_its_language_and_the_csv_keeps_a_decimal_poi
 
     assert shown == ["104,5", "97 %", "1,50"]
     assert (written, shown_en) == ("104.5", "104.5")
+
+
+def test_an_event_that_keeps_the_status_is_no_second_signature_cancellation_or_return(
+    scenario, coordinator
+):
+    from worklists.models import StudyEvent
+
+    before = figures(coordinator)
+    # What a patient merge writes for each of the patient's studies, later in November
+    for name in ("S1", "S4", "S6"):
+        study = scenario.studies[name]
+        StudyEvent.objects.create(
+            study=study,
+            from_status=study.status,
+            to_status=study.status,
+            actor=scenario.owner.user,
+            at=support.at(300),
+            reason="patient merged",
+        )
+
+    after = figures(coordinator)
+
+    for key in ("volumes", "readers", "turnaround"):
+        assert rows(after, key) == rows(before, key), key
