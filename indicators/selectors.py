@@ -133,7 +133,7 @@ def volumes_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
 def sites_table(viewer: Viewer, everywhere: dict[Any, dict[str, Any]]) -> Table:
     """Each site the viewer sees beside the regional figure (the median over all sites):
     ``everywhere`` is every site's turnaround."""
-    regional_median, regional_share = variation.regional(everywhere)
+    regional_median, regional_share = variation.regional_for(viewer.site_ids, everywhere)
     mine = (
         everywhere
         if viewer.site_ids is None

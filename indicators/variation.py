@@ -10,6 +10,10 @@ from typing import Any
 # more, or its within-deadline share this many percentage points below the regional one or more.
 SLOW_FACTOR = 1.5
 SHARE_SHORTFALL = 0.10
+# A viewer who sees only some sites (a reader, a site user) is shown the regional figure only
+# when at least this many other sites make it: with one or two, the median would give their
+# figures away (with two sites it is the mean of the viewer's and the other's).
+REGIONAL_MIN_OTHER_SITES = 3
 
 
 def regional(sites: dict[Any, dict[str, Any]]) -> tuple[float | None, float | None]:
@@ -25,6 +29,23 @@ def regional(sites: dict[Any, dict[str, Any]]) -> tuple[float | None, float | No
     return (
         statistics.median(present) if present else None,
         statistics.median(shares) if shares else None,
+    )
+
+
+def regional_for(
+    site_ids: set[int] | None, sites: dict[Any, dict[str, Any]]
+) -> tuple[float | None, float | None]:
+    """``regional`` as a viewer who sees ``site_ids`` (None: every site) may be shown it:
+    each figure only where REGIONAL_MIN_OTHER_SITES other sites have one."""
+    median, share = regional(sites)
+    if site_ids is None:
+        return median, share
+    others = [row for key, row in sites.items() if key not in site_ids]
+    with_median = sum(1 for row in others if row["ready_to_final_p50"] is not None)
+    with_share = sum(1 for row in others if row["with_deadline"])
+    return (
+        median if with_median >= REGIONAL_MIN_OTHER_SITES else None,
+        share if with_share >= REGIONAL_MIN_OTHER_SITES else None,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from indicators import variation
 from indicators.periods import GroupBy, PeriodInvalid
 from indicators.query import parse_query
 from indicators.scope import viewer_of
@@ -47,7 +48,8 @@ def test_a_radiologist_sees_only_the_sites_they_are_credentialed_for(scenario, k
     assert groups(scenario.outsider.user, "turnaround") == [BRAVO]
 
 
-def test_a_site_sees_its_own_figures_beside_the_regional_figure(scenario, site_user):
+def test_a_site_sees_its_own_figures_beside_the_regional_figure(scenario, site_user, monkeypatch):
+    monkeypatch.setattr(variation, "REGIONAL_MIN_OTHER_SITES", 1)
     result = indicators(viewer=viewer_of(site_user), period=support.NOVEMBER, group_by="site")
     sites = result.table("sites").rows
 
@@ -118,3 +120,15 @@ def test_the_menu_links_the_indicators_for_those_who_see_figures(
         page = client.get(reverse("indicators"))
         assert page.status_code == 200
         assert f'href="{reverse("indicators")}" aria-current="page"'.encode() in page.content
+
+
+def test_a_site_is_not_shown_a_regional_figure_that_would_give_another_sites_away(
+    scenario, site_user, coordinator
+):
+    # Two sites: their median is the mean of the two, so Alfa's user could work out Bravo's.
+    mine = indicators(viewer=viewer_of(site_user), period=support.NOVEMBER, group_by="site")
+    everyone = indicators(viewer=viewer_of(coordinator), period=support.NOVEMBER, group_by="site")
+
+    [alfa] = mine.table("sites").rows
+    assert (alfa["regional_p50"], alfa["regional_within_deadline"]) == (None, None)
+    assert everyone.table("sites").rows[0]["regional_p50"] == pytest.approx(185)
