@@ -4,6 +4,7 @@ regional figure, the median over all sites (docs/indicators.md)."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 # A site is marked when its median ready-to-final time is this many times the regional one or
@@ -33,7 +34,7 @@ def regional(sites: dict[Any, dict[str, Any]]) -> tuple[float | None, float | No
 
 
 def regional_for(
-    site_ids: set[int] | None, sites: dict[Any, dict[str, Any]]
+    site_ids: AbstractSet[int] | None, sites: dict[Any, dict[str, Any]]
 ) -> tuple[float | None, float | None]:
     """``regional`` as a viewer who sees ``site_ids`` (None: every site) may be shown it:
     each figure only where REGIONAL_MIN_OTHER_SITES other sites have one."""
