@@ -106,6 +106,19 @@ def test_a_reader_off_every_board_is_offered_with_empty_figures(op, coordinator,
     assert row.excluded_because == "not competent in this worklist"
 
 
+def test_a_reader_whose_credential_has_lapsed_or_not_begun_is_not_offered(op, coordinator, site_a):
+    lapsed = factories.RadiologistFactory(user__username="lapsed")
+    factories.credential(lapsed, site_a, valid_until=op.now.date() - dt.timedelta(days=2))
+    future = factories.RadiologistFactory(user__username="future")
+    factories.credential(future, site_a, valid_from=op.now.date() + dt.timedelta(days=2))
+
+    chooser = study_candidates(user=coordinator, study_id=op.soon.id, now=op.now)
+
+    offered = {c.radiologist.id for c in chooser.readers}
+    assert lapsed.id not in offered
+    assert future.id not in offered
+
+
 def test_the_holder_is_shown_holding_it_and_not_offered(op, coordinator):
     chooser = study_candidates(user=coordinator, study_id=op.late.id, now=op.now)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,9 +69,15 @@ def study_candidates(*, user: AnyUser, study_id: int, now: dt.datetime | None = 
     study = scope.studies.select_related("site", "worklist").filter(id=study_id).first()
     if study is None:
         raise StudyNotFound(_("No such study."))
+    # Valid on the site's own date: the assignment refuses anyone else, override or not.
+    today = now.astimezone(study.site.zone).date()
     credentialed = list(
         Credential.objects.filter(
-            site_id=study.site_id, revoked_at__isnull=True, radiologist__is_active=True
+            Q(valid_until__isnull=True) | Q(valid_until__gte=today),
+            site_id=study.site_id,
+            revoked_at__isnull=True,
+            radiologist__is_active=True,
+            valid_from__lte=today,
         )
         .values_list("radiologist_id", flat=True)
         .distinct()
