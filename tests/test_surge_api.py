@@ -82,6 +82,9 @@ def test_others_are_refused_and_nothing_changes(
             assert client_for(user).post(url, body(), format="json").status_code == 403
     for user in (owner.user, site_user):
         assert client_for(user).get(reverse("api-console-surges")).status_code == 403
+        # a body with errors gets the refusal, not a list of the errors
+        wrong = client_for(user).post(reverse("api-console-surges"), {}, format="json")
+        assert wrong.status_code == 403
     assert Surge.objects.count() == 1
     assert Surge.objects.get().ended_at is None
 

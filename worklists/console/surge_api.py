@@ -18,7 +18,7 @@ from worklists.actors import Actor
 from worklists.console.surges import console_surges
 from worklists.models import Surge, Worklist
 from worklists.serializers import AwareDateTimeField
-from worklists.services.surges import surge_end, surge_start
+from worklists.services.surges import surge_end, surge_require_coordinator, surge_start
 
 
 class SurgeOutSerializer(serializers.ModelSerializer[Surge]):
@@ -111,6 +111,8 @@ class ConsoleSurgesApi(APIView):
         "otherwise). Coordinators only (403).",
     )
     def post(self, request: Request) -> Response:
+        # The role first: to anyone else the body's errors are nothing to say
+        surge_require_coordinator(Actor.for_user(request.user))
         params = SurgeInSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data

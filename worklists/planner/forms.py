@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from worklists.models import Worklist
@@ -20,7 +21,8 @@ WEEKDAYS = [
     (6, _("Sun")),
 ]
 HOURS = [(h, f"{h:02d}") for h in range(25)]
-MAX_DAYS = 31
+# The page replays while the coordinator waits; longer periods: manage.py plan_capacity.
+MAX_DAYS = 14
 
 
 class PlannerForm(forms.Form):
@@ -60,5 +62,12 @@ class PlannerForm(forms.Form):
         return data
 
     def period(self) -> tuple[dt.datetime, dt.datetime]:
-        start = dt.datetime.combine(self.cleaned_data["start"], dt.time(), tzinfo=dt.UTC)
-        return start, start + dt.timedelta(days=self.cleaned_data["days"])
+        """From midnight of the first day to midnight after the last, on the platform's clock
+        (a day with a summer-time change is 23 or 25 hours)."""
+        zone = timezone.get_default_timezone()
+        first: dt.date = self.cleaned_data["start"]
+        last = first + dt.timedelta(days=self.cleaned_data["days"])
+        return (
+            dt.datetime.combine(first, dt.time(), tzinfo=zone),
+            dt.datetime.combine(last, dt.time(), tzinfo=zone),
+        )

@@ -9,6 +9,8 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from django.utils import timezone
+
 from worklists import coverage, routing
 from worklists.access import studies_of_sites
 from worklists.models import (
@@ -29,6 +31,18 @@ _RANKS: dict[str, int] = {str(p): rank for p, rank in PRIORITY_RANK.items()}
 # A read longer than this is a study left open, not reading time.
 LONGEST_READ_MINUTES = 180.0
 READING_HISTORY_DAYS = 90
+
+
+def latest_signed_ready_day() -> dt.date | None:
+    """The local day the latest signed study became ready: the planner's periods end there."""
+    latest = (
+        studies_of_sites(None)  # the planner is the coordinators': every site
+        .filter(status=StudyStatus.FINAL, ready_at__isnull=False)
+        .order_by("-ready_at")
+        .values_list("ready_at", flat=True)
+        .first()
+    )
+    return None if latest is None else timezone.localdate(latest)
 
 
 def period_arrivals(

@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from worklists.access import is_coordinator
-from worklists.models import Study, StudyStatus
 from worklists.planner import present
 from worklists.planner.forms import PlannerForm
 from worklists.planner.plan import CapacityPlan, Schedule, capacity_plan
 from worklists.planner.scenarios import AddedReader
+from worklists.planner.selectors import latest_signed_ready_day
 from worklists.services.shifts import ShiftImportError
 
 ALL_MODALITIES = frozenset({"CT", "MR", "CR", "DX", "US", "MG", "NM", "PT"})
@@ -25,13 +25,7 @@ ALL_MODALITIES = frozenset({"CT", "MR", "CR", "DX", "US", "MG", "NM", "PT"})
 
 def _default_start() -> dt.date:
     """The last full week of signed studies: the latest period with something to replay."""
-    latest = (
-        Study.objects.filter(status=StudyStatus.FINAL, ready_at__isnull=False)
-        .order_by("-ready_at")
-        .values_list("ready_at", flat=True)
-        .first()
-    )
-    last_day = latest.date() if latest else timezone.localdate()
+    last_day = latest_signed_ready_day() or timezone.localdate()
     return last_day - dt.timedelta(days=10)
 
 

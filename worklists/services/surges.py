@@ -93,7 +93,7 @@ def surge_tier_of_worklist(*, now: dt.datetime, worklist: Combinable | None = No
 # --- starting and ending -----------------------------------------------------------------------
 
 
-def _require_coordinator(actor: Actor) -> None:
+def surge_require_coordinator(actor: Actor) -> None:
     if not user_is_coordinator(actor.user_id):
         raise NotCoordinator(_("Only coordinators start and end surges."))
 
@@ -175,7 +175,7 @@ def surge_start(
     Coordinators only (NotCoordinator before anything else is looked at). The start is an
     event; after commit every live page hears of it and the readers it made eligible get the
     waiting studies pushed to them."""
-    _require_coordinator(actor)
+    surge_require_coordinator(actor)
     now = now or timezone.now()
     reason = _validate(reason=reason, ends_at=ends_at, now=now)
     if worklist_id is not None and not Worklist.objects.filter(id=worklist_id).exists():
@@ -230,7 +230,7 @@ def _start_locked(
         raise SurgeRefused(_("Choose backup readers or every competent reader."), field="tier")
     if previous is not None:
         _end(previous.id, reason=Surge.EndReason.SUPERSEDED, at=now, actor=actor)
-    assert actor.user_id is not None  # a coordinator (_require_coordinator)
+    assert actor.user_id is not None  # a coordinator (surge_require_coordinator)
     surge = Surge.objects.create(
         worklist_id=worklist_id,
         tier=tier,
@@ -248,7 +248,7 @@ def _start_locked(
 def surge_end(*, actor: Actor, surge_id: int, now: dt.datetime | None = None) -> Surge:
     """End a surge early: from now on its worklist's studies are routed at their own tier.
     Coordinators only; SurgeAlreadyEnded when it has ended (or passed its end time)."""
-    _require_coordinator(actor)
+    surge_require_coordinator(actor)
     now = now or timezone.now()
     with transaction.atomic():
         surge = Surge.objects.select_for_update().filter(id=surge_id).first()
