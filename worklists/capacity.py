@@ -57,7 +57,7 @@ def outlook(*, backlog: float, hours: Sequence[HourPlan]) -> list[HourOutlook]:
         done = min(hour.capacity, demand)
         # Rounded to the hundredth work units are kept in, so float sums do not leave a
         # phantom 1e-15 waiting (and a falsely short hour).
-        left = round(demand - done, 6)
+        left = round(demand - done, 2)
         result.append(
             HourOutlook(
                 starts_at=hour.starts_at,
