@@ -8,6 +8,7 @@ without its secrets instead of inventing them.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from pathlib import Path
 from typing import Any, cast
@@ -128,7 +129,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     if DATABASES["default"]["NAME"] != ":memory:":
-        make_private_dir(Path(DATABASES["default"]["NAME"]).parent)
+        _sqlite_dir = Path(DATABASES["default"]["NAME"]).parent
+        make_private_dir(_sqlite_dir)
+        # The test database is a file too: Django's default, a shared-cache in-memory database,
+        # fails at once with "database table is locked" (no busy timeout) when a browser test's
+        # server threads read while another writes; a file in WAL mode waits its turn instead.
+        # One per process, so two test runs in one checkout do not delete each other's.
+        DATABASES["default"]["TEST"] = {
+            "NAME": str(_sqlite_dir / f"test-teleradiology-{os.getpid()}.sqlite3")
+        }
 else:
     # Under ASGI each sync request runs in a thread of its own, and Django's connections belong to
     # threads: kept connections (CONN_MAX_AGE > 0) pile up until "too many clients". By default a

@@ -3,6 +3,9 @@ a radiologist of another site (B only), a site user of A, and a coordinator."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -20,6 +23,16 @@ settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Live updates go out from the committing thread, so that a test reads the channel layer at a
 # known moment; tests of the batching and the browser tests set their own interval.
 settings.LIVE_BATCH_SECONDS = 0
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Django deletes an SQLite test database's file but not its WAL and shared-memory files,
+    which outlive it when a server thread's connection closed late."""
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name:
+        for leftover in (f"{name}-wal", f"{name}-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
 
 
 @pytest.fixture
