@@ -112,6 +112,35 @@ def test_a_shift_gives_its_rate_for_the_part_of_each_hour_shared_by_its_worklist
     assert by_worklist == {1: [0.75, 1.5, 1.5], 2: [0.75, 1.5, 1.5]}
 
 
+def test_the_current_hour_counts_only_from_now():
+    starts = capacity.hour_starts(now=at(2026, 5, 4, 10, 45), hours=2, zone=OSLO)
+    span = capacity.RosterSpan(
+        starts=at(2026, 5, 4, 8, 0), ends=at(2026, 5, 4, 16, 0), rate=4.0, worklist_ids=(1,)
+    )
+
+    assert capacity.capacity_by_hour([span], starts, since=at(2026, 5, 4, 10, 45)) == {
+        1: [1.0, 4.0]
+    }
+    assert capacity.part_left(starts[0], at(2026, 5, 4, 10, 45)) == 0.25
+    assert capacity.part_left(starts[1], at(2026, 5, 4, 10, 45)) == 1.0
+    assert capacity.part_left(starts[0], at(2026, 5, 4, 11, 30)) == 0.0
+
+
+def test_the_current_hours_inflow_is_its_share_of_the_slot_left(
+    coordinator, site_a, neuro, settings
+):
+    settings.OUTLOOK_HISTORY_WEEKS = 1
+    factories.ready_study(  # last Monday 09:xx: 4 WU expected in the 09:00 slot
+        site_a, neuro, ready_at=at(2026, 5, 4, 9, 5), work_units=4, status=StudyStatus.FINAL
+    )
+
+    view = selectors.capacity_outlook(user=coordinator, hours=24, now=at(2026, 5, 11, 9, 30))
+
+    [line] = view.worklists
+    assert line.hours[0].inflow == 2.0
+    assert line.waiting_at_end == 2.0  # nobody on the roster
+
+
 def test_a_night_shift_over_the_spring_change_gives_its_rate_in_each_real_hour():
     # 22:00 to 08:00 on the wall clock is nine real hours that night.
     span_start, span_end = at(2026, 3, 28, 22, 0), at(2026, 3, 29, 8, 0)
@@ -212,10 +241,11 @@ def test_the_outlook_puts_roster_backlog_and_inflow_together(
     assert line.backlog == 3
     first = line.hours[:5]
     assert [h.starts_at.hour for h in first] == [9, 10, 11, 12, 13]
-    assert [h.capacity for h in first] == [2, 2, 2, 2, 0]
+    # 09:20: two thirds of the current hour are left to read in
+    assert [round(h.capacity, 4) for h in first] == [1.3333, 2, 2, 2, 0]
     assert [h.inflow for h in first] == [0, 1.5, 0, 0, 0]
-    # 3 -> 1 left at 10:00; 1 + 1.5 = 2.5 -> 0.5 left; 0.5 read at 11:00
-    assert [h.waiting_at_end for h in first] == [1, 0.5, 0, 0, 0]
+    # 3 -> 1.67 left at 10:00; 1.67 + 1.5 = 3.17 -> 1.17 left; 1.17 -> 0 at 11:00
+    assert [h.waiting_at_end for h in first] == [1.67, 1.17, 0, 0, 0]
     assert line.short_hours == 2
     assert line.first_short_at == at(2026, 5, 11, 9, 0)
     assert view.zone == "Europe/Oslo"

@@ -95,15 +95,29 @@ class RosterSpan:
     worklist_ids: tuple[int, ...]
 
 
+def part_left(start: dt.datetime, now: dt.datetime) -> float:
+    """The share of the hour starting at ``start`` still ahead at ``now`` (1 before it, 0
+    after it): the current hour's capacity and inflow count only from now."""
+    elapsed = (now.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds()
+    return min(1.0, max(0.0, 1 - elapsed / 3600))
+
+
 def capacity_by_hour(
-    spans: Iterable[RosterSpan], starts: Sequence[dt.datetime]
+    spans: Iterable[RosterSpan],
+    starts: Sequence[dt.datetime],
+    *,
+    since: dt.datetime | None = None,
 ) -> dict[int, list[float]]:
     """Per worklist, the capacity of each hour starting at ``starts``: each span's rate for the
-    part of the hour it covers, divided between its worklists."""
+    part of the hour it covers (and that is not before ``since``: what is past of the current
+    hour reads nothing more), divided between its worklists."""
     result: dict[int, list[float]] = {}
     # In UTC: Python subtracts and adds two times of one zone on the wall clock, an hour off
     # across a DST change.
     hours = [(s.astimezone(dt.UTC), s.astimezone(dt.UTC) + dt.timedelta(hours=1)) for s in starts]
+    if since is not None:
+        since = since.astimezone(dt.UTC)
+        hours = [(max(start, since), end) for start, end in hours]
     for span in spans:
         if not span.worklist_ids or span.rate <= 0:
             continue

@@ -75,7 +75,8 @@ def capacity_outlook(
     *, user: AnyUser, hours: int = 24, now: dt.datetime | None = None
 ) -> CapacityOutlook:
     """Per worklist and hour for the next ``hours`` hours (from the start of the current one):
-    the roster's capacity, the expected inflow, and the backlog carried hour to hour."""
+    the roster's capacity, the expected inflow, and the backlog carried hour to hour. Of the
+    current hour only what is left of it counts: its capacity from now, its share of inflow."""
     scope = scope_of(user)
     if hours not in OUTLOOK_HOURS:
         raise ValueError(f"the outlook covers {OUTLOOK_HOURS} hours, not {hours}")
@@ -84,7 +85,9 @@ def capacity_outlook(
     weeks = settings.OUTLOOK_HISTORY_WEEKS
     starts = capacity.hour_starts(now=now, hours=hours, zone=zone)
     ends = starts[-1].astimezone(dt.UTC) + dt.timedelta(hours=1)
-    capacities = capacity.capacity_by_hour(roster_spans(starts=starts[0], ends=ends), starts)
+    capacities = capacity.capacity_by_hour(
+        roster_spans(starts=starts[0], ends=ends), starts, since=now
+    )
     backlog = backlog_work_units(scope)
     per_slot = expected_inflow(scope, before=starts[0], weeks=weeks, zone=zone)
     worklist_ids = set(capacities) | set(backlog) | {key[0] for key in per_slot}
@@ -94,7 +97,8 @@ def capacity_outlook(
             capacity.HourPlan(
                 starts_at=start,
                 capacity=capacities.get(worklist.id, [0.0] * hours)[index],
-                inflow=per_slot.get((worklist.id, start.isoweekday(), start.hour), 0.0),
+                inflow=per_slot.get((worklist.id, start.isoweekday(), start.hour), 0.0)
+                * capacity.part_left(start, now),
             )
             for index, start in enumerate(starts)
         ]
