@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from indicators import charts
@@ -15,6 +16,13 @@ from indicators.query import Query, groupings_for, parse_query
 from indicators.scope import viewer_of
 from indicators.selectors import indicators
 from indicators.tables import table_csv
+
+# The query's inputs as the form labels them: an error names the input the reader sees.
+FIELD_LABELS = {
+    "from": gettext_lazy("From"),
+    "to": gettext_lazy("To"),
+    "group_by": gettext_lazy("Grouped by"),
+}
 
 
 @login_required
@@ -48,6 +56,7 @@ def indicators_page(request: HttpRequest) -> HttpResponse:
         ),
         "default_period": default_period(),
         "error": error,
+        "error_field": FIELD_LABELS.get(error.field, error.field) if error else "",
         "given": request.GET,
     }
     return render(request, "indicators/indicators.html", context, status=400 if error else 200)

@@ -128,7 +128,7 @@ def test_the_page_says_what_is_wrong_with_a_bad_date(client, coordinator):
     page = client.get(reverse("indicators"), {"from": "yesterday"})
 
     assert page.status_code == 400
-    assert b"yesterday is not a date" in page.content
+    assert "From: yesterday is not a date" in page.content.decode()
 
 
 def test_the_page_defaults_to_the_last_30_days_grouped_by_site(client, coordinator):
