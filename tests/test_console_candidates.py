@@ -19,6 +19,7 @@ from worklists.models import Assignment, AuditEvent, RoutingDecision
 from worklists.services.alerts import NotACoordinator, alert_raise
 from worklists.services.claims import study_coordinator_assign
 from worklists.services.studies import ReasonRequired
+from worklists.services.surges import surge_start
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +247,26 @@ def test_the_study_page_shows_the_chooser_instead_of_bare_names(
     assert "not on shift" in html
     assert reverse("study-assign", args=[op.soon.id]) in html
     assert 'id="assign-radiologist"' not in html
+
+
+def test_a_running_surge_raises_the_tier_the_chooser_judges_and_shows(op, coordinator):
+    backup = factories.RadiologistFactory(user__username="backup", user__last_name="Berg")
+    factories.credential(backup, op.soon.site)
+    factories.competence(backup, op.soon.worklist, level="BACKUP")
+    factories.shift(backup, starts_at=op.now - H, ends_at=op.now + 7 * H)
+    before = study_candidates(user=coordinator, study_id=op.soon.id, now=op.now)
+    assert (before.tier, before.raised_by_surge) == (0, False)
+    assert not {c.radiologist.id for c in before.eligible} & {backup.id}
+
+    surge_start(
+        actor=Actor(user_id=coordinator.id, label="coord"),
+        worklist_id=op.soon.worklist_id,
+        tier=None,
+        reason="CT outage",
+        ends_at=op.now + 2 * H,
+        now=op.now,
+    )
+    during = study_candidates(user=coordinator, study_id=op.soon.id, now=op.now)
+
+    assert (during.tier, during.raised_by_surge) == (1, True)
+    assert backup.id in {c.radiologist.id for c in during.eligible}

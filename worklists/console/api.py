@@ -128,8 +128,9 @@ class StudyCandidatesApi(APIView):
         operation_id="v1_study_candidates",
         responses=CandidatesOutSerializer,
         description="Whom a coordinator may assign the study to: every active reader "
-        "credentialed for its site, judged by the routing rules at the study's escalation tier, "
-        "with the load board's figures; eligible first, least loaded first, then the excluded "
+        "credentialed for its site, judged by the routing rules at the study's escalation tier "
+        "(or a running surge's, if higher), with the load board's figures; eligible first, "
+        "least loaded first, then the excluded "
         "with the rule that excludes them (choosing one is an override, recorded with the "
         "reason). Assign with POST /api/v1/studies/{id}/assign. Coordinators only.",
     )

@@ -23,6 +23,7 @@ from worklists.console.scope import scope_of
 from worklists.errors import StudyNotFound
 from worklists.models import Assignment, Credential, Radiologist, Study, StudyStatus
 from worklists.services import routing_decisions
+from worklists.services.surges import surge_facts
 
 ASSIGNABLE_STATUSES = (StudyStatus.READY, StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS)
 
@@ -48,6 +49,7 @@ class Candidates:
     study: Study
     now: dt.datetime
     tier: int
+    raised_by_surge: bool
     holder_id: int | None
     readers: list[ReaderCandidate]
     not_assignable_because: str  # "" when the study can be assigned now
@@ -127,10 +129,17 @@ def study_candidates(*, user: AnyUser, study_id: int, now: dt.datetime | None = 
             c.radiologist.display_name,
         )
     )
+    surge_tier = (
+        routing.running_surge_tier(surge_facts(now=now), worklist_id=study.worklist_id, now=now)
+        if study.worklist_id is not None
+        else routing.TIER_PRIMARY
+    )
     return Candidates(
         study=study,
         now=now,
-        tier=study.escalation_tier,
+        # The tier the verdicts were judged at: a running surge's, when above the study's own.
+        tier=max(study.escalation_tier, surge_tier),
+        raised_by_surge=surge_tier > study.escalation_tier,
         holder_id=holder_id,
         readers=readers,
         not_assignable_because=not_assignable,

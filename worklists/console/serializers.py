@@ -148,7 +148,13 @@ class CandidateOutSerializer(serializers.Serializer):
 
 class CandidatesOutSerializer(serializers.Serializer):
     study_id = serializers.IntegerField(source="study.id")
-    tier = serializers.IntegerField(help_text="The study's escalation tier the rules apply at.")
+    tier = serializers.IntegerField(
+        help_text="The escalation tier the rules apply at: the study's own, or a running "
+        "surge's when higher."
+    )
+    raised_by_surge = serializers.BooleanField(
+        help_text="A surge running for the study's worklist raised the tier above its own."
+    )
     holder_id = serializers.IntegerField(allow_null=True)
     not_assignable_because = serializers.CharField(
         help_text="Why the study cannot be assigned now; empty when it can."
