@@ -105,6 +105,7 @@ def test_the_language_menu_switches_the_page_to_english(owner, held, live_server
     page.wait_for_url(f"**{reverse('worklist')}*")
     assert page.locator("[data-read-next]").inner_text() == "Les neste"
 
+    page.click("[data-user-menu] summary")  # the language menu is in the user's menu
     page.select_option("#language-select", "en")
     page.click("[data-language-menu] button[type=submit]")
     page.wait_for_url(f"**{reverse('worklist')}*")
