@@ -193,6 +193,30 @@ def test_non_coordinators_cannot_acknowledge(client, op, alert, owner, site_user
     assert Study.objects.filter(pk=op.soon.id).exists()
 
 
+def test_an_alerts_message_is_shown_in_the_coordinators_language_from_its_data(
+    client, op, coordinator
+):
+    alert_raise(
+        kind="patient.records_conflict",
+        message="Sites disagree about patient 7: birth_date, family_name (alfa, bravo). …",
+        study_id=op.soon.id,
+        data={"fields": ["birth_date", "family_name"], "sites": ["alfa", "national register"]},
+    )
+    client.force_login(coordinator)
+    english = client.get(reverse("console")).content.decode()
+    assert (
+        "records of this patient differ in birth date, family name (alfa, national register)"
+        in (english)
+    )
+    assert "birth_date" not in english
+
+    user_language_set(user_id=coordinator.pk, language="nb")
+    client.force_login(coordinator)  # the language a user chose applies from their sign-in
+    bokmaal = client.get(reverse("console")).content.decode()
+    assert "fødselsdato, etternavn (alfa, folkeregisteret)" in bokmaal
+    assert "Sites disagree" not in bokmaal
+
+
 def test_the_console_speaks_bokmaal_to_a_coordinator_who_chose_it(client, op, alert, coordinator):
     user_language_set(user_id=coordinator.pk, language="nb")
     client.force_login(coordinator)

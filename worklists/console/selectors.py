@@ -190,6 +190,41 @@ def alert_kind_label(kind: str) -> str:
     return str(ALERT_KIND_LABELS.get(kind, kind))
 
 
+# The demographics a records conflict names (worklists.services.patient_records.DEMOGRAPHICS).
+DEMOGRAPHIC_LABELS: dict[str, Promise] = {
+    "family_name": _("family name"),
+    "given_name": _("given name"),
+    "birth_date": _("birth date"),
+    "sex": _("sex"),
+}
+
+
+def alert_message_shown(alert: CoordinatorAlert) -> str:
+    """An alert's message in the page's language, from its kind and data where they say it all;
+    otherwise the message as raised (an adapter's own words, a peer's error text)."""
+    data = alert.data or {}
+    if alert.kind == "patient.records_conflict" and data.get("fields"):
+        fields = ", ".join(str(DEMOGRAPHIC_LABELS.get(f, f)) for f in data["fields"])
+        return gettext(
+            "The sites' records of this patient differ in %(fields)s (%(sites)s). Each site's "
+            "studies show its own record until it is corrected at the site that is wrong."
+        ) % {
+            "fields": fields,
+            "sites": ", ".join(
+                gettext("national register") if name == "national register" else name
+                for name in data.get("sites", [])
+            ),
+        }
+    if alert.kind == "patient.identifier_refused" and data.get("site"):
+        return gettext(
+            "%(site)s named a new national number for this patient, whom other sites also "
+            "know; it was not added. A coordinator checks and merges if right."
+        ) % {"site": data["site"]}
+    if alert.kind == "routing.escalation":
+        return gettext("Deadline near and nobody is reading this study: assign a reader.")
+    return alert.message
+
+
 def _alerts_visible(scope: Scope) -> QuerySet[CoordinatorAlert]:
     """Alerts about studies the user may see, and alerts about no study at sites they see."""
     return CoordinatorAlert.objects.filter(

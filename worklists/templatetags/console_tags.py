@@ -7,7 +7,8 @@ import datetime as dt
 
 from django import template
 
-from worklists.console.selectors import alert_kind_label
+from worklists.console.selectors import alert_kind_label, alert_message_shown
+from worklists.models import CoordinatorAlert
 from worklists.routing_reasons import exclusion_reason_shown
 from worklists.templatetags.live_tags import _span
 
@@ -30,6 +31,11 @@ def percent(share: float | None) -> int | None:
 @register.filter
 def alert_kind(kind: str) -> str:
     return alert_kind_label(kind)
+
+
+@register.filter
+def alert_message(alert: CoordinatorAlert) -> str:
+    return alert_message_shown(alert)
 
 
 @register.filter
