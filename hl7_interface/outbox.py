@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import Q
@@ -113,6 +114,32 @@ def outbox_enqueue_rejection(*, study_id: int, rejection: RejectionDelivery) -> 
     return _enqueue(
         study_id=study_id, kind=OutboundKind.ORDER_REJECTION, result_status="", content=rejection
     )
+
+
+def outbox_record_delivered_history(
+    deliveries: Sequence[tuple[int, int, ReportDelivery, dt.datetime]],
+) -> int:
+    """Reports delivered before this system kept their outbox (history brought in from an
+    earlier system, the demo's): each (site id, study id, delivery, delivered at) as a row
+    already DELIVERED and acknowledged, so a site sees what its RIS received. Nothing is sent."""
+    rows = [
+        OutboundMessage(
+            site_id=site_id,
+            study_id=study_id,
+            kind=OutboundKind.REPORT,
+            result_status=delivery.result_status,
+            content=_as_json(delivery),
+            status=OutboundStatus.DELIVERED,
+            attempts=1,
+            next_attempt_at=None,
+            delivered_at=delivered_at,
+            last_attempt_at=delivered_at,
+            ack_code="AA",
+        )
+        for site_id, study_id, delivery, delivered_at in deliveries
+    ]
+    OutboundMessage.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
 
 
 def outbox_resend(*, message_id: int, actor: Actor) -> OutboundMessage:

@@ -390,6 +390,27 @@ def test_every_read_demo_study_has_a_signed_report_so_that_priors_show_text(outp
     ), "some unread study has a prior with a report"
 
 
+def test_every_read_demo_report_shows_as_delivered_to_its_sites_ris_and_none_is_sent(output):
+    from hl7_interface.models import OutboundMessage, OutboundStatus
+    from reports.models import ReportVersion
+
+    versions = {v.id: v for v in ReportVersion.objects.select_related("study")}
+    assert versions
+    messages = list(OutboundMessage.objects.all())
+    assert sorted(m.content["report_version_id"] for m in messages) == sorted(versions)
+    for message in messages:
+        version = versions[message.content["report_version_id"]]
+        assert (message.study_id, message.site_id) == (version.study_id, version.study.site_id)
+        assert message.status == OutboundStatus.DELIVERED
+        assert message.ack_code == "AA"
+        assert message.result_status == "F"
+        assert message.delivered_at > version.signed_at
+        assert message.next_attempt_at is None  # the drain never picks it up
+
+    seed()
+    assert OutboundMessage.objects.count() == len(messages)
+
+
 def test_rerunning_keeps_one_of_each_template_macro_and_report(output):
     from reports.models import Macro, ReportTemplate, ReportTemplateSection, ReportVersion
 

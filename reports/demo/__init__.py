@@ -15,6 +15,7 @@ import random
 
 from django.db.models import Q
 
+from hl7_interface.outbox import outbox_record_delivered_history
 from reports.demo.history import (
     critical_category,
     record_critical_findings,
@@ -26,6 +27,7 @@ from reports.demo.templates import TEMPLATES, WORKLIST_FALLBACKS, TemplateSpec
 from reports.models import Macro, ReportTemplate, ReportVersion, VersionKind
 from reports.selectors import sections_from_template, template_for_study, template_sections
 from reports.services import content
+from reports.services.delivery import report_delivery_of
 from reports.services.macros import clean_macro_name
 from worklists.demo.extensions import DemoContext
 from worklists.models import Assignment, Radiologist, Study, StudyEvent, StudyStatus, Worklist
@@ -33,6 +35,8 @@ from worklists.models import Assignment, Radiologist, Study, StudyEvent, StudySt
 SEED = "reports-demo"
 # Share of the demo's read studies whose report describes a finding (where the demo has one).
 ABNORMAL_SHARE = 0.35
+# How long after signing the site's RIS acknowledged a demo report.
+DELIVERY_DELAY = dt.timedelta(seconds=4)
 
 
 def seed_reports_demo(context: DemoContext) -> None:
@@ -194,6 +198,19 @@ def sign_read_studies(context: DemoContext) -> int:
             )
         ReportVersion.objects.bulk_create(versions, batch_size=500)
         record_critical_findings([v for v in versions if v.critical_category], signer)
+        # Delivered to the site's RIS seconds after signing (its ACK came back): the site
+        # portal shows each history report as received, and nothing is sent again now.
+        outbox_record_delivered_history(
+            [
+                (
+                    v.study.site_id,
+                    v.study_id,
+                    report_delivery_of(v, "F"),
+                    v.signed_at + DELIVERY_DELAY,
+                )
+                for v in versions
+            ]
+        )
         count += len(versions)
     return count
 

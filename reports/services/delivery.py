@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.utils import translation
 
 from hl7_interface.models import OutboundMessage
@@ -22,17 +24,30 @@ def report_delivery_enqueue(*, version: ReportVersion, result_status: str) -> Ou
     Every confirmed critical-result communication of the study so far travels with it: the
     communication is part of the delivered report.
     """
-    communications = (
+    communications = list(
         CriticalCommunication.objects.filter(finding__study_id=version.study_id)
         .select_related("finding")
         .order_by("communicated_at", "id")
     )
+    return outbox_enqueue_report(
+        study_id=version.study_id,
+        delivery=report_delivery_of(version, result_status, communications),
+    )
+
+
+def report_delivery_of(
+    version: ReportVersion,
+    result_status: str,
+    communications: Sequence[CriticalCommunication] = (),
+) -> ReportDelivery:
+    """The snapshot of ``version`` as the RIS receives it, with the study's communications of
+    critical results so far (``finding`` selected)."""
     categories = [c.finding.category for c in communications]
     category = version.critical_category or (categories[-1] if categories else "")
     # HL7 to the RIS stays in English, whatever the language of the page that signed.
     with translation.override("en"):
         methods = [str(c.get_method_display()) for c in communications]
-    delivery = ReportDelivery(
+    return ReportDelivery(
         report_version_id=version.id,
         version_number=version.number,
         result_status=result_status,
@@ -53,4 +68,3 @@ def report_delivery_enqueue(*, version: ReportVersion, result_status: str) -> Ou
             for c, method in zip(communications, methods, strict=True)
         ),
     )
-    return outbox_enqueue_report(study_id=version.study_id, delivery=delivery)
