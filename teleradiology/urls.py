@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/", include("worklists.console.api_urls")),
     path("api/v1/", include("indicators.api_urls")),
+    path("api/v1/", include("hl7_interface.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from the platform's own static files (drf-spectacular-sidecar), its start-up
     # script a file of its own: no CDN, no inline script (CSP).
