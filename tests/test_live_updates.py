@@ -27,6 +27,7 @@ from worklists.actors import Actor
 from worklists.models import Study, StudyEvent, StudyStatus
 from worklists.services.ai_findings import FindingInput, ai_finding_report
 from worklists.services.studies import study_mark_ready
+from worklists.services.surges import surge_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -286,6 +287,24 @@ def test_a_resync_lists_a_study_whose_row_changed_without_a_lifecycle_event(owne
 
     assert reply["full"] is False
     assert reply["study_ids"] == [study.id]
+
+
+def test_a_client_that_missed_a_surge_notice_is_told_to_refetch_everything(
+    owner, coordinator, neuro
+):
+    last_seen = live.now_ms() - 60_000
+    assert _resync(owner.user, {"type": "resync", "since": last_seen})["full"] is False
+    surge_start(
+        actor=Actor(user_id=coordinator.id, label="coord"),
+        worklist_id=neuro.id,
+        tier=None,
+        reason="CT outage",
+        ends_at=timezone.now() + dt.timedelta(hours=2),
+    )
+
+    reply = _resync(owner.user, {"type": "resync", "since": last_seen})
+
+    assert reply["full"] is True  # the worklist's surge line is the region's, not a study's
 
 
 def test_a_client_away_longer_than_the_resync_window_is_told_to_refetch_everything(

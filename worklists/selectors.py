@@ -29,6 +29,7 @@ from worklists.models import (
     Study,
     StudyEvent,
     StudyStatus,
+    SurgeEvent,
     Worklist,
 )
 
@@ -291,7 +292,8 @@ def studies_changed_since(
 ) -> ChangedStudies:
     """The studies ``user`` may see that changed since ``since_ms`` (a live cursor): a lifecycle
     event, or a change of the row itself without one (a new deadline from an AI finding, images
-    arriving late), which moves ``updated_at``."""
+    arriving late), which moves ``updated_at``. ``full`` when the gap is too long or too busy to
+    list, or a surge started or ended in it (the notice the client missed)."""
     moment = now or timezone.now()
     at_ms = int(moment.timestamp() * 1000)
     since = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC)
@@ -299,6 +301,9 @@ def studies_changed_since(
         return ChangedStudies(full=True, study_ids=[], at_ms=at_ms)
     limit = settings.LIVE_RESYNC_MAX_STUDIES
     after = since - RESYNC_OVERLAP
+    if SurgeEvent.objects.filter(at__gte=after).exists():
+        # A surge started or ended meanwhile: its line is the live region's, no study's.
+        return ChangedStudies(full=True, study_ids=[], at_ms=at_ms)
     visible = studies_visible_to(user)
     with_event = set(
         StudyEvent.objects.filter(at__gte=after, study_id__in=visible.values("id"))
