@@ -18,7 +18,7 @@ from worklists.services.audit import AccessContext, audit_study_reads
 LISTED = 200
 
 
-class DeliveryOutSerializer(serializers.ModelSerializer[OutboundMessage]):
+class OutboundDeliveryOutSerializer(serializers.ModelSerializer[OutboundMessage]):
     study_id = serializers.IntegerField()
     accession_number = serializers.CharField(source="study.accession_number")
     site = serializers.CharField(source="site.code")
@@ -42,7 +42,7 @@ class DeliveryOutSerializer(serializers.ModelSerializer[OutboundMessage]):
 
 class DeadLettersOutSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="All dead-lettered deliveries in your scope.")
-    messages = DeliveryOutSerializer(many=True, help_text="The latest failures first.")
+    messages = OutboundDeliveryOutSerializer(many=True, help_text="The latest failures first.")
 
 
 class DeadLettersApi(APIView):
@@ -66,11 +66,11 @@ class DeliveryResendApi(APIView):
     @extend_schema(
         operation_id="v1_delivery_resend",
         request=None,
-        responses={200: DeliveryOutSerializer},
+        responses={200: OutboundDeliveryOutSerializer},
         description="Send a dead-lettered delivery again from a fresh set of attempts; its "
         "study's dead-letter alert closes once none of its deliveries is dead. 409 if it is "
         "not dead-lettered (waiting, or delivered). Coordinators only.",
     )
     def post(self, request: Request, message_id: int) -> Response:
         message = dead_letter_resend(message_id=message_id, user=request.user)
-        return Response(DeliveryOutSerializer(message).data)
+        return Response(OutboundDeliveryOutSerializer(message).data)
