@@ -365,3 +365,62 @@ def test_a_pull_scope_holds_until_the_clock_changes_the_readers_facts(reader, co
             c.valid_at(just_before) != c.valid_at(change) for c in reader.credentials
         ]
         assert any(flips)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    study=studies(),
+    pool=st.lists(readers(), max_size=8, unique_by=lambda r: r.id),
+    tier=st.none() | st.integers(0, 3),
+    excluded_share=st.integers(0, 3),
+    minutes=st.integers(min_value=-60 * 30, max_value=60 * 30),
+)
+def test_choose_picks_the_reader_decide_ranks_first(study, pool, tier, excluded_share, minutes):
+    # choose is decide without the trace (the planner's replay): for any readers, tier, readers
+    # passed over and moment it must name the same reader with the same score and components.
+    now = NOW + dt.timedelta(minutes=minutes)
+    exclude = frozenset(r.id for r in pool[:excluded_share])
+    plain = routing.decide(study, pool, now=now, policy=POLICY, tier=tier, exclude_ids=exclude)
+    fast = routing.choose(study, pool, now=now, policy=POLICY, tier=tier, exclude_ids=exclude)
+    assert fast == plain.chosen
+
+
+def test_choose_breaks_a_tie_of_scores_by_the_lowest_reader_id_as_decide_does() -> None:
+    on_shift = ShiftFacts(
+        id=1, starts_at=NOW - dt.timedelta(hours=1), ends_at=NOW + dt.timedelta(hours=7)
+    )
+    credential = CredentialFacts(10, "Europe/Oslo", NOW.date() - dt.timedelta(days=1), None)
+    twins = [
+        ReaderFacts(
+            id=reader_id,
+            name=f"r{reader_id}",
+            modalities=frozenset({"CT"}),
+            competences={1: PRIMARY},
+            credentials=(credential,),
+            shifts=(on_shift,),
+        )
+        for reader_id in (7, 3, 5)
+    ]
+    study = StudyFacts(
+        id=1,
+        site_id=10,
+        worklist_id=1,
+        modality="CT",
+        priority="ROUTINE",
+        routing_rank=3,
+        deadline=NOW + dt.timedelta(hours=24),
+        ready_at=NOW,
+        patient_id=1,
+        work_units=Decimal("1"),
+    )
+
+    decision = routing.decide(study, twins, now=NOW, policy=POLICY)
+    chosen = routing.choose(study, twins, now=NOW, policy=POLICY)
+    without_3 = routing.choose(study, twins, now=NOW, policy=POLICY, exclude_ids=frozenset({3}))
+
+    assert len({c.score for c in decision.eligible}) == 1
+    assert chosen == decision.chosen
+    assert chosen is not None
+    assert chosen.reader_id == 3
+    assert without_3 is not None
+    assert without_3.reader_id == 5

@@ -14,6 +14,7 @@ until its end: a study is routed at the higher of its own tier and the surge's.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,8 +52,16 @@ class CredentialFacts:
         """Valid on the site's own calendar day at ``at``."""
         if self.revoked:
             return False
-        day = at.astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+        day = _local_day(self.time_zone, at)
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_day(time_zone: str, at: dt.datetime) -> dt.date:
+    """The calendar day at ``at`` in ``time_zone``. Cached: one push asks it for every
+    candidate's credentials at the same moment, and the planner's replay asks it millions of
+    times (a conversion through zoneinfo costs more than the rest of the check)."""
+    return at.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,16 +228,19 @@ def next_surge_tier(current: int) -> int | None:
 
 
 def _credential_reason(reader: ReaderFacts, site_id: int, now: dt.datetime) -> str | None:
+    # One pass for the usual answer (a valid credential); the reason is worked out only when
+    # there is none.
+    for credential in reader.credentials:
+        if credential.site_id == site_id and credential.valid_at(now):
+            return None
     at_site = [c for c in reader.credentials if c.site_id == site_id]
-    if any(c.valid_at(now) for c in at_site):
-        return None
     if not at_site:
         return "no credential for this site"
     live = [c for c in at_site if not c.revoked]
     if not live:
         return "credential for this site revoked"
     latest = max(live, key=lambda c: c.valid_from)
-    local_day = now.astimezone(zoneinfo.ZoneInfo(latest.time_zone)).date()
+    local_day = _local_day(latest.time_zone, now)
     if latest.valid_until is not None and local_day > latest.valid_until:
         return f"credential for this site expired on {latest.valid_until.isoformat()}"
     return f"credential for this site not valid until {latest.valid_from.isoformat()}"
@@ -347,7 +359,10 @@ def balance(reader: ReaderFacts, now: dt.datetime) -> float:
     return float(done / target) if target > 0 else float(done) / 10.0
 
 
-def score(reader: ReaderFacts, study: StudyFacts, now: dt.datetime) -> Candidate:
+def _score_parts(
+    reader: ReaderFacts, study: StudyFacts, now: dt.datetime
+) -> tuple[bool, float, float, float]:
+    """The score's components and its total, the one place the score is computed."""
     bundled = study.patient_id in reader.held_patient_ids
     stat_load = float(reader.stat_held) if study.waives_cap else 0.0
     load = balance(reader, now)
@@ -358,6 +373,11 @@ def score(reader: ReaderFacts, study: StudyFacts, now: dt.datetime) -> Candidate
         - BALANCE_WEIGHT * load
         - QUEUE_WEIGHT * queue
     )
+    return bundled, stat_load, load, total
+
+
+def score(reader: ReaderFacts, study: StudyFacts, now: dt.datetime) -> Candidate:
+    bundled, stat_load, load, total = _score_parts(reader, study, now)
     return Candidate(
         reader_id=reader.id,
         name=reader.name,
@@ -398,6 +418,36 @@ def decide(
     eligible.sort(key=lambda c: (-c.score, c.reader_id))
     excluded.sort(key=lambda e: e.reader_id)
     return Decision(study_id=study.id, tier=tier, eligible=eligible, excluded=excluded)
+
+
+def choose(
+    study: StudyFacts,
+    readers: Iterable[ReaderFacts],
+    *,
+    now: dt.datetime,
+    policy: Policy,
+    tier: int | None = None,
+    exclude_ids: frozenset[int] = frozenset(),
+) -> Candidate | None:
+    """``decide(...).chosen`` without the explanation: the same rules and the same score pick
+    the same reader, but the excluded readers' reasons, the losers' score components and the
+    ranking are not built. For callers that act on the choice alone and never store or show
+    the trace (the capacity planner replays a month of pushes through it)."""
+    if now.tzinfo is None:
+        raise ValueError("routing needs a timezone-aware time")
+    tier = study.effective_tier if tier is None else tier
+    best: ReaderFacts | None = None
+    best_key: tuple[float, int] | None = None
+    for reader in readers:
+        if reader.id in exclude_ids:
+            continue
+        if exclusion_reason(reader, study, now=now, policy=policy, tier=tier) is not None:
+            continue
+        # decide ranks by (-score, reader id), stably: the first reader with the least key wins.
+        key = (-_score_parts(reader, study, now)[3], reader.id)
+        if best_key is None or key < best_key:
+            best, best_key = reader, key
+    return None if best is None else score(best, study, now)
 
 
 def reading_order(study: StudyFacts) -> tuple[int, dt.datetime, int]:
