@@ -3,7 +3,8 @@ routing rules (``worklists.routing``), read by a roster's readers. Pure Python, 
 database: the loader (``worklists.planner.selectors``) hands it plain data.
 
 What it models, event by event, as the running system does:
-- a study becoming ready is pushed (``routing.decide``) to the best eligible reader on shift,
+- a study becoming ready is pushed (``routing.choose``, ``routing.decide``'s choice without its
+  trace) to the best eligible reader on shift,
   within the queue cap, else it waits in the pool;
 - a reader who is free and on shift takes the next study by ``routing.read_next`` (their own
   queue and the pool, in reading order, within ``routing.reader_scope``), and reads it for a
@@ -17,6 +18,7 @@ finishes the study in hand when a shift ends, and their unopened queue goes back
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import heapq
@@ -93,6 +95,14 @@ class _Study:
     opened_at: dt.datetime | None = None
     final_at: dt.datetime | None = None
     next_check: dt.datetime | None = None  # before this, escalation cannot change it
+    # facts() for a pull (no covered sites: a pull's scope judges coverage), kept until
+    # escalation changes the tier or rank: read next asks it of every study in the pool.
+    pull_facts: routing.StudyFacts | None = None
+
+    def facts_for_pull(self) -> routing.StudyFacts:
+        if self.pull_facts is None:
+            self.pull_facts = self.facts(frozenset())
+        return self.pull_facts
 
     def facts(self, covered: frozenset[int]) -> routing.StudyFacts:
         a = self.arrival
@@ -121,23 +131,53 @@ class _Reader:
     scope: routing.Scope | None = None
     scope_key: tuple[frozenset[int], dt.datetime | None] | None = None
     scope_worklists: frozenset[int] = frozenset()
+    # Every moment a shift starts or ends, sorted: between two of them the active shifts are
+    # the same, so they are worked out once per interval, not per push.
+    boundaries: list[dt.datetime] = field(default_factory=list)
+    active: tuple[routing.ShiftFacts, ...] = ()
+    active_since: dt.datetime | None = None
+    active_until: dt.datetime | None = None  # None: no boundary left
+    # live_facts' last answer, until the reader's load or active shifts change (changed()).
+    live: routing.ReaderFacts | None = None
+
+    def __post_init__(self) -> None:
+        self.boundaries = sorted({m for s in self.facts.shifts for m in (s.starts_at, s.ends_at)})
+
+    def active_shifts(self, now: dt.datetime) -> tuple[routing.ShiftFacts, ...]:
+        since, until = self.active_since, self.active_until
+        if since is None or now < since or (until is not None and now >= until):
+            self.active = tuple(self.facts.active_shifts(now))
+            after = bisect.bisect_right(self.boundaries, now)
+            self.active_since = self.boundaries[after - 1] if after else now
+            self.active_until = self.boundaries[after] if after < len(self.boundaries) else None
+            if since is not None:
+                self.live = None
+        return self.active
 
     def on_shift(self, now: dt.datetime) -> bool:
-        return any(s.active_at(now) for s in self.facts.shifts)
+        return bool(self.active_shifts(now))
+
+    def changed(self) -> None:
+        """Its queue, the study in hand or this shift's work units changed."""
+        self.live = None
 
     def held(self) -> list[_Study]:
         return [*self.queue, *([self.reading] if self.reading else [])]
 
     def live_facts(self, now: dt.datetime) -> routing.ReaderFacts:
+        active = self.active_shifts(now)  # forgets the last answer when the shifts changed
+        if self.live is not None:
+            return self.live
         held = self.held()
-        return dataclasses.replace(
+        self.live = dataclasses.replace(
             self.facts,
-            shifts=tuple(self.facts.active_shifts(now)),
+            shifts=active,
             queue_work_units=sum((s.arrival.work_units for s in held), Decimal("0")),
             stat_held=sum(1 for s in held if s.rank == 0),
             shift_work_units=self.shift_units,
             held_patient_ids=frozenset(s.arrival.patient_id for s in held),
         )
+        return self.live
 
 
 ARRIVE, FINISH, SHIFT_START, SHIFT_END, ESCALATE = range(5)
@@ -228,12 +268,14 @@ class Replay:
         assert reader.reading is not None
         reader.reading.final_at = now
         reader.reading = None
+        reader.changed()
         self._next_for(reader, now)
 
     def _shift_start(self, reader: _Reader, now: dt.datetime) -> None:
         self.on_shift.add(reader.facts.id)
         if not any(s.starts_at < now for s in reader.facts.active_shifts(now)):
             reader.shift_units = Decimal("0")  # a new shift, not one running on from another
+        reader.changed()
         reader.scope_key = None
         self._next_for(reader, now)
 
@@ -243,6 +285,7 @@ class Replay:
             return
         self.on_shift.discard(reader.facts.id)
         returned, reader.queue = reader.queue, []
+        reader.changed()
         for study in returned:
             study.reader_id = study.assigned_at = None
             self.pool[study.arrival.id] = study
@@ -268,6 +311,7 @@ class Replay:
             raised = tier > study.tier
             study.tier = max(study.tier, tier)
             study.rank = min(study.rank, rank)
+            study.pull_facts = None
             if raised and self.scenario.push:
                 self._route(study, now)
             if study.arrival.id in self.pool:
@@ -284,12 +328,13 @@ class Replay:
         wanted = self.competent.get(study.arrival.worklist_id, set())
         candidates = [self.readers[rid].live_facts(now) for rid in sorted(wanted & self.on_shift)]
         facts = study.facts(self.covered(now))
-        decision = routing.decide(
+        # decide's choice without its trace, which a replay never stores.
+        chosen = routing.choose(
             facts, candidates, now=now, policy=self.scenario.policy, exclude_ids=exclude
         )
-        if decision.chosen is None:
+        if chosen is None:
             return
-        reader = self.readers[decision.chosen.reader_id]
+        reader = self.readers[chosen.reader_id]
         self._assign(study, reader, now)
         if reader.reading is None:
             self._next_for(reader, now)
@@ -300,6 +345,7 @@ class Replay:
         study.assigned_at = now
         reader.queue.append(study)
         reader.shift_units += study.arrival.work_units
+        reader.changed()
 
     def _scope(self, reader: _Reader, now: dt.datetime) -> routing.Scope:
         covered = self.covered(now)
@@ -323,9 +369,9 @@ class Replay:
         scope = self._scope(reader, now)
         worklists = reader.scope_worklists
         free = [
-            s.facts(frozenset()) for s in self.pool.values() if s.arrival.worklist_id in worklists
+            s.facts_for_pull() for s in self.pool.values() if s.arrival.worklist_id in worklists
         ]
-        held = [s.facts(frozenset()) for s in reader.queue]
+        held = [s.facts_for_pull() for s in reader.queue]
         chosen = routing.read_next(free, held=held, scope=scope)
         if chosen is None:
             return
@@ -336,6 +382,7 @@ class Replay:
             self._assign(study, reader, now)
         reader.queue.remove(study)
         reader.reading = study
+        reader.changed()
         study.opened_at = now
         minutes = self.scenario.reading_times.draw(reader.facts.id, study.arrival, self.rng)
         self._at(now + dt.timedelta(minutes=minutes), FINISH, reader)
