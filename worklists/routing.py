@@ -39,6 +39,8 @@ QUEUE_WEIGHT = 1.0
 
 Pair = tuple[int, int]  # (worklist id, site id)
 
+_ZERO = Decimal("0")
+
 
 @dataclass(frozen=True, slots=True)
 class CredentialFacts:
@@ -101,7 +103,8 @@ class ReaderFacts:
     last_active_at: dt.datetime | None = None  # last open, autosave, claim or sign-in
 
     def active_shifts(self, at: dt.datetime) -> list[ShiftFacts]:
-        return [s for s in self.shifts if s.active_at(at)]
+        # ShiftFacts.active_at written out: asked for every candidate of every push, twice.
+        return [s for s in self.shifts if s.starts_at <= at < s.ends_at]
 
     def idle_since(self, at: dt.datetime) -> dt.datetime | None:
         """Since when the reader has shown no sign of working: their last activity or the
@@ -353,20 +356,23 @@ def balance(reader: ReaderFacts, now: dt.datetime) -> float:
 
     Lower means further behind: 0 at target pace start, negative with a deficit."""
     shifts = reader.active_shifts(now)
-    target = max((s.target_work_units for s in shifts), default=Decimal("0"))
-    deficit = max((s.carried_deficit for s in shifts), default=Decimal("0"))
+    target = max([s.target_work_units for s in shifts], default=_ZERO)
+    deficit = max([s.carried_deficit for s in shifts], default=_ZERO)
     done = reader.shift_work_units - deficit
     return float(done / target) if target > 0 else float(done) / 10.0
 
 
 def _score_parts(
-    reader: ReaderFacts, study: StudyFacts, now: dt.datetime
+    reader: ReaderFacts, study: StudyFacts, now: dt.datetime, study_urgency: float | None = None
 ) -> tuple[bool, float, float, float]:
-    """The score's components and its total, the one place the score is computed."""
+    """The score's components and its total, the one place the score is computed.
+    ``study_urgency``: urgency(study, now), when the caller weighs many readers for one study."""
     bundled = study.patient_id in reader.held_patient_ids
     stat_load = float(reader.stat_held) if study.waives_cap else 0.0
     load = balance(reader, now)
-    queue = float(reader.queue_work_units) * (1.0 + urgency(study, now))
+    if study_urgency is None:
+        study_urgency = urgency(study, now)
+    queue = float(reader.queue_work_units) * (1.0 + study_urgency)
     total = (
         BUNDLE_WEIGHT * bundled
         - STAT_LOAD_WEIGHT * stat_load
@@ -436,6 +442,7 @@ def choose(
     if now.tzinfo is None:
         raise ValueError("routing needs a timezone-aware time")
     tier = study.effective_tier if tier is None else tier
+    study_urgency = urgency(study, now)  # the same for every reader
     best: ReaderFacts | None = None
     best_key: tuple[float, int] | None = None
     for reader in readers:
@@ -444,7 +451,7 @@ def choose(
         if exclusion_reason(reader, study, now=now, policy=policy, tier=tier) is not None:
             continue
         # decide ranks by (-score, reader id), stably: the first reader with the least key wins.
-        key = (-_score_parts(reader, study, now)[3], reader.id)
+        key = (-_score_parts(reader, study, now, study_urgency)[3], reader.id)
         if best_key is None or key < best_key:
             best, best_key = reader, key
     return None if best is None else score(best, study, now)
