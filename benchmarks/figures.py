@@ -51,7 +51,7 @@ TARGETS: dict[str, Target] = {
     "indicators_page_p95_ms": Target(
         500, Better.LOWER, "issue 17: the indicators page, one month of 1,000,000 studies"
     ),
-    "planner_replay_s": Target(
+    "planner_month_s": Target(
         120, Better.LOWER, "issue 17: a month at regional volume (7,000 a day, 150 readers)"
     ),
     "http_next_errors": Target(0, Better.LOWER, "no failed read-next request"),
