@@ -4,8 +4,7 @@ database: the loader (``worklists.planner.selectors``) hands it plain data.
 
 What it models, event by event, as the running system does:
 - a study becoming ready is pushed (``routing.choose``, ``routing.decide``'s choice without its
-  trace) to the best eligible reader on shift,
-  within the queue cap, else it waits in the pool;
+  trace) to the best eligible reader on shift, within the queue cap, else it waits in the pool;
 - a reader who is free and on shift takes the next study by ``routing.read_next`` (their own
   queue and the pool, in reading order, within ``routing.reader_scope``), and reads it for a
   time drawn from the history of that reader and procedure;
