@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "worklists",
     "reports",
     "indicators",
+    "quality",
     "hl7_interface",
     "dicom",
     "demo_ris",  # the test RIS: ris_simulator and the demo's RIS (no models)
@@ -581,3 +582,10 @@ _loggers = cast(dict[str, Any], LOGGING["loggers"])
 for _access_logger in ("uvicorn.access", "django.server", "django.request"):
     # Propagate to the root handler: django.setup() may run after uvicorn set up its loggers.
     _loggers[_access_logger] = {"filters": ["redact_query"], "propagate": True}
+
+# Peer review (quality): reviews waiting for a reviewer are routed again as readers become
+# eligible (a credential begins, a competence is added).
+CELERY_BEAT_SCHEDULE["quality-route-waiting-reviews"] = {
+    "task": "quality.tasks.reviews_route_waiting_task",
+    "schedule": env.float("QUALITY_ROUTE_WAITING_EVERY_SECONDS", default=300.0),
+}

@@ -22,10 +22,12 @@ from worklists.models import (
     Assignment,
     Competence,
     CoordinatorAlert,
+    Credential,
     PatientIdentifier,
     Radiologist,
     RoutingDecision,
     Shift,
+    Site,
     Study,
     StudyEvent,
     StudyStatus,
@@ -400,3 +402,19 @@ def reader_shift_worklists(*, radiologist_id: int, now: dt.datetime) -> dict[int
             )
             covered[worklist_id] = min(covered.get(worklist_id, 1), 0 if primary else 1)
     return covered
+
+
+def radiologists_credentialed_for(*, site: Site, now: dt.datetime) -> QuerySet[Radiologist]:
+    """Active radiologists holding a credential for ``site`` valid on the site's own date at
+    ``now`` (not revoked, begun, not lapsed): whom an assignment of the site's studies accepts,
+    override or not (the chooser offers no one else; peer review routes to no one else)."""
+    today = now.astimezone(site.zone).date()
+    return Radiologist.objects.filter(
+        is_active=True,
+        id__in=Credential.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gte=today),
+            site_id=site.id,
+            revoked_at__isnull=True,
+            valid_from__lte=today,
+        ).values("radiologist_id"),
+    )

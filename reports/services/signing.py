@@ -20,6 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reports.hooks import final_signed_after_commit
 from reports.models import (
     CommunicationMethod,
     CriticalCategory,
@@ -325,6 +326,9 @@ def _sign(
     lifecycle.study_finalize(study_id=study.id, radiologist_id=radiologist.id, actor=actor)
     current.delete()
     report_delivery_enqueue(version=version, result_status="F")
+    # Only the first final comes here (one final per study: a database rule); what listens
+    # (peer review's sampling) runs after the signature has committed.
+    final_signed_after_commit(study_id=study.id, version_id=version.id)
     return version
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +20,8 @@ from worklists.access import AnyUser
 from worklists.console.load_board import ReaderLoad, board_of
 from worklists.console.scope import scope_of
 from worklists.errors import StudyNotFound
-from worklists.models import Assignment, Credential, Radiologist, Study, StudyStatus
+from worklists.models import Assignment, Radiologist, Study, StudyStatus
+from worklists.selectors import radiologists_credentialed_for
 from worklists.services import routing_decisions
 from worklists.services.surges import surge_facts
 
@@ -72,17 +72,10 @@ def study_candidates(*, user: AnyUser, study_id: int, now: dt.datetime | None = 
     if study is None:
         raise StudyNotFound(_("No such study."))
     # Valid on the site's own date: the assignment refuses anyone else, override or not.
-    today = now.astimezone(study.site.zone).date()
     credentialed = list(
-        Credential.objects.filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gte=today),
-            site_id=study.site_id,
-            revoked_at__isnull=True,
-            radiologist__is_active=True,
-            valid_from__lte=today,
-        )
-        .values_list("radiologist_id", flat=True)
-        .distinct()
+        radiologists_credentialed_for(site=study.site, now=now)
+        .order_by()
+        .values_list("id", flat=True)
     )
     holder_id = (
         Assignment.objects.filter(study_id=study.id, ended_at__isnull=True)

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from quality.services.routing import reviews_route_waiting
+from quality.services.sampling import review_sample
+
+# Tasks take ids, call one service, and may run twice: each service re-checks state.
+
+
+@shared_task(ignore_result=True)
+def review_sample_task(*, version_id: int) -> None:
+    review_sample(version_id=version_id)
+
+
+@shared_task(ignore_result=True)
+def reviews_route_waiting_task() -> None:
+    reviews_route_waiting()
