@@ -10,7 +10,13 @@ class QualityConfig(AppConfig):
         # Neither the core nor reports knows this app: it listens for signed finals (reports'
         # hook), shows open reviews on the worklist page and waiting ones on the console (the
         # core's hooks), and seeds a policy and reviews as a demo step of its own.
+        from quality.demo import seed_quality_demo
         from quality.listeners import final_signed
+        from quality.views import worklist_reviews_panel
         from reports.hooks import register_final_signed
+        from worklists.demo.extensions import register_demo_step
+        from worklists.hooks import WorklistPanel, register_worklist_panel
 
         register_final_signed("peer-review", final_signed)
+        register_worklist_panel(WorklistPanel(name="peer-review", render=worklist_reviews_panel))
+        register_demo_step(seed_quality_demo)

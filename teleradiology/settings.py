@@ -112,6 +112,7 @@ TEMPLATES = [
                 "reports.context_processors.navigation",
                 "worklists.console.context_processors.navigation",
                 "indicators.context_processors.navigation",
+                "quality.context_processors.navigation",
             ],
         },
     },

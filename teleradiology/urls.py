@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include("worklists.console.api_urls")),
     path("api/v1/", include("indicators.api_urls")),
     path("api/v1/", include("hl7_interface.api_urls")),
+    path("api/v1/", include("quality.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from the platform's own static files (drf-spectacular-sidecar), its start-up
     # script a file of its own: no CDN, no inline script (CSP).
@@ -34,4 +35,5 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("hl7_interface.urls")),
     path("", include("indicators.urls")),
+    path("", include("quality.urls")),
 ]

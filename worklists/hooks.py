@@ -6,6 +6,8 @@ here from its AppConfig.ready(); the core calls whatever is registered, and work
 - order images: what an arriving order does to images received before it (the DICOM receiver);
 - study-page panels: sections an adapter adds to the study page (the images, the report);
 - console panels: sections an adapter adds to the coordinator's console (failed deliveries);
+- worklist panels: sections an adapter adds to the worklist page, under the reader's own queue
+  (peer reviews assigned to the reader, with their deadlines);
 - home pages: where a user lands after signing in, when an adapter has a page for them (a
   site's staff: the site portal).
 
@@ -31,6 +33,7 @@ __all__ = [
     "OrderImages",
     "PanelSlot",
     "StudyPanel",
+    "WorklistPanel",
     "console_panels",
     "home_page_for",
     "order_images",
@@ -38,7 +41,9 @@ __all__ = [
     "register_home_page",
     "register_order_images",
     "register_study_panel",
+    "register_worklist_panel",
     "study_panels",
+    "worklist_panels",
 ]
 
 
@@ -178,6 +183,35 @@ def register_console_panel(panel: ConsolePanel) -> None:
 
 def console_panels() -> list[ConsolePanel]:
     return list(_console_panels.values())
+
+
+# Worklist panels ---------------------------------------------------------------------------
+
+
+class RenderWorklistPanel(Protocol):
+    def __call__(self, *, request: HttpRequest, now: dt.datetime) -> str:
+        """The panel's HTML (a SafeString from a template) for the user making the request, or
+        "" when it has nothing for them. The panel finds its studies through the scoping
+        function and audits what it shows."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistPanel:
+    name: str
+    render: RenderWorklistPanel
+
+
+_worklist_panels: dict[str, WorklistPanel] = {}
+
+
+def register_worklist_panel(panel: WorklistPanel) -> None:
+    """Same rules as study-page panels: the same name replaces, INSTALLED_APPS order shows."""
+    _worklist_panels[panel.name] = panel
+
+
+def worklist_panels() -> list[WorklistPanel]:
+    return list(_worklist_panels.values())
 
 
 # Home pages --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from worklists.console.candidates import study_candidates
 from worklists.console.holding import with_holding
 from worklists.console.surges import surges_of_worklist, surges_running
 from worklists.errors import DomainError, NotFound, NotPermitted
+from worklists.hooks import worklist_panels
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
 from worklists.services.claims import study_claim_next, study_coordinator_assign, study_release
@@ -117,6 +118,12 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         request,
         "worklists/worklist.html",
         {
+            # What adapters add under the reader's queue (peer reviews...), rendered once here.
+            "panels": [
+                html
+                for panel in worklist_panels()
+                if (html := panel.render(request=request, now=now))
+            ],
             "summaries": summaries,
             "tab": tab,
             "on_shift": on_shift,

@@ -1,0 +1,136 @@
+"""Peer-review API: parse input, call one service or selector, shape output.
+
+Reviewers list and read the reviews assigned to them, coordinators every review in their
+scope; reads are audited as study and report reads; a review outside the caller's sight is a
+404, never a 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quality import selectors
+from quality.models import ReviewStatus
+from quality.serializers import (
+    FiguresFilterSerializer,
+    FiguresOutSerializer,
+    ReviewDetailOutSerializer,
+    ReviewOutSerializer,
+    ScoreInSerializer,
+)
+from quality.services.errors import ReviewNotFound
+from quality.services.scoring import review_score
+from reports.services.audit import audit_report_reads
+from worklists.errors import InvalidInput
+from worklists.models import AuditEvent, Worklist
+from worklists.services.audit import AccessContext, audit_study_reads
+
+LIST_LIMIT = 200
+
+
+class ReviewsApi(APIView):
+    """My review tasks (a coordinator: every review in scope), the nearest deadline first."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=ReviewStatus.values, description="Only these.")
+        ],
+        responses=ReviewOutSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        tasks = selectors.reviews_visible_to(request.user)
+        wanted = request.query_params.get("status", "")
+        if wanted:
+            if wanted not in ReviewStatus.values:
+                raise InvalidInput(
+                    f"status must be one of {', '.join(ReviewStatus.values)}", field="status"
+                )
+            tasks = tasks.filter(status=wanted)
+        shown = list(tasks.order_by("deadline", "id")[:LIST_LIMIT])
+        audit_study_reads(
+            context=AccessContext.from_request(request, channel="api"),
+            studies=[task.study for task in shown],
+            action=AuditEvent.Action.STUDY_LIST,
+        )
+        return Response(ReviewOutSerializer(shown, many=True, context={"request": request}).data)
+
+
+class ReviewApi(APIView):
+    """One review with the signed report under review (the author hidden when blinded)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ReviewDetailOutSerializer)
+    def get(self, request: Request, review_id: int) -> Response:
+        task = selectors.review_get(user=request.user, task_id=review_id)
+        if task is None:
+            raise ReviewNotFound("No such review.")
+        context = AccessContext.from_request(request, channel="api")
+        audit_study_reads(
+            context=context, studies=[task.study], action=AuditEvent.Action.STUDY_VIEW
+        )
+        audit_report_reads(context=context, studies=[task.study])
+        return Response(ReviewDetailOutSerializer(task, context={"request": request}).data)
+
+
+class ReviewScoreApi(APIView):
+    """Score the review assigned to me: RADPEER 1, 2a, 2b, 3a or 3b, with a comment for any
+    discrepancy. 2b and 3b alert the coordinators and tell the author. Nothing goes to the RIS."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ScoreInSerializer, responses={200: ReviewOutSerializer})
+    def post(self, request: Request, review_id: int) -> Response:
+        serializer = ScoreInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = review_score(
+            task_id=review_id,
+            user=request.user,
+            score=serializer.validated_data["score"],
+            comment=serializer.validated_data["comment"],
+        )
+        shown = selectors.review_get(user=request.user, task_id=task.id)
+        return Response(
+            ReviewOutSerializer(shown, context={"request": request}).data,
+            status=status.HTTP_200_OK,
+        )
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The start of ``day`` on the platform's clock."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+
+class ReviewFiguresApi(APIView):
+    """Peer-review scores per reader (the author of the reviewed report) and per worklist: a
+    reader sees their own, a coordinator every reader in scope."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[FiguresFilterSerializer], responses=FiguresOutSerializer)
+    def get(self, request: Request) -> Response:
+        query = FiguresFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        worklist_id = None
+        if code := data.get("worklist"):
+            worklist_id = Worklist.objects.filter(code=code).values_list("id", flat=True).first()
+            if worklist_id is None:
+                raise InvalidInput("no worklist has this code", field="worklist")
+        figures = selectors.review_figures(
+            user=request.user,
+            since=local_midnight(data["since"]) if "since" in data else None,
+            until=local_midnight(data["until"]) if "until" in data else None,
+            worklist_id=worklist_id,
+        )
+        return Response(FiguresOutSerializer(figures).data)

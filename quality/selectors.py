@@ -1,0 +1,219 @@
+"""Reads of peer review. Every query of reviews starts from the scoping function
+(worklists.access.studies_visible_to): a review is seen only by someone who may see its study.
+
+Who sees which reviews: a coordinator every review in their scope; a radiologist the reviews
+assigned to them; an author the scored reviews of their own reports (not who reviewed them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, QuerySet
+
+from quality.models import (
+    OPEN_REVIEW_STATUSES,
+    SIGNIFICANT_SCORES,
+    RadpeerScore,
+    ReviewStatus,
+    ReviewTask,
+)
+from worklists.access import is_coordinator, radiologist_of, studies_visible_to
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+_RELATED = ("study__site", "study__patient", "study__worklist", "worklist", "author__user")
+
+
+def reviews_visible_to(user: AnyUser) -> QuerySet[ReviewTask]:
+    """The review tasks ``user`` may see as reviewer or coordinator (not as author)."""
+    in_scope = ReviewTask.objects.filter(study__in=studies_visible_to(user))
+    if is_coordinator(user):
+        return in_scope.select_related(*_RELATED, "reviewer__user")
+    radiologist = radiologist_of(user)
+    if radiologist is None:
+        return ReviewTask.objects.none()
+    return in_scope.filter(reviewer_id=radiologist.id).select_related(*_RELATED)
+
+
+def review_get(*, user: AnyUser, task_id: int) -> ReviewTask | None:
+    return reviews_visible_to(user).filter(pk=task_id).first()
+
+
+def my_open_reviews(*, user: AnyUser) -> list[ReviewTask]:
+    """The reviews assigned to ``user`` and not yet scored, the nearest deadline first."""
+    radiologist = radiologist_of(user)
+    if radiologist is None:
+        return []
+    return list(
+        ReviewTask.objects.filter(
+            study__in=studies_visible_to(user),
+            reviewer_id=radiologist.id,
+            status=ReviewStatus.ASSIGNED,
+        )
+        .select_related(*_RELATED)
+        .order_by("deadline", "id")
+    )
+
+
+def reviews_waiting(*, user: AnyUser, limit: int = 50) -> list[ReviewTask]:
+    """Reviews nobody eligible could take (coordinators only; others: none)."""
+    if not is_coordinator(user):
+        return []
+    return list(
+        ReviewTask.objects.filter(
+            study__in=studies_visible_to(user), status=ReviewStatus.UNASSIGNED
+        )
+        .select_related(*_RELATED)
+        .order_by("deadline", "id")[:limit]
+    )
+
+
+def discrepancies_of_author(
+    *, user: AnyUser, since: dt.datetime, limit: int = 20
+) -> list[ReviewTask]:
+    """Significant discrepancies found in ``user``'s own signed reports since ``since``: what the
+    author is told (with the way to an addendum), newest first."""
+    radiologist = radiologist_of(user)
+    if radiologist is None:
+        return []
+    return list(
+        ReviewTask.objects.filter(
+            study__in=studies_visible_to(user),
+            author_id=radiologist.id,
+            status=ReviewStatus.SCORED,
+            score__in=SIGNIFICANT_SCORES,
+            reviewed_at__gte=since,
+        )
+        .select_related(*_RELATED)
+        .order_by("-reviewed_at", "-id")[:limit]
+    )
+
+
+def author_shown_to(task: ReviewTask, user: AnyUser) -> str | None:
+    """The author's name as ``user`` may see it: None while the policy blinds the reviewer
+    (coordinators always see it; the author is themselves)."""
+    if task.blind_author and not is_coordinator(user):
+        radiologist = radiologist_of(user)
+        if radiologist is None or radiologist.id != task.author_id:
+            return None
+    return task.author.display_name
+
+
+def is_open(task: ReviewTask) -> bool:
+    return task.status in OPEN_REVIEW_STATUSES
+
+
+# Figures -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    """Scored reviews of one reader's (the author's) reports, or of one worklist's."""
+
+    key: int
+    label: str
+    counts: dict[str, int] = field(default_factory=dict)  # per RADPEER score
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def significant(self) -> int:
+        return sum(self.counts.get(score, 0) for score in SIGNIFICANT_SCORES)
+
+    @property
+    def significant_percent(self) -> Decimal | None:
+        """The share of significant discrepancies, in percent to one decimal; None: none
+        scored (no share, rather than a misleading 0)."""
+        if not self.total:
+            return None
+        share = Decimal(self.significant * 100) / Decimal(self.total)
+        return share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFigures:
+    readers: list[ScoreRow]
+    worklists: list[ScoreRow]
+    scores: tuple[str, ...] = tuple(RadpeerScore.values)
+    everyone: bool = False  # a coordinator's figures (all readers), else the reader's own
+
+
+def _rows(scored: QuerySet[ReviewTask], key: str, label_of: dict[int, str]) -> list[ScoreRow]:
+    counts: dict[int, dict[str, int]] = {}
+    for row in scored.values(key, "score").annotate(n=Count("id")).order_by():
+        counts.setdefault(row[key], {})[row["score"]] = row["n"]
+    return sorted(
+        (ScoreRow(key=k, label=label_of.get(k, str(k)), counts=c) for k, c in counts.items()),
+        key=lambda r: (r.label.lower(), r.key),
+    )
+
+
+def review_figures(
+    *,
+    user: AnyUser,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    worklist_id: int | None = None,
+) -> ReviewFigures:
+    """Scored reviews per reader (the author of the reviewed report) and per worklist: counts
+    per score and the share significant. A coordinator sees every reader in their scope; a
+    radiologist their own reports' reviews; anyone else nothing."""
+    everyone = is_coordinator(user)
+    scored = ReviewTask.objects.filter(
+        study__in=studies_visible_to(user), status=ReviewStatus.SCORED
+    )
+    if not everyone:
+        radiologist = radiologist_of(user)
+        if radiologist is None:
+            return ReviewFigures(readers=[], worklists=[], everyone=False)
+        scored = scored.filter(author_id=radiologist.id)
+    if since is not None:
+        scored = scored.filter(reviewed_at__gte=since)
+    if until is not None:
+        scored = scored.filter(reviewed_at__lt=until)
+    if worklist_id is not None:
+        scored = scored.filter(worklist_id=worklist_id)
+    names: dict[int, str] = {}
+    worklist_names: dict[int, str] = {}
+    for author_id, first, last, username, wl_id, wl_name in scored.values_list(
+        "author_id",
+        "author__user__first_name",
+        "author__user__last_name",
+        "author__user__username",
+        "worklist_id",
+        "worklist__name",
+    ).distinct():
+        names[author_id] = f"{first} {last}".strip() or username
+        worklist_names[wl_id] = wl_name
+    return ReviewFigures(
+        readers=_rows(scored, "author_id", names),
+        worklists=_rows(scored, "worklist_id", worklist_names),
+        everyone=everyone,
+    )
+
+
+def figures_csv_rows(figures: ReviewFigures) -> list[list[str]]:
+    """The figures as CSV rows: a header, then one row per reader and per worklist."""
+    header = ["group", "name", *(f"score {s}" for s in figures.scores)]
+    header += ["scored", "significant", "significant %"]
+    rows = [header]
+    for group, items in (("reader", figures.readers), ("worklist", figures.worklists)):
+        for item in items:
+            share = item.significant_percent
+            rows.append(
+                [
+                    group,
+                    item.label,
+                    *(str(item.counts.get(s, 0)) for s in figures.scores),
+                    str(item.total),
+                    str(item.significant),
+                    "" if share is None else str(share),
+                ]
+            )
+    return rows

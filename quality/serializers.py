@@ -1,0 +1,91 @@
+"""Shapes of the peer-review API. The author's name is null for a reviewer while the policy
+blinds it (quality.selectors.author_shown_to decides, the serializer only shows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from quality.models import RadpeerScore, ReviewStatus, ReviewTask
+from quality.selectors import author_shown_to
+
+
+class ReviewOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study_id = serializers.IntegerField()
+    accession_number = serializers.CharField(source="study.accession_number")
+    site_code = serializers.CharField(source="study.site.code")
+    worklist = serializers.CharField(source="worklist.code")
+    modality = serializers.CharField(source="study.modality")
+    procedure = serializers.CharField(source="study.procedure_text")
+    status = serializers.ChoiceField(choices=ReviewStatus.values)
+    created_at = serializers.DateTimeField()
+    deadline = serializers.DateTimeField()
+    assigned_at = serializers.DateTimeField(allow_null=True)
+    author_blinded = serializers.SerializerMethodField()
+    author = serializers.SerializerMethodField()
+    reviewer = serializers.SerializerMethodField()
+    score = serializers.CharField(allow_blank=True)
+    comment = serializers.CharField(allow_blank=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_author_blinded(self, task: ReviewTask) -> bool:
+        return author_shown_to(task, self.context["request"].user) is None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_author(self, task: ReviewTask) -> str | None:
+        return author_shown_to(task, self.context["request"].user)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_reviewer(self, task: ReviewTask) -> str | None:
+        return task.reviewer.display_name if task.reviewer_id and task.reviewer else None
+
+
+class ReviewedSectionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+
+
+class ReviewDetailOutSerializer(ReviewOutSerializer):
+    """One review with the signed final report under review (its sections and time; its
+    signer only where the author is shown)."""
+
+    report_signed_at = serializers.DateTimeField(source="version.signed_at")
+    report_sections = serializers.SerializerMethodField()
+
+    @extend_schema_field(ReviewedSectionSerializer(many=True))
+    def get_report_sections(self, task: ReviewTask) -> list[dict[str, Any]]:
+        return [
+            {"key": s.get("key", ""), "title": s.get("title", ""), "text": s.get("text", "")}
+            for s in task.version.sections
+        ]
+
+
+class ScoreInSerializer(serializers.Serializer):
+    score = serializers.ChoiceField(choices=RadpeerScore.values)
+    comment = serializers.CharField(allow_blank=True, required=False, default="", max_length=4000)
+
+
+class ScoreRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="key")
+    name = serializers.CharField(source="label")
+    counts = serializers.DictField(child=serializers.IntegerField())
+    scored = serializers.IntegerField(source="total")
+    significant = serializers.IntegerField()
+    significant_percent = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
+
+
+class FiguresOutSerializer(serializers.Serializer):
+    everyone = serializers.BooleanField(help_text="All readers (a coordinator), else your own.")
+    scores = serializers.ListField(child=serializers.CharField())
+    readers = ScoreRowSerializer(many=True)
+    worklists = ScoreRowSerializer(many=True)
+
+
+class FiguresFilterSerializer(serializers.Serializer):
+    since = serializers.DateField(required=False, help_text="Reviewed on or after (local date).")
+    until = serializers.DateField(required=False, help_text="Reviewed before (local date).")
+    worklist = serializers.CharField(required=False, help_text="A worklist's code.")

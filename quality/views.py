@@ -1,0 +1,185 @@
+"""Peer-review pages: the reviews list, the review page (the signed report, blinded as the
+policy says, with the score form), the figures and their CSV. Parse, call one service or
+selector, render or redirect. Every study and report shown is audited."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from quality import selectors
+from quality.models import RadpeerScore, ReviewStatus, ReviewTask
+from quality.services.scoring import review_score
+from reports.services.audit import audit_report_reads
+from worklists.access import is_coordinator, radiologist_of
+from worklists.errors import DomainError
+from worklists.models import AuditEvent
+from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
+
+# How long an author is shown a significant discrepancy found in their report.
+DISCREPANCY_DAYS = 30
+
+
+def _visible_task(request: HttpRequest, review_id: int) -> ReviewTask:
+    task = selectors.review_get(user=request.user, task_id=review_id)
+    if task is None:
+        study_id = (
+            ReviewTask.objects.filter(pk=review_id).values_list("study_id", flat=True).first()
+        )
+        if study_id is not None:
+            audit_refused_read(
+                context=AccessContext.from_request(request, channel="web"), study_id=study_id
+            )
+        raise Http404("No such review")
+    return task
+
+
+def _render_review(
+    request: HttpRequest, task: ReviewTask, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    context = AccessContext.from_request(request, channel="web")
+    audit_study_reads(context=context, studies=[task.study], action=AuditEvent.Action.STUDY_VIEW)
+    audit_report_reads(context=context, studies=[task.study])
+    now = timezone.now()
+    radiologist = radiologist_of(request.user)
+    study = task.study
+    return render(
+        request,
+        "quality/review.html",
+        {
+            "task": task,
+            "study": study,
+            "now": now,
+            "author": selectors.author_shown_to(task, request.user),
+            "may_score": task.status == ReviewStatus.ASSIGNED
+            and radiologist is not None
+            and radiologist.id == task.reviewer_id,
+            "scores": RadpeerScore.choices,
+            "posted_score": request.POST.get("score", ""),
+            "posted_comment": request.POST.get("comment", ""),
+            "error": error,
+            "age": study.shown_patient.age_on(now.astimezone(study.site.zone).date()),
+            "viewer_url": study.site.viewer_url(
+                study_instance_uid=study.study_instance_uid,
+                accession_number=study.accession_number,
+            ),
+            "deadline_passed": task.deadline < now,
+        },
+        status=status,
+    )
+
+
+@login_required
+def review_page(request: HttpRequest, review_id: int) -> HttpResponse:
+    return _render_review(request, _visible_task(request, review_id))
+
+
+@login_required
+@require_POST
+def review_score_view(request: HttpRequest, review_id: int) -> HttpResponse:
+    task = _visible_task(request, review_id)
+    try:
+        review_score(
+            task_id=task.id,
+            user=request.user,
+            score=request.POST.get("score", ""),
+            comment=request.POST.get("comment", ""),
+        )
+    except DomainError as refusal:
+        return _render_review(request, task, error=str(refusal), status=400)
+    messages.success(request, _("Review scored. Thank you."))
+    return redirect("reviews")
+
+
+@login_required
+def reviews_page(request: HttpRequest) -> HttpResponse:
+    """The reader's open reviews, the significant discrepancies in their own reports; for a
+    coordinator also the reviews waiting for a reviewer."""
+    now = timezone.now()
+    mine = selectors.my_open_reviews(user=request.user)
+    waiting = selectors.reviews_waiting(user=request.user)
+    discrepancies = selectors.discrepancies_of_author(
+        user=request.user, since=now - dt.timedelta(days=DISCREPANCY_DAYS)
+    )
+    audit_study_reads(
+        context=AccessContext.from_request(request, channel="web"),
+        studies=[t.study for t in (*mine, *waiting, *discrepancies)],
+        action=AuditEvent.Action.STUDY_LIST,
+    )
+    return render(
+        request,
+        "quality/reviews.html",
+        {
+            "mine": [(t, selectors.author_shown_to(t, request.user)) for t in mine],
+            "waiting": waiting,
+            "discrepancies": discrepancies,
+            "is_coordinator": is_coordinator(request.user),
+            "now": now,
+        },
+    )
+
+
+def _figures_period(request: HttpRequest) -> tuple[dt.datetime | None, str]:
+    """The start of the period asked for (?days=30, 90, 365; default 365; 0: all time)."""
+    try:
+        days = int(request.GET.get("days", "365"))
+    except ValueError:
+        days = 365
+    days = days if days in (0, 30, 90, 365) else 365
+    since = None if days == 0 else timezone.now() - dt.timedelta(days=days)
+    return since, str(days)
+
+
+@login_required
+def review_figures_page(request: HttpRequest) -> HttpResponse:
+    since, days = _figures_period(request)
+    figures = selectors.review_figures(user=request.user, since=since)
+    return render(request, "quality/figures.html", {"figures": figures, "days": days})
+
+
+@login_required
+def review_figures_csv(request: HttpRequest) -> HttpResponse:
+    since, days = _figures_period(request)
+    figures = selectors.review_figures(user=request.user, since=since)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="peer-review-{days}d.csv"'
+    writer = csv.writer(response)
+    writer.writerows(selectors.figures_csv_rows(figures))
+    return response
+
+
+def worklist_reviews_panel(*, request: HttpRequest, now: dt.datetime) -> str:
+    """The worklist page's panel (a core hook): the reader's open reviews, nearest deadline
+    first, the significant discrepancies in their own reports; a coordinator's count of
+    reviews waiting for a reviewer. Empty when there is nothing."""
+    mine = selectors.my_open_reviews(user=request.user)
+    discrepancies = selectors.discrepancies_of_author(
+        user=request.user, since=now - dt.timedelta(days=DISCREPANCY_DAYS)
+    )
+    waiting = selectors.reviews_waiting(user=request.user)
+    if not (mine or discrepancies or waiting):
+        return ""
+    audit_study_reads(
+        context=AccessContext.from_request(request, channel="web"),
+        studies=[t.study for t in (*mine, *discrepancies, *waiting)],
+        action=AuditEvent.Action.STUDY_LIST,
+    )
+    return render_to_string(
+        "quality/_worklist_panel.html",
+        {
+            "mine": mine,
+            "discrepancies": discrepancies,
+            "waiting_count": len(waiting),
+            "now": now,
+        },
+        request=request,
+    )
