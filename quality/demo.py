@@ -4,7 +4,7 @@ scored ones (one a significant discrepancy) and their figures.
 
 Registered as a demo step in QualityConfig.ready (it runs after the reports' step, which signs
 the demo's read studies). Rerunnable: the policy is brought back to its demo state; sampling is
-idempotent per report; only reviews still open are scored, each by its own reviewer.
+idempotent per report; reviews are scored (each by its own reviewer) on the first run only.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ def seed_quality_demo(context: DemoContext) -> None:
     ).select_related("reviewer__user")
     # Score the older half of the open reviews, so that each reader still has some to do.
     candidates = list(open_reviews.order_by("version__signed_at", "id"))
+    if ReviewTask.objects.filter(worklist=worklist, status=ReviewStatus.SCORED).exists():
+        candidates = []  # scored on an earlier run: a rerun adds no more
     for task, (score, comment) in zip(
         candidates[: len(candidates) // 2], DEMO_SCORES, strict=False
     ):

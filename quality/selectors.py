@@ -119,6 +119,11 @@ class ScoreRow:
     counts: dict[str, int] = field(default_factory=dict)  # per RADPEER score
 
     @property
+    def in_order(self) -> list[int]:
+        """The counts in the scale's order, 0 where none."""
+        return [self.counts.get(score, 0) for score in RadpeerScore.values]
+
+    @property
     def total(self) -> int:
         return sum(self.counts.values())
 
