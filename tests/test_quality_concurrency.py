@@ -1,0 +1,104 @@
+"""Peer review under real concurrency: real threads against a real PostgreSQL. The decision
+per report, the author's counters and the score each hold once, whoever races."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+from django.db import connections
+
+from quality.models import ReviewEvent, ReviewSampling, ReviewStatus, ReviewStratum, ReviewTask
+from quality.services.errors import ReviewStateConflict
+from quality.services.sampling import review_sample
+from quality.services.scoring import review_score
+from tests.db_support import require_postgresql
+from tests.quality_support import final_version, policy
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+RACERS = 6
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only() -> None:
+    require_postgresql()
+
+
+def _run_at_once(target, count: int) -> tuple[list[object], list[BaseException]]:
+    barrier = threading.Barrier(count)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(target(index))
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
+
+
+def test_one_report_sampled_by_many_workers_at_once_is_decided_once(
+    owner, other_radiologist, site_a, neuro
+):
+    policy(neuro, share="100")
+    version = final_version(owner, site=site_a, worklist=neuro)
+
+    results, errors = _run_at_once(lambda i: review_sample(version_id=version.id), RACERS)
+
+    assert errors == []
+    assert len({task.pk for task in results if task is not None}) == 1
+    assert ReviewSampling.objects.filter(study=version.study).count() == 1
+    assert ReviewTask.objects.filter(study=version.study).count() == 1
+    stratum = ReviewStratum.objects.get(worklist=neuro, author=owner)
+    assert (stratum.signed_count, stratum.sampled_count) == (1, 1)
+
+
+def test_one_authors_reports_sampled_at_once_keep_the_counters_exact(
+    owner, other_radiologist, site_a, neuro
+):
+    policy(neuro, share="50")
+    versions = [final_version(owner, site=site_a, worklist=neuro) for _ in range(RACERS)]
+
+    _, errors = _run_at_once(
+        lambda i: review_sample(version_id=versions[i].id, rng=random.Random(i)), RACERS
+    )
+
+    assert errors == []
+    stratum = ReviewStratum.objects.get(worklist=neuro, author=owner)
+    assert stratum.signed_count == RACERS
+    assert abs(stratum.sampled_count - RACERS / 2) <= 1
+    assert ReviewTask.objects.filter(author=owner).count() == stratum.sampled_count
+    assert ReviewSampling.objects.filter(sampled=True).count() == stratum.sampled_count
+
+
+def test_a_review_scored_from_many_tabs_at_once_is_scored_once(
+    owner, other_radiologist, site_a, neuro
+):
+    policy(neuro, share="100")
+    task = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
+    assert task is not None
+
+    results, errors = _run_at_once(
+        lambda i: review_score(
+            task_id=task.id, user=other_radiologist.user, score="2a", comment=f"tab {i}"
+        ),
+        RACERS,
+    )
+
+    assert len(results) == 1
+    assert len(errors) == RACERS - 1
+    assert all(isinstance(e, ReviewStateConflict) for e in errors)
+    task.refresh_from_db()
+    assert task.status == ReviewStatus.SCORED
+    assert ReviewEvent.objects.filter(task=task, to_status="SCORED").count() == 1
