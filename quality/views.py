@@ -128,28 +128,46 @@ def reviews_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _figures_period(request: HttpRequest) -> tuple[dt.datetime | None, str]:
-    """The start of the period asked for (?days=30, 90, 365; default 365; 0: all time)."""
+def _figures_period(request: HttpRequest) -> tuple[dt.datetime | None, dt.datetime | None, str]:
+    """The period asked for: ``from``/``to`` dates (both days included, on the platform's
+    clock: the indicators page links here with its period), else ``days`` back from now (30,
+    90, 365; 0: all time; default 365). Unreadable input falls back to the default."""
+    first, last = request.GET.get("from", ""), request.GET.get("to", "")
+    if first and last:
+        try:
+            first_day, last_day = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+        except ValueError:
+            first_day = last_day = None
+        if first_day is not None and last_day is not None and first_day <= last_day:
+            since = timezone.make_aware(dt.datetime.combine(first_day, dt.time()))
+            until = timezone.make_aware(
+                dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time())
+            )
+            return since, until, f"{first_day}_{last_day}"
     try:
         days = int(request.GET.get("days", "365"))
     except ValueError:
         days = 365
     days = days if days in (0, 30, 90, 365) else 365
     since = None if days == 0 else timezone.now() - dt.timedelta(days=days)
-    return since, str(days)
+    return since, None, str(days)
 
 
 @login_required
 def review_figures_page(request: HttpRequest) -> HttpResponse:
-    since, days = _figures_period(request)
-    figures = selectors.review_figures(user=request.user, since=since)
-    return render(request, "quality/figures.html", {"figures": figures, "days": days})
+    since, until, days = _figures_period(request)
+    figures = selectors.review_figures(user=request.user, since=since, until=until)
+    return render(
+        request,
+        "quality/figures.html",
+        {"figures": figures, "days": days, "query": request.GET.urlencode()},
+    )
 
 
 @login_required
 def review_figures_csv(request: HttpRequest) -> HttpResponse:
-    since, days = _figures_period(request)
-    figures = selectors.review_figures(user=request.user, since=since)
+    since, until, days = _figures_period(request)
+    figures = selectors.review_figures(user=request.user, since=since, until=until)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="peer-review-{days}d.csv"'
     writer = csv.writer(response)

@@ -5,6 +5,7 @@ Scoped and audited like every study read."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -172,3 +173,25 @@ def test_figures_page_and_csv_show_the_readers_own_scores(task, owner, other_rad
         )
     )
     assert len(other_rows) == 1
+
+
+def test_the_indicators_page_links_the_figures_of_its_period(task, owner, other_radiologist):
+    review_score(task_id=task.id, user=other_radiologist.user, score="1", comment="")
+    client = client_of(owner.user)
+    today = timezone.localdate()
+    first, last = (
+        (today - dt.timedelta(days=60)).isoformat(),
+        (today - dt.timedelta(days=31)).isoformat(),
+    )
+
+    html = client.get(reverse("indicators"), {"from": first, "to": last}).content.decode()
+    assert "data-peer-review-link" in html
+    assert f"?from={first}&amp;to={last}" in html
+
+    # The review was scored today: outside that earlier period, inside today.
+    earlier = client.get(reverse("review-figures-csv"), {"from": first, "to": last})
+    assert len(list(csv.reader(io.StringIO(earlier.content.decode())))) == 1
+    now = client.get(
+        reverse("review-figures-csv"), {"from": today.isoformat(), "to": today.isoformat()}
+    )
+    assert len(list(csv.reader(io.StringIO(now.content.decode())))) == 3  # header, reader, worklist
