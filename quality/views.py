@@ -132,18 +132,12 @@ def _figures_period(request: HttpRequest) -> tuple[dt.datetime | None, dt.dateti
     """The period asked for: ``from``/``to`` dates (both days included, on the platform's
     clock: the indicators page links here with its period), else ``days`` back from now (30,
     90, 365; 0: all time; default 365). Unreadable input falls back to the default."""
-    first, last = request.GET.get("from", ""), request.GET.get("to", "")
-    if first and last:
-        try:
-            first_day, last_day = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
-        except ValueError:
-            first_day = last_day = None
-        if first_day is not None and last_day is not None and first_day <= last_day:
-            since = timezone.make_aware(dt.datetime.combine(first_day, dt.time()))
-            until = timezone.make_aware(
-                dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time())
-            )
-            return since, until, f"{first_day}_{last_day}"
+    days_asked = _dates(request.GET.get("from", ""), request.GET.get("to", ""))
+    if days_asked is not None:
+        first_day, last_day = days_asked
+        start = timezone.make_aware(dt.datetime.combine(first_day, dt.time()))
+        end = timezone.make_aware(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time()))
+        return start, end, f"{first_day}_{last_day}"
     try:
         days = int(request.GET.get("days", "365"))
     except ValueError:
@@ -151,6 +145,15 @@ def _figures_period(request: HttpRequest) -> tuple[dt.datetime | None, dt.dateti
     days = days if days in (0, 30, 90, 365) else 365
     since = None if days == 0 else timezone.now() - dt.timedelta(days=days)
     return since, None, str(days)
+
+
+def _dates(first: str, last: str) -> tuple[dt.date, dt.date] | None:
+    """Two ISO dates in order, or None."""
+    try:
+        first_day, last_day = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    except ValueError:
+        return None
+    return (first_day, last_day) if first_day <= last_day else None
 
 
 @login_required
