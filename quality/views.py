@@ -123,6 +123,7 @@ def reviews_page(request: HttpRequest) -> HttpResponse:
             "waiting": waiting,
             "discrepancies": discrepancies,
             "is_coordinator": is_coordinator(request.user),
+            "is_reader": radiologist_of(request.user) is not None,
             "now": now,
         },
     )

@@ -112,7 +112,6 @@ TEMPLATES = [
                 "reports.context_processors.navigation",
                 "worklists.console.context_processors.navigation",
                 "indicators.context_processors.navigation",
-                "quality.context_processors.navigation",
             ],
         },
     },
