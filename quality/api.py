@@ -48,7 +48,8 @@ class ReviewsApi(APIView):
         responses=ReviewOutSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        tasks = selectors.reviews_visible_to(request.user)
+        viewer = selectors.viewer_of(request.user)
+        tasks = selectors.reviews_visible_to(viewer)
         wanted = request.query_params.get("status", "")
         if wanted:
             if wanted not in ReviewStatus.values:
@@ -62,7 +63,7 @@ class ReviewsApi(APIView):
             studies=[task.study for task in shown],
             action=AuditEvent.Action.STUDY_LIST,
         )
-        return Response(ReviewOutSerializer(shown, many=True, context={"request": request}).data)
+        return Response(ReviewOutSerializer(shown, many=True, context={"viewer": viewer}).data)
 
 
 class ReviewApi(APIView):
@@ -72,7 +73,8 @@ class ReviewApi(APIView):
 
     @extend_schema(responses=ReviewDetailOutSerializer)
     def get(self, request: Request, review_id: int) -> Response:
-        task = selectors.review_get(user=request.user, task_id=review_id)
+        viewer = selectors.viewer_of(request.user)
+        task = selectors.review_get(viewer=viewer, task_id=review_id)
         if task is None:
             raise ReviewNotFound("No such review.")
         context = AccessContext.from_request(request, channel="api")
@@ -80,7 +82,7 @@ class ReviewApi(APIView):
             context=context, studies=[task.study], action=AuditEvent.Action.STUDY_VIEW
         )
         audit_report_reads(context=context, studies=[task.study])
-        return Response(ReviewDetailOutSerializer(task, context={"request": request}).data)
+        return Response(ReviewDetailOutSerializer(task, context={"viewer": viewer}).data)
 
 
 class ReviewScoreApi(APIView):
@@ -99,10 +101,10 @@ class ReviewScoreApi(APIView):
             score=serializer.validated_data["score"],
             comment=serializer.validated_data["comment"],
         )
-        shown = selectors.review_get(user=request.user, task_id=task.id)
+        viewer = selectors.viewer_of(request.user)
+        shown = selectors.review_get(viewer=viewer, task_id=task.id)
         return Response(
-            ReviewOutSerializer(shown, context={"request": request}).data,
-            status=status.HTTP_200_OK,
+            ReviewOutSerializer(shown, context={"viewer": viewer}).data, status=status.HTTP_200_OK
         )
 
 
@@ -128,7 +130,7 @@ class ReviewFiguresApi(APIView):
             if worklist_id is None:
                 raise InvalidInput("no worklist has this code", field="worklist")
         figures = selectors.review_figures(
-            user=request.user,
+            viewer=selectors.viewer_of(request.user),
             since=local_midnight(data["since"]) if "since" in data else None,
             until=local_midnight(data["until"]) if "until" in data else None,
             worklist_id=worklist_id,

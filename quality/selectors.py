@@ -22,36 +22,63 @@ from quality.models import (
     ReviewTask,
 )
 from worklists.access import is_coordinator, radiologist_of, studies_visible_to
+from worklists.models import Study
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
 _RELATED = ("study__site", "study__patient", "study__worklist", "worklist", "author__user")
 
 
-def reviews_visible_to(user: AnyUser) -> QuerySet[ReviewTask]:
-    """The review tasks ``user`` may see as reviewer or coordinator (not as author)."""
-    in_scope = ReviewTask.objects.filter(study__in=studies_visible_to(user))
-    if is_coordinator(user):
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking, resolved once per request: their radiologist (if any), whether they
+    coordinate, and the studies the scoping function lets them see."""
+
+    radiologist_id: int | None
+    coordinator: bool
+    studies: QuerySet[Study]
+
+    @property
+    def has_reviews(self) -> bool:
+        """Whether peer review has anything for them (a site's staff: never)."""
+        return self.coordinator or self.radiologist_id is not None
+
+
+def viewer_of(user: AnyUser) -> Viewer:
+    radiologist = radiologist_of(user)
+    coordinator = is_coordinator(user)
+    if radiologist is None and not coordinator:
+        # Nothing of peer review is theirs: no need to resolve their scope.
+        return Viewer(radiologist_id=None, coordinator=False, studies=Study.objects.none())
+    return Viewer(
+        radiologist_id=radiologist.id if radiologist is not None else None,
+        coordinator=coordinator,
+        studies=studies_visible_to(user),
+    )
+
+
+def reviews_visible_to(viewer: Viewer) -> QuerySet[ReviewTask]:
+    """The review tasks the viewer may see as reviewer or coordinator (not as author)."""
+    in_scope = ReviewTask.objects.filter(study__in=viewer.studies)
+    if viewer.coordinator:
         return in_scope.select_related(*_RELATED, "reviewer__user")
-    radiologist = radiologist_of(user)
-    if radiologist is None:
+    if viewer.radiologist_id is None:
         return ReviewTask.objects.none()
-    return in_scope.filter(reviewer_id=radiologist.id).select_related(*_RELATED)
+    return in_scope.filter(reviewer_id=viewer.radiologist_id).select_related(*_RELATED)
 
 
-def review_get(*, user: AnyUser, task_id: int) -> ReviewTask | None:
-    return reviews_visible_to(user).filter(pk=task_id).first()
+def review_get(*, viewer: Viewer, task_id: int) -> ReviewTask | None:
+    return reviews_visible_to(viewer).filter(pk=task_id).first()
 
 
-def my_open_reviews(*, user: AnyUser) -> list[ReviewTask]:
-    """The reviews assigned to ``user`` and not yet scored, the nearest deadline first."""
-    radiologist = radiologist_of(user)
-    if radiologist is None:
+def my_open_reviews(*, viewer: Viewer) -> list[ReviewTask]:
+    """The reviews assigned to the viewer and not yet scored, the nearest deadline first."""
+    if viewer.radiologist_id is None:
         return []
     return list(
         ReviewTask.objects.filter(
-            study__in=studies_visible_to(user),
-            reviewer_id=radiologist.id,
+            study__in=viewer.studies,
+            reviewer_id=viewer.radiologist_id,
             status=ReviewStatus.ASSIGNED,
         )
         .select_related(*_RELATED)
@@ -59,31 +86,28 @@ def my_open_reviews(*, user: AnyUser) -> list[ReviewTask]:
     )
 
 
-def reviews_waiting(*, user: AnyUser, limit: int = 50) -> list[ReviewTask]:
+def reviews_waiting(*, viewer: Viewer, limit: int = 50) -> list[ReviewTask]:
     """Reviews nobody eligible could take (coordinators only; others: none)."""
-    if not is_coordinator(user):
+    if not viewer.coordinator:
         return []
     return list(
-        ReviewTask.objects.filter(
-            study__in=studies_visible_to(user), status=ReviewStatus.UNASSIGNED
-        )
+        ReviewTask.objects.filter(study__in=viewer.studies, status=ReviewStatus.UNASSIGNED)
         .select_related(*_RELATED)
         .order_by("deadline", "id")[:limit]
     )
 
 
 def discrepancies_of_author(
-    *, user: AnyUser, since: dt.datetime, limit: int = 20
+    *, viewer: Viewer, since: dt.datetime, limit: int = 20
 ) -> list[ReviewTask]:
-    """Significant discrepancies found in ``user``'s own signed reports since ``since``: what the
-    author is told (with the way to an addendum), newest first."""
-    radiologist = radiologist_of(user)
-    if radiologist is None:
+    """Significant discrepancies found in the viewer's own signed reports since ``since``: what
+    the author is told (with the way to an addendum), newest first."""
+    if viewer.radiologist_id is None:
         return []
     return list(
         ReviewTask.objects.filter(
-            study__in=studies_visible_to(user),
-            author_id=radiologist.id,
+            study__in=viewer.studies,
+            author_id=viewer.radiologist_id,
             status=ReviewStatus.SCORED,
             score__in=SIGNIFICANT_SCORES,
             reviewed_at__gte=since,
@@ -93,13 +117,11 @@ def discrepancies_of_author(
     )
 
 
-def author_shown_to(task: ReviewTask, user: AnyUser) -> str | None:
-    """The author's name as ``user`` may see it: None while the policy blinds the reviewer
+def author_shown_to(task: ReviewTask, viewer: Viewer) -> str | None:
+    """The author's name as the viewer may see it: None while the policy blinds the reviewer
     (coordinators always see it; the author is themselves)."""
-    if task.blind_author and not is_coordinator(user):
-        radiologist = radiologist_of(user)
-        if radiologist is None or radiologist.id != task.author_id:
-            return None
+    if task.blind_author and not viewer.coordinator and viewer.radiologist_id != task.author_id:
+        return None
     return task.author.display_name
 
 
@@ -161,7 +183,7 @@ def _rows(scored: QuerySet[ReviewTask], key: str, label_of: dict[int, str]) -> l
 
 def review_figures(
     *,
-    user: AnyUser,
+    viewer: Viewer,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     worklist_id: int | None = None,
@@ -169,15 +191,12 @@ def review_figures(
     """Scored reviews per reader (the author of the reviewed report) and per worklist: counts
     per score and the share significant. A coordinator sees every reader in their scope; a
     radiologist their own reports' reviews; anyone else nothing."""
-    everyone = is_coordinator(user)
-    scored = ReviewTask.objects.filter(
-        study__in=studies_visible_to(user), status=ReviewStatus.SCORED
-    )
+    everyone = viewer.coordinator
+    scored = ReviewTask.objects.filter(study__in=viewer.studies, status=ReviewStatus.SCORED)
     if not everyone:
-        radiologist = radiologist_of(user)
-        if radiologist is None:
+        if viewer.radiologist_id is None:
             return ReviewFigures(readers=[], worklists=[], everyone=False)
-        scored = scored.filter(author_id=radiologist.id)
+        scored = scored.filter(author_id=viewer.radiologist_id)
     if since is not None:
         scored = scored.filter(reviewed_at__gte=since)
     if until is not None:

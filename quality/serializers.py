@@ -32,11 +32,11 @@ class ReviewOutSerializer(serializers.Serializer):
     reviewed_at = serializers.DateTimeField(allow_null=True)
 
     def get_author_blinded(self, task: ReviewTask) -> bool:
-        return author_shown_to(task, self.context["request"].user) is None
+        return author_shown_to(task, self.context["viewer"]) is None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_author(self, task: ReviewTask) -> str | None:
-        return author_shown_to(task, self.context["request"].user)
+        return author_shown_to(task, self.context["viewer"])
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_reviewer(self, task: ReviewTask) -> str | None:

@@ -20,7 +20,6 @@ from quality import selectors
 from quality.models import RadpeerScore, ReviewStatus, ReviewTask
 from quality.services.scoring import review_score
 from reports.services.audit import audit_report_reads
-from worklists.access import is_coordinator, radiologist_of
 from worklists.errors import DomainError
 from worklists.models import AuditEvent
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
@@ -29,8 +28,8 @@ from worklists.services.audit import AccessContext, audit_refused_read, audit_st
 DISCREPANCY_DAYS = 30
 
 
-def _visible_task(request: HttpRequest, review_id: int) -> ReviewTask:
-    task = selectors.review_get(user=request.user, task_id=review_id)
+def _visible_task(request: HttpRequest, review_id: int, viewer: selectors.Viewer) -> ReviewTask:
+    task = selectors.review_get(viewer=viewer, task_id=review_id)
     if task is None:
         study_id = (
             ReviewTask.objects.filter(pk=review_id).values_list("study_id", flat=True).first()
@@ -44,13 +43,17 @@ def _visible_task(request: HttpRequest, review_id: int) -> ReviewTask:
 
 
 def _render_review(
-    request: HttpRequest, task: ReviewTask, *, error: str = "", status: int = 200
+    request: HttpRequest,
+    task: ReviewTask,
+    viewer: selectors.Viewer,
+    *,
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     context = AccessContext.from_request(request, channel="web")
     audit_study_reads(context=context, studies=[task.study], action=AuditEvent.Action.STUDY_VIEW)
     audit_report_reads(context=context, studies=[task.study])
     now = timezone.now()
-    radiologist = radiologist_of(request.user)
     study = task.study
     return render(
         request,
@@ -59,10 +62,10 @@ def _render_review(
             "task": task,
             "study": study,
             "now": now,
-            "author": selectors.author_shown_to(task, request.user),
+            "author": selectors.author_shown_to(task, viewer),
             "may_score": task.status == ReviewStatus.ASSIGNED
-            and radiologist is not None
-            and radiologist.id == task.reviewer_id,
+            and viewer.radiologist_id is not None
+            and viewer.radiologist_id == task.reviewer_id,
             "scores": RadpeerScore.choices,
             "posted_score": request.POST.get("score", ""),
             "posted_comment": request.POST.get("comment", ""),
@@ -80,13 +83,15 @@ def _render_review(
 
 @login_required
 def review_page(request: HttpRequest, review_id: int) -> HttpResponse:
-    return _render_review(request, _visible_task(request, review_id))
+    viewer = selectors.viewer_of(request.user)
+    return _render_review(request, _visible_task(request, review_id, viewer), viewer)
 
 
 @login_required
 @require_POST
 def review_score_view(request: HttpRequest, review_id: int) -> HttpResponse:
-    task = _visible_task(request, review_id)
+    viewer = selectors.viewer_of(request.user)
+    task = _visible_task(request, review_id, viewer)
     try:
         review_score(
             task_id=task.id,
@@ -95,7 +100,7 @@ def review_score_view(request: HttpRequest, review_id: int) -> HttpResponse:
             comment=request.POST.get("comment", ""),
         )
     except DomainError as refusal:
-        return _render_review(request, task, error=str(refusal), status=400)
+        return _render_review(request, task, viewer, error=str(refusal), status=400)
     messages.success(request, _("Review scored. Thank you."))
     return redirect("reviews")
 
@@ -105,10 +110,11 @@ def reviews_page(request: HttpRequest) -> HttpResponse:
     """The reader's open reviews, the significant discrepancies in their own reports; for a
     coordinator also the reviews waiting for a reviewer."""
     now = timezone.now()
-    mine = selectors.my_open_reviews(user=request.user)
-    waiting = selectors.reviews_waiting(user=request.user)
+    viewer = selectors.viewer_of(request.user)
+    mine = selectors.my_open_reviews(viewer=viewer)
+    waiting = selectors.reviews_waiting(viewer=viewer)
     discrepancies = selectors.discrepancies_of_author(
-        user=request.user, since=now - dt.timedelta(days=DISCREPANCY_DAYS)
+        viewer=viewer, since=now - dt.timedelta(days=DISCREPANCY_DAYS)
     )
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
@@ -119,11 +125,11 @@ def reviews_page(request: HttpRequest) -> HttpResponse:
         request,
         "quality/reviews.html",
         {
-            "mine": [(t, selectors.author_shown_to(t, request.user)) for t in mine],
+            "mine": [(t, selectors.author_shown_to(t, viewer)) for t in mine],
             "waiting": waiting,
             "discrepancies": discrepancies,
-            "is_coordinator": is_coordinator(request.user),
-            "is_reader": radiologist_of(request.user) is not None,
+            "is_coordinator": viewer.coordinator,
+            "is_reader": viewer.radiologist_id is not None,
             "now": now,
         },
     )
@@ -160,7 +166,9 @@ def _dates(first: str, last: str) -> tuple[dt.date, dt.date] | None:
 @login_required
 def review_figures_page(request: HttpRequest) -> HttpResponse:
     since, until, days = _figures_period(request)
-    figures = selectors.review_figures(user=request.user, since=since, until=until)
+    figures = selectors.review_figures(
+        viewer=selectors.viewer_of(request.user), since=since, until=until
+    )
     return render(
         request,
         "quality/figures.html",
@@ -171,7 +179,9 @@ def review_figures_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def review_figures_csv(request: HttpRequest) -> HttpResponse:
     since, until, days = _figures_period(request)
-    figures = selectors.review_figures(user=request.user, since=since, until=until)
+    figures = selectors.review_figures(
+        viewer=selectors.viewer_of(request.user), since=since, until=until
+    )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="peer-review-{days}d.csv"'
     writer = csv.writer(response)
@@ -183,11 +193,14 @@ def worklist_reviews_panel(*, request: HttpRequest, now: dt.datetime) -> str:
     """The worklist page's panel (a core hook): the reader's open reviews, nearest deadline
     first, the significant discrepancies in their own reports; a coordinator's count of
     reviews waiting for a reviewer. Empty when there is nothing."""
-    mine = selectors.my_open_reviews(user=request.user)
+    viewer = selectors.viewer_of(request.user)
+    if not viewer.has_reviews:
+        return ""  # a site's staff: two queries, and nothing
+    mine = selectors.my_open_reviews(viewer=viewer)
     discrepancies = selectors.discrepancies_of_author(
-        user=request.user, since=now - dt.timedelta(days=DISCREPANCY_DAYS)
+        viewer=viewer, since=now - dt.timedelta(days=DISCREPANCY_DAYS)
     )
-    waiting = selectors.reviews_waiting(user=request.user)
+    waiting = selectors.reviews_waiting(viewer=viewer)
     if not (mine or discrepancies or waiting):
         return ""
     audit_study_reads(

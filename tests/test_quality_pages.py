@@ -9,7 +9,9 @@ import datetime as dt
 import io
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -195,3 +197,19 @@ def test_the_indicators_page_links_the_figures_of_its_period(task, owner, other_
         reverse("review-figures-csv"), {"from": today.isoformat(), "to": today.isoformat()}
     )
     assert len(list(csv.reader(io.StringIO(now.content.decode())))) == 3  # header, reader, worklist
+
+
+def test_the_worklist_panel_costs_the_same_queries_however_many_reviews(
+    task, owner, other_radiologist, site_a, neuro
+):
+    client = client_of(other_radiologist.user)
+    client.get(reverse("worklist"))  # warm: session, caches
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("worklist"))
+    for _ in range(5):
+        review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
+    with CaptureQueriesContext(connection) as six:
+        html = client.get(reverse("worklist")).content.decode()
+
+    assert html.count("data-review-row=") == 6
+    assert len(six.captured_queries) == len(one.captured_queries)
