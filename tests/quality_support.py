@@ -3,6 +3,7 @@ through the real signing service (for the hook), and a worklist with a policy.""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.utils import timezone
@@ -23,7 +24,9 @@ def policy(worklist: Worklist, share: str = "10", **kwargs: object) -> PeerRevie
     )
 
 
-def final_version(author: Radiologist, *, site: Site, worklist: Worklist) -> ReportVersion:
+def final_version(
+    author: Radiologist, *, site: Site, worklist: Worklist, signed_at: dt.datetime | None = None
+) -> ReportVersion:
     """A FINAL study with its signed final report, written directly (no signing flow: the
     sampling reads only the version and its study)."""
     study = factories.ready_study(site, worklist, status=StudyStatus.FINAL)
@@ -35,7 +38,7 @@ def final_version(author: Radiologist, *, site: Site, worklist: Worklist) -> Rep
         signed_by=author,
         signer_name=author.display_name,
         signer_hpr=author.hpr_number,
-        signed_at=timezone.now(),
+        signed_at=signed_at or timezone.now(),
         password_confirmed=True,
         content_hash="0" * 64,
     )

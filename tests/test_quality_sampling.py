@@ -4,18 +4,20 @@ signature; never reviewed by the author."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections import Counter
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quality import sampling
 from quality.models import ReviewEvent, ReviewSampling, ReviewStatus, ReviewStratum, ReviewTask
-from quality.services.sampling import review_sample
+from quality.services.sampling import review_sample, reviews_sample_missed
 from tests import factories
 from tests.quality_support import final_version, policy, sign_through_the_service
 
@@ -198,3 +200,20 @@ def test_signing_a_final_report_samples_it_after_the_signature_commits(
         ("", "UNASSIGNED", "system:peer-review"),
         ("UNASSIGNED", "ASSIGNED", "system:peer-review"),
     ]
+
+
+@pytest.mark.django_db
+def test_the_sweep_samples_a_recent_final_whose_after_commit_sampling_was_lost(
+    owner, other_radiologist, site_a, neuro
+):
+    policy(neuro, share="100")
+    lost = final_version(owner, site=site_a, worklist=neuro)
+    old = final_version(
+        owner, site=site_a, worklist=neuro, signed_at=timezone.now() - dt.timedelta(days=2)
+    )
+
+    assert reviews_sample_missed() == 1
+    assert ReviewTask.objects.filter(study=lost.study).exists()
+    assert not ReviewSampling.objects.filter(study=old.study).exists()
+    # Decided: the next sweep has nothing to do.
+    assert reviews_sample_missed() == 0

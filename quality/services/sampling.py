@@ -31,6 +31,9 @@ from quality.services.routing import ROUTER, route_locked
 from reports.models import ReportVersion, VersionKind
 
 _rng = random.SystemRandom()
+# How far back the sweep looks for signed finals that were never decided (the after-commit
+# task lost: a broker down, a worker killed). Short: a policy switched on does not reach back.
+SWEEP_WINDOW = dt.timedelta(hours=1)
 
 
 def review_sample(
@@ -103,3 +106,21 @@ def _decide(
         note=f"sampled at {policy.share_percent} %",
     )
     return route_locked(task, now=now)
+
+
+def reviews_sample_missed(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Sample the finals signed in the last SWEEP_WINDOW in a worklist with an active policy
+    that have no decision yet (the periodic sweep: nothing is lost when the after-commit task
+    was). Each in its own transaction; how many were decided now."""
+    now = now or timezone.now()
+    missed = ReportVersion.objects.filter(
+        kind=VersionKind.FINAL,
+        signed_at__gte=now - SWEEP_WINDOW,
+        study__worklist__peer_review_policy__is_active=True,
+        study__review_sampling__isnull=True,
+    ).order_by("signed_at", "id")
+    decided = 0
+    for version_id in list(missed.values_list("id", flat=True)[:limit]):
+        review_sample(version_id=version_id, now=now)
+        decided += 1
+    return decided
