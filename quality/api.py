@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from quality import selectors
 from quality.models import ReviewStatus
 from quality.serializers import (
+    CancelInSerializer,
     FiguresFilterSerializer,
     FiguresOutSerializer,
     ReviewDetailOutSerializer,
@@ -27,7 +28,7 @@ from quality.serializers import (
     ScoreInSerializer,
 )
 from quality.services.errors import ReviewNotFound
-from quality.services.scoring import review_score
+from quality.services.scoring import review_cancel, review_score
 from reports.services.audit import audit_report_reads
 from worklists.errors import InvalidInput
 from worklists.models import AuditEvent, Worklist
@@ -106,6 +107,23 @@ class ReviewScoreApi(APIView):
         return Response(
             ReviewOutSerializer(shown, context={"viewer": viewer}).data, status=status.HTTP_200_OK
         )
+
+
+class ReviewCancelApi(APIView):
+    """A coordinator withdraws an open review, with the reason (kept on its event)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=CancelInSerializer, responses={200: ReviewOutSerializer})
+    def post(self, request: Request, review_id: int) -> Response:
+        serializer = CancelInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = review_cancel(
+            task_id=review_id, user=request.user, reason=serializer.validated_data["reason"]
+        )
+        viewer = selectors.viewer_of(request.user)
+        shown = selectors.review_get(viewer=viewer, task_id=task.id)
+        return Response(ReviewOutSerializer(shown, context={"viewer": viewer}).data)
 
 
 def local_midnight(day: dt.date) -> dt.datetime:

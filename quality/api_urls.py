@@ -7,4 +7,5 @@ urlpatterns: list[URLPattern] = [
     path("reviews/figures", api.ReviewFiguresApi.as_view(), name="api-review-figures"),
     path("reviews/<int:review_id>", api.ReviewApi.as_view(), name="api-review"),
     path("reviews/<int:review_id>/score", api.ReviewScoreApi.as_view(), name="api-review-score"),
+    path("reviews/<int:review_id>/cancel", api.ReviewCancelApi.as_view(), name="api-review-cancel"),
 ]

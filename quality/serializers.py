@@ -89,3 +89,7 @@ class FiguresFilterSerializer(serializers.Serializer):
     since = serializers.DateField(required=False, help_text="Reviewed on or after (local date).")
     until = serializers.DateField(required=False, help_text="Reviewed before (local date).")
     worklist = serializers.CharField(required=False, help_text="A worklist's code.")
+
+
+class CancelInSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)

@@ -169,3 +169,19 @@ def test_the_review_endpoints_are_in_the_openapi_schema(client_for, coordinator)
         paths
     )
     assert "post" in paths["/api/v1/reviews/{review_id}/score"]
+
+
+def test_a_coordinator_withdraws_a_review_through_the_api_and_a_reader_may_not(
+    task, other_radiologist, coordinator, client_for
+):
+    url = reverse("api-review-cancel", args=[task.id])
+    assert client_for(other_radiologist.user).post(url, {"reason": "Ferie"}).status_code == 403
+    assert client_for(coordinator).post(url, {}).status_code == 400
+
+    response = client_for(coordinator).post(url, {"reason": "Pasienten er re-beskrevet"})
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "CANCELLED"
+    task.refresh_from_db()
+    assert task.status == ReviewStatus.CANCELLED
+    assert client_for(coordinator).post(url, {"reason": "igjen"}).status_code == 409
