@@ -12,6 +12,7 @@ from django.utils import timezone
 from reports.models import (
     CriticalCommunication,
     CriticalFinding,
+    DoubleReadingPolicy,
     Macro,
     ReferralRejection,
     ReportTemplate,
@@ -39,6 +40,22 @@ class ReportTemplateAdmin(admin.ModelAdmin):
     list_filter = ["worklist", "modality", "is_active"]
     search_fields = ["name", "procedure_code"]
     inlines = [ReportTemplateSectionInline]
+
+
+@admin.register(DoubleReadingPolicy)
+class DoubleReadingPolicyAdmin(admin.ModelAdmin):
+    """Which worklists read their studies twice (docs/double-reading.md). No patient data: the
+    reads themselves are shown, scoped and audited, on the reading page and in the API."""
+
+    list_display = [
+        "worklist",
+        "is_active",
+        "agreement_rule",
+        "second_reader_other_site",
+        "read_deadline_hours",
+    ]
+    list_filter = ["is_active", "agreement_rule"]
+    filter_horizontal = ["consensus_readers"]
 
 
 class MacroAdminForm(forms.ModelForm):

@@ -350,3 +350,166 @@ class Macro(models.Model):
     @property
     def is_personal(self) -> bool:
         return self.owner_id is not None
+
+
+# Double reading -----------------------------------------------------------------------------
+
+
+class ResultScale(models.TextChoices):
+    # Mammografiprogrammet's interpretation score: 1 normal, 2 benign, 3 probably benign,
+    # 4 suspicious, 5 highly suspicious of malignancy; scored per breast, with the recall
+    # decision.
+    NO_SCREENING = (
+        "NO_SCREENING",
+        _("Norwegian screening programme: interpretation score 1-5 per breast, recall yes/no"),
+    )
+
+
+class AgreementRule(models.TextChoices):
+    RECALL = "RECALL", _("The recall decisions agree")
+    RECALL_AND_SCORES = (
+        "RECALL_AND_SCORES",
+        _("The recall decisions and both breasts' scores agree"),
+    )
+
+
+class DoubleReadingPolicy(models.Model):
+    """A worklist whose studies are read twice, independently and blind, with an arbitration
+    read when the two disagree (reports.services.double_reading). Kept by coordinators in the
+    admin; a worklist without an active policy is read once, as always."""
+
+    worklist = models.OneToOneField(
+        "worklists.Worklist", on_delete=models.CASCADE, related_name="double_reading_policy"
+    )
+    is_active = models.BooleanField(default=True)
+    result_scale = models.CharField(
+        max_length=16, choices=ResultScale.choices, default=ResultScale.NO_SCREENING
+    )
+    agreement_rule = models.CharField(
+        max_length=20, choices=AgreementRule.choices, default=AgreementRule.RECALL
+    )
+    second_reader_other_site = models.BooleanField(
+        default=False,
+        help_text="The second reader works for another site than the first reader.",
+    )
+    consensus_readers = models.ManyToManyField(
+        "worklists.Radiologist",
+        blank=True,
+        related_name="+",
+        help_text="Arbitration goes only to these readers; empty: any third eligible reader.",
+    )
+    read_deadline_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Each further read (second, arbitration) is due this long after it is "
+        "routed; empty: as long as the first read had.",
+    )
+
+    class Meta:
+        verbose_name_plural = "double reading policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(result_scale__in=ResultScale.values), name="double_reading_scale_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(agreement_rule__in=AgreementRule.values),
+                name="double_reading_rule_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Double reading of {self.worklist}"
+
+
+class DoubleReadStage(models.TextChoices):
+    SECOND_READ = "SECOND_READ", _("Second read")
+    ARBITRATION = "ARBITRATION", _("Arbitration")
+    AGREED = "AGREED", _("Agreed")
+    ARBITRATED = "ARBITRATED", _("Arbitrated")
+
+
+OPEN_DOUBLE_READ_STAGES = (DoubleReadStage.SECOND_READ, DoubleReadStage.ARBITRATION)
+
+
+class DoubleRead(models.Model):
+    """One study's double reading, from its first independent read being signed to its final
+    report. The policy's rules as they were then are kept with it (an edited policy does not
+    change a reading under way)."""
+
+    study = models.OneToOneField(
+        "worklists.Study", on_delete=models.PROTECT, related_name="double_read"
+    )
+    policy = models.ForeignKey(DoubleReadingPolicy, on_delete=models.PROTECT, related_name="+")
+    agreement_rule = models.CharField(max_length=20, choices=AgreementRule.choices)
+    second_reader_other_site = models.BooleanField()
+    stage = models.CharField(max_length=12, choices=DoubleReadStage.choices)
+    started_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    final_version = models.OneToOneField(
+        ReportVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    arbitrator = models.ForeignKey(
+        "worklists.Radiologist",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stage__in=DoubleReadStage.values), name="double_read_stage_known"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Double read of study {self.study_id} ({self.stage})"
+
+
+class IndependentRead(models.Model):
+    """One reader's independent read of a double-read study: the report text and the
+    structured result, signed with the password. Never delivered to the RIS (only the final
+    is) and never changed: the services only create them."""
+
+    double_read = models.ForeignKey(DoubleRead, on_delete=models.PROTECT, related_name="reads")
+    number = models.PositiveSmallIntegerField()
+    radiologist = models.ForeignKey(
+        "worklists.Radiologist", on_delete=models.PROTECT, related_name="independent_reads"
+    )
+    signer_name = models.CharField(max_length=150)
+    signer_hpr = models.CharField("HPR number", max_length=9)
+    sections = models.JSONField()
+    score_right = models.PositiveSmallIntegerField()
+    score_left = models.PositiveSmallIntegerField()
+    recall = models.BooleanField()
+    signed_at = models.DateTimeField()
+    deadline = models.DateTimeField(null=True, blank=True, help_text="When this read was due.")
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["double_read", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["double_read", "number"], name="independent_read_number"
+            ),
+            # The two reads are two people's: the database refuses a second read by the first
+            # reader whatever a service does.
+            models.UniqueConstraint(
+                fields=["double_read", "radiologist"], name="independent_reads_two_readers"
+            ),
+            models.CheckConstraint(condition=Q(number__in=(1, 2)), name="independent_read_1_or_2"),
+            models.CheckConstraint(
+                condition=Q(
+                    score_right__gte=1, score_right__lte=5, score_left__gte=1, score_left__lte=5
+                ),
+                name="independent_read_scores_1_to_5",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["radiologist", "signed_at"], name="independent_read_by_reader")
+        ]
+
+    def __str__(self) -> str:
+        return f"Read {self.number} of study {self.double_read.study_id}"

@@ -92,6 +92,18 @@ assert "'" not in READ_NEXT_RULE + RoutingDecision.READ_NEXT + QUEUE_TRIGGER  # 
 _EFFECTIVE_TIER = """GREATEST(s.escalation_tier, (SELECT every FROM surge),
     CASE WHEN s.worklist_id = ANY((SELECT pool FROM surge)::bigint[]) THEN 2
          WHEN s.worklist_id = ANY((SELECT backup FROM surge)::bigint[]) THEN 1 ELSE 0 END)"""
+# A study that keeps this reader (or their site's readers) off itself, or is reserved for
+# other readers (ReadRestriction: double reading's second read and arbitration), is not theirs
+# to take; only flagged studies look.
+_NOT_RESTRICTED = """(NOT s.has_read_restrictions OR (
+        NOT EXISTS (SELECT 1 FROM worklists_readrestriction x WHERE x.study_id = s.id
+            AND x.kind = 'EXCLUDE' AND (x.radiologist_id = %(rid)s OR x.site_id IN (
+                SELECT m.site_id FROM worklists_sitemembership m
+                JOIN worklists_radiologist r ON r.user_id = m.user_id WHERE r.id = %(rid)s)))
+        AND (NOT EXISTS (SELECT 1 FROM worklists_readrestriction x WHERE x.study_id = s.id
+                 AND x.kind = 'RESERVE')
+             OR EXISTS (SELECT 1 FROM worklists_readrestriction x WHERE x.study_id = s.id
+                 AND x.kind = 'RESERVE' AND x.radiologist_id = %(rid)s))))"""
 _CLAIM_SQL = f"""
 WITH current AS (
     SELECT (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
@@ -128,6 +140,7 @@ WITH current AS (
                    WHEN 0 THEN %(k0)s::bigint[]
                    WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
                    ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
+               AND {_NOT_RESTRICTED}
           THEN pg_try_advisory_xact_lock({PATIENT_LOCK_CLASS}, (s.patient_id %% 2147483647)::int)
           ELSE false END
     ORDER BY s.routing_rank, s.deadline, s.id
@@ -140,6 +153,7 @@ WITH current AS (
           WHEN 0 THEN %(k0)s::bigint[]
           WHEN 1 THEN coalesce(%(k1)s::bigint[], %(k0)s::bigint[])
           ELSE coalesce(%(k2)s::bigint[], %(k1)s::bigint[], %(k0)s::bigint[]) END)
+      AND {_NOT_RESTRICTED}
     FOR UPDATE OF s SKIP LOCKED
 ), picked AS (
     SELECT id, 0 AS pos FROM first UNION ALL SELECT id, 1 AS pos FROM bundle

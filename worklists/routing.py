@@ -134,6 +134,13 @@ class StudyFacts:
     is_critical: bool = False
     escalation_tier: int = TIER_PRIMARY
     surge_tier: int = TIER_PRIMARY  # of the surges running for its worklist (running_surge_tier)
+    # Readers kept off this study, and sites whose readers are (double reading: the first
+    # reader, and their site when the policy wants the second reader from another site).
+    excluded_reader_ids: frozenset[int] = frozenset()
+    excluded_site_ids: frozenset[int] = frozenset()
+    # Readers the study is reserved for (double reading: a consensus group arbitrates); empty:
+    # no reservation, anyone the rules allow.
+    reserved_for_ids: frozenset[int] = frozenset()
 
     @property
     def effective_tier(self) -> int:
@@ -265,6 +272,26 @@ def _shift_reason(
     return None
 
 
+READ_ALREADY = "has read this study already: the reads are independent"
+SAME_SITE_AS_EARLIER_READER = "works at the site of an earlier reader of this study"
+NOT_RESERVED_FOR = "not among the readers this study is reserved for"
+STUDY_EXCLUSIONS = frozenset({READ_ALREADY, SAME_SITE_AS_EARLIER_READER, NOT_RESERVED_FOR})
+
+
+def study_exclusion(
+    *, reader_id: int, member_site_ids: frozenset[int], study: StudyFacts
+) -> str | None:
+    """Why this study keeps the reader off itself (an earlier read of theirs, or of their
+    site's; reserved for others), or None. A rule no tier, surge or queue waives."""
+    if reader_id in study.excluded_reader_ids:
+        return READ_ALREADY
+    if member_site_ids & study.excluded_site_ids:
+        return SAME_SITE_AS_EARLIER_READER
+    if study.reserved_for_ids and reader_id not in study.reserved_for_ids:
+        return NOT_RESERVED_FOR
+    return None
+
+
 def exclusion_reason(
     reader: ReaderFacts,
     study: StudyFacts,
@@ -277,6 +304,10 @@ def exclusion_reason(
     """Why ``reader`` may not get ``study`` now, or None when they may."""
     if not reader.is_active:
         return "not an active radiologist"
+    if reason := study_exclusion(
+        reader_id=reader.id, member_site_ids=reader.member_site_ids, study=study
+    ):
+        return reason
     level = reader.competences.get(study.worklist_id)
     if level is None:
         return "not competent in this worklist"
@@ -552,14 +583,32 @@ class ReadNext:
 
 
 def read_next(
-    free: Sequence[StudyFacts], *, held: Sequence[StudyFacts], scope: Scope
+    free: Sequence[StudyFacts],
+    *,
+    held: Sequence[StudyFacts],
+    scope: Scope,
+    reader_id: int | None = None,
+    member_site_ids: frozenset[int] = frozenset(),
 ) -> ReadNext | None:
     """One reading order for everything a reader may read: the first, in reading order, of
     the studies in their own queue and the free studies their scope allows. A study in their
     own queue is never passed over for a less urgent pool study; on a tie the queue wins (it is
-    theirs already). The queue is not filtered by scope: what was given to them is theirs."""
+    theirs already). The queue is not filtered by scope: what was given to them is theirs.
+    A free study that keeps ``reader_id`` (or their site) off itself is not theirs to take."""
     own = min(held, key=reading_order, default=None)
-    allowed = sorted((s for s in free if scope.allows(s)), key=reading_order)
+    allowed = sorted(
+        (
+            s
+            for s in free
+            if scope.allows(s)
+            and (
+                reader_id is None
+                or study_exclusion(reader_id=reader_id, member_site_ids=member_site_ids, study=s)
+                is None
+            )
+        ),
+        key=reading_order,
+    )
     if own is not None and (not allowed or reading_order(own) <= reading_order(allowed[0])):
         return ReadNext(study=own, from_queue=True)
     if not allowed:

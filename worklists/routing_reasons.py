@@ -32,6 +32,15 @@ _FIXED = {
     "outside the site's coverage window: its own readers read it": gettext_lazy(
         "outside the site's coverage window: its own readers read it"
     ),
+    "has read this study already: the reads are independent": gettext_lazy(
+        "has read this study already: the reads are independent"
+    ),
+    "works at the site of an earlier reader of this study": gettext_lazy(
+        "works at the site of an earlier reader of this study"
+    ),
+    "not among the readers this study is reserved for": gettext_lazy(
+        "not among the readers this study is reserved for"
+    ),
 }
 
 

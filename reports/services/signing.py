@@ -20,19 +20,21 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reports import double_reading_selectors as dr_selectors
 from reports.hooks import final_signed_after_commit
 from reports.models import (
     CommunicationMethod,
     CriticalCategory,
     CriticalCommunication,
     CriticalFinding,
+    DoubleReadStage,
     ReportDraft,
     ReportVersion,
     SigningFailure,
     VersionKind,
 )
 from reports.selectors import WRITABLE_STATUSES
-from reports.services import content
+from reports.services import arbitration, content
 from reports.services.delivery import report_delivery_enqueue
 from reports.services.drafts import DraftInput, draft_save_locked, open_for_reading
 from reports.services.errors import (
@@ -47,6 +49,9 @@ from worklists import live
 from worklists.actors import Actor
 from worklists.models import Radiologist, Study, StudyStatus
 from worklists.services import studies as lifecycle
+
+# Stages in which the holder signs an independent read, not the report.
+_INDEPENDENT_STAGES = (dr_selectors.FIRST_READ, DoubleReadStage.SECOND_READ)
 
 # A communication logged a little ahead of the server's clock is skew, not the future.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -107,7 +112,7 @@ def _next_number(study: Study) -> int:
     return (latest or 0) + 1
 
 
-def _create_version(
+def create_version(
     *,
     study: Study,
     radiologist: Radiologist,
@@ -214,7 +219,7 @@ def critical_communication_add_locked(
     return record
 
 
-def _draft_to_issue(
+def draft_to_issue(
     study: Study,
     radiologist: Radiologist,
     actor: Actor,
@@ -257,8 +262,13 @@ def report_issue_preliminary(
             _("a preliminary report is issued while reading, not when the study is %(status)s")
             % {"status": study.get_status_display().lower()}
         )
-    current = _draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="issuing")
-    version = _create_version(
+    if dr_selectors.pending_stage(study=study) in _INDEPENDENT_STAGES:
+        # An independent read is blind and never goes to the RIS: no wet read of it either.
+        raise ReportStateConflict(
+            _("this study is read twice independently: sign your read with its result")
+        )
+    current = draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="issuing")
+    version = create_version(
         study=study,
         radiologist=radiologist,
         kind=VersionKind.PRELIMINARY,
@@ -312,18 +322,35 @@ def _sign(
             _("a study that is %(status)s cannot be signed")
             % {"status": study.get_status_display().lower()}
         )
-    current = _draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="signing")
-    version = _create_version(
+    stage = dr_selectors.pending_stage(study=study)
+    if stage in _INDEPENDENT_STAGES:
+        raise ReportStateConflict(
+            _("this study is read twice independently: sign your read with its result")
+        )
+    current = draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="signing")
+    sections = current.sections
+    if stage == DoubleReadStage.ARBITRATION:
+        case = dr_selectors.double_read_of(study=study)
+        assert case is not None
+        sections = arbitration.arbitration_sections(
+            case=case, sections=sections, arbitrator_name=radiologist.display_name
+        )
+    version = create_version(
         study=study,
         radiologist=radiologist,
         kind=VersionKind.FINAL,
-        sections=current.sections,
+        sections=sections,
         critical_category=critical_category,
         password_confirmed=True,
     )
     if critical_category:
         _flag_critical(version=version, user=user, communication=communication)
     lifecycle.study_finalize(study_id=study.id, radiologist_id=radiologist.id, actor=actor)
+    if stage == DoubleReadStage.ARBITRATION:
+        study.refresh_from_db(fields=["status", "status_changed_at"])  # FINAL now
+        arbitration.arbitration_signed_locked(
+            study=study, version=version, radiologist=radiologist, actor=actor
+        )
     current.delete()
     report_delivery_enqueue(version=version, result_status="F")
     # Only the first final comes here (one final per study: a database rule); what listens
@@ -411,7 +438,7 @@ def _amend(
         new_sections = content.clean_sections(sections if sections is not None else [])
         if new_sections == latest.sections:
             raise ReportInvalid(_("the correction changes nothing"), field="sections")
-    version = _create_version(
+    version = create_version(
         study=study,
         radiologist=final.signed_by,
         kind=VersionKind(kind),

@@ -18,6 +18,7 @@ from worklists.models.sites import DeadlineContract, Site, SiteApiToken, SiteMem
 from worklists.models.studies import (
     UNREAD_STATUSES,
     Assignment,
+    ReadRestriction,
     Study,
     StudyEvent,
     StudyStatus,
@@ -48,6 +49,7 @@ __all__ = [
     "PersonalToken",
     "Priority",
     "Radiologist",
+    "ReadRestriction",
     "ReaderFactsVersion",
     "RoutingDecision",
     "Sex",

@@ -99,6 +99,10 @@ class Study(models.Model):
         max_length=12, choices=StudyStatus.choices, default=StudyStatus.ORDERED
     )
     status_changed_at = models.DateTimeField()
+    # A plain fact for routing: who may be given this study is restricted beyond the rules
+    # (ReadRestriction rows, set by an adapter: double reading keeps the first reader off the
+    # second read). Only a study with the flag pays for looking them up.
+    has_read_restrictions = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -256,3 +260,52 @@ class Assignment(models.Model):
     def __str__(self) -> str:
         state = "active" if self.ended_at is None else "ended"
         return f"{self.study_id} -> {self.radiologist_id} ({state})"
+
+
+class ReadRestriction(models.Model):
+    """Who may be given this study, beyond the routing rules: a reader (or every reader working
+    for a site) kept off it, or a reader it is reserved for (when a study has reservations,
+    only those readers get it). Routing (push, read next, claim, the coordinator's chooser)
+    obeys them at every tier. Set by an adapter through
+    worklists.services.read_restrictions (double reading: the first reader kept off the second
+    read; the arbitration reserved for a consensus group); ``Study.has_read_restrictions`` says
+    there are some."""
+
+    class Kind(models.TextChoices):
+        EXCLUDE = "EXCLUDE", _("Kept off")
+        RESERVE = "RESERVE", _("Reserved for")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="read_restrictions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    radiologist = models.ForeignKey(
+        "worklists.Radiologist",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    site = models.ForeignKey(
+        "worklists.Site",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="EXCLUDE", radiologist__isnull=False, site__isnull=True)
+                | Q(kind="EXCLUDE", radiologist__isnull=True, site__isnull=False)
+                | Q(kind="RESERVE", radiologist__isnull=False, site__isnull=True),
+                name="read_restriction_shape",
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = f"reader {self.radiologist_id}" if self.radiologist_id else f"site {self.site_id}"
+        return f"{self.study_id}: {self.kind} {who}"

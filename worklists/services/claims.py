@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from worklists import routing
+from worklists import routing, routing_reasons
 from worklists.access import user_is_coordinator
 from worklists.actors import Actor
 from worklists.errors import Conflict, ErrorKind, InvalidInput, NotPermitted, StudyNotFound
@@ -233,6 +233,10 @@ def study_coordinator_assign(
         study, [radiologist_id], now=timezone.now()
     ).get(radiologist_id)
     overrides = verdict.reason if isinstance(verdict, routing.Exclusion) else ""
+    if overrides in routing.STUDY_EXCLUSIONS:
+        # An earlier read of this reader's (or their site's) keeps them off: the reads are
+        # independent, which no coordinator overrides.
+        raise AssigneeNotEligible(routing_reasons.exclusion_reason_shown(overrides))
     try:
         if study.status == StudyStatus.READY:
             assignment = study_assign(

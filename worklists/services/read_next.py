@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from worklists import live, queries, routing
 from worklists.actors import Actor
-from worklists.models import Assignment, Radiologist, RoutingDecision, Study, StudyStatus
+from worklists.models import (
+    Assignment,
+    Radiologist,
+    RoutingDecision,
+    SiteMembership,
+    Study,
+    StudyStatus,
+)
 from worklists.queries import QUEUE_TRIGGER, READ_NEXT_RULE
 from worklists.services import routing_decisions
 from worklists.services.surges import surge_tier_of_worklist
@@ -157,10 +164,19 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
                 modality__in=scope.modalities,
             )
         ]
+    member_site_ids: frozenset[int] = frozenset()
+    if any(f.excluded_site_ids for f in free):
+        member_site_ids = frozenset(
+            SiteMembership.objects.filter(user__radiologist__id=radiologist_id).values_list(
+                "site_id", flat=True
+            )
+        )
     choice = routing.read_next(
         free,
         held=_queue_facts(radiologist_id=radiologist_id, now=now),
         scope=scope,
+        reader_id=radiologist_id,
+        member_site_ids=member_site_ids,
     )
     if choice is None:
         return None

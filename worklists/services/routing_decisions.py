@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from worklists import coverage, routing
-from worklists.models import CoverageWindow, ReaderFactsVersion, Study
+from worklists.models import CoverageWindow, ReaderFactsVersion, ReadRestriction, Study
 from worklists.services.routing_loads import load_readers
 from worklists.services.surges import surge_facts
 
@@ -120,6 +120,23 @@ def study_facts(
     """The study as routing sees it; ``surge_tier``: of the surges running for its worklist
     (routing.running_surge_tier, or services.surges.surge_tier_of_worklist read with it)."""
     assert study.worklist_id is not None
+    excluded_readers: frozenset[int] = frozenset()
+    excluded_sites: frozenset[int] = frozenset()
+    reserved_for: frozenset[int] = frozenset()
+    if study.has_read_restrictions:
+        # only the (few) studies with restrictions pay for this query
+        rows = list(
+            ReadRestriction.objects.filter(study_id=study.id).values_list(
+                "kind", "radiologist_id", "site_id"
+            )
+        )
+        excluded_readers = frozenset(
+            r for k, r, _ in rows if k == ReadRestriction.Kind.EXCLUDE and r is not None
+        )
+        excluded_sites = frozenset(s for _, _, s in rows if s is not None)
+        reserved_for = frozenset(
+            r for k, r, _ in rows if k == ReadRestriction.Kind.RESERVE and r is not None
+        )
     return routing.StudyFacts(
         id=study.id,
         site_id=study.site_id,
@@ -135,6 +152,9 @@ def study_facts(
         is_critical=study.routing_rank == 0,
         escalation_tier=study.escalation_tier,
         surge_tier=surge_tier,
+        excluded_reader_ids=excluded_readers,
+        excluded_site_ids=excluded_sites,
+        reserved_for_ids=reserved_for,
     )
 
 
