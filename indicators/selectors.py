@@ -15,7 +15,8 @@ from indicators.groups import group_labels, reader_names, sort_key
 from indicators.periods import GroupBy, Period
 from indicators.scope import Viewer
 from indicators.tables import Column, Table, minutes, share
-from reports.models import RejectionReason
+from reports.double_reading_selectors import reader_figures_of
+from reports.models import IndependentRead, RejectionReason
 from worklists.models import Site, Worklist
 
 
@@ -50,6 +51,7 @@ def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy | str) -> In
     ]
     if viewer.sees_readers:
         tables.append(readers_table(viewer, period))
+        tables.append(double_reading_table(viewer, period))
     if viewer.coordinator:
         tables.append(fairness_table(viewer, period))
     return Indicators(period=period, group_by=group_by, tables=tables)
@@ -366,6 +368,44 @@ def readers_table(viewer: Viewer, period: Period) -> Table:
         "units": workload.high_work_units()
     }
     return Table("readers", _("Work per reader"), columns, rows, note)
+
+
+def double_reading_table(viewer: Viewer, period: Period) -> Table:
+    """Per reader, of the independent reads of double reading signed in the period: the share
+    recalled, and the share whose pair disagreed (went to arbitration) of those compared
+    (reports.double_reading_selectors.reader_figures_of, the one definition)."""
+    reads = IndependentRead.objects.filter(
+        viewer.sites_q("double_read__study__"),
+        viewer.readers_q("radiologist_id"),
+        signed_at__gte=period.start,
+        signed_at__lt=period.end,
+    )
+    rows = [
+        {
+            "group": f.name,
+            "reads": f.reads,
+            "recalls": f.recalls,
+            "recall_rate": f.recall_rate,
+            "compared": f.compared,
+            "disagreements": f.disagreements,
+            "disagreement_rate": f.disagreement_rate,
+        }
+        for f in reader_figures_of(reads)
+    ]
+    columns = [
+        Column("group", _("Reader")),
+        Column("reads", _("Independent reads"), "count"),
+        Column("recalls", _("Recalled"), "count"),
+        Column("recall_rate", _("Recall rate"), "share"),
+        Column("compared", _("Compared with the other read"), "count"),
+        Column("disagreements", _("Disagreed"), "count"),
+        Column("disagreement_rate", _("Disagreement rate"), "share"),
+    ]
+    note = _(
+        "Double reading: reads signed in the period. Disagreement is of the reads whose pair "
+        "was compared; a disagreement went to arbitration."
+    )
+    return Table("double_reading", _("Double reading per reader"), columns, rows, note)
 
 
 def fairness_table(viewer: Viewer, period: Period) -> Table:

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reports import double_reading_selectors as dr_selectors
 from reports import selectors
 from reports.serializers import (
     AddendumInSerializer,
@@ -70,7 +71,10 @@ def report_context(request: Request, state: selectors.ReportState) -> dict[str, 
     study = state.study
     return {
         # Whether the caller reads an unsigned draft's text (hidden unless this says so).
-        "draft_text": selectors.may_read_drafts(user=request.user),
+        # While a study is double read a draft is one read in the writing: blind to the other
+        # readers (reports.double_reading_selectors.draft_blinded).
+        "draft_text": selectors.may_read_drafts(user=request.user)
+        and not dr_selectors.draft_blinded(study=study, draft=state.draft, user=request.user),
         "may_write": selectors.may_write(study=study, user=request.user),
         "starting_sections": []
         if state.draft or state.versions

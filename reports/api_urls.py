@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path
 
-from reports import api, macro_api
+from reports import api, double_reading_api, macro_api
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("studies/<int:study_id>/report", api.ReportApi.as_view(), name="api-report"),
@@ -25,5 +25,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("macros", macro_api.MacrosApi.as_view(), name="api-macros"),
     path("macros/<int:macro_id>", macro_api.MacroApi.as_view(), name="api-macro"),
     path("indicators/rejections", api.RejectionCountsApi.as_view(), name="api-rejection-counts"),
+    path(
+        "studies/<int:study_id>/double-reading",
+        double_reading_api.DoubleReadingApi.as_view(),
+        name="api-double-reading",
+    ),
+    path(
+        "studies/<int:study_id>/double-reading/reads",
+        double_reading_api.IndependentReadSignApi.as_view(),
+        name="api-independent-read-sign",
+    ),
+    path(
+        "indicators/double-reading",
+        double_reading_api.DoubleReadingFiguresApi.as_view(),
+        name="api-double-reading-figures",
+    ),
     path("", include("reports.portal.api_urls")),
 ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from reports.models import (
     OPEN_DOUBLE_READ_STAGES,
@@ -22,6 +23,11 @@ from worklists.models import Assignment, Study, StudyStatus
 # The stage of a study under an active policy before its first read is signed (no DoubleRead
 # row exists yet: it is made when the first read is signed).
 FIRST_READ = "FIRST_READ"
+INDEPENDENT_STAGES = (FIRST_READ, DoubleReadStage.SECOND_READ)
+STAGE_LABELS = {
+    FIRST_READ: _("First read"),
+    **{stage.value: stage.label for stage in DoubleReadStage},
+}
 # Statuses in which an unsigned study under a policy is waiting for its first read.
 _FIRST_READ_STATUSES = (StudyStatus.READY, StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS)
 
@@ -65,9 +71,9 @@ def draft_blinded(*, study: Study, draft: ReportDraft | None, user: AnyUser) -> 
     """Whether ``draft``'s text is hidden from ``user``: while a study is double read, a draft
     is one read in the writing, seen by its author, the study's holder and coordinators only
     (any other reader may be the next independent reader)."""
-    if draft is None or not user.is_authenticated or is_coordinator(user):
+    if draft is None or not user.is_authenticated or draft.author_id == user.pk:
         return False
-    if draft.author_id == user.pk or not is_double_read(study=study):
+    if not is_double_read(study=study) or is_coordinator(user):
         return False
     return _holder_user_id(study) != user.pk
 
@@ -143,6 +149,14 @@ def reader_figures(
         reads = reads.filter(signed_at__gte=since)
     if until is not None:
         reads = reads.filter(signed_at__lt=until)
+    return reader_figures_of(reads)
+
+
+def reader_figures_of(reads: QuerySet[IndependentRead]) -> list[ReaderFigures]:
+    """The figures of ``reads`` (already scoped and in the period) per reader, in one grouped
+    statement: the one definition the API, the CSV and the indicators page share. A read
+    counts as compared once its pair is (the study left the second read), and as a
+    disagreement when that pair went to arbitration."""
     compared_stages = [s for s in DoubleReadStage.values if s != DoubleReadStage.SECOND_READ]
     disagreed_stages = [DoubleReadStage.ARBITRATION, DoubleReadStage.ARBITRATED]
     rows = (
@@ -177,4 +191,4 @@ def reader_figures(
                 disagreements=row["disagreements"],
             )
         )
-    return sorted(figures, key=lambda f: (f.name, f.radiologist_id))
+    return sorted(figures, key=lambda f: (f.name.casefold(), f.radiologist_id))

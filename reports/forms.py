@@ -91,3 +91,19 @@ class CorrectionForm(forms.Form):
 
     reason = forms.CharField(max_length=500)
     password = forms.CharField(strip=False, widget=forms.PasswordInput)
+
+
+SCORE_CHOICES = [(n, str(n)) for n in range(1, 6)]
+
+
+class IndependentReadForm(forms.Form):
+    """An independent read's signature: the password and the screening result."""
+
+    password = forms.CharField(strip=False, required=False, widget=forms.PasswordInput)
+    score_right = forms.TypedChoiceField(choices=SCORE_CHOICES, coerce=int, label=_("Right"))
+    score_left = forms.TypedChoiceField(choices=SCORE_CHOICES, coerce=int, label=_("Left"))
+    recall = forms.TypedChoiceField(
+        choices=[("no", _("No recall")), ("yes", _("Recall"))],
+        coerce=lambda value: value == "yes",
+        label=_("Recall"),
+    )

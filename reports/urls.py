@@ -11,6 +11,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="reading-preliminary",
     ),
     path("studies/<int:study_id>/read/sign", views.reading_sign, name="reading-sign"),
+    path(
+        "studies/<int:study_id>/read/sign-read", views.reading_sign_read, name="reading-sign-read"
+    ),
     path("studies/<int:study_id>/read/addendum", views.reading_addendum, name="reading-addendum"),
     path(
         "studies/<int:study_id>/read/correction",

@@ -19,18 +19,23 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
+from reports import double_reading_selectors as dr_selectors
 from reports import selectors
 from reports.forms import (
+    SCORE_CHOICES,
     AddendumForm,
     CommunicationForm,
     CorrectionForm,
+    IndependentReadForm,
     RejectForm,
     SignForm,
     posted_draft,
 )
 from reports.models import CommunicationMethod, CriticalCategory, RejectionReason
+from reports.services.arbitration import ScreeningResult
 from reports.services.audit import audit_report_reads
 from reports.services.critical import critical_communication_record
+from reports.services.double_reading import independent_read_sign
 from reports.services.errors import NotPermitted, ReportError, ReportInvalid, WrongPassword
 from reports.services.reading import study_read_next
 from reports.services.rejections import referral_reject
@@ -72,8 +77,9 @@ def _render_reading(
     audit_study_reads(context=context, studies=priors, action=AuditEvent.Action.STUDY_LIST)
     prior_reports = selectors.latest_versions(studies=priors)
     state = selectors.report_state(study=study)
+    double_reading = dr_selectors.reads_for_viewer(study=study, user=request.user)
     shown = [p for p in priors if p.id in prior_reports]
-    if state.has_content:
+    if state.has_content or double_reading.reads:
         shown.append(study)
     audit_report_reads(context=context, studies=shown)
 
@@ -105,6 +111,11 @@ def _render_reading(
             "sections": sections,
             "revision": state.draft.revision if state.draft else 0,
             "error": error,
+            "double_reading": double_reading,
+            "stage_label": dr_selectors.STAGE_LABELS.get(double_reading.stage or "", ""),
+            # the holder signs an independent read with its result, not the report
+            "independent_read": double_reading.stage in dr_selectors.INDEPENDENT_STAGES,
+            "score_choices": SCORE_CHOICES,
             "critical_categories": CriticalCategory.choices,
             "communication_methods": CommunicationMethod.choices,
             "rejection_reasons": RejectionReason.choices,
@@ -214,6 +225,41 @@ def reading_sign(request: HttpRequest, study_id: int) -> HttpResponse:
             request, _("Critical finding flagged: record its communication here before you go on.")
         )
         return response
+    return _then(request, study, done)
+
+
+@login_required
+@require_POST
+def reading_sign_read(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Sign the holder's independent read of a double-read study with its result."""
+    study = _study(request, study_id)
+    draft = posted_draft(request.POST)
+    form = IndependentReadForm(request.POST)
+    if not form.is_valid():
+        return _render_reading(
+            request,
+            study,
+            sections=draft.sections if draft else None,
+            error=_("Give both scores and the recall decision."),
+            status=400,
+        )
+    try:
+        read = independent_read_sign(
+            study_id=study.id,
+            user=request.user,  # type: ignore[arg-type]
+            password=form.cleaned_data["password"],
+            result=ScreeningResult(
+                score_right=form.cleaned_data["score_right"],
+                score_left=form.cleaned_data["score_left"],
+                recall=form.cleaned_data["recall"],
+            ),
+            draft=draft,
+        )
+    except (ReportError, IllegalTransition) as exc:
+        return _refused(request, study, exc, draft.sections if draft else None)
+    done = _(
+        "Independent read %(number)s signed. It is not sent to the site: only the final report is."
+    ) % {"number": read.number}
     return _then(request, study, done)
 
 
