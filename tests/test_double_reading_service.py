@@ -265,6 +265,19 @@ def test_the_arbitration_is_reserved_for_the_consensus_group_less_the_two_reader
     ) == [cast.arbitrator.id]
 
 
+def test_the_arbitrator_issues_no_preliminary_only_the_final_goes_out():
+    cast = make_cast()
+    study = screening_study(cast)
+    sign_read(study, cast.reader1, NORMAL)
+    sign_read(study, cast.reader2, SUSPICIOUS)
+    give(study, cast.arbitrator)
+
+    with pytest.raises(ReportStateConflict):
+        report_issue_preliminary(study_id=study.id, user=cast.arbitrator.user, draft=draft("x"))
+
+    assert not OutboundMessage.objects.filter(study=study).exists()
+
+
 def test_an_independent_read_cannot_be_signed_once_both_are_signed():
     cast = make_cast()
     study = screening_study(cast)

@@ -262,10 +262,15 @@ def report_issue_preliminary(
             _("a preliminary report is issued while reading, not when the study is %(status)s")
             % {"status": study.get_status_display().lower()}
         )
-    if dr_selectors.pending_stage(study=study) in _INDEPENDENT_STAGES:
+    stage = dr_selectors.pending_stage(study=study)
+    if stage in _INDEPENDENT_STAGES:
         # An independent read is blind and never goes to the RIS: no wet read of it either.
         raise ReportStateConflict(
             _("this study is read twice independently: sign your read with its result")
+        )
+    if stage is not None:
+        raise ReportStateConflict(
+            _("only the final report of a double-read study goes to the site: sign it")
         )
     current = draft_to_issue(study, radiologist, actor, user=user, draft=draft, verb="issuing")
     version = create_version(
