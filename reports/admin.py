@@ -49,6 +49,7 @@ class DoubleReadingPolicyAdmin(admin.ModelAdmin):
 
     list_display = [
         "worklist",
+        "procedure_codes",
         "is_active",
         "agreement_rule",
         "second_reader_other_site",

@@ -32,10 +32,15 @@ STAGE_LABELS = {
 _FIRST_READ_STATUSES = (StudyStatus.READY, StudyStatus.ASSIGNED, StudyStatus.IN_PROGRESS)
 
 
-def active_policy(*, worklist_id: int | None) -> DoubleReadingPolicy | None:
-    if worklist_id is None:
+def active_policy(*, study: Study) -> DoubleReadingPolicy | None:
+    """The active policy that wants ``study`` read twice: its worklist's, if the policy covers
+    the study's procedure code."""
+    if study.worklist_id is None:
         return None
-    return DoubleReadingPolicy.objects.filter(worklist_id=worklist_id, is_active=True).first()
+    policy = DoubleReadingPolicy.objects.filter(
+        worklist_id=study.worklist_id, is_active=True
+    ).first()
+    return policy if policy is not None and policy.applies_to(study.procedure_code) else None
 
 
 def double_read_of(*, study: Study) -> DoubleRead | None:
@@ -49,7 +54,7 @@ def pending_stage(*, study: Study) -> str | None:
     case = double_read_of(study=study)
     if case is not None:
         return case.stage if case.stage in OPEN_DOUBLE_READ_STAGES else None
-    if study.status in _FIRST_READ_STATUSES and active_policy(worklist_id=study.worklist_id):
+    if study.status in _FIRST_READ_STATUSES and active_policy(study=study):
         return FIRST_READ
     return None
 

@@ -382,6 +382,12 @@ class DoubleReadingPolicy(models.Model):
         "worklists.Worklist", on_delete=models.CASCADE, related_name="double_reading_policy"
     )
     is_active = models.BooleanField(default=True)
+    procedure_codes = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Procedure codes the policy applies to, separated by spaces (e.g. GGA0SC, "
+        "screening mammography); empty: every study of the worklist.",
+    )
     result_scale = models.CharField(
         max_length=16, choices=ResultScale.choices, default=ResultScale.NO_SCREENING
     )
@@ -420,6 +426,10 @@ class DoubleReadingPolicy(models.Model):
     def __str__(self) -> str:
         return f"Double reading of {self.worklist}"
 
+    def applies_to(self, procedure_code: str) -> bool:
+        codes = self.procedure_codes.split()
+        return not codes or procedure_code in codes
+
 
 class DoubleReadStage(models.TextChoices):
     SECOND_READ = "SECOND_READ", _("Second read")
@@ -436,8 +446,10 @@ class DoubleRead(models.Model):
     report. The policy's rules as they were then are kept with it (an edited policy does not
     change a reading under way)."""
 
+    # CASCADE as a draft's: until the final is signed (and kept: ReportVersion is PROTECT) the
+    # reads are working documents never sent anywhere; only the demo's reset deletes studies.
     study = models.OneToOneField(
-        "worklists.Study", on_delete=models.PROTECT, related_name="double_read"
+        "worklists.Study", on_delete=models.CASCADE, related_name="double_read"
     )
     policy = models.ForeignKey(DoubleReadingPolicy, on_delete=models.PROTECT, related_name="+")
     agreement_rule = models.CharField(max_length=20, choices=AgreementRule.choices)
@@ -473,7 +485,7 @@ class IndependentRead(models.Model):
     structured result, signed with the password. Never delivered to the RIS (only the final
     is) and never changed: the services only create them."""
 
-    double_read = models.ForeignKey(DoubleRead, on_delete=models.PROTECT, related_name="reads")
+    double_read = models.ForeignKey(DoubleRead, on_delete=models.CASCADE, related_name="reads")
     number = models.PositiveSmallIntegerField()
     radiologist = models.ForeignKey(
         "worklists.Radiologist", on_delete=models.PROTECT, related_name="independent_reads"

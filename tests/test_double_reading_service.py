@@ -346,3 +346,16 @@ def test_scores_agreement_rule_sends_differing_scores_to_arbitration():
     sign_read(study, cast.reader2, ScreeningResult(2, 1, False))
 
     assert DoubleRead.objects.get(study=study).stage == DoubleReadStage.ARBITRATION
+
+
+def test_a_policy_for_some_procedure_codes_leaves_the_worklists_other_studies_single_read():
+    cast = make_cast(procedure_codes="GGA0SC GGA0SX")
+    clinical = screening_study(cast, procedure_code="GGA0KL", procedure_text="Mammografi klinisk")
+    screening = screening_study(cast)
+
+    version = sign_final(clinical, cast.reader1)
+    sign_read(screening, cast.reader1, NORMAL)
+
+    assert version.kind == "FINAL"
+    assert not DoubleRead.objects.filter(study=clinical).exists()
+    assert DoubleRead.objects.get(study=screening).stage == DoubleReadStage.SECOND_READ

@@ -169,7 +169,7 @@ def _sign_read(
         DoubleRead.objects.select_for_update().filter(study=study).select_related("policy").first()
     )
     if case is None:
-        policy = dr_selectors.active_policy(worklist_id=study.worklist_id)
+        policy = dr_selectors.active_policy(study=study)
         if policy is None:
             raise ReportStateConflict(
                 _("this study is read once: sign its report, there is no independent read")
