@@ -359,3 +359,27 @@ def test_a_policy_for_some_procedure_codes_leaves_the_worklists_other_studies_si
     assert version.kind == "FINAL"
     assert not DoubleRead.objects.filter(study=clinical).exists()
     assert DoubleRead.objects.get(study=screening).stage == DoubleReadStage.SECOND_READ
+
+
+def test_the_joint_final_is_announced_to_the_final_signed_listeners(
+    django_capture_on_commit_callbacks,
+):
+    from reports.hooks import _final_signed, register_final_signed
+
+    heard: list[tuple[int, int]] = []
+    cast = make_cast()
+    study = screening_study(cast)
+    sign_read(study, cast.reader1, NORMAL)
+    saved = dict(_final_signed)
+    register_final_signed(
+        "test", lambda *, study_id, version_id: heard.append((study_id, version_id))
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            sign_read(study, cast.reader2, NORMAL)
+    finally:
+        _final_signed.clear()
+        _final_signed.update(saved)
+
+    version = ReportVersion.objects.get(study=study)
+    assert (study.id, version.id) in heard

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from reports import double_reading_selectors as dr_selectors
+from reports.hooks import final_signed_after_commit
 from reports.models import (
     DoubleRead,
     DoubleReadingPolicy,
@@ -292,6 +293,8 @@ def _finish_agreed(
     case.final_version = version
     case.save(update_fields=["stage", "completed_at", "final_version"])
     report_delivery_enqueue(version=version, result_status="F")
+    # the study's first final, as the normal signing's: what listens (peer review) is told
+    final_signed_after_commit(study_id=study.id, version_id=version.id)
     return version
 
 
