@@ -170,6 +170,10 @@ class Study(models.Model):
         )
 
 
+# The key of a low-value flag event's data (worklists.services.low_value writes it).
+LOW_VALUE_FLAG_KEY = "low_value_rule"
+
+
 class StudyEvent(models.Model):
     """One row per lifecycle transition: who, when, from, to, why. Indicators come from here."""
 
@@ -205,6 +209,14 @@ class StudyEvent(models.Model):
             # A study's first event into a status (the indicators' turnaround, once per signed
             # study): with (study, at) alone SQLite's planner walks (to_status, at) instead.
             models.Index(fields=["study", "to_status", "at"], name="study_event_first_by_status"),
+            # The low-value indicator: the period's flag events. Without it the statement reads
+            # every event (a sequential scan, ~0.5 s at 5 million events); flags are few, so the
+            # index is small and no other transition writes to it.
+            models.Index(
+                fields=["at"],
+                condition=Q(data__has_key=LOW_VALUE_FLAG_KEY),
+                name="study_event_low_value_flag",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ import datetime as dt
 from worklists import low_value
 from worklists.actors import Actor
 from worklists.models import LowValueRule, Study
+from worklists.models.studies import LOW_VALUE_FLAG_KEY
 from worklists.services.transitions import record_event
 
 # The study fields a rule looks at (with the patient's age): a change to one of them in an
@@ -23,7 +24,7 @@ LOW_VALUE_INPUTS = frozenset(
     {"modality", "body_part", "procedure_code", "clinical_question", "patient"}
 )
 
-FLAG_EVENT_KEY = "low_value_rule"
+FLAG_EVENT_KEY = LOW_VALUE_FLAG_KEY  # the flag events' index (worklists.models) names it
 
 
 def active_rules() -> list[low_value.LowValueRule]:
