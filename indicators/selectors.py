@@ -49,11 +49,12 @@ def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy | str) -> In
         critical_table(viewer, period, group_by),
         amendments_table(viewer, period, group_by),
     ]
+    signed = workload.signed_work(viewer, period) if viewer.sees_readers else {}
     if viewer.sees_readers:
-        tables.append(readers_table(viewer, period))
+        tables.append(readers_table(viewer, period, signed))
         tables.append(double_reading_table(viewer, period))
     if viewer.coordinator:
-        tables.append(fairness_table(viewer, period))
+        tables.append(fairness_table(period, signed))
     return Indicators(period=period, group_by=group_by, tables=tables)
 
 
@@ -321,11 +322,14 @@ def amendments_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table
     return Table("amendments", _("Addenda and corrections"), columns, rows)
 
 
-def readers_table(viewer: Viewer, period: Period) -> Table:
+def readers_table(
+    viewer: Viewer, period: Period, signed: dict[tuple[int | None, int], dict[str, Any]]
+) -> Table:
     """Per reader: work units per shift hour, and their share of the heavy and the STAT studies
-    against their share of the hours (shares of all readers' totals)."""
+    against their share of the hours (shares of all readers' totals). ``signed`` is
+    workload.signed_work for the viewer."""
     hours = workload.shift_hours(period)
-    work = workload.reader_work(viewer, period)
+    work = workload.reader_work(signed)
     readers = set(hours) | set(work)
     nothing: dict[str, Any] = {"signed": 0, "work_units": 0, "heavy": 0, "stat": 0}
     total_hours = sum(hours.values())
@@ -408,10 +412,11 @@ def double_reading_table(viewer: Viewer, period: Period) -> Table:
     return Table("double_reading", _("Double reading per reader"), columns, rows, note)
 
 
-def fairness_table(viewer: Viewer, period: Period) -> Table:
-    """Per worklist: the spread of work units per shift hour between its readers."""
+def fairness_table(period: Period, signed: dict[tuple[int | None, int], dict[str, Any]]) -> Table:
+    """Per worklist: the spread of work units per shift hour between its readers. ``signed``
+    is workload.signed_work for the viewer."""
     hours = workload.shift_hours_per_worklist(period)
-    work = workload.worklist_reader_work(viewer, period)
+    work = workload.worklist_reader_work(signed)
     rates: dict[int, list[float]] = {}
     for (worklist_id, reader), reader_hours in hours.items():
         if reader_hours > 0:

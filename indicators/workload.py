@@ -72,12 +72,15 @@ def _signed(viewer: Viewer, period: Period) -> Any:
     ).exclude(from_status=F("to_status"))  # a patient merge's event is no second signature
 
 
-def reader_work(viewer: Viewer, period: Period) -> dict[int, dict[str, Any]]:
-    """Per reader: studies signed final, their work units, the heavy and the STAT ones."""
+def signed_work(viewer: Viewer, period: Period) -> dict[tuple[int | None, int], dict[str, Any]]:
+    """Per (worklist, reader): studies signed final, their work units, the heavy and the STAT
+    ones (worklist None: studies on no worklist). One statement serves both the per-reader
+    table and the spread per worklist: it is the page's costliest join after the turnaround's
+    (each signature's study), so it is made once (docs/indicators.md, "Speed")."""
     heavy = Q(study__work_units__gte=high_work_units())
     rows = (
         _signed(viewer, period)
-        .values(reader=F(READER))
+        .values(worklist=F("study__worklist_id"), reader=F(READER))
         .order_by()
         .annotate(
             signed=Count("id"),
@@ -86,18 +89,32 @@ def reader_work(viewer: Viewer, period: Period) -> dict[int, dict[str, Any]]:
             stat=Count("id", filter=Q(study__priority=Priority.STAT)),
         )
     )
-    return {row.pop("reader"): row for row in rows}
+    return {(row.pop("worklist"), row.pop("reader")): row for row in rows}
 
 
-def worklist_reader_work(viewer: Viewer, period: Period) -> dict[tuple[int, int], Decimal]:
-    rows = (
-        _signed(viewer, period)
-        .filter(study__worklist__isnull=False)
-        .values(worklist=F("study__worklist_id"), reader=F(READER))
-        .order_by()
-        .annotate(work_units=Sum("study__work_units"))
-    )
-    return {(row["worklist"], row["reader"]): row["work_units"] for row in rows}
+def reader_work(
+    signed: dict[tuple[int | None, int], dict[str, Any]],
+) -> dict[int, dict[str, Any]]:
+    """Per reader, from ``signed_work``: the rows of all worklists added up."""
+    readers: dict[int, dict[str, Any]] = {}
+    for (_worklist, reader), row in signed.items():
+        total = readers.setdefault(reader, {"signed": 0, "work_units": None, "heavy": 0, "stat": 0})
+        for name in ("signed", "heavy", "stat"):
+            total[name] += row[name]
+        if row["work_units"] is not None:
+            total["work_units"] = (total["work_units"] or Decimal(0)) + row["work_units"]
+    return readers
+
+
+def worklist_reader_work(
+    signed: dict[tuple[int | None, int], dict[str, Any]],
+) -> dict[tuple[int, int], Decimal]:
+    """Per (worklist, reader), from ``signed_work``: the work units signed on that worklist."""
+    return {
+        (worklist, reader): row["work_units"]
+        for (worklist, reader), row in signed.items()
+        if worklist is not None
+    }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

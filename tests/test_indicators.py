@@ -5,11 +5,13 @@ and an empty period; the statements the figures take do not grow with the studie
 from __future__ import annotations
 
 import statistics
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from indicators import workload
 from indicators.aggregates import percentile_of_sorted
 from indicators.periods import GroupBy
 from indicators.scope import viewer_of
@@ -265,3 +267,24 @@ def test_an_event_that_keeps_the_status_is_no_second_signature_cancellation_or_r
 
     for key in ("volumes", "readers", "turnaround"):
         assert rows(after, key) == rows(before, key), key
+
+
+def test_per_reader_work_adds_up_the_worklists_and_the_spread_leaves_out_studies_on_none():
+    # The per-reader table and the spread per worklist share one statement's rows, per
+    # (worklist, reader); a study on no worklist counts for its reader, on no worklist.
+    signed = {
+        (1, 7): {"signed": 2, "work_units": Decimal("1.50"), "heavy": 0, "stat": 1},
+        (2, 7): {"signed": 1, "work_units": Decimal("2.25"), "heavy": 1, "stat": 0},
+        (None, 7): {"signed": 1, "work_units": Decimal("0.50"), "heavy": 0, "stat": 1},
+        (1, 8): {"signed": 3, "work_units": Decimal("3.00"), "heavy": 0, "stat": 0},
+    }
+
+    assert workload.reader_work(signed) == {
+        7: {"signed": 4, "work_units": Decimal("4.25"), "heavy": 1, "stat": 2},
+        8: {"signed": 3, "work_units": Decimal("3.00"), "heavy": 0, "stat": 0},
+    }
+    assert workload.worklist_reader_work(signed) == {
+        (1, 7): Decimal("1.50"),
+        (2, 7): Decimal("2.25"),
+        (1, 8): Decimal("3.00"),
+    }
