@@ -287,23 +287,24 @@ def _migrate(targets=None) -> None:
 def test_the_migration_fills_milestones_from_the_events_already_recorded(
     site_a, neuro, owner, other_radiologist, coordinator
 ):
+    # The events, written by today's services (they need today's schema)...
+    signed = factories.held_study(owner, site=site_a, worklist=neuro)
+    study_start_reading(study_id=signed.id, radiologist_id=owner.id, actor=actor_of(owner))
+    study_reassign(
+        study_id=signed.id,
+        radiologist_id=other_radiologist.id,
+        actor=Actor(user_id=coordinator.id, label=coordinator.username),
+        reason="owner went home",
+    )
+    other = actor_of(other_radiologist)
+    study_start_reading(study_id=signed.id, radiologist_id=other_radiologist.id, actor=other)
+    study_finalize(study_id=signed.id, radiologist_id=other_radiologist.id, actor=other)
+    waiting = ordered_study(site_a, "M200")
     try:
-        # Back before the milestones: no table, no trigger; the services write events only.
+        # ...then back before the milestones (no table, no trigger: the events alone stay),
+        # and forward: the migration fills the table from them.
         _migrate(BEFORE_MILESTONES)
         assert "worklists_studymilestones" not in connection.introspection.table_names()
-        signed = factories.held_study(owner, site=site_a, worklist=neuro)
-        study_start_reading(study_id=signed.id, radiologist_id=owner.id, actor=actor_of(owner))
-        study_reassign(
-            study_id=signed.id,
-            radiologist_id=other_radiologist.id,
-            actor=Actor(user_id=coordinator.id, label=coordinator.username),
-            reason="owner went home",
-        )
-        other = actor_of(other_radiologist)
-        study_start_reading(study_id=signed.id, radiologist_id=other_radiologist.id, actor=other)
-        study_finalize(study_id=signed.id, radiologist_id=other_radiologist.id, actor=other)
-        waiting = ordered_study(site_a, "M200")
-
         _migrate()
     finally:
         _migrate()
