@@ -13,10 +13,17 @@ class QualityConfig(AppConfig):
         from quality.demo import seed_quality_demo
         from quality.listeners import final_signed
         from quality.views import worklist_reviews_panel
+        from quality.withholding import blind_review_withholds
         from reports.hooks import register_final_signed
         from worklists.demo.extensions import register_demo_step
-        from worklists.hooks import WorklistPanel, register_worklist_panel
+        from worklists.hooks import (
+            WorklistPanel,
+            register_study_withholding,
+            register_worklist_panel,
+        )
 
         register_final_signed("peer-review", final_signed)
+        # A blind reviewer reads the study in their review only, until they have scored it.
+        register_study_withholding("blind-peer-review", blind_review_withholds)
         register_worklist_panel(WorklistPanel(name="peer-review", render=worklist_reviews_panel))
         register_demo_step(seed_quality_demo)

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     # A signed-in user's pages speak the language they chose (worklists.locale).
     "worklists.locale.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A study withheld from its pages for now (a blind peer review) redirects to where it is read.
+    "worklists.withheld.StudyWithheldMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -265,7 +267,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Several components have a "status" field; the study's lifecycle gets the name.
-    "ENUM_NAME_OVERRIDES": {"StudyStatusEnum": "worklists.models.studies.StudyStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "worklists.models.studies.StudyStatus",
+        "ReviewStatusEnum": "quality.models.ReviewStatus",
+        "OutboundStatusEnum": "hl7_interface.models.OutboundStatus",
+    },
 }
 
 # Product settings

@@ -66,6 +66,18 @@ class Conflict(DomainError):
     kind = ErrorKind.CONFLICT
 
 
+class StudyWithheld(NotPermitted):
+    """The caller may see the study, but not through its ordinary pages now: an adapter
+    withholds it (a blind peer review names no author; ``url`` is where the caller reads it)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+    def body(self) -> dict[str, Any]:
+        return {"errors": self.errors(), "url": self.url}
+
+
 class StudyNotFound(NotFound):
     """No such study, or not one the caller may see: the same answer for both."""
 

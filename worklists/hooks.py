@@ -9,7 +9,9 @@ here from its AppConfig.ready(); the core calls whatever is registered, and work
 - worklist panels: sections an adapter adds to the worklist page, under the reader's own queue
   (peer reviews assigned to the reader, with their deadlines);
 - home pages: where a user lands after signing in, when an adapter has a page for them (a
-  site's staff: the site portal).
+  site's staff: the site portal);
+- withheld studies: a study a user may see but must read elsewhere for now (a blind peer
+  reviewer, kept off the pages that name the report's author).
 
 worklists.demo.extensions is the same pattern for the demo's steps.
 """
@@ -33,6 +35,8 @@ __all__ = [
     "OrderImages",
     "PanelSlot",
     "StudyPanel",
+    "Withheld",
+    "WithholdStudy",
     "WorklistPanel",
     "console_panels",
     "home_page_for",
@@ -41,8 +45,10 @@ __all__ = [
     "register_home_page",
     "register_order_images",
     "register_study_panel",
+    "register_study_withholding",
     "register_worklist_panel",
     "study_panels",
+    "study_withheld",
     "worklist_panels",
 ]
 
@@ -212,6 +218,39 @@ def register_worklist_panel(panel: WorklistPanel) -> None:
 
 def worklist_panels() -> list[WorklistPanel]:
     return list(_worklist_panels.values())
+
+
+# Withheld studies --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    reason: str  # why, in the user's words
+    url: str  # where the user reads the study instead
+
+
+class WithholdStudy(Protocol):
+    def __call__(self, *, user: AbstractBaseUser | AnonymousUser, study: Study) -> Withheld | None:
+        """Whether ``user``, who may see ``study``, must not read it through its ordinary pages
+        and APIs now (the study page, the reading page, the report): a blind peer reviewer would
+        read its author's name there. None: not withheld. Asked for every single-study read,
+        so it answers without a query where it can (a study without a signed report)."""
+        ...
+
+
+_withholders: dict[str, WithholdStudy] = {}
+
+
+def register_study_withholding(name: str, withhold: WithholdStudy) -> None:
+    """Registering the same name again replaces it (AppConfig.ready may run twice in tests)."""
+    _withholders[name] = withhold
+
+
+def study_withheld(user: AbstractBaseUser | AnonymousUser, study: Study) -> Withheld | None:
+    for withhold in _withholders.values():
+        if (withheld := withhold(user=user, study=study)) is not None:
+            return withheld
+    return None
 
 
 # Home pages --------------------------------------------------------------------------------

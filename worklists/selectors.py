@@ -15,8 +15,9 @@ from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.utils import timezone
 
+from worklists import hooks
 from worklists.access import AnyUser, identifiers_visible, is_coordinator, studies_visible_to
-from worklists.errors import InvalidInput, NotPermitted, StudyNotFound
+from worklists.errors import InvalidInput, NotPermitted, StudyNotFound, StudyWithheld
 from worklists.models import (
     UNREAD_STATUSES,
     Assignment,
@@ -134,14 +135,25 @@ def study_list(
     return rows, next_cursor
 
 
-def study_get(*, user: AnyUser, study_id: int, visible: QuerySet[Study] | None = None) -> Study:
+def study_get(
+    *,
+    user: AnyUser,
+    study_id: int,
+    visible: QuerySet[Study] | None = None,
+    withheld_ok: bool = False,
+) -> Study:
     """The study if ``user`` may see it; Study.DoesNotExist otherwise (never reveal existence).
-    ``visible``: studies_visible_to(user), when the caller has resolved it for this request."""
-    return (
+    ``visible``: studies_visible_to(user), when the caller has resolved it for this request.
+    StudyWithheld when an adapter withholds it from ``user`` for now (worklists.hooks: a blind
+    peer review); ``withheld_ok`` for a caller that shows nothing it withholds (a list row)."""
+    study = (
         (studies_visible_to(user) if visible is None else visible)
         .select_related("site", "worklist", "patient", "classification_rule", "low_value_rule")
         .get(id=study_id)
     )
+    if not withheld_ok and (withheld := hooks.study_withheld(user, study)) is not None:
+        raise StudyWithheld(withheld.reason, url=withheld.url)
+    return study
 
 
 def with_visible_identifiers(rows: list[Study], site_ids: set[int] | None) -> list[Study]:

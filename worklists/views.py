@@ -158,7 +158,7 @@ def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
     Scoped (404 for a study the user may not see) and audited like the page's own rows."""
     visible = studies_visible_to(request.user)
     try:
-        study = selectors.study_get(user=request.user, study_id=study_id)
+        study = selectors.study_get(user=request.user, study_id=study_id, withheld_ok=True)
     except Study.DoesNotExist as exc:
         raise Http404("No such study") from exc
     radiologist = radiologist_of(request.user)
