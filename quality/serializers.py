@@ -20,7 +20,7 @@ class ReviewOutSerializer(serializers.Serializer):
     worklist = serializers.CharField(source="worklist.code")
     modality = serializers.CharField(source="study.modality")
     procedure = serializers.CharField(source="study.procedure_text")
-    status = serializers.ChoiceField(choices=ReviewStatus.values)
+    status = serializers.ChoiceField(choices=ReviewStatus.choices)
     created_at = serializers.DateTimeField()
     deadline = serializers.DateTimeField()
     assigned_at = serializers.DateTimeField(allow_null=True)

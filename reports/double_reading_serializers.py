@@ -3,6 +3,7 @@ signs what) live in reports.services.double_reading and reports.double_reading_s
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reports.serializers import OptionalDraftInSerializer, SectionSerializer
@@ -46,6 +47,7 @@ class IndependentReadOutSerializer(serializers.Serializer):
     sections = SectionSerializer(many=True)
     content_hash = serializers.CharField()
 
+    @extend_schema_field(ResultOutSerializer)
     def get_result(self, read: object) -> dict[str, object]:
         return ResultOutSerializer(read).data
 

@@ -57,7 +57,7 @@ def test_the_adapters_register_their_study_page_panels_in_their_slots():
     ]
 
     assert before == [("images", "dicom.panels")]
-    assert after == [("report", "reports.panels")]
+    assert after == [("report", "reports.panels"), ("double-reading", "reports.panels")]
 
 
 def test_the_study_page_shows_the_panels_in_their_slots_around_the_history(
