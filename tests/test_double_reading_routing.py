@@ -287,6 +287,29 @@ def test_no_coordinator_can_give_the_second_read_to_the_first_reader():
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("fresh_routing_caches")
+def test_the_chooser_offers_no_override_to_the_first_reader_of_a_second_read(client):
+    from django.urls import reverse
+
+    from worklists.console.candidates import study_candidates
+
+    cast = make_cast()
+    study = screening_study(cast)
+    sign_read(study, cast.reader1, NORMAL)
+
+    chooser = study_candidates(user=cast.coordinator, study_id=study.id)
+
+    first = next(c for c in chooser.readers if c.radiologist.id == cast.reader1.id)
+    assert not first.eligible
+    assert not first.overridable
+    assert cast.reader1.id not in [c.radiologist.id for c in chooser.overrides]
+    client.force_login(cast.coordinator)
+    api = client.get(reverse("api-study-candidates", args=[study.id])).json()
+    row = next(r for r in api["readers"] if r["load"]["reader"]["id"] == cast.reader1.id)
+    assert (row["eligible"], row["overridable"]) == (False, False)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fresh_routing_caches")
 def test_a_study_without_restrictions_costs_no_restriction_lookup(django_assert_num_queries):
     from worklists.services.routing_decisions import study_facts
 

@@ -40,6 +40,12 @@ class ReaderCandidate:
         return not self.excluded_because
 
     @property
+    def overridable(self) -> bool:
+        """Excluded by a rule a coordinator may override: not by the study itself (a double
+        read's earlier reader, their site, a reservation), which the assignment refuses."""
+        return not self.eligible and self.excluded_because not in routing.STUDY_EXCLUSIONS
+
+    @property
     def radiologist(self) -> Radiologist:
         return self.load.radiologist
 
@@ -60,7 +66,7 @@ class Candidates:
 
     @property
     def overrides(self) -> list[ReaderCandidate]:
-        return [c for c in self.readers if not c.eligible and not c.holds_it]
+        return [c for c in self.readers if c.overridable and not c.holds_it]
 
 
 def study_candidates(*, user: AnyUser, study_id: int, now: dt.datetime | None = None) -> Candidates:

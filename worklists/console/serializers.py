@@ -140,6 +140,10 @@ class CandidateOutSerializer(serializers.Serializer):
         help_text="The routing rules allow this reader now; otherwise choosing them overrides."
     )
     excluded_because = serializers.CharField(help_text="The rule that excludes them, if any.")
+    overridable = serializers.BooleanField(
+        help_text="Excluded by a rule a coordinator may override (not by the study itself: a "
+        "double read's earlier reader or their site, a reservation)."
+    )
     holds_it = serializers.BooleanField(help_text="The study's holder now.")
     routing_choice = serializers.BooleanField(
         help_text="The eligible reader routing would push the study to."
