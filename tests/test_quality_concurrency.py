@@ -4,16 +4,14 @@ per report, the author's counters and the score each hold once, whoever races.""
 from __future__ import annotations
 
 import random
-import threading
 
 import pytest
-from django.db import connections
 
 from quality.models import ReviewEvent, ReviewSampling, ReviewStatus, ReviewStratum, ReviewTask
 from quality.services.errors import ReviewStateConflict
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
-from tests.db_support import require_postgresql
+from tests.db_support import require_postgresql, run_at_once
 from tests.quality_support import final_version, policy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -26,35 +24,13 @@ def _postgres_only() -> None:
     require_postgresql()
 
 
-def _run_at_once(target, count: int) -> tuple[list[object], list[BaseException]]:
-    barrier = threading.Barrier(count)
-    results: list[object] = []
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(target(index))
-        except BaseException as exc:  # collected and asserted on below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results, errors
-
-
 def test_one_report_sampled_by_many_workers_at_once_is_decided_once(
     owner, other_radiologist, site_a, neuro
 ):
     policy(neuro, share="100")
     version = final_version(owner, site=site_a, worklist=neuro)
 
-    results, errors = _run_at_once(lambda i: review_sample(version_id=version.id), RACERS)
+    results, errors = run_at_once(lambda i: review_sample(version_id=version.id), RACERS)
 
     assert errors == []
     assert len({task.pk for task in results if task is not None}) == 1
@@ -70,7 +46,7 @@ def test_one_authors_reports_sampled_at_once_keep_the_counters_exact(
     policy(neuro, share="50")
     versions = [final_version(owner, site=site_a, worklist=neuro) for _ in range(RACERS)]
 
-    _, errors = _run_at_once(
+    _, errors = run_at_once(
         lambda i: review_sample(version_id=versions[i].id, rng=random.Random(i)), RACERS
     )
 
@@ -89,7 +65,7 @@ def test_a_review_scored_from_many_tabs_at_once_is_scored_once(
     task = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
     assert task is not None
 
-    results, errors = _run_at_once(
+    results, errors = run_at_once(
         lambda i: review_score(
             task_id=task.id, user=other_radiologist.user, score="2a", comment=f"tab {i}"
         ),

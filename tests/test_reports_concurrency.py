@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connections
 from pytest_django.fixtures import Settings
 
 from hl7_interface.models import OutboundMessage
@@ -17,7 +15,7 @@ from reports.services.drafts import report_draft_save
 from reports.services.errors import DraftConflict, ReportError, SigningLocked, WrongPassword
 from reports.services.signing import report_sign
 from tests import factories
-from tests.db_support import require_postgresql
+from tests.db_support import require_postgresql, run_at_once
 from worklists.models import Radiologist, Site, StudyEvent, StudyStatus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -30,35 +28,13 @@ def _postgres_only() -> None:
     require_postgresql()
 
 
-def _run_at_once(target, count: int) -> tuple[list[object], list[BaseException]]:
-    barrier = threading.Barrier(count)
-    results: list[object] = []
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(target(index))
-        except BaseException as exc:  # collected and asserted on below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results, errors
-
-
 def test_signing_the_same_report_from_many_tabs_at_once_signs_it_once(owner, site_a):
     study = factories.held_study(owner, site=site_a)
     report_draft_save(
         study_id=study.id, user=owner.user, sections=factories.report_sections(), base_revision=0
     )
 
-    results, errors = _run_at_once(
+    results, errors = run_at_once(
         lambda _i: report_sign(study_id=study.id, user=owner.user, password=factories.PASSWORD),
         WRITERS,
     )
@@ -77,7 +53,7 @@ def test_autosaves_from_the_same_revision_at_once_keep_exactly_one(owner, site_a
         study_id=study.id, user=owner.user, sections=factories.report_sections(), base_revision=0
     )
 
-    results, errors = _run_at_once(
+    results, errors = run_at_once(
         lambda i: report_draft_save(
             study_id=study.id,
             user=owner.user,
@@ -116,7 +92,7 @@ def test_wrong_passwords_at_once_get_no_more_tries_than_the_lockout_allows(
     monkeypatch.setattr(user_model, "check_password", slow_check)
     guesses = WRITERS * 2
 
-    results, errors = _run_at_once(
+    results, errors = run_at_once(
         lambda i: report_sign(study_id=study.id, user=owner.user, password=f"gjetning {i}"),
         guesses,
     )
@@ -139,7 +115,7 @@ def test_a_right_password_racing_wrong_ones_signs_and_is_not_counted(
         study_id=study.id, user=owner.user, sections=factories.report_sections(), base_revision=0
     )
 
-    results, errors = _run_at_once(
+    results, errors = run_at_once(
         lambda i: report_sign(
             study_id=study.id,
             user=owner.user,
