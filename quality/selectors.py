@@ -21,12 +21,20 @@ from quality.models import (
     ReviewStatus,
     ReviewTask,
 )
+from reports.services.arbitration import DOUBLE_READING_SECTION
 from worklists.access import is_coordinator, radiologist_of, studies_visible_to
 from worklists.models import Study
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
-_RELATED = ("study__site", "study__patient", "study__worklist", "worklist", "author__user")
+_RELATED = (
+    "study__site",
+    "study__patient",
+    "study__worklist",
+    "worklist",
+    "author__user",
+    "reviewer__user",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +69,7 @@ def reviews_visible_to(viewer: Viewer) -> QuerySet[ReviewTask]:
     """The review tasks the viewer may see as reviewer or coordinator (not as author)."""
     in_scope = ReviewTask.objects.filter(study__in=viewer.studies)
     if viewer.coordinator:
-        return in_scope.select_related(*_RELATED, "reviewer__user")
+        return in_scope.select_related(*_RELATED)
     if viewer.radiologist_id is None:
         return ReviewTask.objects.none()
     return in_scope.filter(reviewer_id=viewer.radiologist_id).select_related(*_RELATED)
@@ -118,11 +126,30 @@ def discrepancies_of_author(
 
 
 def author_shown_to(task: ReviewTask, viewer: Viewer) -> str | None:
-    """The author's name as the viewer may see it: None while the policy blinds the reviewer
-    (coordinators always see it; the author is themselves)."""
-    if task.blind_author and not viewer.coordinator and viewer.radiologist_id != task.author_id:
-        return None
-    return task.author.display_name
+    """The author's name as the viewer may see it: None while the policy blinds the reviewer,
+    also when the reviewer is a coordinator too, until they have scored (other coordinators
+    always see it; the author is themselves)."""
+    if not task.blind_author or viewer.radiologist_id == task.author_id:
+        return task.author.display_name
+    reviewing = (
+        viewer.radiologist_id is not None
+        and viewer.radiologist_id == task.reviewer_id
+        and task.status in OPEN_REVIEW_STATUSES
+    )
+    if viewer.coordinator and not reviewing:
+        return task.author.display_name
+    return None
+
+
+def report_sections_shown(task: ReviewTask, viewer: Viewer) -> list[dict[str, str]]:
+    """The reviewed report's sections as the viewer may see them: while the author is hidden,
+    without the double reading's section, which names the readers who signed it."""
+    hidden = author_shown_to(task, viewer) is None
+    return [
+        {"key": s.get("key", ""), "title": s.get("title", ""), "text": s.get("text", "")}
+        for s in task.version.sections
+        if not (hidden and s.get("key") == DOUBLE_READING_SECTION)
+    ]
 
 
 def is_open(task: ReviewTask) -> bool:

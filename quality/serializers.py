@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from quality.models import RadpeerScore, ReviewStatus, ReviewTask
-from quality.selectors import author_shown_to
+from quality.selectors import author_shown_to, report_sections_shown
 
 
 class ReviewOutSerializer(serializers.Serializer):
@@ -58,10 +58,7 @@ class ReviewDetailOutSerializer(ReviewOutSerializer):
 
     @extend_schema_field(ReviewedSectionSerializer(many=True))
     def get_report_sections(self, task: ReviewTask) -> list[dict[str, Any]]:
-        return [
-            {"key": s.get("key", ""), "title": s.get("title", ""), "text": s.get("text", "")}
-            for s in task.version.sections
-        ]
+        return list(report_sections_shown(task, self.context["viewer"]))
 
 
 class ScoreInSerializer(serializers.Serializer):

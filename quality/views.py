@@ -63,6 +63,7 @@ def _render_review(
             "study": study,
             "now": now,
             "author": selectors.author_shown_to(task, viewer),
+            "sections": selectors.report_sections_shown(task, viewer),
             "may_score": task.status == ReviewStatus.ASSIGNED
             and viewer.radiologist_id is not None
             and viewer.radiologist_id == task.reviewer_id,

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from quality.models import ReviewStatus, ReviewTask
 from quality.services.events import transition_locked
+from reports.models import IndependentRead
 from worklists.actors import Actor
 from worklists.models import Radiologist, Study
 from worklists.selectors import radiologists_credentialed_for
@@ -31,11 +32,17 @@ ROUTER = Actor.system("peer-review")
 def eligible_reviewers(
     *, study: Study, worklist_id: int, author_id: int, now: dt.datetime
 ) -> QuerySet[Radiologist]:
-    """Eligible reviewers of ``study``'s report, fewest open (assigned) reviews first."""
+    """Eligible reviewers of ``study``'s report, fewest open (assigned) reviews first: never
+    its author, nor a reader whose independent read went into it (a double read's final)."""
     return (
         radiologists_credentialed_for(site=study.site, now=now)
         .filter(competences__worklist_id=worklist_id)
         .exclude(id=author_id)
+        .exclude(
+            id__in=IndependentRead.objects.filter(double_read__study_id=study.id).values(
+                "radiologist_id"
+            )
+        )
         .annotate(
             open_reviews=Count("review_tasks", filter=Q(review_tasks__status=ReviewStatus.ASSIGNED))
         )

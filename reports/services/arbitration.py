@@ -23,6 +23,9 @@ from worklists.services.transitions import record_event
 
 SCORES = range(1, 6)
 
+# The final report's section that names the double reading's readers and their results.
+DOUBLE_READING_SECTION = "double_reading"
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ScreeningResult:
@@ -74,8 +77,11 @@ def arbitration_sections(
         for r in case.reads.order_by("number")
     ]
     lines.append(f"The reads disagreed; arbitrated by {arbitrator_name}.")
-    kept = [s for s in sections if s["key"] != "double_reading"]
-    return [*kept, {"key": "double_reading", "title": "Double reading", "text": "\n".join(lines)}]
+    kept = [s for s in sections if s["key"] != DOUBLE_READING_SECTION]
+    return [
+        *kept,
+        {"key": DOUBLE_READING_SECTION, "title": "Double reading", "text": "\n".join(lines)},
+    ]
 
 
 def arbitration_signed_locked(

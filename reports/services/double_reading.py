@@ -34,7 +34,13 @@ from reports.models import (
     VersionKind,
 )
 from reports.services import content
-from reports.services.arbitration import ScreeningResult, read_result, result_text, results_agree
+from reports.services.arbitration import (
+    DOUBLE_READING_SECTION,
+    ScreeningResult,
+    read_result,
+    result_text,
+    results_agree,
+)
 from reports.services.delivery import report_delivery_enqueue
 from reports.services.drafts import DraftInput
 from reports.services.errors import NotPermitted, ReportInvalid, ReportStateConflict
@@ -133,7 +139,7 @@ def joint_sections(*, first: IndependentRead, second: IndependentRead) -> list[c
     ]
     return [
         *second.sections,
-        {"key": "double_reading", "title": "Double reading", "text": "\n".join(lines)},
+        {"key": DOUBLE_READING_SECTION, "title": "Double reading", "text": "\n".join(lines)},
     ]
 
 
