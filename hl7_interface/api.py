@@ -73,4 +73,9 @@ class DeliveryResendApi(APIView):
     )
     def post(self, request: Request, message_id: int) -> Response:
         message = dead_letter_resend(message_id=message_id, user=request.user)
+        audit_study_reads(  # the answer names the study (accession number, site)
+            context=AccessContext.from_request(request, channel="api"),
+            studies=[message.study],
+            action=AuditEvent.Action.STUDY_LIST,
+        )
         return Response(OutboundDeliveryOutSerializer(message).data)

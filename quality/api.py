@@ -11,7 +11,6 @@ import datetime as dt
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -102,11 +101,7 @@ class ReviewScoreApi(APIView):
             score=serializer.validated_data["score"],
             comment=serializer.validated_data["comment"],
         )
-        viewer = selectors.viewer_of(request.user)
-        shown = selectors.review_get(viewer=viewer, task_id=task.id)
-        return Response(
-            ReviewOutSerializer(shown, context={"viewer": viewer}).data, status=status.HTTP_200_OK
-        )
+        return _answer(request, task.id)
 
 
 class ReviewCancelApi(APIView):
@@ -121,9 +116,21 @@ class ReviewCancelApi(APIView):
         task = review_cancel(
             task_id=review_id, user=request.user, reason=serializer.validated_data["reason"]
         )
-        viewer = selectors.viewer_of(request.user)
-        shown = selectors.review_get(viewer=viewer, task_id=task.id)
-        return Response(ReviewOutSerializer(shown, context={"viewer": viewer}).data)
+        return _answer(request, task.id)
+
+
+def _answer(request: Request, task_id: int) -> Response:
+    """A changed review as the caller may see it; its study's identifiers are a read, audited."""
+    viewer = selectors.viewer_of(request.user)
+    shown = selectors.review_get(viewer=viewer, task_id=task_id)
+    if shown is None:  # never: the service just changed it for this caller
+        raise ReviewNotFound("No such review.")
+    audit_study_reads(
+        context=AccessContext.from_request(request, channel="api"),
+        studies=[shown.study],
+        action=AuditEvent.Action.STUDY_LIST,
+    )
+    return Response(ReviewOutSerializer(shown, context={"viewer": viewer}).data)
 
 
 def local_midnight(day: dt.date) -> dt.datetime:

@@ -53,6 +53,9 @@ def test_a_resend_puts_it_back_to_pending_and_closes_the_studys_alert(
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("PENDING", 0)
     assert CoordinatorAlert.objects.get(kind=DEAD_LETTER_ALERT).resolved_by_id == coordinator.id
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.STUDY_LIST, object_id=str(row.study_id), actor=coordinator
+    ).exists()  # the answer names the study
 
 
 def test_a_delivery_not_dead_lettered_is_a_conflict_and_unchanged(

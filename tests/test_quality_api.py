@@ -105,6 +105,12 @@ def test_the_reviewer_scores_through_the_api_and_nothing_goes_to_the_ris(
     task.refresh_from_db()
     assert (task.status, task.score) == (ReviewStatus.SCORED, "2b")
     assert OutboundMessage.objects.count() == outbox
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.STUDY_LIST,
+        object_id=str(task.study_id),
+        actor=other_radiologist.user,
+        channel="api",
+    ).exists()  # the answer names the study
 
 
 def test_scoring_refusals_have_their_status_codes(
