@@ -310,6 +310,41 @@ def test_the_chooser_offers_no_override_to_the_first_reader_of_a_second_read(cli
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("fresh_routing_caches")
+def test_a_coordinator_may_override_an_arbitrations_reservation_but_never_give_it_to_a_reader():
+    from worklists.console.candidates import study_candidates
+
+    cast = make_cast()
+    cast.policy.consensus_readers.set([cast.arbitrator])
+    study = screening_study(cast)
+    sign_read(study, cast.reader1, NORMAL)
+    sign_read(study, cast.reader_b, SUSPICIOUS)  # they disagree: an arbitration, reserved
+    coordinator = Actor.for_user(cast.coordinator)
+
+    chooser = study_candidates(user=cast.coordinator, study_id=study.id)
+    verdicts = {c.radiologist.id: c for c in chooser.readers}
+    assert not verdicts[cast.reader2.id].eligible
+    assert verdicts[cast.reader2.id].overridable  # the consensus group is away: an override
+    assert not verdicts[cast.reader1.id].overridable
+    with pytest.raises(AssigneeNotEligible):
+        study_coordinator_assign(
+            study_id=study.id,
+            radiologist_id=cast.reader1.id,
+            actor=coordinator,
+            reason="consensus group away",
+        )
+
+    study_coordinator_assign(
+        study_id=study.id,
+        radiologist_id=cast.reader2.id,
+        actor=coordinator,
+        reason="consensus group away",
+    )
+
+    assert Assignment.objects.get(study=study, ended_at__isnull=True).radiologist == cast.reader2
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fresh_routing_caches")
 def test_a_study_without_restrictions_costs_no_restriction_lookup(django_assert_num_queries):
     from worklists.services.routing_decisions import study_facts
 

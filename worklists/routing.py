@@ -276,6 +276,9 @@ READ_ALREADY = "has read this study already: the reads are independent"
 SAME_SITE_AS_EARLIER_READER = "works at the site of an earlier reader of this study"
 NOT_RESERVED_FOR = "not among the readers this study is reserved for"
 STUDY_EXCLUSIONS = frozenset({READ_ALREADY, SAME_SITE_AS_EARLIER_READER, NOT_RESERVED_FOR})
+# What keeps the reads independent: no coordinator overrides these. A reservation (a consensus
+# group) they may, with a reason, when the group cannot read it.
+INDEPENDENCE_EXCLUSIONS = frozenset({READ_ALREADY, SAME_SITE_AS_EARLIER_READER})
 
 
 def study_exclusion(

@@ -41,9 +41,9 @@ class ReaderCandidate:
 
     @property
     def overridable(self) -> bool:
-        """Excluded by a rule a coordinator may override: not by the study itself (a double
-        read's earlier reader, their site, a reservation), which the assignment refuses."""
-        return not self.eligible and self.excluded_because not in routing.STUDY_EXCLUSIONS
+        """Excluded by a rule a coordinator may override: not by what keeps a double read's
+        reads independent (an earlier reader, their site), which the assignment refuses."""
+        return not self.eligible and self.excluded_because not in routing.INDEPENDENCE_EXCLUSIONS
 
     @property
     def radiologist(self) -> Radiologist:

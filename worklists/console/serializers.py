@@ -141,8 +141,8 @@ class CandidateOutSerializer(serializers.Serializer):
     )
     excluded_because = serializers.CharField(help_text="The rule that excludes them, if any.")
     overridable = serializers.BooleanField(
-        help_text="Excluded by a rule a coordinator may override (not by the study itself: a "
-        "double read's earlier reader or their site, a reservation)."
+        help_text="Excluded by a rule a coordinator may override (not by what keeps a double "
+        "read's reads independent: an earlier reader or their site)."
     )
     holds_it = serializers.BooleanField(help_text="The study's holder now.")
     routing_choice = serializers.BooleanField(

@@ -233,9 +233,9 @@ def study_coordinator_assign(
         study, [radiologist_id], now=timezone.now()
     ).get(radiologist_id)
     overrides = verdict.reason if isinstance(verdict, routing.Exclusion) else ""
-    if overrides in routing.STUDY_EXCLUSIONS:
+    if overrides in routing.INDEPENDENCE_EXCLUSIONS:
         # An earlier read of this reader's (or their site's) keeps them off: the reads are
-        # independent, which no coordinator overrides.
+        # independent, which no coordinator overrides (a consensus group's reservation they may).
         raise AssigneeNotEligible(routing_reasons.exclusion_reason_shown(overrides))
     try:
         if study.status == StudyStatus.READY:
