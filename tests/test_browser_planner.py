@@ -80,6 +80,11 @@ def test_a_coordinator_replays_a_period_with_a_reader_added_side_by_side(
     assert page.locator(".planner-table thead th.planner-group[colspan='3']").count() == 3
     assert page.locator(".planner-chart polyline").count() == 3
     assert "%" in page.locator(".planner-backtest").inner_text()
+    # The period reads as the platform writes dates, first to last day (not the midnight after).
+    last_day = history_start + dt.timedelta(days=1)
+    period = page.locator("#turnaround-title + p.muted").inner_text()
+    assert f"{history_start:%d.%m.%Y}" in period
+    assert f"{last_day:%d.%m.%Y}" in period
     # Every figure fits the window: nothing wider than the page.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 

@@ -8,6 +8,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from worklists import routing
@@ -43,6 +44,12 @@ class CapacityPlan:
     b: Outcome | None
     backtest: BackTest
     seconds: float
+
+    @property
+    def last_day(self) -> dt.date:
+        """The period's last day on the platform's clock (ends_at is the midnight after it)."""
+        zone = timezone.get_default_timezone()
+        return (self.ends_at.astimezone(zone) - dt.timedelta(microseconds=1)).date()
 
 
 def _policy() -> routing.Policy:
