@@ -106,6 +106,9 @@ class ReportDraft(models.Model):
     )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     author_name = models.CharField(max_length=150)
+    # Every user who saved this draft, the last author among them: a double-read study's draft
+    # is one independent read, and whoever wrote any of it is kept off the later reads.
+    author_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -371,6 +374,12 @@ class AgreementRule(models.TextChoices):
         "RECALL_AND_SCORES",
         _("The recall decisions and both breasts' scores agree"),
     )
+    # Mammografiprogrammet (BreastScreen Norway): a study where either reader scores either
+    # breast 2 or more is discussed at the consensus meeting; only two all-1 reads agree.
+    ANY_SCORE_2 = (
+        "ANY_SCORE_2",
+        _("Any score of 2 or more goes to consensus (the Norwegian programme's rule)"),
+    )
 
 
 class DoubleReadingPolicy(models.Model):
@@ -443,8 +452,9 @@ OPEN_DOUBLE_READ_STAGES = (DoubleReadStage.SECOND_READ, DoubleReadStage.ARBITRAT
 
 class DoubleRead(models.Model):
     """One study's double reading, from its first independent read being signed to its final
-    report. The policy's rules as they were then are kept with it (an edited policy does not
-    change a reading under way)."""
+    report. What the policy decided then (scale, agreement rule, site choice, consensus group,
+    deadline) is kept with it and used from then on: an edited policy does not change a reading
+    under way."""
 
     # CASCADE as a draft's: until the final is signed (and kept: ReportVersion is PROTECT) the
     # reads are working documents never sent anywhere; only the demo's reset deletes studies.
@@ -454,6 +464,19 @@ class DoubleRead(models.Model):
     policy = models.ForeignKey(DoubleReadingPolicy, on_delete=models.PROTECT, related_name="+")
     agreement_rule = models.CharField(max_length=20, choices=AgreementRule.choices)
     second_reader_other_site = models.BooleanField()
+    result_scale = models.CharField(
+        max_length=16, choices=ResultScale.choices, default=ResultScale.NO_SCREENING
+    )
+    consensus_readers = models.ManyToManyField(
+        "worklists.Radiologist",
+        blank=True,
+        related_name="+",
+        help_text="The policy's consensus group when the first read was signed; empty: any "
+        "third eligible reader arbitrates.",
+    )
+    read_deadline_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The policy's deadline per further read, then."
+    )
     stage = models.CharField(max_length=12, choices=DoubleReadStage.choices)
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -473,7 +496,13 @@ class DoubleRead(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(stage__in=DoubleReadStage.values), name="double_read_stage_known"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(agreement_rule__in=AgreementRule.values), name="double_read_rule_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(result_scale__in=ResultScale.values), name="double_read_scale_known"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -499,6 +528,13 @@ class IndependentRead(models.Model):
     signed_at = models.DateTimeField()
     deadline = models.DateTimeField(null=True, blank=True, help_text="When this read was due.")
     content_hash = models.CharField(max_length=64)
+    draft_authors = models.ManyToManyField(
+        "worklists.Radiologist",
+        blank=True,
+        related_name="+",
+        help_text="Readers besides the signer who wrote this read's draft (a draft released "
+        "and finished by another): kept off the later reads as its signer is.",
+    )
 
     class Meta:
         ordering = ["double_read", "number"]

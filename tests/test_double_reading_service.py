@@ -177,7 +177,11 @@ def test_agreeing_reads_end_with_one_joint_final_naming_both_and_one_delivery():
         True,
     )
     assert case.final_version == version
-    assert version.sections[2]["text"] == "Lesning to."
+    # nothing either reader wrote is lost: where they differ, each reader's text by name
+    assert version.sections[2]["text"] == (
+        f"{cast.reader1.display_name}:\nLesning en.\n\n{cast.reader2.display_name}:\nLesning to."
+    )
+    assert version.sections[0]["text"] == "Hodepine."  # written alike: once
     joint = version.sections[-1]
     assert joint["key"] == "double_reading"
     assert cast.reader1.display_name in joint["text"]

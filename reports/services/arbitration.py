@@ -47,10 +47,28 @@ class ScreeningResult:
 
 
 def results_agree(rule: str, first: ScreeningResult, second: ScreeningResult) -> bool:
-    """Whether two independent results agree by ``rule`` (AgreementRule)."""
+    """Whether two independent results agree by ``rule`` (AgreementRule), so that they end
+    with a joint final; if not, the study goes to arbitration (consensus)."""
+    if rule == AgreementRule.ANY_SCORE_2:
+        # The Norwegian programme: any score of 2 or more (by either reader, either breast)
+        # goes to consensus; so does a recall however scored. Only two normal reads agree.
+        return all(
+            r.score_right == 1 and r.score_left == 1 and not r.recall for r in (first, second)
+        )
     if rule == AgreementRule.RECALL_AND_SCORES:
         return first == second
     return first.recall == second.recall
+
+
+def joint_result(first: ScreeningResult, second: ScreeningResult) -> ScreeningResult:
+    """The joint final's result of two agreeing reads: the higher score per breast (the
+    rules let agreeing reads differ in their scores: the recall rule), recalled if either
+    recalls."""
+    return ScreeningResult(
+        score_right=max(first.score_right, second.score_right),
+        score_left=max(first.score_left, second.score_left),
+        recall=first.recall or second.recall,
+    )
 
 
 def read_result(read: IndependentRead) -> ScreeningResult:

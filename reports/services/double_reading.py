@@ -26,10 +26,11 @@ from django.utils.translation import gettext as _
 from reports import double_reading_selectors as dr_selectors
 from reports.hooks import final_signed_after_commit
 from reports.models import (
+    AgreementRule,
     DoubleRead,
-    DoubleReadingPolicy,
     DoubleReadStage,
     IndependentRead,
+    ReportDraft,
     ReportVersion,
     VersionKind,
 )
@@ -37,6 +38,7 @@ from reports.services import content
 from reports.services.arbitration import (
     DOUBLE_READING_SECTION,
     ScreeningResult,
+    joint_result,
     read_result,
     result_text,
     results_agree,
@@ -54,13 +56,13 @@ from worklists.services.read_restrictions import read_restrictions_set_locked
 from worklists.services.transitions import end_active_assignment, record_event, record_transition
 
 
-def _restart_clock(study: Study, policy: DoubleReadingPolicy, now: dt.datetime) -> None:
-    """The next read is READY from now with its own deadline (the policy's, else as long as
-    the first read had), at tier 0 and the priority's place in the reading order: escalation
-    judges each read on its own."""
+def _restart_clock(study: Study, case: DoubleRead, now: dt.datetime) -> None:
+    """The next read is READY from now with its own deadline (the policy's as kept with the
+    double read, else as long as the first read had), at tier 0 and the priority's place in
+    the reading order: escalation judges each read on its own."""
     span: dt.timedelta | None = None
-    if policy.read_deadline_hours:
-        span = dt.timedelta(hours=policy.read_deadline_hours)
+    if case.read_deadline_hours:
+        span = dt.timedelta(hours=case.read_deadline_hours)
     elif study.deadline is not None and study.ready_at is not None:
         span = max(study.deadline - study.ready_at, dt.timedelta(minutes=1))
     study.ready_at = now
@@ -70,10 +72,38 @@ def _restart_clock(study: Study, policy: DoubleReadingPolicy, now: dt.datetime) 
         study.routing_rank = {str(p): r for p, r in PRIORITY_RANK.items()}.get(study.priority, 3)
 
 
-def _site_of(radiologist: Radiologist) -> list[int]:
-    return list(
-        SiteMembership.objects.filter(user_id=radiologist.user_id).values_list("site_id", flat=True)
+def _sites_of(radiologist_ids: list[int]) -> list[int]:
+    return sorted(
+        set(
+            SiteMembership.objects.filter(user__radiologist__id__in=radiologist_ids).values_list(
+                "site_id", flat=True
+            )
+        )
     )
+
+
+def readers_of(case: DoubleRead) -> list[int]:
+    """Everyone who wrote any of the signed reads: their signers and whoever wrote a draft of
+    one (released, then finished by another), and the signer of any report version of the
+    study. They are kept off every later read: each read is independent of those before."""
+    ids = {read.radiologist_id for read in case.reads.all()}
+    ids.update(
+        IndependentRead.draft_authors.through.objects.filter(
+            independentread__double_read=case
+        ).values_list("radiologist_id", flat=True)
+    )
+    ids.update(
+        ReportVersion.objects.filter(study_id=case.study_id).values_list("signed_by_id", flat=True)
+    )
+    return sorted(ids)
+
+
+def _draft_authors(current: ReportDraft, signer: Radiologist) -> list[int]:
+    """The readers besides ``signer`` who saved the draft that becomes their read."""
+    user_ids = [uid for uid in current.author_ids if uid != signer.user_id]
+    if not user_ids:
+        return []
+    return list(Radiologist.objects.filter(user_id__in=user_ids).values_list("id", flat=True))
 
 
 def _to_next_read(
@@ -88,18 +118,20 @@ def _to_next_read(
 ) -> None:
     """The signed read's study goes back to routing for the next read (second or arbitration)
     with its readers kept off it, and is pushed once this commits."""
-    readers = [r.radiologist_id for r in case.reads.all()]
+    # Only what the double read kept when it started counts: an edited policy (another
+    # consensus group, the site choice switched) changes no reading under way.
+    readers = readers_of(case)
     if step == DoubleReadStage.SECOND_READ:
-        sites = _site_of(radiologist) if case.second_reader_other_site else []
+        sites = _sites_of(readers) if case.second_reader_other_site else []
         reserved: list[int] = []
     else:
         sites = []
         reserved = [
             r
-            for r in case.policy.consensus_readers.values_list("id", flat=True)
+            for r in case.consensus_readers.order_by("id").values_list("id", flat=True)
             if r not in readers
         ]
-    _restart_clock(study, case.policy, now)
+    _restart_clock(study, case, now)
     record_transition(
         study=study,
         to_status=StudyStatus.READY,
@@ -130,15 +162,40 @@ def _to_next_read(
 
 
 def joint_sections(*, first: IndependentRead, second: IndependentRead) -> list[content.Section]:
-    """The joint final report of two agreeing reads: the second read's text (the reader who
-    completed the pair signs it), then a section naming both readers and their results."""
+    """The joint final report of two agreeing reads, so that nothing either reader wrote is
+    lost: each section once where both wrote it alike (or one left it empty), else each
+    reader's text under their name; then a section naming both readers, their results and
+    the joint result (the higher score per breast). Report text to the RIS: English, as the
+    rest of the delivered report's fixed text."""
+    ours = {s["key"]: s for s in first.sections}
+    theirs = {s["key"]: s for s in second.sections}
+    keys = [*theirs, *(key for key in ours if key not in theirs)]
+    sections: list[content.Section] = []
+    for key in keys:
+        if key == DOUBLE_READING_SECTION:
+            continue
+        one = (ours.get(key) or {}).get("text", "").strip()
+        two = (theirs.get(key) or {}).get("text", "").strip()
+        if one == two or not one:
+            text = two
+        elif not two:
+            text = one
+        else:
+            text = f"{first.signer_name}:\n{one}\n\n{second.signer_name}:\n{two}"
+        if text:
+            title = (theirs.get(key) or ours[key])["title"]
+            sections.append({"key": key, "title": title, "text": text})
     lines = [
         f"Read independently by {r.signer_name} ({r.signed_at:%d.%m.%Y %H:%M} UTC): "
         f"{result_text(read_result(r))}."
         for r in (first, second)
     ]
+    joint = joint_result(read_result(first), read_result(second))
+    lines.append(
+        f"The reads agree. Joint result (the higher score per breast): {result_text(joint)}."
+    )
     return [
-        *second.sections,
+        *sections,
         {"key": DOUBLE_READING_SECTION, "title": "Double reading", "text": "\n".join(lines)},
     ]
 
@@ -172,9 +229,8 @@ def _sign_read(
             _("a study that is %(status)s cannot be signed")
             % {"status": study.get_status_display().lower()}
         )
-    case = (
-        DoubleRead.objects.select_for_update().filter(study=study).select_related("policy").first()
-    )
+    case = DoubleRead.objects.select_for_update().filter(study=study).first()
+    policy = None
     if case is None:
         policy = dr_selectors.active_policy(study=study)
         if policy is None:
@@ -183,11 +239,10 @@ def _sign_read(
             )
         number = 1
     elif case.stage == DoubleReadStage.SECOND_READ:
-        policy = case.policy
         number = 2
-        if case.reads.filter(radiologist=radiologist).exists():
+        if radiologist.id in readers_of(case):
             raise NotPermitted(
-                _("you signed the first read of this study: the second read is another reader's")
+                _("you wrote the first read of this study: the second read is another reader's")
             )
     else:
         raise ReportStateConflict(
@@ -200,14 +255,19 @@ def _sign_read(
         raise ReportInvalid(_("the report is empty: write it before signing it"), field="sections")
     now = timezone.now()
     if case is None:
+        assert policy is not None  # (for mypy: the first read found its policy above)
+        # What the policy decides is kept with the double read: from here on only that counts.
         case = DoubleRead.objects.create(
             study=study,
             policy=policy,
             agreement_rule=policy.agreement_rule,
             second_reader_other_site=policy.second_reader_other_site,
+            result_scale=policy.result_scale,
+            read_deadline_hours=policy.read_deadline_hours,
             stage=DoubleReadStage.SECOND_READ,
             started_at=now,
         )
+        case.consensus_readers.set(policy.consensus_readers.all())
     read = IndependentRead.objects.create(
         double_read=case,
         number=number,
@@ -233,6 +293,7 @@ def _sign_read(
             critical_category="",
         ),
     )
+    read.draft_authors.set(_draft_authors(current, radiologist))
     current.delete()  # the draft was this read: the next reader starts blind
     if number == 1:
         _to_next_read(
@@ -257,7 +318,11 @@ def _sign_read(
             radiologist=radiologist,
             actor=actor,
             now=now,
-            reason="double reading: the reads disagree; the arbitration is routed",
+            reason=(
+                "double reading: a score of 2 or more; the consensus read is routed"
+                if case.agreement_rule == AgreementRule.ANY_SCORE_2
+                else "double reading: the reads disagree; the arbitration is routed"
+            ),
             step=DoubleReadStage.ARBITRATION,
         )
     return read

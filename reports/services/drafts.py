@@ -68,6 +68,7 @@ def draft_save_locked(
             revision=1,
             author_id=user.pk,
             author_name=author_name,
+            author_ids=[user.pk],
             created_at=now,
             updated_at=now,
         )
@@ -75,8 +76,12 @@ def draft_save_locked(
     draft.revision = current + 1
     draft.author_id = user.pk
     draft.author_name = author_name
+    if user.pk not in draft.author_ids:  # a draft released and continued by another reader
+        draft.author_ids = [*draft.author_ids, user.pk]
     draft.updated_at = now
-    draft.save(update_fields=["sections", "revision", "author", "author_name", "updated_at"])
+    draft.save(
+        update_fields=["sections", "revision", "author", "author_name", "author_ids", "updated_at"]
+    )
     return draft
 
 
