@@ -5,14 +5,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from reports.models import (
     CriticalCommunication,
     CriticalFinding,
+    DoubleRead,
     DoubleReadingPolicy,
+    IndependentRead,
     Macro,
     ReferralRejection,
     ReportTemplate,
@@ -162,3 +164,114 @@ class SigningFailureAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Double reading: the record --------------------------------------------------------------------
+
+
+def _readers(radiologists: Any) -> str:
+    return ", ".join(r.display_name for r in radiologists.select_related("user")) or "—"
+
+
+class IndependentReadInline(admin.StackedInline):
+    """The two reads of a double read, as signed (never changed: the services only make
+    them)."""
+
+    model = IndependentRead
+    extra = 0
+    can_delete = False
+    fields = (
+        "number",
+        "radiologist",
+        "signer_name",
+        "signer_hpr",
+        "signed_at",
+        "deadline",
+        "score_right",
+        "score_left",
+        "recall",
+        "sections",
+        "draft_authors_shown",
+        "content_hash",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Draft also written by")
+    def draft_authors_shown(self, obj: IndependentRead) -> str:
+        return _readers(obj.draft_authors.all())
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DoubleRead)
+class DoubleReadAdmin(ReportDataAdmin):
+    """Each study's double reading and what its policy decided when it started (the record:
+    read-only, scoped to the studies the user may see, each view audited as a report read)."""
+
+    list_display = ["study", "stage", "agreement_rule", "started_at", "completed_at", "arbitrator"]
+    list_filter = ["stage", "agreement_rule"]
+    search_fields = ["study__accession_number"]
+    date_hierarchy = "started_at"
+    fields = (
+        "study",
+        "policy",
+        "stage",
+        "started_at",
+        "completed_at",
+        "result_scale",
+        "agreement_rule",
+        "second_reader_other_site",
+        "consensus_readers_shown",
+        "read_deadline_hours",
+        "arbitrator",
+        "final_version",
+    )
+    readonly_fields = fields
+    inlines = [IndependentReadInline]
+
+    @admin.display(description="Consensus readers (when it started)")
+    def consensus_readers_shown(self, obj: DoubleRead) -> str:
+        return _readers(obj.consensus_readers.all())
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DoubleRead]:
+        return DoubleRead.objects.filter(study__in=studies_visible_to(request.user)).select_related(
+            "study", "arbitrator__user"
+        )
+
+
+@admin.register(IndependentRead)
+class IndependentReadAdmin(ReportDataAdmin):
+    """The independent reads by reader (read-only, scoped, audited): the record of who read
+    what, with which result."""
+
+    list_display = ["double_read", "number", "signer_name", "score_right", "score_left", "recall"]
+    list_filter = ["number", "recall", "signed_at"]
+    search_fields = ["double_read__study__accession_number", "signer_name", "signer_hpr"]
+    date_hierarchy = "signed_at"
+    fields = IndependentReadInline.fields
+    readonly_fields = fields
+
+    @admin.display(description="Draft also written by")
+    def draft_authors_shown(self, obj: IndependentRead) -> str:
+        return _readers(obj.draft_authors.all())
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IndependentRead]:
+        # study_id: what the audit of a list names (worklists.admin.patient_data)
+        return (
+            IndependentRead.objects.filter(double_read__study__in=studies_visible_to(request.user))
+            .annotate(study_id=F("double_read__study_id"))
+            .select_related("double_read__study")
+        )
+
+    def audit_view(self, request: HttpRequest, obj: Any) -> None:
+        audit_report_reads(
+            context=AccessContext.from_request(request, channel="admin"),
+            studies=[obj.double_read.study],
+        )

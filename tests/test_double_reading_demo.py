@@ -11,7 +11,13 @@ from django.core.management import call_command
 
 from hl7_interface.models import OutboundMessage
 from reports.double_reading_selectors import pending_stage
-from reports.models import DoubleRead, DoubleReadingPolicy, DoubleReadStage, IndependentRead
+from reports.models import (
+    AgreementRule,
+    DoubleRead,
+    DoubleReadingPolicy,
+    DoubleReadStage,
+    IndependentRead,
+)
 from worklists.models import ReadRestriction, Study
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +29,7 @@ def test_the_demo_reads_screening_mammograms_twice_and_stages_some(general_workl
 
     policy = DoubleReadingPolicy.objects.get(worklist__code="mamma")
     assert (policy.is_active, policy.procedure_codes) == (True, "GGA0SC")
+    assert policy.agreement_rule == AgreementRule.ANY_SCORE_2  # the programme's rule
     assert [r.user.username for r in policy.consensus_readers.all()] == ["rad20"]
     cases = list(DoubleRead.objects.all())
     assert {case.stage for case in cases} == {

@@ -57,7 +57,8 @@ def seed_double_reading_demo(context: DemoContext) -> None:
         defaults={
             "is_active": True,
             "procedure_codes": SCREENING,
-            "agreement_rule": AgreementRule.RECALL,
+            # the programme's rule: any score of 2 or more goes to consensus
+            "agreement_rule": AgreementRule.ANY_SCORE_2,
             "second_reader_other_site": False,
             # each further read as long as the first had: the site's contract
             "read_deadline_hours": None,
