@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from hl7_interface.models import OutboundMessage
 from reports.models import IndependentRead, ReportVersion
+from reports.services.double_reading import independent_read_sign
+from reports.services.drafts import DraftInput
 from tests import factories
 from tests.double_reading_support import (
     NORMAL,
@@ -168,3 +170,31 @@ def test_a_coordinator_sees_the_reads_on_the_study_page(client):
 
     assert "Lesning en." in page
     assert 'data-stage="SECOND_READ"' in page
+
+
+def test_the_arbitration_shows_the_two_reads_side_by_side_without_their_empty_sections(client):
+    cast = make_cast()
+    study = screening_study(cast)
+    sign_read(study, cast.reader1, NORMAL, text="Lesning en.")
+    give(study, cast.reader2)
+    sections = factories.report_sections(findings="Lesning to.", conclusion="")
+    independent_read_sign(
+        study_id=study.id,
+        user=cast.reader2.user,
+        password=factories.PASSWORD,
+        result=SUSPICIOUS,
+        draft=DraftInput(sections=sections, base_revision=0),
+    )
+    give(study, cast.arbitrator)
+
+    page = page_of(logged_in(client, cast.arbitrator.user), study)
+
+    assert "independent-reads--pair" in page
+    pair = page.split("data-independent-reads", 1)[1].split('class="editor"', 1)[0]
+    second = pair.split('data-independent-read="2"', 1)[1]
+    assert cast.reader2.display_name in second
+    assert 'data-section-key="findings"' in second
+    assert 'data-section-key="conclusion"' not in second  # left empty: left out
+    assert 'data-section-key="conclusion"' in pair.split('data-independent-read="2"', 1)[0]
+    assert "—" not in pair
+    assert 'data-score="left">4<' in second
