@@ -93,6 +93,19 @@ class ReadsView:
     hidden: int  # signed reads the viewer may not see yet
     own_read_number: int | None  # the viewer's own read, if they signed one
 
+    @property
+    def differences(self) -> frozenset[str]:
+        """The result fields (score_right, score_left, recall) in which the two reads shown
+        differ: what the arbitrator has to decide, marked on the page."""
+        if len(self.reads) != 2:
+            return frozenset()
+        one, two = self.reads
+        return frozenset(
+            field
+            for field in ("score_right", "score_left", "recall")
+            if getattr(one, field) != getattr(two, field)
+        )
+
 
 def reads_for_viewer(*, study: Study, user: AnyUser) -> ReadsView:
     """The study's independent reads ``user`` may see (the study is one they may see).

@@ -198,3 +198,6 @@ def test_the_arbitration_shows_the_two_reads_side_by_side_without_their_empty_se
     assert 'data-section-key="conclusion"' in pair.split('data-independent-read="2"', 1)[0]
     assert "—" not in pair
     assert 'data-score="left">4<' in second
+    # the left score and the recall differ (marked in both reads), the right score does not
+    assert pair.count("data-differs") == 4
+    assert '<div><dt>Right breast</dt><dd data-score="right">1</dd>' in second
