@@ -9,8 +9,10 @@ import pytest
 
 from quality.models import ReviewEvent, ReviewSampling, ReviewStatus, ReviewStratum, ReviewTask
 from quality.services.errors import ReviewStateConflict
+from quality.services.routing import review_route
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
+from tests import factories
 from tests.db_support import require_postgresql, run_at_once
 from tests.quality_support import final_version, policy
 
@@ -78,3 +80,37 @@ def test_a_review_scored_from_many_tabs_at_once_is_scored_once(
     task.refresh_from_db()
     assert task.status == ReviewStatus.SCORED
     assert ReviewEvent.objects.filter(task=task, to_status="SCORED").count() == 1
+
+
+def test_reviews_routed_at_the_same_moment_spread_over_the_least_loaded_reviewers(
+    owner, site_a, neuro
+):
+    """Six waiting reviews of six authors routed at once to three equally loaded reviewers:
+    the open reviews are counted under the reviewers' locks, so each gets exactly two (read
+    before the locks, several routings saw the same reviewer as least loaded)."""
+    policy(neuro, share="100")
+    owner.is_active = False  # the fixture's reader is not one of the reviewers
+    owner.save(update_fields=["is_active"])
+    authors = [factories.RadiologistFactory(user__username=f"author{i}") for i in range(RACERS)]
+    tasks = []
+    for author in authors:  # nobody eligible yet (the authors read no neuro): they wait
+        task = review_sample(version_id=final_version(author, site=site_a, worklist=neuro).id)
+        assert task is not None and task.status == ReviewStatus.UNASSIGNED
+        tasks.append(task)
+    reviewers = []
+    for i in range(3):
+        reviewer = factories.RadiologistFactory(user__username=f"reviewer{i}")
+        factories.credential(reviewer, site_a)
+        factories.competence(reviewer, neuro)
+        reviewers.append(reviewer)
+
+    results, errors = run_at_once(lambda i: review_route(task_id=tasks[i].id), RACERS)
+
+    assert errors == []
+    assert {task.status for task in results} == {ReviewStatus.ASSIGNED}
+    per_reviewer = {
+        r.id: ReviewTask.objects.filter(reviewer=r, status=ReviewStatus.ASSIGNED).count()
+        for r in reviewers
+    }
+    assert sorted(per_reviewer.values()) == [2, 2, 2]
+    assert ReviewEvent.objects.filter(to_status="ASSIGNED").count() == RACERS

@@ -6,9 +6,13 @@ worklists.selectors.radiologists_credentialed_for), and never the author. Review
 urgent: no shift is needed. When nobody is eligible the review waits UNASSIGNED, where the
 coordinators see it, and the periodic sweep tries again.
 
-Locks, always in this order: the review task, then the chosen reviewer's radiologist row (FOR
-NO KEY UPDATE), so that two routings choosing by open reviews at once take turns, and the
-chosen reviewer is checked again under the lock.
+Locks, always in this order: the review task, then every eligible reviewer's radiologist row
+(FOR NO KEY UPDATE, by id), and only then the open reviews are counted. Two routings at once
+thus take turns over the same candidates: the second counts after the first has committed its
+assignment (each statement of READ COMMITTED sees what was committed before it), so both never
+go to the same least-loaded reviewer. Who is eligible is read before the locks (credentials,
+competences: they change rarely, and a candidate deactivated meanwhile is dropped under the
+lock); the counts, which every routing changes, only after.
 """
 
 from __future__ import annotations
@@ -32,8 +36,21 @@ ROUTER = Actor.system("peer-review")
 def eligible_reviewers(
     *, study: Study, worklist_id: int, author_id: int, now: dt.datetime
 ) -> QuerySet[Radiologist]:
-    """Eligible reviewers of ``study``'s report, fewest open (assigned) reviews first: never
-    its author, nor a reader whose independent read went into it (a double read's final)."""
+    """Eligible reviewers of ``study``'s report, fewest open (assigned) reviews first (for
+    showing: routing counts again under the locks): never its author, nor a reader whose
+    independent read went into it (a double read's final)."""
+    return (
+        _eligible(study=study, worklist_id=worklist_id, author_id=author_id, now=now)
+        .annotate(
+            open_reviews=Count("review_tasks", filter=Q(review_tasks__status=ReviewStatus.ASSIGNED))
+        )
+        .order_by("open_reviews", "id")
+    )
+
+
+def _eligible(
+    *, study: Study, worklist_id: int, author_id: int, now: dt.datetime
+) -> QuerySet[Radiologist]:
     return (
         radiologists_credentialed_for(site=study.site, now=now)
         .filter(competences__worklist_id=worklist_id)
@@ -43,40 +60,63 @@ def eligible_reviewers(
                 "radiologist_id"
             )
         )
-        .annotate(
-            open_reviews=Count("review_tasks", filter=Q(review_tasks__status=ReviewStatus.ASSIGNED))
-        )
-        .order_by("open_reviews", "id")
+    )
+
+
+def eligible_ids(task: ReviewTask, *, now: dt.datetime) -> list[int]:
+    """The ids of the task's eligible reviewers (routing's rule, also a reassignment's)."""
+    study = Study.objects.select_related("site").get(pk=task.study_id)
+    return list(
+        _eligible(study=study, worklist_id=task.worklist_id, author_id=task.author_id, now=now)
+        .order_by()
+        .values_list("id", flat=True)
+        .distinct()
+    )
+
+
+def lock_reviewers(ids: list[int]) -> list[int]:
+    """Lock the radiologist rows of ``ids`` that are still active, in id order (one fixed order:
+    two callers locking overlapping sets never deadlock); the ids locked. The caller owns the
+    transaction."""
+    return list(
+        Radiologist.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids, is_active=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def open_review_counts(reviewer_ids: list[int]) -> dict[int, int]:
+    """Assigned (open) reviews per reviewer: read after their rows are locked."""
+    return dict(
+        ReviewTask.objects.filter(reviewer_id__in=reviewer_ids, status=ReviewStatus.ASSIGNED)
+        .values("reviewer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("reviewer_id", "n")
     )
 
 
 def route_locked(task: ReviewTask, *, now: dt.datetime, actor: Actor = ROUTER) -> ReviewTask:
-    """Assign the UNASSIGNED task (its row locked by the caller) to the best eligible reviewer;
-    leave it waiting when there is none. The caller owns the transaction."""
+    """Assign the UNASSIGNED task (its row locked by the caller) to the eligible reviewer with
+    the fewest open reviews, counted under the reviewers' locks; leave it waiting when there is
+    none. The caller owns the transaction."""
     if task.status != ReviewStatus.UNASSIGNED:
         return task
-    study = Study.objects.select_related("site").get(pk=task.study_id)
-    for candidate_id in eligible_reviewers(
-        study=study, worklist_id=task.worklist_id, author_id=task.author_id, now=now
-    ).values_list("id", flat=True)[:5]:
-        locked = (
-            Radiologist.objects.select_for_update(no_key=True)
-            .filter(pk=candidate_id, is_active=True)
-            .values_list("id", flat=True)
-            .first()
-        )
-        # Deactivated between the read and the lock: the next one.
-        if locked is not None and locked != task.author_id:
-            return transition_locked(
-                task,
-                to_status=ReviewStatus.ASSIGNED,
-                actor=actor,
-                at=now,
-                note="fewest open reviews",
-                reviewer_id=locked,
-                assigned_at=now,
-            )
-    return task
+    locked = [r for r in lock_reviewers(eligible_ids(task, now=now)) if r != task.author_id]
+    if not locked:
+        return task
+    counts = open_review_counts(locked)
+    chosen = min(locked, key=lambda r: (counts.get(r, 0), r))
+    return transition_locked(
+        task,
+        to_status=ReviewStatus.ASSIGNED,
+        actor=actor,
+        at=now,
+        note="fewest open reviews",
+        reviewer_id=chosen,
+        assigned_at=now,
+    )
 
 
 def review_route(*, task_id: int, now: dt.datetime | None = None) -> ReviewTask:
