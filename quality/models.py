@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -30,10 +31,68 @@ class RadpeerScore(models.TextChoices):
     ERROR_LIKELY_SIGNIFICANT = "3b", _("3b: should be made most of the time, likely to matter")
 
 
-# A significant discrepancy: the author and the coordinators are told.
+# RADPEER's significant discrepancies: the author and the coordinators are told. The scale the
+# services read is data (ReviewScale, seeded as RADPEER by migration 0003); this enum is the seed
+# and the source of its levels' translated labels.
 SIGNIFICANT_SCORES = frozenset(
     {RadpeerScore.MISS_LIKELY_SIGNIFICANT, RadpeerScore.ERROR_LIKELY_SIGNIFICANT}
 )
+RADPEER_CODE = "radpeer"
+
+
+class ReviewScale(models.Model):
+    """A scale reviewers score on: RADPEER (seeded, the default) or a local one. Its levels are
+    rows: a code, a label, whether the level is a significant discrepancy (the author and the
+    coordinators are told), whether a comment is needed. Edited by coordinators in the admin;
+    a policy chooses its scale."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(
+        default=False, help_text="The scale of a policy that names none (one scale at most)."
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_review_scale"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReviewScaleLevel(models.Model):
+    """One level of a scale, in the scale's order (position)."""
+
+    scale = models.ForeignKey(ReviewScale, on_delete=models.CASCADE, related_name="levels")
+    position = models.PositiveSmallIntegerField(default=0)
+    code = models.CharField(max_length=16, help_text="What reviewers choose and figures show.")
+    label = models.CharField(max_length=200)
+    significant = models.BooleanField(
+        default=False,
+        help_text="A significant discrepancy: the coordinators are alerted and the author told.",
+    )
+    needs_comment = models.BooleanField(
+        default=True, help_text="The reviewer must say what the discrepancy is."
+    )
+
+    class Meta:
+        ordering = ["scale_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scale", "code"], name="one_level_code_per_scale")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scale_id}: {self.code}"
+
+    @property
+    def shown_label(self) -> str:
+        """The label in the reader's language where the catalogue has it (RADPEER's levels,
+        whose labels are the enum's), else as written."""
+        return gettext(self.label)
 
 
 class PeerReviewPolicy(models.Model):
@@ -55,6 +114,22 @@ class PeerReviewPolicy(models.Model):
         default=14, validators=[MinValueValidator(1)], help_text="Days a reviewer has to score."
     )
     is_active = models.BooleanField(default=True)
+    # Null only until migration 0003 backfilled it: a policy naming none scores on the default.
+    scale = models.ForeignKey(
+        ReviewScale,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=False,
+        related_name="+",
+        help_text="The scale its reviews are scored on.",
+    )
+    active_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Since when the policy is active: the sweep samples every final signed since.",
+    )
+    # The sweep's mark: every final of the worklist signed before it has been examined.
+    swept_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -150,7 +225,15 @@ class ReviewTask(models.Model):
     created_at = models.DateTimeField()
     deadline = models.DateTimeField()
     assigned_at = models.DateTimeField(null=True, blank=True)
-    score = models.CharField(max_length=2, choices=RadpeerScore.choices, blank=True)
+    # The scale it is scored on (the policy's when it was sampled; null only before 0003's
+    # backfill), the level chosen, and the level's code (kept for readers of the code alone).
+    scale = models.ForeignKey(
+        ReviewScale, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    level = models.ForeignKey(
+        ReviewScaleLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    score = models.CharField(max_length=16, blank=True)
     comment = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
@@ -162,9 +245,6 @@ class ReviewTask(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=ReviewStatus.values), name="review_status_known"
-            ),
-            models.CheckConstraint(
-                condition=Q(score="") | Q(score__in=RadpeerScore.values), name="review_score_known"
             ),
             # Scored: by someone, with a score and when; otherwise no score.
             models.CheckConstraint(
@@ -179,6 +259,11 @@ class ReviewTask(models.Model):
                 condition=~Q(status="ASSIGNED") | Q(reviewer__isnull=False),
                 name="review_assigned_has_reviewer",
             ),
+            # Scored on a level of a scale (0004, after 0003 gave the scored reviews theirs).
+            models.CheckConstraint(
+                condition=~Q(status="SCORED") | Q(level__isnull=False, scale__isnull=False),
+                name="review_scored_has_level",
+            ),
         ]
         indexes = [
             models.Index(fields=["reviewer", "status"], name="review_by_reviewer"),
@@ -191,7 +276,14 @@ class ReviewTask(models.Model):
 
     @property
     def is_significant(self) -> bool:
-        return self.score in SIGNIFICANT_SCORES
+        return self.level is not None and self.level.significant
+
+    @property
+    def score_shown(self) -> str:
+        """The score as pages show it: the scale's name and the level's code."""
+        if not self.score:
+            return ""
+        return f"{self.scale.name} {self.score}" if self.scale is not None else self.score
 
 
 class ReviewEvent(models.Model):

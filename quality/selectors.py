@@ -12,15 +12,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from quality.models import (
-    OPEN_REVIEW_STATUSES,
-    SIGNIFICANT_SCORES,
-    RadpeerScore,
-    ReviewStatus,
-    ReviewTask,
-)
+from quality.models import OPEN_REVIEW_STATUSES, ReviewScaleLevel, ReviewStatus, ReviewTask
+from quality.scales import default_scale, level_key
 from reports.services.arbitration import DOUBLE_READING_SECTION
 from worklists.access import is_coordinator, radiologist_of, studies_visible_to
 from worklists.models import Study
@@ -34,6 +29,8 @@ _RELATED = (
     "worklist",
     "author__user",
     "reviewer__user",
+    "scale",
+    "level",
 )
 
 
@@ -117,7 +114,7 @@ def discrepancies_of_author(
             study__in=viewer.studies,
             author_id=viewer.radiologist_id,
             status=ReviewStatus.SCORED,
-            score__in=SIGNIFICANT_SCORES,
+            level__significant=True,
             reviewed_at__gte=since,
         )
         .select_related(*_RELATED)
@@ -160,25 +157,28 @@ def is_open(task: ReviewTask) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class LevelColumn:
+    """One level of a scale as a column of the figures."""
+
+    id: int
+    key: str  # level_key: RADPEER's bare code, another scale's "scale:code"
+    label: str
+    significant: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreRow:
     """Scored reviews of one reader's (the author's) reports, or of one worklist's."""
 
     key: int
     label: str
-    counts: dict[str, int] = field(default_factory=dict)  # per RADPEER score
-
-    @property
-    def in_order(self) -> list[int]:
-        """The counts in the scale's order, 0 where none."""
-        return [self.counts.get(score, 0) for score in RadpeerScore.values]
+    counts: dict[str, int] = field(default_factory=dict)  # per level key
+    significant: int = 0
+    in_order: tuple[int, ...] = ()  # the counts in the figures' columns' order, 0 where none
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-    @property
-    def significant(self) -> int:
-        return sum(self.counts.get(score, 0) for score in SIGNIFICANT_SCORES)
 
     @property
     def significant_percent(self) -> Decimal | None:
@@ -194,17 +194,67 @@ class ScoreRow:
 class ReviewFigures:
     readers: list[ScoreRow]
     worklists: list[ScoreRow]
-    scores: tuple[str, ...] = tuple(RadpeerScore.values)
+    levels: list[LevelColumn] = field(default_factory=list)
     everyone: bool = False  # a coordinator's figures (all readers), else the reader's own
 
+    @property
+    def scores(self) -> list[str]:
+        return [level.key for level in self.levels]
 
-def _rows(scored: QuerySet[ReviewTask], key: str, label_of: dict[int, str]) -> list[ScoreRow]:
+
+def level_columns(level_ids: set[int]) -> list[LevelColumn]:
+    """The columns: every level of the default scale (RADPEER, the usual case, always shown in
+    full), then the other levels scored, scale by scale in the scales' order."""
+    default_id = default_scale().id
+    levels = (
+        ReviewScaleLevel.objects.filter(Q(scale_id=default_id) | Q(id__in=level_ids))
+        .select_related("scale")
+        .order_by("scale__name", "scale_id", "position", "id")
+    )
+    ordered = sorted(levels, key=lambda lv: lv.scale_id != default_id)  # stable: default first
+    return [
+        LevelColumn(
+            id=lv.id,
+            key=level_key(lv.scale.code, lv.code),
+            label=lv.code if lv.scale_id == default_id else f"{lv.scale.name} {lv.code}",
+            significant=lv.significant,
+        )
+        for lv in ordered
+    ]
+
+
+def score_rows(
+    found: list[tuple[int, int, int]], label_of: dict[int, str], levels: list[LevelColumn]
+) -> list[ScoreRow]:
+    """Rows from (group key, level id, count) triples, sorted by label."""
+    by_id = {level.id: level for level in levels}
     counts: dict[int, dict[str, int]] = {}
-    for row in scored.values(key, "score").annotate(n=Count("id")).order_by():
-        counts.setdefault(row[key], {})[row["score"]] = row["n"]
+    significant: dict[int, int] = {}
+    for key, level_id, n in found:
+        level = by_id[level_id]
+        counts.setdefault(key, {})[level.key] = counts.get(key, {}).get(level.key, 0) + n
+        significant[key] = significant.get(key, 0) + (n if level.significant else 0)
     return sorted(
-        (ScoreRow(key=k, label=label_of.get(k, str(k)), counts=c) for k, c in counts.items()),
+        (
+            ScoreRow(
+                key=k,
+                label=label_of.get(k, str(k)),
+                counts=c,
+                significant=significant[k],
+                in_order=tuple(c.get(level.key, 0) for level in levels),
+            )
+            for k, c in counts.items()
+        ),
         key=lambda r: (r.label.lower(), r.key),
+    )
+
+
+def grouped_by_level(scored: QuerySet[ReviewTask], key: str) -> list[tuple[int, int, int]]:
+    """(group key, level id, count) of the scored reviews: one grouped statement."""
+    return list(
+        scored.values_list(key, "level_id").annotate(n=Count("id")).order_by().values_list(
+            key, "level_id", "n"
+        )
     )
 
 
@@ -216,13 +266,13 @@ def review_figures(
     worklist_id: int | None = None,
 ) -> ReviewFigures:
     """Scored reviews per reader (the author of the reviewed report) and per worklist: counts
-    per score and the share significant. A coordinator sees every reader in their scope; a
-    radiologist their own reports' reviews; anyone else nothing."""
+    per level of their scale and the share significant. A coordinator sees every reader in
+    their scope; a radiologist their own reports' reviews; anyone else nothing."""
     everyone = viewer.coordinator
     scored = ReviewTask.objects.filter(study__in=viewer.studies, status=ReviewStatus.SCORED)
     if not everyone:
         if viewer.radiologist_id is None:
-            return ReviewFigures(readers=[], worklists=[], everyone=False)
+            return ReviewFigures(readers=[], worklists=[], levels=level_columns(set()))
         scored = scored.filter(author_id=viewer.radiologist_id)
     if since is not None:
         scored = scored.filter(reviewed_at__gte=since)
@@ -242,16 +292,19 @@ def review_figures(
     ).distinct():
         names[author_id] = f"{first} {last}".strip() or username
         worklist_names[wl_id] = wl_name
+    per_reader = grouped_by_level(scored, "author_id")
+    levels = level_columns({level_id for _k, level_id, _n in per_reader})
     return ReviewFigures(
-        readers=_rows(scored, "author_id", names),
-        worklists=_rows(scored, "worklist_id", worklist_names),
+        readers=score_rows(per_reader, names, levels),
+        worklists=score_rows(grouped_by_level(scored, "worklist_id"), worklist_names, levels),
+        levels=levels,
         everyone=everyone,
     )
 
 
 def figures_csv_rows(figures: ReviewFigures) -> list[list[str]]:
     """The figures as CSV rows: a header, then one row per reader and per worklist."""
-    header = ["group", "name", *(f"score {s}" for s in figures.scores)]
+    header = ["group", "name", *(f"score {level.key}" for level in figures.levels)]
     header += ["scored", "significant", "significant %"]
     rows = [header]
     for group, items in (("reader", figures.readers), ("worklist", figures.worklists)):
@@ -261,7 +314,7 @@ def figures_csv_rows(figures: ReviewFigures) -> list[list[str]]:
                 [
                     group,
                     item.label,
-                    *(str(item.counts.get(s, 0)) for s in figures.scores),
+                    *(str(n) for n in item.in_order),
                     str(item.total),
                     str(item.significant),
                     "" if share is None else str(share),

@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from quality.models import RadpeerScore, ReviewStatus, ReviewTask
+from quality.models import ReviewStatus, ReviewTask
 from quality.selectors import author_shown_to, report_sections_shown
 
 
@@ -27,7 +27,11 @@ class ReviewOutSerializer(serializers.Serializer):
     author_blinded = serializers.SerializerMethodField()
     author = serializers.SerializerMethodField()
     reviewer = serializers.SerializerMethodField()
-    score = serializers.CharField(allow_blank=True)
+    scale = serializers.CharField(
+        source="scale.code", allow_null=True, help_text="The scale it is scored on."
+    )
+    score = serializers.CharField(allow_blank=True, help_text="The level's code; blank: unscored.")
+    significant = serializers.BooleanField(source="is_significant")
     comment = serializers.CharField(allow_blank=True)
     reviewed_at = serializers.DateTimeField(allow_null=True)
 
@@ -62,7 +66,9 @@ class ReviewDetailOutSerializer(ReviewOutSerializer):
 
 
 class ScoreInSerializer(serializers.Serializer):
-    score = serializers.ChoiceField(choices=RadpeerScore.values)
+    score = serializers.CharField(
+        max_length=16, help_text="A level code of the review scale (RADPEER: 1, 2a, 2b, 3a, 3b)."
+    )
     comment = serializers.CharField(allow_blank=True, required=False, default="", max_length=4000)
 
 
@@ -75,9 +81,16 @@ class ScoreRowSerializer(serializers.Serializer):
     significant_percent = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
 
 
+class LevelColumnSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="RADPEER's code, or another scale's scale:code.")
+    label = serializers.CharField()
+    significant = serializers.BooleanField()
+
+
 class FiguresOutSerializer(serializers.Serializer):
     everyone = serializers.BooleanField(help_text="All readers (a coordinator), else your own.")
-    scores = serializers.ListField(child=serializers.CharField())
+    scores = serializers.ListField(child=serializers.CharField(), help_text="The levels' keys.")
+    levels = LevelColumnSerializer(many=True)
     readers = ScoreRowSerializer(many=True)
     worklists = ScoreRowSerializer(many=True)
 

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from quality import selectors
-from quality.models import RadpeerScore, ReviewStatus, ReviewTask
+from quality.models import ReviewStatus, ReviewTask
+from quality.scales import levels_of
 from quality.services.scoring import review_score
 from reports.services.audit import audit_report_reads
 from worklists.errors import DomainError
@@ -55,6 +56,7 @@ def _render_review(
     audit_report_reads(context=context, studies=[task.study])
     now = timezone.now()
     study = task.study
+    levels = levels_of(task.scale_id)
     return render(
         request,
         "quality/review.html",
@@ -67,7 +69,8 @@ def _render_review(
             "may_score": task.status == ReviewStatus.ASSIGNED
             and viewer.radiologist_id is not None
             and viewer.radiologist_id == task.reviewer_id,
-            "scores": RadpeerScore.choices,
+            "scores": [(level.code, level.shown_label) for level in levels],
+            "significant_codes": ", ".join(level.code for level in levels if level.significant),
             "posted_score": request.POST.get("score", ""),
             "posted_comment": request.POST.get("comment", ""),
             "error": error,

@@ -164,6 +164,11 @@ class ReportVersion(models.Model):
                 name="one_preliminary_report_per_study",
             ),
         ]
+        # The finals in order of signature: peer review's sweep for finals never sampled reads
+        # a worklist's finals from its mark on, not every final since its policy began.
+        indexes = [
+            models.Index(fields=["signed_at"], condition=Q(kind="FINAL"), name="final_by_signed_at")
+        ]
 
     def __str__(self) -> str:
         return f"Study {self.study_id} v{self.number} {self.kind}"

@@ -68,7 +68,12 @@ def test_a_significant_discrepancy_alerts_the_coordinators(task, other_radiologi
     alert = CoordinatorAlert.objects.get(kind=DISCREPANCY_ALERT)
     assert alert.study_id == task.study_id
     assert alert.is_open
-    assert alert.data == {"review_id": task.id, "score": score, "author_id": task.author_id}
+    assert alert.data == {
+        "review_id": task.id,
+        "score": score,
+        "scale": "radpeer",
+        "author_id": task.author_id,
+    }
     assert OutboundMessage.objects.count() == outbox_before
 
 

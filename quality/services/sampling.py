@@ -26,6 +26,7 @@ from quality.models import (
     ReviewStratum,
     ReviewTask,
 )
+from quality.scales import scale_id_of
 from quality.services.events import event_record
 from quality.services.routing import ROUTER, route_locked
 from reports.models import ReportVersion, VersionKind
@@ -95,6 +96,7 @@ def _decide(
         author_id=version.signed_by_id,
         status=ReviewStatus.UNASSIGNED,
         blind_author=policy.blind_author,
+        scale_id=scale_id_of(policy),
         created_at=now,
         deadline=now + dt.timedelta(days=policy.days_to_deadline),
     )

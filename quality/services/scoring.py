@@ -1,6 +1,7 @@
 """The reviewer's score, and a coordinator's withdrawal of a review.
 
-A significant discrepancy (RADPEER 2b or 3b) tells the coordinators (a CoordinatorAlert on the
+The score is a level of the review's scale (data: RADPEER or a local scale). A significant
+level (RADPEER 2b or 3b) tells the coordinators (a CoordinatorAlert on the
 study, the console's list) and the author (their worklist page lists it, with the way to an
 addendum through the reading page's existing addendum flow); live pages hear of it after
 commit. A review never goes to the RIS: nothing here writes to the report's outbox.
@@ -15,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from quality.models import SIGNIFICANT_SCORES, RadpeerScore, ReviewStatus, ReviewTask
+from quality.models import ReviewScaleLevel, ReviewStatus, ReviewTask
+from quality.scales import levels_of
 from quality.services.errors import (
     NotACoordinator,
     NotTheReviewer,
@@ -56,17 +58,10 @@ def review_score(
     comment: str,
     now: dt.datetime | None = None,
 ) -> ReviewTask:
-    """Score the review assigned to ``user``. Any discrepancy (2a and worse) needs a comment:
-    the author learns from it."""
-    if score not in RadpeerScore.values:
-        raise ReviewInvalid(
-            _("Choose a score on the RADPEER scale: %(scores)s.")
-            % {"scores": ", ".join(RadpeerScore.values)},
-            field="score",
-        )
+    """Score the review assigned to ``user`` on a level of the review's scale. A level that
+    needs one (a discrepancy) needs a comment: the author learns from it; a significant level
+    alerts the coordinators."""
     comment = comment.strip().replace("\r\n", "\n")
-    if score != RadpeerScore.CONCUR and not comment:
-        raise ReviewInvalid(_("Say what the discrepancy is: a comment is needed."), field="comment")
     if len(comment) > COMMENT_MAX:
         raise ReviewInvalid(
             _("The comment is too long (at most %(max)d characters).") % {"max": COMMENT_MAX},
@@ -83,35 +78,55 @@ def review_score(
                 _("This review is %(status)s: it cannot be scored.")
                 % {"status": task.get_status_display().lower()}
             )
+        levels = levels_of(task.scale_id)
+        level = next((lv for lv in levels if lv.code == score), None)
+        if level is None:
+            raise ReviewInvalid(
+                _("Choose a score on the review's scale: %(scores)s.")
+                % {"scores": ", ".join(lv.code for lv in levels)},
+                field="score",
+            )
+        if level.needs_comment and not comment:
+            raise ReviewInvalid(
+                _("Say what the discrepancy is: a comment is needed."), field="comment"
+            )
         transition_locked(
             task,
             to_status=ReviewStatus.SCORED,
             actor=Actor.for_user(user),
             at=now,
             note=f"score {score}",
-            score=score,
+            scale_id=level.scale_id,
+            level=level,
+            score=level.code,
             comment=comment,
             reviewed_at=now,
         )
-        if score in SIGNIFICANT_SCORES:
-            _discrepancy_raise(task, now=now)
+        if level.significant:
+            _discrepancy_raise(task, level=level, now=now)
         live.broadcast_after_commit(
             study_id=task.study_id, site_id=task.study.site_id, event=SCORED_EVENT
         )
     return task
 
 
-def _discrepancy_raise(task: ReviewTask, *, now: dt.datetime) -> None:
+def _discrepancy_raise(task: ReviewTask, *, level: ReviewScaleLevel, now: dt.datetime) -> None:
     # Stored text, as every alert message: written once in English, shown as written.
     alert_raise(
         kind=DISCREPANCY_ALERT,
         message=(
-            f"Peer review scored RADPEER {task.score}: a significant discrepancy in the signed "
-            f"report of {task.study.accession_number}. The author is told and may add an addendum."
+            f"Peer review scored {level.scale.name} {level.code}: a significant discrepancy in "
+            f"the signed report of {task.study.accession_number}. The author is told and may "
+            "add an addendum."
         ),
         study_id=task.study_id,
         site_id=task.study.site_id,
-        data={"review_id": task.id, "score": task.score, "author_id": task.author_id},
+        data={
+            "review_id": task.id,
+            "score": task.score,
+            "scale": level.scale.code,
+            "author_id": task.author_id,
+        },
         at=now,
     )
 
