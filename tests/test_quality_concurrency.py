@@ -95,7 +95,8 @@ def test_reviews_routed_at_the_same_moment_spread_over_the_least_loaded_reviewer
     tasks = []
     for author in authors:  # nobody eligible yet (the authors read no neuro): they wait
         task = review_sample(version_id=final_version(author, site=site_a, worklist=neuro).id)
-        assert task is not None and task.status == ReviewStatus.UNASSIGNED
+        assert task is not None
+        assert task.status == ReviewStatus.UNASSIGNED
         tasks.append(task)
     reviewers = []
     for i in range(3):

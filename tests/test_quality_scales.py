@@ -86,7 +86,8 @@ def test_a_significant_level_of_a_local_scale_alerts_the_coordinators(
 
     alert = CoordinatorAlert.objects.get(kind=DISCREPANCY_ALERT)
     assert alert.study_id == task.study_id
-    assert alert.data["scale"] == "local" and alert.data["score"] == "C"
+    assert alert.data["scale"] == "local"
+    assert alert.data["score"] == "C"
     assert "Lokal C" in alert.message
 
 
@@ -202,5 +203,6 @@ def test_the_backfill_puts_existing_policies_and_scored_reviews_on_radpeer(
     task = ReviewTask.objects.get(pk=old_task.pk)
     assert (task.scale.code, task.level.code, task.level.significant) == ("radpeer", "3a", False)
     chosen = PeerReviewPolicy.objects.get(pk=old_policy.pk)
-    assert chosen.scale is not None and chosen.scale.code == "radpeer"
+    assert chosen.scale is not None
+    assert chosen.scale.code == "radpeer"
     assert chosen.active_since is not None
