@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from quality.models import PeerReviewPolicy, ReviewScale, ReviewScaleLevel
+from quality.services.policies import policy_save
 
 
 @admin.register(PeerReviewPolicy)
@@ -19,6 +23,14 @@ class PeerReviewPolicyAdmin(admin.ModelAdmin):
         "active_since",
     )
     list_filter = ("is_active", "blind_author", "scale")
+    readonly_fields = ("active_since",)
+
+    def save_model(
+        self, request: HttpRequest, obj: PeerReviewPolicy, form: Any, change: bool
+    ) -> None:
+        # The form's initial data is the row as it was before this edit.
+        was_active = change and bool(form.initial.get("is_active"))
+        policy_save(policy=obj, was_active=was_active)
 
 
 class ReviewScaleLevelInline(admin.TabularInline):

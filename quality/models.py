@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -123,9 +124,12 @@ class PeerReviewPolicy(models.Model):
         related_name="+",
         help_text="The scale its reviews are scored on.",
     )
+    # Null only until 0003 backfilled it; a policy made since starts when it is made, and
+    # again when a coordinator switches it back on (quality.services.policies).
     active_since = models.DateTimeField(
         null=True,
         blank=True,
+        default=timezone.now,
         help_text="Since when the policy is active: the sweep samples every final signed since.",
     )
     # The sweep's mark: every final of the worklist signed before it has been examined.

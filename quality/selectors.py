@@ -252,9 +252,10 @@ def score_rows(
 def grouped_by_level(scored: QuerySet[ReviewTask], key: str) -> list[tuple[int, int, int]]:
     """(group key, level id, count) of the scored reviews: one grouped statement."""
     return list(
-        scored.values_list(key, "level_id").annotate(n=Count("id")).order_by().values_list(
-            key, "level_id", "n"
-        )
+        scored.values_list(key, "level_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list(key, "level_id", "n")
     )
 
 

@@ -10,15 +10,22 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quality import sampling
 from quality.models import ReviewEvent, ReviewSampling, ReviewStatus, ReviewStratum, ReviewTask
-from quality.services.sampling import review_sample, reviews_sample_missed
+from quality.services.policies import policy_save
+from quality.services.sampling import (
+    SETTLE,
+    missed_finals,
+    review_sample,
+    reviews_sample_missed,
+)
 from tests import factories
+from tests.db_support import require_postgresql
 from tests.quality_support import final_version, policy, sign_through_the_service
 
 # The promise, per author: after n signed reports, |sampled - n * share| <= 1.
@@ -217,3 +224,86 @@ def test_the_sweep_samples_a_recent_final_whose_after_commit_sampling_was_lost(
     assert not ReviewSampling.objects.filter(study=old.study).exists()
     # Decided: the next sweep has nothing to do.
     assert reviews_sample_missed() == 0
+
+
+@pytest.mark.django_db
+def test_the_sweep_samples_a_final_signed_days_ago_while_the_workers_were_down(
+    owner, other_radiologist, site_a, neuro
+):
+    """Workers down for days: every final signed since the policy started and never decided is
+    sampled, not only the last hour's; one signed before the policy started is not."""
+    now = timezone.now()
+    policy(neuro, share="100", active_since=now - dt.timedelta(days=10))
+    before = final_version(
+        owner, site=site_a, worklist=neuro, signed_at=now - dt.timedelta(days=11)
+    )
+    days_ago = final_version(
+        owner, site=site_a, worklist=neuro, signed_at=now - dt.timedelta(days=3)
+    )
+
+    assert reviews_sample_missed() == 1
+
+    task = ReviewTask.objects.get(study=days_ago.study)
+    assert task.reviewer_id == other_radiologist.id
+    assert not ReviewSampling.objects.filter(study=before.study).exists()
+    assert reviews_sample_missed() == 0  # idempotent: decided once
+
+
+@pytest.mark.django_db
+def test_the_sweep_takes_a_bounded_batch_and_its_mark_never_skips_a_final(
+    owner, other_radiologist, site_a, neuro
+):
+    now = timezone.now()
+    chosen = policy(neuro, share="100", active_since=now - dt.timedelta(days=30))
+    missed = [
+        final_version(
+            owner, site=site_a, worklist=neuro, signed_at=now - dt.timedelta(days=d, minutes=1)
+        )
+        for d in (20, 9, 9, 2)
+    ]
+
+    assert reviews_sample_missed(now=now, limit=2) == 2
+    chosen.refresh_from_db()
+    # The mark moved up to the last one taken, oldest first: the two older are decided.
+    assert chosen.swept_until == missed[1].signed_at
+    assert ReviewSampling.objects.filter(study__in=[v.study for v in missed[:2]]).count() == 2
+    assert reviews_sample_missed(now=now, limit=2) == 2
+    assert reviews_sample_missed(now=now, limit=2) == 0
+    assert ReviewSampling.objects.filter(study__in=[v.study for v in missed]).count() == 4
+    chosen.refresh_from_db()
+    # A short batch moves the mark to SETTLE before now, never closer: a final signed since
+    # (or still committing) is found by the next run.
+    assert chosen.swept_until == now - SETTLE
+    late = final_version(
+        owner, site=site_a, worklist=neuro, signed_at=now - dt.timedelta(minutes=5)
+    )
+    assert reviews_sample_missed(now=now) == 1
+    assert ReviewSampling.objects.filter(study=late.study).exists()
+
+
+@pytest.mark.django_db
+def test_a_policy_switched_back_on_in_the_admin_starts_again_then(neuro):
+    chosen = policy(neuro, share="100", is_active=False, active_since=None)
+    chosen.is_active = True
+
+    policy_save(policy=chosen, was_active=False)
+
+    chosen.refresh_from_db()
+    assert chosen.active_since is not None
+    assert timezone.now() - chosen.active_since < dt.timedelta(minutes=1)
+    assert chosen.swept_until is None
+
+
+@pytest.mark.django_db
+def test_the_sweeps_statement_can_read_the_finals_by_their_signature_index(neuro):
+    """On PostgreSQL: with sequential scans off (the tables are tiny here), the sweep's
+    statement reads reports' final_by_signed_at, the partial index of finals by signature."""
+    require_postgresql("the plan is PostgreSQL's")
+    chosen = policy(neuro, share="100")
+    query = missed_finals(chosen, since=timezone.now()).values_list("id", "signed_at")[:500]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = query.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "final_by_signed_at" in plan, plan

@@ -16,6 +16,7 @@ import datetime as dt
 import random
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from quality import sampling
@@ -32,9 +33,9 @@ from quality.services.routing import ROUTER, route_locked
 from reports.models import ReportVersion, VersionKind
 
 _rng = random.SystemRandom()
-# How far back the sweep looks for signed finals that were never decided (the after-commit
-# task lost: a broker down, a worker killed). Short: a policy switched on does not reach back.
-SWEEP_WINDOW = dt.timedelta(hours=1)
+# A signature's transaction commits within this: the sweep's mark never passes a moment more
+# recent, so a final signed (signed_at) before the mark but committed after it is not skipped.
+SETTLE = dt.timedelta(minutes=10)
 
 
 def review_sample(
@@ -111,18 +112,44 @@ def _decide(
 
 
 def reviews_sample_missed(*, now: dt.datetime | None = None, limit: int = 500) -> int:
-    """Sample the finals signed in the last SWEEP_WINDOW in a worklist with an active policy
-    that have no decision yet (the periodic sweep: nothing is lost when the after-commit task
-    was). Each in its own transaction; how many were decided now."""
+    """Sample every final signed since its worklist's policy became active that has no
+    decision yet (the periodic sweep: nothing is lost when the after-commit task was, however
+    long the workers were down). At most ``limit`` per run, each in its own transaction; how
+    many were decided now. Idempotent: a decided final is never decided again.
+
+    Each policy keeps a mark (swept_until): every final of its worklist signed before it has
+    been examined. A run reads the finals from the mark on (the index of finals by signature,
+    reports' final_by_signed_at), oldest first, then moves the mark up to where it has looked,
+    never closer to now than SETTLE."""
     now = now or timezone.now()
-    missed = ReportVersion.objects.filter(
+    decided = 0
+    for policy in PeerReviewPolicy.objects.filter(is_active=True).order_by("id"):
+        if decided >= limit:
+            break
+        decided += _sweep(policy, now=now, limit=limit - decided)
+    return decided
+
+
+def missed_finals(policy: PeerReviewPolicy, *, since: dt.datetime) -> QuerySet[ReportVersion]:
+    """The finals of the policy's worklist signed since ``since`` with no decision, oldest first."""
+    return ReportVersion.objects.filter(
         kind=VersionKind.FINAL,
-        signed_at__gte=now - SWEEP_WINDOW,
-        study__worklist__peer_review_policy__is_active=True,
+        signed_at__gte=since,
+        study__worklist_id=policy.worklist_id,
         study__review_sampling__isnull=True,
     ).order_by("signed_at", "id")
-    decided = 0
-    for version_id in list(missed.values_list("id", flat=True)[:limit]):
+
+
+def _sweep(policy: PeerReviewPolicy, *, now: dt.datetime, limit: int) -> int:
+    start = policy.swept_until or policy.active_since or now
+    batch = list(missed_finals(policy, since=start).values_list("id", "signed_at")[:limit])
+    for version_id, _signed_at in batch:
         review_sample(version_id=version_id, now=now)
-        decided += 1
-    return decided
+    # Everything before the last one taken was examined (oldest first); a short batch: all.
+    looked_until = batch[-1][1] if len(batch) == limit else now
+    mark = max(start, min(looked_until, now - SETTLE))
+    # Compare-and-set: a concurrent sweep that moved the mark meanwhile keeps its own.
+    PeerReviewPolicy.objects.filter(pk=policy.pk, swept_until=policy.swept_until).update(
+        swept_until=mark
+    )
+    return len(batch)
