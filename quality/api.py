@@ -22,11 +22,13 @@ from quality.serializers import (
     CancelInSerializer,
     FiguresFilterSerializer,
     FiguresOutSerializer,
+    ReassignInSerializer,
     ReviewDetailOutSerializer,
     ReviewOutSerializer,
     ScoreInSerializer,
 )
 from quality.services.errors import ReviewNotFound
+from quality.services.reassignment import review_reassign
 from quality.services.scoring import review_cancel, review_score
 from reports.services.audit import audit_report_reads
 from worklists.errors import InvalidInput
@@ -115,6 +117,28 @@ class ReviewCancelApi(APIView):
         serializer.is_valid(raise_exception=True)
         task = review_cancel(
             task_id=review_id, user=request.user, reason=serializer.validated_data["reason"]
+        )
+        return _answer(request, task.id)
+
+
+class ReviewReassignApi(APIView):
+    """A coordinator gives an open review to another reviewer, with a reason (kept on its
+    event): one routing could choose (active, competent in the worklist, credentialed for the
+    study's site today), never the author nor a reader whose read went into the final. 403:
+    not a coordinator; 404: no such review in scope; 409: closed, or the reviewer not
+    eligible."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ReassignInSerializer, responses={200: ReviewOutSerializer})
+    def post(self, request: Request, review_id: int) -> Response:
+        serializer = ReassignInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = review_reassign(
+            task_id=review_id,
+            user=request.user,
+            reviewer_id=serializer.validated_data["reviewer_id"],
+            reason=serializer.validated_data["reason"],
         )
         return _answer(request, task.id)
 

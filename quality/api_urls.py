@@ -8,4 +8,9 @@ urlpatterns: list[URLPattern] = [
     path("reviews/<int:review_id>", api.ReviewApi.as_view(), name="api-review"),
     path("reviews/<int:review_id>/score", api.ReviewScoreApi.as_view(), name="api-review-score"),
     path("reviews/<int:review_id>/cancel", api.ReviewCancelApi.as_view(), name="api-review-cancel"),
+    path(
+        "reviews/<int:review_id>/reassign",
+        api.ReviewReassignApi.as_view(),
+        name="api-review-reassign",
+    ),
 ]

@@ -16,9 +16,10 @@ from django.db.models import Count, Q, QuerySet
 
 from quality.models import OPEN_REVIEW_STATUSES, ReviewScaleLevel, ReviewStatus, ReviewTask
 from quality.scales import default_scale, level_key
+from quality.services.routing import eligible_reviewers
 from reports.services.arbitration import DOUBLE_READING_SECTION
 from worklists.access import is_coordinator, radiologist_of, studies_visible_to
-from worklists.models import Study
+from worklists.models import Radiologist, Study
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -147,6 +148,28 @@ def report_sections_shown(task: ReviewTask, viewer: Viewer) -> list[dict[str, st
         for s in task.version.sections
         if not (hidden and s.get("key") == DOUBLE_READING_SECTION)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ReassignControl:
+    """What a coordinator's reassignment form offers: the eligible reviewers (routing's rule),
+    fewest open reviews first, the present reviewer left out."""
+
+    choices: list[Radiologist]
+
+
+def reassign_control(
+    task: ReviewTask, viewer: Viewer, *, now: dt.datetime
+) -> ReassignControl | None:
+    """The reassignment form for a coordinator and an open review; None for anyone else."""
+    if not viewer.coordinator or task.status not in OPEN_REVIEW_STATUSES:
+        return None
+    choices = eligible_reviewers(
+        study=task.study, worklist_id=task.worklist_id, author_id=task.author_id, now=now
+    ).select_related("user")
+    if task.reviewer_id is not None:
+        choices = choices.exclude(id=task.reviewer_id)
+    return ReassignControl(choices=list(choices))
 
 
 def is_open(task: ReviewTask) -> bool:

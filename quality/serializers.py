@@ -103,3 +103,8 @@ class FiguresFilterSerializer(serializers.Serializer):
 
 class CancelInSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
+
+
+class ReassignInSerializer(serializers.Serializer):
+    reviewer_id = serializers.IntegerField(help_text="The radiologist who reviews it from now.")
+    reason = serializers.CharField(max_length=500)

@@ -2,7 +2,8 @@
 
 UNASSIGNED: sampled, waiting for an eligible reviewer (coordinators see it). ASSIGNED: one
 reviewer has it. SCORED: the reviewer scored it (final). CANCELLED: a coordinator withdrew it
-(final). A reviewer who can no longer take it (credential lapsed) gives it back: UNASSIGNED.
+(final). A coordinator may reassign an open review to another eligible reviewer (ASSIGNED again,
+with a reason). A reviewer who can no longer take it (credential lapsed) gives it back: UNASSIGNED.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ CANCELLED = "CANCELLED"
 ALLOWED: dict[str, frozenset[str]] = {
     "": frozenset({UNASSIGNED}),  # sampled: the task is created
     UNASSIGNED: frozenset({ASSIGNED, CANCELLED}),
-    ASSIGNED: frozenset({UNASSIGNED, SCORED, CANCELLED}),
+    # ASSIGNED to ASSIGNED: a coordinator reassigned it to another reviewer.
+    ASSIGNED: frozenset({ASSIGNED, UNASSIGNED, SCORED, CANCELLED}),
     SCORED: frozenset(),
     CANCELLED: frozenset(),
 }

@@ -80,6 +80,7 @@ def _render_review(
                 accession_number=study.accession_number,
             ),
             "deadline_passed": task.deadline < now,
+            "reassign": selectors.reassign_control(task, viewer, now=now),
         },
         status=status,
     )

@@ -15,7 +15,7 @@ class NotTheReviewer(NotPermitted):
 
 
 class NotACoordinator(NotPermitted):
-    """Only coordinators cancel reviews."""
+    """Only coordinators withdraw and reassign reviews."""
 
 
 class ReviewStateConflict(Conflict):
@@ -24,3 +24,8 @@ class ReviewStateConflict(Conflict):
 
 class ReviewInvalid(InvalidInput):
     """A score outside the scale, or a discrepancy without a comment."""
+
+
+class ReviewerNotEligible(Conflict):
+    """A reassignment to someone routing would never choose: the author, a reader whose read
+    went into a double-read final, or someone not eligible (competence, credential, active)."""

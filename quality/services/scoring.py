@@ -36,7 +36,7 @@ SCORED_EVENT = "review.scored"  # the live event: a review of the study was scor
 COMMENT_MAX = 4000
 
 
-def _locked_visible(task_id: int, user: AbstractBaseUser | AnonymousUser) -> ReviewTask:
+def locked_visible(task_id: int, user: AbstractBaseUser | AnonymousUser) -> ReviewTask:
     """The task, its row locked, if its study is one ``user`` may see (the scoping function);
     otherwise ReviewNotFound, whether or not it exists."""
     task = (
@@ -70,7 +70,7 @@ def review_score(
     radiologist = radiologist_of(user)
     now = now or timezone.now()
     with transaction.atomic():
-        task = _locked_visible(task_id, user)
+        task = locked_visible(task_id, user)
         if radiologist is None or task.reviewer_id != radiologist.id:
             raise NotTheReviewer(_("This review is assigned to another radiologist."))
         if task.status != ReviewStatus.ASSIGNED:
@@ -145,7 +145,7 @@ def review_cancel(
         raise ReviewInvalid(_("Say why the review is withdrawn."), field="reason")
     now = now or timezone.now()
     with transaction.atomic():
-        task = _locked_visible(task_id, user)
+        task = locked_visible(task_id, user)
         if task.status not in (ReviewStatus.UNASSIGNED, ReviewStatus.ASSIGNED):
             raise ReviewStateConflict(
                 _("This review is %(status)s: it cannot be withdrawn.")
