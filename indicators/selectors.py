@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from indicators import quality, turnaround, variation, workload
+from indicators import quality, sections, turnaround, variation, workload
 from indicators.groups import group_labels, reader_names, sort_key
 from indicators.periods import GroupBy, Period
 from indicators.scope import Viewer
@@ -55,6 +55,7 @@ def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy | str) -> In
         tables.append(double_reading_table(viewer, period))
     if viewer.coordinator:
         tables.append(fairness_table(period, signed))
+    tables.extend(sections.section_tables(viewer, period))  # other apps' (peer review)
     return Indicators(period=period, group_by=group_by, tables=tables)
 
 

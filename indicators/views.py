@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from indicators import charts
+from indicators import charts, sections
 from indicators.periods import PeriodInvalid, default_period
 from indicators.query import Query, groupings_for, parse_query
 from indicators.scope import viewer_of
@@ -36,7 +36,11 @@ def indicators_page(request: HttpRequest) -> HttpResponse:
         error = exc
         query = parse_query({}, viewer)
     result = indicators(viewer=viewer, period=query.period, group_by=query.group_by)
-    shown = [table for table in result.tables if table.key != "sites"]
+    shown = [
+        table
+        for table in result.tables
+        if table.key != "sites" and not sections.is_section_table(table.key)
+    ]
     sites = result.table("sites")
     context = {
         "query": query,
@@ -45,6 +49,7 @@ def indicators_page(request: HttpRequest) -> HttpResponse:
         "group_by": result.group_by,
         "sites": sites,
         "tables": shown,
+        "sections": sections.shown_sections(result.tables),
         "site_charts": charts.site_charts(
             sites,
             turnaround_title=_("Ready → final, median per site"),
