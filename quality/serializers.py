@@ -83,7 +83,7 @@ class ScoreRowSerializer(serializers.Serializer):
 
 class LevelColumnSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="RADPEER's code, or another scale's scale:code.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     significant = serializers.BooleanField()
 
 
