@@ -206,3 +206,26 @@ def test_the_backfill_puts_existing_policies_and_scored_reviews_on_radpeer(
     assert chosen.scale is not None
     assert chosen.scale.code == "radpeer"
     assert chosen.active_since is not None
+
+
+@pytest.mark.django_db
+def test_radpeer_is_seeded_again_when_its_rows_are_gone(owner, other_radiologist, site_a, neuro):
+    """A database emptied after its migrations (a flushed test database, a dump restored without
+    data): the first review seeds RADPEER again, as migration 0003 does."""
+    seeded = [
+        (lv.code, lv.label, lv.significant, lv.needs_comment)
+        for lv in ReviewScaleLevel.objects.filter(scale__code="radpeer").order_by("position")
+    ]
+    ReviewScale.objects.all().delete()
+    policy(neuro, share="100")
+
+    task = sampled(owner, site_a, neuro)
+    review_score(task_id=task.id, user=other_radiologist.user, score="2b", comment="Missed.")
+
+    again = [
+        (lv.code, lv.label, lv.significant, lv.needs_comment)
+        for lv in ReviewScaleLevel.objects.filter(scale__code="radpeer").order_by("position")
+    ]
+    assert again == seeded
+    assert ReviewScale.objects.get(code="radpeer").is_default
+    assert CoordinatorAlert.objects.filter(kind=DISCREPANCY_ALERT).exists()
