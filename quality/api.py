@@ -24,10 +24,11 @@ from quality.serializers import (
     FiguresOutSerializer,
     ReassignInSerializer,
     ReviewDetailOutSerializer,
+    ReviewerChoiceSerializer,
     ReviewOutSerializer,
     ScoreInSerializer,
 )
-from quality.services.errors import ReviewNotFound
+from quality.services.errors import NotACoordinator, ReviewNotFound, ReviewStateConflict
 from quality.services.reassignment import review_reassign
 from quality.services.scoring import review_cancel, review_score
 from reports.services.audit import audit_report_reads
@@ -119,6 +120,27 @@ class ReviewCancelApi(APIView):
             task_id=review_id, user=request.user, reason=serializer.validated_data["reason"]
         )
         return _answer(request, task.id)
+
+
+class ReviewReviewersApi(APIView):
+    """The reviewers a coordinator may reassign an open review to (routing's rule: never the
+    author nor a reader whose read went into the final), fewest open reviews first, the present
+    reviewer left out. 403: not a coordinator; 404: no such review in scope; 409: closed."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ReviewerChoiceSerializer(many=True))
+    def get(self, request: Request, review_id: int) -> Response:
+        viewer = selectors.viewer_of(request.user)
+        if not viewer.coordinator:
+            raise NotACoordinator("Only coordinators reassign reviews.")
+        task = selectors.review_get(viewer=viewer, task_id=review_id)
+        if task is None:
+            raise ReviewNotFound("No such review.")
+        control = selectors.reassign_control(task, viewer, now=timezone.now())
+        if control is None:
+            raise ReviewStateConflict(f"This review is {task.status}: it cannot be reassigned.")
+        return Response(ReviewerChoiceSerializer(control.choices, many=True).data)
 
 
 class ReviewReassignApi(APIView):

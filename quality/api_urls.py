@@ -9,6 +9,11 @@ urlpatterns: list[URLPattern] = [
     path("reviews/<int:review_id>/score", api.ReviewScoreApi.as_view(), name="api-review-score"),
     path("reviews/<int:review_id>/cancel", api.ReviewCancelApi.as_view(), name="api-review-cancel"),
     path(
+        "reviews/<int:review_id>/reviewers",
+        api.ReviewReviewersApi.as_view(),
+        name="api-review-reviewers",
+    ),
+    path(
         "reviews/<int:review_id>/reassign",
         api.ReviewReassignApi.as_view(),
         name="api-review-reassign",

@@ -108,3 +108,9 @@ class CancelInSerializer(serializers.Serializer):
 class ReassignInSerializer(serializers.Serializer):
     reviewer_id = serializers.IntegerField(help_text="The radiologist who reviews it from now.")
     reason = serializers.CharField(max_length=500)
+
+
+class ReviewerChoiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The radiologist's id, for a reassignment.")
+    name = serializers.CharField(source="display_name")
+    open_reviews = serializers.IntegerField()

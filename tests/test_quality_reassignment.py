@@ -197,3 +197,25 @@ def test_the_reassignment_is_in_the_openapi_schema(client_for, coordinator):
     schema = client_for(coordinator).get("/api/schema/", {"format": "json"}).json()
 
     assert "/api/v1/reviews/{review_id}/reassign" in schema["paths"]
+
+
+def test_the_api_lists_the_reviewers_a_coordinator_may_choose(
+    task, owner, outsider, other_radiologist, third, coordinator, client_for
+):
+    new = _other_than(task, other_radiologist, third)
+
+    answer = client_for(coordinator).get(reverse("api-review-reviewers", args=[task.id]))
+
+    assert answer.status_code == 200
+    assert answer.json() == [{"id": new.id, "name": new.display_name, "open_reviews": 0}]
+    assert (
+        client_for(task.reviewer.user)
+        .get(reverse("api-review-reviewers", args=[task.id]))
+        .status_code
+        == 403
+    )
+    missing = client_for(coordinator).get(reverse("api-review-reviewers", args=[task.id + 999]))
+    assert missing.status_code == 404
+    review_score(task_id=task.id, user=task.reviewer.user, score="1", comment="")
+    closed = client_for(coordinator).get(reverse("api-review-reviewers", args=[task.id]))
+    assert closed.status_code == 409

@@ -7,7 +7,7 @@ routing excludes them and a database check refuses it.
 
 Locks, always in this order: the author's stratum in the worklist (the counters the draw
 corrects itself with: two reports of one author signed at once are drawn one after the other),
-then the new task, then its reviewer (quality.services.routing).
+then the new task, then the eligible reviewers (quality.services.routing).
 """
 
 from __future__ import annotations
