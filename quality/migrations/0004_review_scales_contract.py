@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('quality', '0003_review_scales_backfill'),
-        ('reports', '0008_final_by_signed_at'),
+        ('reports', '0009_final_by_signed_at'),
         ('worklists', '0026_study_event_low_value_flag'),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0007_double_reading'),
+        ('reports', '0008_double_read_keeps_its_policy'),
         ('worklists', '0026_study_event_low_value_flag'),
     ]
 
