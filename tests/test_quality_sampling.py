@@ -11,12 +11,21 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quality import sampling
-from quality.models import ReviewEvent, ReviewSampling, ReviewStatus, ReviewStratum, ReviewTask
+from quality.models import (
+    ReviewEvent,
+    ReviewSampling,
+    ReviewScale,
+    ReviewStatus,
+    ReviewStratum,
+    ReviewTask,
+)
 from quality.services.policies import policy_save
 from quality.services.sampling import (
     SETTLE,
@@ -307,3 +316,37 @@ def test_the_sweeps_statement_can_read_the_finals_by_their_signature_index(neuro
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "final_by_signed_at" in plan, plan
+
+
+@pytest.mark.django_db
+def test_switching_a_policy_back_on_in_the_admin_restarts_it(neuro, coordinator):
+    long_ago = timezone.now() - dt.timedelta(days=100)
+    chosen = policy(neuro, share="10", is_active=False, active_since=long_ago)
+    coordinator.is_staff = True
+    coordinator.is_superuser = True
+    coordinator.save()
+    client = Client()
+    client.force_login(coordinator)
+    form = {
+        "worklist": neuro.id,
+        "share_percent": "10",
+        "blind_author": "on",
+        "days_to_deadline": "14",
+        "scale": ReviewScale.objects.get(code="radpeer").id,
+    }
+
+    kept_off = client.post(reverse("admin:quality_peerreviewpolicy_change", args=[chosen.id]), form)
+    chosen.refresh_from_db()
+    assert kept_off.status_code == 302
+    assert chosen.active_since == long_ago  # still off: nothing starts
+
+    switched = client.post(
+        reverse("admin:quality_peerreviewpolicy_change", args=[chosen.id]),
+        {**form, "is_active": "on"},
+    )
+
+    assert switched.status_code == 302
+    chosen.refresh_from_db()
+    assert chosen.is_active
+    assert chosen.active_since is not None
+    assert timezone.now() - chosen.active_since < dt.timedelta(minutes=1)
