@@ -19,6 +19,9 @@ class Column:
     # "text", "count", "minutes", "share" (0..1, shown as a percentage), "number" (one
     # decimal), "ratio" (two decimals), "flag"
     kind: str = "text"
+    # The label is a code whose case carries meaning (RADPEER's "2a" is not "2A"): the header
+    # keeps it as written instead of the headers' capitals.
+    verbatim: bool = False
 
 
 @dataclasses.dataclass(slots=True)

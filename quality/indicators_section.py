@@ -82,7 +82,7 @@ def _table(
     significant = ", ".join(level.label for level in levels if level.significant)
     columns = [
         Column("group", group_label),
-        *(Column(f"score_{level.key}", level.label, "count") for level in levels),
+        *(Column(f"score_{level.key}", level.label, "count", verbatim=True) for level in levels),
         Column("scored", _("Scored"), "count"),
         Column("significant", _("Significant"), "count"),
         Column("significant_share", _("Share significant"), "share"),

@@ -109,6 +109,8 @@ def test_the_page_shows_the_section_and_its_tables_download_as_csv(scored, owner
     assert "data-peer-review-section" in html
     assert 'data-table="peer_review_readers"' in html
     assert 'data-table="peer_review_worklists"' in html
+    # RADPEER's codes keep their case in the headers ("2a", not the headers' capitals "2A")
+    assert '<th scope="col" class="indicator-count indicator-verbatim">2a</th>' in html
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0][:3] == ["Reader", "1", "2a"]
