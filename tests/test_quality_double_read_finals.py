@@ -74,3 +74,19 @@ def test_a_coordinator_reviewing_blind_sees_no_author_until_scored(reviewed, cli
         client_for(cast.coordinator).get(reverse("api-review", args=[task.id])).json()["author"]
         == cast.reader2.display_name
     )
+
+
+def test_who_wrote_a_draft_of_one_of_the_reads_never_reviews_the_final():
+    """reader_b began reader1's read and released it: of the others only the arbitrator may
+    review."""
+    cast = make_cast()
+    study = screening_study(cast)
+    first = sign_read(study, cast.reader1, NORMAL)
+    first.draft_authors.add(cast.reader_b)
+    sign_read(study, cast.reader2, NORMAL)
+    policy(cast.mamma, share="100")
+
+    task = review_sample(version_id=ReportVersion.objects.get(study=study, kind="FINAL").id)
+
+    assert task is not None
+    assert task.reviewer_id == cast.arbitrator.id

@@ -12,6 +12,7 @@ from django.utils import timezone
 from quality.models import ReviewStatus
 from quality.services.routing import reviews_route_waiting
 from quality.services.sampling import review_sample
+from reports.models import ReportVersion, VersionKind
 from tests import factories
 from tests.quality_support import final_version, policy
 
@@ -92,3 +93,35 @@ def test_an_inactive_radiologist_is_not_chosen(owner, other_radiologist, site_a,
     policy(neuro, share="100")
 
     assert sampled(owner, site_a, neuro).status == ReviewStatus.UNASSIGNED
+
+
+def test_the_signer_of_a_preliminary_never_reviews_the_final(
+    owner, other_radiologist, site_a, neuro
+):
+    """``other_radiologist`` signed the study's preliminary, ``owner`` its final: both wrote the
+    report, so the review waits for a third colleague."""
+    policy(neuro, share="100")
+    final = final_version(owner, site=site_a, worklist=neuro)
+    ReportVersion.objects.create(
+        study=final.study,
+        number=0,
+        kind=VersionKind.PRELIMINARY,
+        sections=final.sections,
+        signed_by=other_radiologist,
+        signer_name=other_radiologist.display_name,
+        signer_hpr=other_radiologist.hpr_number,
+        signed_at=final.signed_at - dt.timedelta(hours=1),
+        password_confirmed=False,
+        content_hash="1" * 64,
+    )
+
+    task = review_sample(version_id=final.id)
+
+    assert task is not None
+    assert task.status == ReviewStatus.UNASSIGNED
+    third = factories.RadiologistFactory(user__username="third")
+    factories.credential(third, site_a)
+    factories.competence(third, neuro)
+    assert reviews_route_waiting() == 1
+    task.refresh_from_db()
+    assert task.reviewer_id == third.id

@@ -2,9 +2,10 @@
 
 Eligible: active, competent in the report's worklist, holding a credential for the study's site
 valid today on the site's clock (the core's rule:
-worklists.selectors.radiologists_credentialed_for), and never the author. Reviews are not
-urgent: no shift is needed. When nobody is eligible the review waits UNASSIGNED, where the
-coordinators see it, and the periodic sweep tries again.
+worklists.selectors.radiologists_credentialed_for), and never an author: the final's signer,
+the signer of any earlier version, nor anyone whose read or draft went into a double-read
+final. Reviews are not urgent: no shift is needed. When nobody is eligible the review waits
+UNASSIGNED, where the coordinators see it, and the periodic sweep tries again.
 
 Locks, always in this order: the review task, then every eligible reviewer's radiologist row
 (FOR NO KEY UPDATE, by id), and only then the open reviews are counted. Two routings at once
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from quality.models import ReviewStatus, ReviewTask
 from quality.services.events import transition_locked
-from reports.models import IndependentRead
+from reports.models import IndependentRead, ReportVersion
 from worklists.actors import Actor
 from worklists.models import Radiologist, Study
 from worklists.selectors import radiologists_credentialed_for
@@ -55,12 +56,25 @@ def _eligible(
         radiologists_credentialed_for(site=study.site, now=now)
         .filter(competences__worklist_id=worklist_id)
         .exclude(id=author_id)
-        .exclude(
-            id__in=IndependentRead.objects.filter(double_read__study_id=study.id).values(
-                "radiologist_id"
-            )
-        )
+        .exclude(id__in=_authors_of_study(study.id))
     )
+
+
+def _authors_of_study(study_id: int) -> set[int]:
+    """Everyone whose words are in the study's report besides its final signer: the signer of
+    any earlier version (a preliminary), the readers whose independent reads went into a
+    double-read final and whoever wrote a draft of one of those reads."""
+    ids = set(
+        ReportVersion.objects.filter(study_id=study_id).values_list("signed_by_id", flat=True)
+    )
+    reads = IndependentRead.objects.filter(double_read__study_id=study_id)
+    ids.update(reads.values_list("radiologist_id", flat=True))
+    ids.update(
+        IndependentRead.draft_authors.through.objects.filter(
+            independentread__double_read__study_id=study_id
+        ).values_list("radiologist_id", flat=True)
+    )
+    return ids
 
 
 def eligible_ids(task: ReviewTask, *, now: dt.datetime) -> list[int]:
