@@ -68,7 +68,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 BASELINE = ROOT / "benchmarks" / "results" / "baseline.json"
 # Not sizes: everything else BENCH_* is recorded with a baseline (its figures only compare with
 # runs of the same sizes).
-NOT_SIZES = ("BENCH_WRITE_BASELINE", "BENCH_MACHINE_NOTE", "BENCH_HTTP_PROFILE")
+NOT_SIZES = ("BENCH_WRITE_BASELINE", "BENCH_MACHINE_NOTE", "BENCH_HTTP_PROFILE", "BENCH_KEEP_DB")
+# BENCH_KEEP_DB=1: the throw-away database is kept after the run and used again by the next run
+# with it (migrated forward, not created afresh); sections that find their data there do not
+# write it again. Seeding 1,000,000 studies for the indicators takes about 20 minutes: seed once,
+# measure many times.
+KEEP_DB = os.environ.get("BENCH_KEEP_DB") == "1"
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -221,7 +226,8 @@ def use_own_throwaway_database() -> str:
     if connection.vendor == "sqlite":
         stem = Path(name).stem if name != ":memory:" else "memory"
         throwaway = str(settings.VAR_DIR / f"bench_{stem}.sqlite3")
-        Path(throwaway).unlink(missing_ok=True)
+        if not KEEP_DB:
+            Path(throwaway).unlink(missing_ok=True)
     else:
         throwaway = f"bench_{name}"
     db.setdefault("TEST", {})["NAME"] = throwaway
@@ -241,11 +247,12 @@ def main() -> None:
     only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
     throwaway = use_own_throwaway_database()
     print(
-        f"database: {connection.vendor} ({throwaway}); {STUDIES} studies; {REPEATS} repeats",
+        f"database: {connection.vendor} ({throwaway}{', kept' if KEEP_DB else ''}); "
+        f"{STUDIES} studies; {REPEATS} repeats",
         flush=True,
     )
     started = time.perf_counter()
-    old_config = setup_databases(verbosity=0, interactive=False)
+    old_config = setup_databases(verbosity=0, interactive=False, keepdb=KEEP_DB)
     try:
         version = database_version()
         figures = {"database_is_postgresql": float(connection.vendor == "postgresql")}
@@ -270,7 +277,7 @@ def main() -> None:
                 figures[f"{name}_section_failed"] = 1.0
             print(f"section {name}: {time.perf_counter() - section_start:.0f} s", flush=True)
     finally:
-        teardown_databases(old_config, verbosity=0)
+        teardown_databases(old_config, verbosity=0, keepdb=KEEP_DB)
     figures["bench_wall_clock_s"] = time.perf_counter() - started
     figures = {k: round(v, 3) for k, v in figures.items()}
 

@@ -17,9 +17,8 @@ from django.db.models.functions import Greatest, Least
 from indicators.aggregates import SecondsBetween
 from indicators.periods import Period
 from indicators.scope import Viewer
-from worklists.models import Priority, Shift, StudyEvent, StudyStatus
-
-READER = "actor__radiologist__id"
+from indicators.turnaround import SIGNER, signed_milestones
+from worklists.models import Priority, Shift
 
 
 def high_work_units() -> Decimal:
@@ -62,34 +61,34 @@ def shift_hours_per_worklist(period: Period) -> dict[tuple[int, int], float]:
     }
 
 
-def _signed(viewer: Viewer, period: Period) -> Any:
-    return StudyEvent.objects.filter(
-        viewer.sites_q("study__"),
-        to_status=StudyStatus.FINAL,
-        at__gte=period.start,
-        at__lt=period.end,
-        actor__radiologist__isnull=False,
-    ).exclude(from_status=F("to_status"))  # a patient merge's event is no second signature
-
-
 def signed_work(viewer: Viewer, period: Period) -> dict[tuple[int | None, int], dict[str, Any]]:
-    """Per (worklist, reader): studies signed final, their work units, the heavy and the STAT
-    ones (worklist None: studies on no worklist). One statement serves both the per-reader
-    table and the spread per worklist: it is the page's costliest join after the turnaround's
-    (each signature's study), so it is made once (docs/indicators.md, "Speed")."""
-    heavy = Q(study__work_units__gte=high_work_units())
+    """Per (worklist, reader): studies signed final in the period (their first FINAL event, the
+    one signature: a patient merge's event is none), their work units, the heavy and the STAT
+    ones (worklist None: studies on no worklist). From the milestone rows, which carry the
+    study's worklist, work units and priority (no join to the study table, docs/indicators.md
+    "Speed"). One statement serves both the per-reader table and the spread per worklist."""
+    heavy = Q(work_units__gte=high_work_units())
     rows = (
-        _signed(viewer, period)
-        .values(worklist=F("study__worklist_id"), reader=F(READER))
+        signed_milestones(viewer, period)
+        .filter(signed_by__radiologist__isnull=False)
+        .values(group_worklist=F("worklist_id"), reader=F(SIGNER))
         .order_by()
         .annotate(
-            signed=Count("id"),
-            work_units=Sum("study__work_units"),
-            heavy=Count("id", filter=heavy),
-            stat=Count("id", filter=Q(study__priority=Priority.STAT)),
+            signed=Count("pk"),
+            units=Sum("work_units"),  # a name of its own: "work_units" is the row's column
+            heavy=Count("pk", filter=heavy),
+            stat=Count("pk", filter=Q(priority=Priority.STAT)),
         )
     )
-    return {(row.pop("worklist"), row.pop("reader")): row for row in rows}
+    return {
+        (row["group_worklist"], row["reader"]): {
+            "signed": row["signed"],
+            "work_units": row["units"],
+            "heavy": row["heavy"],
+            "stat": row["stat"],
+        }
+        for row in rows
+    }
 
 
 def reader_work(

@@ -40,6 +40,35 @@ class StudyMilestones(models.Model):
         db_index=False,
     )
 
+    # The study's grouping columns, copied (migration 0027) so the indicators' statements read
+    # the period's milestone rows alone and never join the whole study table (docs/indicators.md,
+    # "Speed"): filled from the study when the row is inserted, and rewritten when the study's
+    # row changes one of them. The study's values now, as the join gave them. No foreign-key
+    # constraint: the study's own row holds those, the copy follows it. Nullable, strings too:
+    # only so that SQLite adds them in place (a table rebuild would break 0024's triggers).
+    site = models.ForeignKey(
+        "worklists.Site",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    modality = models.CharField(max_length=4, blank=True, null=True)  # noqa: DJ001
+    worklist = models.ForeignKey(
+        "worklists.Worklist",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    priority = models.CharField(max_length=20, blank=True, null=True)  # noqa: DJ001
+    deadline = models.DateTimeField(null=True, blank=True)
+    work_units = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+
     class Meta:
         verbose_name_plural = "study milestones"
         indexes = [
