@@ -48,6 +48,34 @@ def _grouped(
 
 def volumes(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, dict[str, int]]:
     """Per group: studies ordered, signed final, cancelled and returned in the period."""
+    if group_by is GroupBy.READER:
+        return _volumes_per_reader(viewer, period)
+    # From the milestone rows, which carry the study's grouping columns: no join to the study
+    # table (docs/indicators.md, "Speed"). Each is a study's one move into the status (FINAL,
+    # CANCELLED and REJECTED are terminal; an event that keeps the status is none), so a count
+    # of rows is the count of distinct studies the events give.
+    ordered, final, cancelled, returned = (
+        Q(**{f"{column}__gte": period.start, f"{column}__lt": period.end})
+        for column in ("ordered_at", "final_at", "cancelled_at", "rejected_at")
+    )
+    rows = (
+        StudyMilestones.objects.filter(ordered | final | cancelled | returned)
+        .filter(viewer.sites_q(""))
+        .values(key=F(group_field(group_by, study_path="", reader_field="")))
+        .order_by()
+        .annotate(
+            received=Count("pk", filter=ordered),
+            reported=Count("pk", filter=final),
+            cancelled=Count("pk", filter=cancelled),
+            returned=Count("pk", filter=returned),
+        )
+    )
+    return keyed(rows)
+
+
+def _volumes_per_reader(viewer: Viewer, period: Period) -> dict[Any, dict[str, int]]:
+    """Per reader: the events each reader recorded (the ordering, the signature, the
+    cancellation, the return), counted as distinct studies."""
     # An event that keeps the status (a patient merge, an order's update) is not a second
     # signature, cancellation or return.
     events = (
@@ -62,7 +90,7 @@ def volumes(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, dict
         )
         .exclude(from_status=F("to_status"))
     )
-    rows = _grouped(events, group_by, viewer).annotate(
+    rows = _grouped(events, GroupBy.READER, viewer).annotate(
         received=Count(
             "study_id", distinct=True, filter=Q(from_status="", to_status=StudyStatus.ORDERED)
         ),

@@ -1,6 +1,7 @@
 """worklists.StudyMilestones carry their study's grouping columns (site, modality, worklist,
 priority, deadline, work units; migration 0027), kept by the database whoever changes the study
-(save, update, bulk_update), so the indicators never join the study table."""
+(save, update, bulk_update), so the indicators never join the study table; and the moves into
+CANCELLED and REJECTED (0028), the volumes' milestones."""
 
 from __future__ import annotations
 
@@ -15,13 +16,20 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from tests import factories
-from tests.test_study_milestones import SYSTEM, actor_of, ordered_study
-from worklists.models import Priority, Study, StudyMilestones
+from tests.test_study_milestones import SYSTEM, actor_of, first_at, ordered_study
+from worklists.models import Priority, Study, StudyEvent, StudyMilestones, StudyStatus
 from worklists.services.claims import study_claim_next
-from worklists.services.studies import study_finalize, study_mark_ready, study_start_reading
+from worklists.services.studies import (
+    study_cancel,
+    study_finalize,
+    study_mark_ready,
+    study_reject,
+    study_start_reading,
+)
 
 COPIED = ("site_id", "modality", "worklist_id", "priority", "deadline", "work_units")
 BEFORE_GROUPING = [("worklists", "0026_study_event_low_value_flag")]
+BEFORE_ENDS = [("worklists", "0027_study_milestones_grouping")]
 
 
 def copied_of(study_id: int) -> tuple:
@@ -77,6 +85,55 @@ def test_a_milestone_row_takes_its_studys_columns_and_follows_every_change(
     assert copied_of(study.id) == study_columns(study.id)
 
 
+def every_end_is_its_move() -> None:
+    """Each row's cancelled_at and rejected_at: the moment of the study's move into the status
+    (an event from another status), worked out from the events."""
+    moves: dict[tuple[int, str], dt.datetime] = {}
+    for event in StudyEvent.objects.filter(
+        to_status__in=[StudyStatus.CANCELLED, StudyStatus.REJECTED]
+    ).order_by("at", "id"):
+        if event.from_status != event.to_status:
+            moves.setdefault((event.study_id, event.to_status), event.at)
+    for study_id, cancelled, rejected in StudyMilestones.objects.values_list(
+        "study_id", "cancelled_at", "rejected_at"
+    ):
+        assert cancelled == moves.pop((study_id, StudyStatus.CANCELLED), None)
+        assert rejected == moves.pop((study_id, StudyStatus.REJECTED), None)
+    assert moves == {}  # no study with such a move lacks its row
+
+
+@pytest.mark.django_db
+def test_a_study_cancelled_midway_and_one_returned_have_their_move_as_milestone(
+    site_a, neuro, owner
+):
+    factories.RuleFactory(worklist=neuro, modality="CT", body_part="HEAD")
+    factories.shift(owner, worklists=(neuro,))
+    cancelled = ordered_study(site_a, "M401")
+    returned = ordered_study(site_a, "M402")
+    for study in (cancelled, returned):
+        study_mark_ready(study_id=study.id, actor=SYSTEM)
+    study_cancel(study_id=cancelled.id, actor=SYSTEM, reason="patient did not come")
+    study_reject(study_id=returned.id, actor=actor_of(owner), reason="not indicated")
+    # An event that keeps the status (as a patient merge's) is no second move.
+    StudyEvent.objects.create(
+        study=cancelled,
+        from_status=StudyStatus.CANCELLED,
+        to_status=StudyStatus.CANCELLED,
+        actor_label="merge",
+        at=timezone.now() - dt.timedelta(days=1),
+    )
+
+    kept = StudyMilestones.objects.get(study=cancelled)
+    assert kept.cancelled_at == first_at(cancelled, StudyStatus.CANCELLED, from_status="READY")
+    assert kept.cancelled_at is not None
+    assert kept.rejected_at is None
+    assert kept.final_at is None
+    assert StudyMilestones.objects.get(study=returned).rejected_at == first_at(
+        returned, StudyStatus.REJECTED
+    )
+    every_end_is_its_move()
+
+
 @pytest.mark.django_db
 def test_the_demo_seeded_and_reset_keeps_every_rows_columns():
     call_command("seed_demo", "--studies", "40", stdout=StringIO())
@@ -84,6 +141,7 @@ def test_the_demo_seeded_and_reset_keeps_every_rows_columns():
 
     assert StudyMilestones.objects.count() >= 40
     every_row_follows_its_study()
+    every_end_is_its_move()
 
 
 def _migrate(targets=None) -> None:
@@ -116,3 +174,25 @@ def test_the_migration_fills_the_columns_of_the_rows_already_kept(site_a, neuro,
     # And the triggers came with the columns.
     Study.objects.filter(id=waiting.id).update(priority=Priority.URGENT)
     assert copied_of(waiting.id)[3] == Priority.URGENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_fills_the_moves_into_cancelled_and_rejected_already_recorded(site_a):
+    cancelled = ordered_study(site_a, "M501")
+    study_mark_ready(study_id=cancelled.id, actor=SYSTEM)
+    study_cancel(study_id=cancelled.id, actor=SYSTEM, reason="duplicate")
+    returned = ordered_study(site_a, "M502")
+    study_mark_ready(study_id=returned.id, actor=SYSTEM)
+    study_reject(study_id=returned.id, actor=SYSTEM, reason="not indicated")
+    try:
+        _migrate(BEFORE_ENDS)
+        _migrate()
+    finally:
+        _migrate()
+
+    every_end_is_its_move()
+    assert StudyMilestones.objects.get(study=cancelled).cancelled_at is not None
+    # And the triggers follow new moves.
+    later = ordered_study(site_a, "M503")
+    study_cancel(study_id=later.id, actor=SYSTEM)
+    every_end_is_its_move()

@@ -6,7 +6,15 @@ from django.db import models
 from worklists.models.studies import Study
 
 # The statuses whose first event is a milestone (the indicators' turnaround spans).
-MILESTONE_STATUSES = ("ORDERED", "READY", "IN_PROGRESS", "PRELIMINARY", "FINAL")
+MILESTONE_STATUSES = (
+    "ORDERED",
+    "READY",
+    "IN_PROGRESS",
+    "PRELIMINARY",
+    "FINAL",
+    "CANCELLED",
+    "REJECTED",
+)
 
 
 class StudyMilestones(models.Model):
@@ -29,6 +37,10 @@ class StudyMilestones(models.Model):
     # The signature: the first event into FINAL (an event that keeps a final study's status,
     # such as a patient merge, is no second signature).
     final_at = models.DateTimeField(null=True, blank=True)
+    # The move into CANCELLED, into REJECTED (the referral returned): terminal statuses, each
+    # reached at most once (migration 0028), for the indicators' volumes.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
     # Who recorded that FINAL event. Not indexed, as StudyEvent.actor: no page asks for one
     # user's rows; deleting a user who signed is refused (PROTECT), users are deactivated.
     signed_by = models.ForeignKey(
@@ -74,6 +86,18 @@ class StudyMilestones(models.Model):
         indexes = [
             # The indicators' period: the studies signed final in it.
             models.Index(fields=["final_at"], name="study_milestones_final_at"),
+            # The volumes: ordered, cancelled, returned in the period (0028).
+            models.Index(fields=["ordered_at"], name="study_milestones_ordered_at"),
+            models.Index(
+                fields=["cancelled_at"],
+                name="study_milestones_cancelled_at",
+                condition=models.Q(cancelled_at__isnull=False),
+            ),
+            models.Index(
+                fields=["rejected_at"],
+                name="study_milestones_rejected_at",
+                condition=models.Q(rejected_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
