@@ -11,9 +11,12 @@ only ones held (to sort them) while that group is aggregated.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Aggregate, Expression, F, FloatField, Func
 from django.db.models.sql.compiler import SQLCompiler
@@ -107,3 +110,21 @@ class SecondsBetween(Func):
         else:
             raise NotImplementedError(f"SecondsBetween on {connection.vendor}")
         return sql, [*end_params, *start_params]
+
+
+# The sorts of one page's percentiles: the period's rows (about 200,000 a month at regional
+# volume) sorted by group and each span's values sorted per group. PostgreSQL's default 4 MB
+# spills them to disk (docs/indicators.md, "Speed"); this much keeps them in memory, for the
+# statements of one transaction only (SET LOCAL), never the server's default.
+SORT_MEMORY = "48MB"
+
+
+@contextlib.contextmanager
+def room_to_sort() -> Iterator[None]:
+    """A read-only transaction in which PostgreSQL sorts in SORT_MEMORY (SQLite: a transaction,
+    nothing else): the indicators' statements run inside it."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = %s", [SORT_MEMORY])
+        yield

@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from indicators import quality, sections, turnaround, variation, workload
+from indicators.aggregates import room_to_sort
 from indicators.groups import group_labels, reader_names, sort_key
 from indicators.periods import GroupBy, Period
 from indicators.scope import Viewer
@@ -31,7 +32,13 @@ class Indicators:
 
 
 def indicators(*, viewer: Viewer, period: Period, group_by: GroupBy | str) -> Indicators:
-    group_by = GroupBy(group_by)
+    # One transaction, its sorts in memory (aggregates.room_to_sort): also one snapshot, so the
+    # tables agree with each other.
+    with room_to_sort():
+        return _indicators(viewer=viewer, period=period, group_by=GroupBy(group_by))
+
+
+def _indicators(*, viewer: Viewer, period: Period, group_by: GroupBy) -> Indicators:
     if group_by is GroupBy.READER and not viewer.sees_readers:
         group_by = GroupBy.SITE  # a site's user sees no reader's figures
     # Every site's turnaround: the regional figure's ground, and a coordinator's own figures by
@@ -186,7 +193,8 @@ def _outlier_words() -> dict[str, str]:
 
 
 def priorities_table(viewer: Viewer, period: Period) -> Table:
-    found = turnaround.turnaround(viewer, period, GroupBy.PRIORITY)
+    # Only the ready -> final span is shown here: one sort of the period's rows, not four.
+    found = turnaround.turnaround(viewer, period, GroupBy.PRIORITY, spans=("ready_to_final",))
     rows = [
         {
             "group": label,
