@@ -252,7 +252,11 @@ def main() -> None:
         flush=True,
     )
     started = time.perf_counter()
-    old_config = setup_databases(verbosity=0, interactive=False, keepdb=KEEP_DB)
+    # No serialized copy of the contents (that is for TestCase's rollback emulation): a kept
+    # database holds millions of rows.
+    old_config = setup_databases(
+        verbosity=0, interactive=False, keepdb=KEEP_DB, serialized_aliases=set()
+    )
     try:
         version = database_version()
         figures = {"database_is_postgresql": float(connection.vendor == "postgresql")}
