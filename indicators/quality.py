@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from indicators.aggregates import Percentile, SecondsBetween
 from indicators.groups import group_field
@@ -15,7 +15,7 @@ from indicators.tables import keyed
 from reports.models import CriticalCategory, CriticalFinding, ReferralRejection, ReportVersion
 from reports.models import VersionKind as Kind
 from worklists.low_value_selectors import LowValueRuleCount, low_value_counts_by_rule
-from worklists.models import CoordinatorAlert, RoutingDecision
+from worklists.models import CoordinatorAlert, RoutingDecision, Study
 
 ESCALATION_TRIGGER = "escalation.tier"
 ESCALATION_ALERT_KIND = "routing.escalation"
@@ -39,6 +39,14 @@ def low_value_referrals(viewer: Viewer, period: Period) -> list[LowValueRuleCoun
     return low_value_counts_by_rule(site_ids=viewer.site_ids, starts=period.start, ends=period.end)
 
 
+def _of_study(column: str) -> Subquery:
+    """The row's study's ``column``, looked up by the study's primary key for each row. For the
+    month's few thousand escalation decisions that is cheaper than the join PostgreSQL plans
+    (a hash join probed by a scan of the whole study table: 0.17 against 0.06 s at 1,000,000
+    studies, docs/indicators.md "Speed")."""
+    return Subquery(Study.objects.filter(pk=OuterRef("study_id")).values(column)[:1])
+
+
 def escalations(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, dict[str, int]]:
     """Per group: studies escalated to tier 1 and 2 (routing decisions the escalation asked
     for) and to tier 3 (the escalation alert to the coordinators). Nobody reads a study while it
@@ -46,14 +54,18 @@ def escalations(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, 
     if group_by is GroupBy.READER:
         group_by = GroupBy.SITE
     field = group_field(group_by, study_path="study__", reader_field="")
-    decisions = (
-        RoutingDecision.objects.filter(
-            viewer.sites_q("study__"),
-            decided_at__gte=period.start,
-            decided_at__lt=period.end,
-            trigger__startswith=ESCALATION_TRIGGER,
+    escalated = RoutingDecision.objects.filter(
+        decided_at__gte=period.start,
+        decided_at__lt=period.end,
+        trigger__startswith=ESCALATION_TRIGGER,
+    )
+    if viewer.site_ids is not None:
+        escalated = escalated.annotate(study_site=_of_study("site_id")).filter(
+            study_site__in=viewer.site_ids
         )
-        .values(key=F(field))
+    decisions = (
+        escalated.annotate(key=_of_study(group_field(group_by, study_path="", reader_field="")))
+        .values("key")
         .order_by()
         .annotate(
             tier1=Count("study_id", distinct=True, filter=Q(tier=1)),
