@@ -108,7 +108,7 @@ def signed_milestones(viewer: Viewer | None, period: Period) -> QuerySet[StudyMi
     return signed if viewer is None else signed.filter(viewer.sites_q(""))
 
 
-def _signed_grouped(
+def signed_grouped(
     signed: QuerySet[StudyMilestones], group_by: GroupBy, viewer: Viewer | None
 ) -> QuerySet[StudyMilestones, dict[str, Any]]:
     field = group_field(group_by, study_path="", reader_field=SIGNER)
@@ -139,7 +139,7 @@ def turnaround(
     has_deadline = Q(deadline__isnull=False)
     within = Q(final_at__lte=F("deadline"))
     cancer = Q(priority=Priority.CANCER_PATHWAY)
-    rows = _signed_grouped(signed_milestones(viewer, period), group_by, viewer).annotate(
+    rows = signed_grouped(signed_milestones(viewer, period), group_by, viewer).annotate(
         **measures,
         signed=Count("pk"),
         with_preliminary=Count("first_preliminary_at"),
