@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 
-from hl7_interface.codec import Hl7Error, read_header
+from hl7_interface.codec import Hl7Error, read_header, unescape
 from hl7_interface.mllp import Frame, FrameDecoder, frame
 
 
@@ -38,7 +38,8 @@ def parse_ack(raw: bytes) -> Ack:
         fields = segment.split(fs)
         if fields[0] == "MSA":
             code = fields[1] if len(fields) > 1 else ""
-            control = fields[2] if len(fields) > 2 else ""
+            # MSA-2 is the acknowledged MSH-10, escaped as the writer escapes it
+            control = unescape(fields[2], header.seps) if len(fields) > 2 else ""
             if len(fields) > 3 and fields[3]:
                 details.append(fields[3])
         elif fields[0] == "ERR":

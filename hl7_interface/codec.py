@@ -359,6 +359,14 @@ def parse(
             value=header.charset,
             error_code="102",
         ) from None
+    if "\x00" in text:
+        offset = text.index("\x00")
+        at_line = text[:offset].replace("\r\n", "\r").replace("\n", "\r").count("\r") + 1
+        raise Hl7Error(
+            f"the message holds a NUL character (0x00) at character {offset} (line {at_line}); "
+            "HL7 v2 text may not contain it",
+            error_code="102",
+        )
     seps = header.seps
     segments = []
     for line in _split_segments(text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 
@@ -9,6 +10,7 @@ import hl7
 import pytest
 
 from demo_ris.orders import OrderSpec, orm_o01
+from hl7_interface.client import parse_ack
 from hl7_interface.codec import Hl7Error, escape, parse, read_header, unescape
 from hl7_interface.datetimes import parse_datetime
 from hl7_interface.mllp import Frame, FrameDecoder, OversizeFrame, frame
@@ -123,6 +125,25 @@ def test_our_ack_is_read_by_python_hl7_with_the_error_location():
     assert str(err[2]) == "OBR^1^18^1"
     assert str(err[3][0][0]) == "101"
     assert "OBR-18" in str(err[8])
+
+
+@pytest.mark.parametrize("control_id", ["\\SEED", "A|B", "A^B~C&D", "\\E\\"])
+def test_an_ack_reads_back_the_message_id_it_answers_whatever_it_holds(control_id):
+    """The ACK escapes MSA-2 (the message id may hold a separator or the escape character);
+    reading the ACK undoes that: the sender matches its answer to the message it sent."""
+    sent = read_header(MESSAGE)
+    header = dataclasses.replace(sent, control_id=control_id)
+
+    ack = parse_ack(build_ack(header=header, code="AA", identity=Identity("TELERAD", "TELERAD")))
+
+    assert ack.control_id == control_id
+
+
+def test_a_nul_character_is_refused_naming_where_it_is():
+    raw = MESSAGE.replace(b"PID|", b"PID|\x00", 1)
+
+    with pytest.raises(Hl7Error, match=r"NUL character \(0x00\) at character \d+ \(line 2\)"):
+        parse(raw)
 
 
 def test_python_hl7_and_our_parser_agree_on_an_order():

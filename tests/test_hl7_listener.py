@@ -266,6 +266,12 @@ MALFORMED = [
         "PID-3: not a valid national identity number",
     ),
     (
+        "a NUL character in a field",
+        lambda: orm_o01(spec("ACC-NUL"), facility="ALFA").replace(b"|ACC-NUL|", b"|ACC-\x00|"),
+        "AE",
+        "NUL character (0x00)",
+    ),
+    (
         "unknown order control",
         lambda: orm_o01(spec("ACC-OC", control="ZZ"), facility="ALFA"),
         "AE",
@@ -294,6 +300,25 @@ def test_each_malformed_message_is_answered_and_kept_and_the_listener_keeps_serv
     assert text in kept.error
     assert after.code == "AA"
     assert Study.objects.filter(accession_number="ACC-AFTER").exists()
+
+
+def test_a_nul_in_the_message_id_is_answered_and_kept_with_its_bytes(listener):
+    """PostgreSQL's text refuses NUL: the columns read from the header show it as U+FFFD, the
+    raw bytes keep it, and the sender is answered with its own message id."""
+    sent = orm_o01(spec("ACC-NULID"), facility="ALFA")
+    control_id = read_header(sent).control_id
+    raw = sent.replace(f"|{control_id}|".encode(), f"|{control_id}\x00|".encode(), 1)
+
+    with MllpClient("127.0.0.1", listener.port) as client:
+        ack = client.send_message(raw)
+
+    assert ack.code == "AE"
+    assert ack.control_id == f"{control_id}\x00"
+    kept = InboundMessage.objects.get(raw=raw)
+    assert kept.message_id == f"{control_id}\N{REPLACEMENT CHARACTER}"
+    assert kept.status == "FAILED"
+    assert "NUL character (0x00)" in kept.error
+    assert not Study.objects.filter(accession_number="ACC-NULID").exists()
 
 
 def test_an_oversize_frame_is_refused_kept_and_the_connection_keeps_serving(

@@ -17,15 +17,23 @@ from worklists import queries
 from worklists.models import InboundMessage
 
 
+def storable_text(value: str, limit: int | None = None) -> str:
+    """``value`` as a text column can hold it: a NUL character (which PostgreSQL's text
+    refuses, and a sender's bytes may hold anywhere) shown as U+FFFD, cut to ``limit``. The
+    raw bytes keep the original; this is only what the columns read from it show."""
+    shown = value.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    return shown if limit is None else shown[:limit]
+
+
 def _message(now: dt.datetime, row: dict[str, Any]) -> InboundMessage:
     return InboundMessage(
         channel=row["channel"],
         raw=row["raw"],
         site_id=row.get("site_id"),
-        peer=row.get("peer", "")[:100],
-        content_type=row.get("content_type", "")[:100],
-        message_type=row.get("message_type", "")[:32],
-        message_id=row.get("message_id", "")[:100],
+        peer=storable_text(row.get("peer", ""), 100),
+        content_type=storable_text(row.get("content_type", ""), 100),
+        message_type=storable_text(row.get("message_type", ""), 32),
+        message_id=storable_text(row.get("message_id", ""), 100),
         received_at=now,
     )
 
@@ -94,14 +102,20 @@ def _store(rows: Sequence[dict[str, Any]]) -> list[int]:
 def inbound_applied_many(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
     """For each (site id, message id) an applied message of that sender has, its first id
     (one statement for a whole batch of received messages)."""
-    wanted = sorted({key for key in keys if key[1]})
+    # Looked up as stored (storable_text), answered by the keys as given.
+    wanted = {
+        (site_id, storable_text(message_id, 100)): (site_id, message_id)
+        for site_id, message_id in keys
+        if message_id
+    }
     if not wanted:
         return {}
     matches = functools.reduce(
-        operator.or_, (Q(site_id=site_id, message_id=message_id) for site_id, message_id in wanted)
+        operator.or_,
+        (Q(site_id=site_id, message_id=message_id) for site_id, message_id in sorted(wanted)),
     )
     return {
-        (row["site_id"], row["message_id"]): row["first"]
+        wanted[(row["site_id"], row["message_id"])]: row["first"]
         for row in InboundMessage.objects.filter(matches, status=InboundMessage.Status.APPLIED)
         .values("site_id", "message_id")
         .annotate(first=Min("id"))
@@ -212,7 +226,11 @@ def inbound_mark_failed(*, inbound_id: int, error: str) -> bool:
     updated = InboundMessage.objects.filter(
         id=inbound_id,
         status__in=(InboundMessage.Status.RECEIVED, InboundMessage.Status.FAILED),
-    ).update(status=InboundMessage.Status.FAILED, error=error, processed_at=timezone.now())
+    ).update(
+        status=InboundMessage.Status.FAILED,
+        error=storable_text(error),
+        processed_at=timezone.now(),
+    )
     return bool(updated)
 
 
