@@ -1,5 +1,5 @@
-"""Peer-review pages: the reviews list, the review page (the signed report, blinded as the
-policy says, with the score form), the figures and their CSV. Parse, call one service or
+"""Peer-review pages: the reviews list, the score form's answer (the review itself opens on the
+reading page: quality.reading_order), the figures and their CSV. Parse, call one service or
 selector, render or redirect. Every study and report shown is audited."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from quality import selectors
-from quality.models import ReviewStatus, ReviewTask
-from quality.scales import levels_of
+from quality.models import ReviewTask
+from quality.reading_order import KIND, review_reading_url
 from quality.services.scoring import review_score
-from reports.services.audit import audit_report_reads
+from reports.views import reading_task_response
 from worklists.errors import DomainError
 from worklists.models import AuditEvent
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
@@ -43,53 +43,12 @@ def _visible_task(request: HttpRequest, review_id: int, viewer: selectors.Viewer
     return task
 
 
-def _render_review(
-    request: HttpRequest,
-    task: ReviewTask,
-    viewer: selectors.Viewer,
-    *,
-    error: str = "",
-    status: int = 200,
-) -> HttpResponse:
-    context = AccessContext.from_request(request, channel="web")
-    audit_study_reads(context=context, studies=[task.study], action=AuditEvent.Action.STUDY_VIEW)
-    audit_report_reads(context=context, studies=[task.study])
-    now = timezone.now()
-    study = task.study
-    levels = levels_of(task.scale_id)
-    return render(
-        request,
-        "quality/review.html",
-        {
-            "task": task,
-            "study": study,
-            "now": now,
-            "author": selectors.author_shown_to(task, viewer),
-            "sections": selectors.report_sections_shown(task, viewer),
-            "may_score": task.status == ReviewStatus.ASSIGNED
-            and viewer.radiologist_id is not None
-            and viewer.radiologist_id == task.reviewer_id,
-            "scores": [(level.code, level.shown_label) for level in levels],
-            "significant_codes": ", ".join(level.code for level in levels if level.significant),
-            "posted_score": request.POST.get("score", ""),
-            "posted_comment": request.POST.get("comment", ""),
-            "error": error,
-            "age": study.shown_patient.age_on(now.astimezone(study.site.zone).date()),
-            "viewer_url": study.site.viewer_url(
-                study_instance_uid=study.study_instance_uid,
-                accession_number=study.accession_number,
-            ),
-            "deadline_passed": task.deadline < now,
-            "reassign": selectors.reassign_control(task, viewer, now=now),
-        },
-        status=status,
-    )
-
-
 @login_required
 def review_page(request: HttpRequest, review_id: int) -> HttpResponse:
-    viewer = selectors.viewer_of(request.user)
-    return _render_review(request, _visible_task(request, review_id, viewer), viewer)
+    """A review opens on the reading page of its study (quality.reading_order); this address
+    (links, bookmarks, the reassignment's answer) leads there."""
+    task = _visible_task(request, review_id, selectors.viewer_of(request.user))
+    return redirect(review_reading_url(study_id=task.study_id, review_id=task.id))
 
 
 @login_required
@@ -105,9 +64,17 @@ def review_score_view(request: HttpRequest, review_id: int) -> HttpResponse:
             comment=request.POST.get("comment", ""),
         )
     except DomainError as refusal:
-        return _render_review(request, task, viewer, error=str(refusal), status=400)
+        # The reading page again, with the refusal and what was posted.
+        return reading_task_response(
+            request,
+            study_id=task.study_id,
+            kind=KIND,
+            task_id=task.id,
+            error=str(refusal),
+            status=400,
+        )
     messages.success(request, _("Review scored. Thank you."))
-    return redirect("reviews")
+    return redirect("worklist")
 
 
 @login_required
@@ -195,28 +162,27 @@ def review_figures_csv(request: HttpRequest) -> HttpResponse:
 
 
 def worklist_reviews_panel(*, request: HttpRequest, now: dt.datetime) -> str:
-    """The worklist page's panel (a core hook): the reader's open reviews, nearest deadline
-    first, the significant discrepancies in their own reports; a coordinator's count of
-    reviews waiting for a reviewer. Empty when there is nothing."""
+    """The worklist page's panel (a core hook): the significant discrepancies in the reader's
+    own reports; a coordinator's count of reviews waiting for a reviewer. Empty when there is
+    nothing. (The reader's open reviews are in their queue, in reading order:
+    quality.reading_order.)"""
     viewer = selectors.viewer_of(request.user)
     if not viewer.has_reviews:
         return ""  # a site's staff: two queries, and nothing
-    mine = selectors.my_open_reviews(viewer=viewer)
     discrepancies = selectors.discrepancies_of_author(
         viewer=viewer, since=now - dt.timedelta(days=DISCREPANCY_DAYS)
     )
     waiting = selectors.reviews_waiting(viewer=viewer)
-    if not (mine or discrepancies or waiting):
+    if not (discrepancies or waiting):
         return ""
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
-        studies=[t.study for t in (*mine, *discrepancies, *waiting)],
+        studies=[t.study for t in (*discrepancies, *waiting)],
         action=AuditEvent.Action.STUDY_LIST,
     )
     return render_to_string(
         "quality/_worklist_panel.html",
         {
-            "mine": mine,
             "discrepancies": discrepancies,
             "waiting_count": len(waiting),
             "now": now,

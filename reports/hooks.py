@@ -7,16 +7,32 @@ from its AppConfig.ready(); reports calls whatever is registered, and works with
   for the first time (peer review samples signed reports). A listener takes ids, owns its own
   transaction and may run twice (it must be idempotent); a failing listener is logged and
   changes nothing that committed (the signature stands).
+- reading tasks: a task of a reader's (a peer review) opens on the reading page, in place of
+  the report editor: the app renders its panel (the report under review, read-only, and its
+  form) and says whether the page must hide who read and signed the study (blind review).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from dataclasses import dataclass
 from typing import Protocol
 
 from django.db import transaction
+from django.http import HttpRequest
 
-__all__ = ["FinalSigned", "final_signed_after_commit", "register_final_signed"]
+from worklists.models import Study
+
+__all__ = [
+    "FinalSigned",
+    "OpenReadingTask",
+    "ReadingTaskView",
+    "final_signed_after_commit",
+    "reading_task_opener",
+    "register_final_signed",
+    "register_reading_task",
+]
 
 
 class FinalSigned(Protocol):
@@ -41,3 +57,43 @@ def final_signed_after_commit(*, study_id: int, version_id: int) -> None:
         transaction.on_commit(
             functools.partial(listener, study_id=study_id, version_id=version_id), robust=True
         )
+
+
+# Reading tasks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingTaskView:
+    """A task as the reading page shows it: its kind's label and deadline in the header, its
+    ``panel`` (HTML, a SafeString from a template) in place of the editor and the report's
+    versions. ``blind``: the page hides what names who read and signed the study (the
+    assignment, the issued versions, the double reading's section, the study page's link)."""
+
+    label: str
+    deadline: dt.datetime
+    panel: str
+    blind: bool
+
+
+class OpenReadingTask(Protocol):
+    def __call__(
+        self, *, request: HttpRequest, study: Study, task_id: int, error: str
+    ) -> ReadingTaskView | None:
+        """The task ``task_id`` about ``study`` (one the user may see: the page found it
+        through the scoping function) as the requesting user may see it, or None: not theirs
+        to see (a 404). ``error``: a refusal of the panel's form, shown in it with what was
+        posted. The reading page audits the study and its report read."""
+        ...
+
+
+_reading_tasks: dict[str, OpenReadingTask] = {}
+
+
+def register_reading_task(kind: str, opener: OpenReadingTask) -> None:
+    """``kind`` is the task's kind in its URL (worklists.hooks.ReadingOrderTask.kind);
+    registering it again replaces it."""
+    _reading_tasks[kind] = opener
+
+
+def reading_task_opener(kind: str) -> OpenReadingTask | None:
+    return _reading_tasks.get(kind)

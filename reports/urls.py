@@ -5,6 +5,12 @@ from reports import macro_views, views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("read/next", views.reading_next, name="reading-next"),
     path("studies/<int:study_id>/read/", views.reading_page, name="reading"),
+    # A reader's task about the study (a peer review: reports.hooks.register_reading_task).
+    path(
+        "studies/<int:study_id>/read/<slug:kind>/<int:task_id>/",
+        views.reading_task_page,
+        name="reading-task",
+    ),
     path(
         "studies/<int:study_id>/read/preliminary",
         views.reading_preliminary,

@@ -31,6 +31,7 @@ from reports.forms import (
     SignForm,
     posted_draft,
 )
+from reports.hooks import ReadingTaskView, reading_task_opener
 from reports.models import CommunicationMethod, CriticalCategory, RejectionReason
 from reports.services.arbitration import ScreeningResult
 from reports.services.audit import audit_report_reads
@@ -47,15 +48,18 @@ from reports.services.signing import (
 from worklists import selectors as study_selectors
 from worklists.access import radiologist_of
 from worklists.actors import Actor
+from worklists.hooks import studies_withheld
 from worklists.lifecycle import IllegalTransition
 from worklists.models import UNREAD_STATUSES, AuditEvent, Study, StudyStatus
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
 from worklists.services.claims import study_open
 
 
-def _study(request: HttpRequest, study_id: int) -> Study:
+def _study(request: HttpRequest, study_id: int, *, withheld_ok: bool = False) -> Study:
     try:
-        return study_selectors.study_get(user=request.user, study_id=study_id)
+        return study_selectors.study_get(
+            user=request.user, study_id=study_id, withheld_ok=withheld_ok
+        )
     except Study.DoesNotExist as exc:
         audit_refused_read(
             context=AccessContext.from_request(request, channel="web"), study_id=study_id
@@ -70,12 +74,23 @@ def _render_reading(
     sections: list[dict[str, Any]] | None = None,
     error: str = "",
     status: int = 200,
+    task: ReadingTaskView | None = None,
 ) -> HttpResponse:
+    """The reading page of ``study``; with ``task`` (a peer review), the task's panel in place
+    of the editor and the issued versions, the header's deadline the task's, and, when the task
+    is blind, nothing that names who read and signed it."""
     context = AccessContext.from_request(request, channel="web")
     audit_study_reads(context=context, studies=[study], action=AuditEvent.Action.STUDY_VIEW)
     priors = study_selectors.patient_prior_studies(user=request.user, study=study)
     audit_study_reads(context=context, studies=priors, action=AuditEvent.Action.STUDY_LIST)
-    prior_reports = selectors.latest_versions(studies=priors)
+    # Priors withheld from this user (a blind review of theirs is open): listed, but neither
+    # their report nor its signer is shown (asked once for them all).
+    withheld = studies_withheld(request.user, priors)
+    prior_reports = {
+        study_id: version
+        for study_id, version in selectors.latest_versions(studies=priors).items()
+        if study_id not in withheld
+    }
     state = selectors.report_state(study=study)
     double_reading = dr_selectors.reads_for_viewer(study=study, user=request.user)
     shown = [p for p in priors if p.id in prior_reports]
@@ -102,7 +117,10 @@ def _render_reading(
                 accession_number=study.accession_number,
             ),
             "assignment": study_selectors.study_active_assignment(study=study),
-            "priors": [(prior, prior_reports.get(prior.id)) for prior in priors],
+            "priors": [
+                (prior, prior_reports.get(prior.id), withheld.get(prior.id)) for prior in priors
+            ],
+            "task": task,
             "first_reported_prior_id": next((p.id for p in priors if p.id in prior_reports), None),
             "is_reader": radiologist_of(request.user) is not None,
             "ai_findings": study.ai_findings.order_by("-is_critical", "-confidence", "id"),
@@ -145,7 +163,7 @@ def _then(request: HttpRequest, study: Study, done: str, *, stay: bool = False) 
     if following is None:
         messages.info(request, _(NOTHING_LEFT))
         return redirect("worklist")
-    return redirect("reading", study_id=following.study_id)
+    return redirect(following.url)
 
 
 @login_required
@@ -160,7 +178,39 @@ def reading_next(request: HttpRequest) -> HttpResponse:
     if following is None:
         messages.info(request, _(NOTHING_LEFT))
         return redirect("worklist")
-    return redirect("reading", study_id=following.study_id)
+    return redirect(following.url)
+
+
+def reading_task_response(
+    request: HttpRequest,
+    *,
+    study_id: int,
+    kind: str,
+    task_id: int,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The reading page of a reader's task (reports.hooks: a peer review), or 404 when the
+    task is not theirs to see. Its app's form posts to its own view, which answers a refusal
+    with this page again (``error``, ``status``)."""
+    opener = reading_task_opener(kind)
+    if opener is None:
+        raise Http404("No such task")
+    # The task shows only what it may (a blind review hides its author): the study is not
+    # withheld from its own task.
+    study = _study(request, study_id, withheld_ok=True)
+    task = opener(request=request, study=study, task_id=task_id, error=error)
+    if task is None:
+        audit_refused_read(
+            context=AccessContext.from_request(request, channel="web"), study_id=study_id
+        )
+        raise Http404("No such task")
+    return _render_reading(request, study, task=task, status=status)
+
+
+@login_required
+def reading_task_page(request: HttpRequest, study_id: int, kind: str, task_id: int) -> HttpResponse:
+    return reading_task_response(request, study_id=study_id, kind=kind, task_id=task_id)
 
 
 @login_required

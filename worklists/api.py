@@ -57,8 +57,8 @@ from worklists.services.audit import (
     study_read,
 )
 from worklists.services.claims import (
+    reading_order_next,
     study_claim,
-    study_claim_next,
     study_coordinator_assign,
     study_release,
 )
@@ -236,25 +236,47 @@ class WorklistNextApi(APIView):
         radiologist = radiologist_of(request.user)
         if radiologist is None:
             return _error("only radiologists read studies", status.HTTP_403_FORBIDDEN)
-        claimed = study_claim_next(
-            radiologist_id=radiologist.id, actor=Actor.for_user(request.user)
+        site_ids = visible_site_ids(request.user)
+        answer = reading_order_next(
+            user=request.user,
+            radiologist_id=radiologist.id,
+            site_ids=site_ids,
+            actor=Actor.for_user(request.user),
         )
-        if claimed is None:
+        if answer is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
+        task, claimed = answer.task, answer.claimed
+        if task is not None:
+            study_id = task.study.id
+        else:
+            assert claimed is not None  # an answer is a task or a claim
+            study_id = claimed.study_id
         study = study_read(
             context=AccessContext.from_request(request, channel="api"),
-            study_id=claimed.study_id,
-            site_ids=visible_site_ids(request.user),
+            study_id=study_id,
+            site_ids=site_ids,
             action=AuditEvent.Action.STUDY_VIEW,
         )
-        if study is None:  # never: their credentials scope what read next claims
-            raise Study.DoesNotExist(f"claimed study {claimed.study_id} not visible to its reader")
+        if study is None:  # never: their credentials scope what read next gives
+            raise Study.DoesNotExist(
+                f"study {study_id} given by read next not visible to its reader"
+            )
         body = _CLAIMED_OUT.to_representation(
             {
                 "study": study,
-                "bundled_study_ids": claimed.study_ids[1:],
-                "reading_url": reading_url(study.id),
-                "from_queue": claimed.from_queue,
+                "bundled_study_ids": claimed.study_ids[1:] if claimed is not None else [],
+                "reading_url": answer.url,
+                "from_queue": claimed.from_queue if claimed is not None else True,
+                "task": (
+                    {
+                        "kind": task.kind,
+                        "id": task.id,
+                        "label": task.label,
+                        "deadline": task.deadline,
+                    }
+                    if task is not None
+                    else None
+                ),
             }
         )
         return Response(body)

@@ -7,11 +7,16 @@ here from its AppConfig.ready(); the core calls whatever is registered, and work
 - study-page panels: sections an adapter adds to the study page (the images, the report);
 - console panels: sections an adapter adds to the coordinator's console (failed deliveries);
 - worklist panels: sections an adapter adds to the worklist page, under the reader's own queue
-  (peer reviews assigned to the reader, with their deadlines);
+  (the significant discrepancies found in the reader's reports, reviews waiting for a reviewer);
+- reading-order tasks: work an adapter gives a reader that takes its place in their reading
+  order beside their studies (peer reviews, each with its own deadline): the worklist page's
+  queue lists them, "read next" opens one when it comes first (worklists.routing says where a
+  task ranks, TASK_ROUTING_RANK), and the reading page opens it;
 - home pages: where a user lands after signing in, when an adapter has a page for them (a
   site's staff: the site portal);
 - withheld studies: a study a user may see but must read elsewhere for now (a blind peer
-  reviewer, kept off the pages that name the report's author).
+  reviewer, kept off the pages that name the report's author); in bulk for a page that lists
+  many (the reading page's priors hide a withheld prior's report and signer).
 
 worklists.demo.extensions is the same pattern for the demo's steps.
 """
@@ -20,12 +25,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
+from worklists import routing
 from worklists.actors import Actor
 from worklists.models import Study
 
@@ -34,19 +41,26 @@ __all__ = [
     "HomePage",
     "OrderImages",
     "PanelSlot",
+    "ReadingOrderTask",
+    "ReadingOrderTasks",
     "StudyPanel",
     "Withheld",
+    "WithholdStudies",
     "WithholdStudy",
     "WorklistPanel",
     "console_panels",
     "home_page_for",
     "order_images",
+    "reading_order_tasks",
     "register_console_panel",
     "register_home_page",
     "register_order_images",
+    "register_reading_order_tasks",
+    "register_studies_withholding",
     "register_study_panel",
     "register_study_withholding",
     "register_worklist_panel",
+    "studies_withheld",
     "study_panels",
     "study_withheld",
     "worklist_panels",
@@ -220,6 +234,75 @@ def worklist_panels() -> list[WorklistPanel]:
     return list(_worklist_panels.values())
 
 
+# Reading-order tasks -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingOrderTask:
+    """One task of a reader's that takes its place in their reading order (a peer review):
+    where it stands (worklists.routing: a routine study's rank, its own deadline), what the
+    queue shows of it and where it opens. ``study`` is the study it is about, one the reader
+    may see (the provider found it within the sites it was given)."""
+
+    kind: str  # the provider's name, stable ("peer-review")
+    id: int  # the task's own id, within its kind
+    label: str  # what it is, in the user's words ("Peer review")
+    deadline: dt.datetime
+    url: str  # where it opens: the reading page, for the task
+    study: Study
+    routing_rank: int = routing.TASK_ROUTING_RANK
+
+    @property
+    def position(self) -> routing.ReadingPosition:
+        return routing.task_position(self.routing_rank, self.deadline, self.id)
+
+    @property
+    def bound(self) -> routing.TaskBound:
+        return routing.TaskBound(routing_rank=self.routing_rank, deadline=self.deadline)
+
+
+class ReadingOrderTasks(Protocol):
+    def __call__(
+        self,
+        *,
+        user: AbstractBaseUser | AnonymousUser,
+        radiologist_id: int,
+        site_ids: set[int] | None,
+        limit: int | None,
+    ) -> list[ReadingOrderTask]:
+        """The reader's open tasks in reading order (nearest deadline first), at most
+        ``limit`` (None: all), about studies of ``site_ids`` (the scoping function's answer
+        for ``user``; None: every site). One query: "read next" asks on every call."""
+        ...
+
+
+_task_providers: dict[str, ReadingOrderTasks] = {}
+
+
+def register_reading_order_tasks(name: str, provider: ReadingOrderTasks) -> None:
+    """Registering the same name again replaces it (AppConfig.ready may run twice in tests)."""
+    _task_providers[name] = provider
+
+
+def reading_order_tasks(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    radiologist_id: int,
+    site_ids: set[int] | None,
+    limit: int | None = None,
+) -> list[ReadingOrderTask]:
+    """Every provider's tasks for this reader, in reading order, at most ``limit``."""
+    tasks = [
+        task
+        for provider in _task_providers.values()
+        for task in provider(
+            user=user, radiologist_id=radiologist_id, site_ids=site_ids, limit=limit
+        )
+    ]
+    tasks.sort(key=lambda task: task.position)
+    return tasks if limit is None else tasks[:limit]
+
+
 # Withheld studies --------------------------------------------------------------------------
 
 
@@ -251,6 +334,38 @@ def study_withheld(user: AbstractBaseUser | AnonymousUser, study: Study) -> With
         if (withheld := withhold(user=user, study=study)) is not None:
             return withheld
     return None
+
+
+class WithholdStudies(Protocol):
+    def __call__(
+        self, *, user: AbstractBaseUser | AnonymousUser, studies: Sequence[Study]
+    ) -> dict[int, Withheld]:
+        """WithholdStudy for many studies at once (a page's list of priors): the withheld
+        ones by study id. One query at most, whatever their number; none when no study can
+        be withheld (none has a signed report)."""
+        ...
+
+
+_bulk_withholders: dict[str, WithholdStudies] = {}
+
+
+def register_studies_withholding(name: str, withhold: WithholdStudies) -> None:
+    """The bulk form of register_study_withholding: an adapter registers both, with the same
+    answers. Registering the same name again replaces it."""
+    _bulk_withholders[name] = withhold
+
+
+def studies_withheld(
+    user: AbstractBaseUser | AnonymousUser, studies: Sequence[Study]
+) -> dict[int, Withheld]:
+    """The studies among ``studies`` withheld from ``user``, by id (asked once for a list)."""
+    withheld: dict[int, Withheld] = {}
+    if not studies:
+        return withheld
+    for withhold in _bulk_withholders.values():
+        for study_id, why in withhold(user=user, studies=studies).items():
+            withheld.setdefault(study_id, why)
+    return withheld
 
 
 # Home pages --------------------------------------------------------------------------------

@@ -104,6 +104,14 @@ _NOT_RESTRICTED = """(NOT s.has_read_restrictions OR (
                  AND x.kind = 'RESERVE')
              OR EXISTS (SELECT 1 FROM worklists_readrestriction x WHERE x.study_id = s.id
                  AND x.kind = 'RESERVE' AND x.radiologist_id = %(rid)s))))"""
+# Only a study that comes before the reader's first task (a peer review: worklists.routing,
+# comes_before_task) is given; with no task the bound is a rank no study has. A row comparison
+# the index of ready studies in reading order answers (a study without a deadline compares as
+# unknown at the task's rank: not before it, as the rule says).
+_BEFORE_TASK = (
+    """(s.routing_rank, s.deadline) <= (%(task_rank)s::smallint, %(task_deadline)s::timestamptz)"""
+)
+NO_TASK_RANK = 32767
 _CLAIM_SQL = f"""
 WITH current AS (
     SELECT (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
@@ -122,11 +130,13 @@ WITH current AS (
     SELECT s.id, s.site_id, s.routing_rank, s.deadline, s.escalation_tier
     FROM worklists_assignment a JOIN worklists_study s ON s.id = a.study_id
     WHERE a.radiologist_id = %(rid)s AND a.ended_at IS NULL AND s.status = 'ASSIGNED'
+      AND {_BEFORE_TASK}
     ORDER BY s.routing_rank, s.deadline, s.id
     LIMIT 1
 ), first AS (
     SELECT s.id, s.patient_id FROM worklists_study s
     WHERE s.status = 'READY' AND %(any_scope)s AND (SELECT ok FROM current)
+      AND {_BEFORE_TASK}
       AND (NOT EXISTS (SELECT 1 FROM held)
            OR (s.routing_rank, s.deadline, s.id)
               < (SELECT h.routing_rank, coalesce(h.deadline, 'infinity'::timestamptz), h.id

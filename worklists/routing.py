@@ -499,6 +499,53 @@ def reading_order(study: StudyFacts) -> tuple[int, dt.datetime, int]:
     return (study.routing_rank, study.deadline or dt.datetime.max.replace(tzinfo=dt.UTC), study.id)
 
 
+# Tasks in the reading order ------------------------------------------------------------------
+# A reader's reading order holds more than studies: a task an adapter gives them (a peer review,
+# worklists.hooks.register_reading_order_tasks) takes its place in the same order. This is the
+# one rule for where: a task ranks as a routine study (TASK_ROUTING_RANK) with its own deadline.
+# So STAT, critical, urgent and cancer-pathway studies come before every task; among routine
+# work the nearer deadline comes first, whichever it is; on an equal rank and deadline the study
+# comes first (a study has a patient waiting for its report). A study without a deadline comes
+# after a task of its rank (a task always has one).
+TASK_ROUTING_RANK = 3
+_NO_DEADLINE = dt.datetime.max.replace(tzinfo=dt.UTC)
+STUDY_KIND, TASK_KIND = 0, 1
+
+ReadingPosition = tuple[int, dt.datetime, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskBound:
+    """Where the reader's first task stands in the reading order: "read next" gives a study
+    only if it comes before this (comes_before_task)."""
+
+    routing_rank: int
+    deadline: dt.datetime
+
+
+def study_position(
+    routing_rank: int, deadline: dt.datetime | None, study_id: int
+) -> ReadingPosition:
+    """A study's place in the mixed reading order (studies and tasks): reading_order, with a
+    kind between the deadline and the id so that a study precedes a task at a tie."""
+    return (routing_rank, deadline or _NO_DEADLINE, STUDY_KIND, study_id)
+
+
+def task_position(routing_rank: int, deadline: dt.datetime, task_id: int) -> ReadingPosition:
+    return (routing_rank, deadline, TASK_KIND, task_id)
+
+
+def comes_before_task(study: StudyFacts, task: TaskBound | None) -> bool:
+    """Whether ``study`` comes before ``task`` in the reading order (always, with no task).
+    The claim statement (worklists.queries) says the same in SQL."""
+    if task is None:
+        return True
+    return (study.routing_rank, study.deadline or _NO_DEADLINE) <= (
+        task.routing_rank,
+        task.deadline,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """The (worklist, site) pairs a reader may take at each tier, for the claim statement."""
@@ -592,18 +639,22 @@ def read_next(
     scope: Scope,
     reader_id: int | None = None,
     member_site_ids: frozenset[int] = frozenset(),
+    before: TaskBound | None = None,
 ) -> ReadNext | None:
     """One reading order for everything a reader may read: the first, in reading order, of
     the studies in their own queue and the free studies their scope allows. A study in their
     own queue is never passed over for a less urgent pool study; on a tie the queue wins (it is
     theirs already). The queue is not filtered by scope: what was given to them is theirs.
-    A free study that keeps ``reader_id`` (or their site) off itself is not theirs to take."""
-    own = min(held, key=reading_order, default=None)
+    A free study that keeps ``reader_id`` (or their site) off itself is not theirs to take.
+    ``before``: the reader's first task; only a study that comes before it is given (None: the
+    task comes first)."""
+    own = min((s for s in held if comes_before_task(s, before)), key=reading_order, default=None)
     allowed = sorted(
         (
             s
             for s in free
             if scope.allows(s)
+            and comes_before_task(s, before)
             and (
                 reader_id is None
                 or study_exclusion(reader_id=reader_id, member_site_ids=member_site_ids, study=s)

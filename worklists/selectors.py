@@ -282,6 +282,14 @@ def reading_order_key(study: Study) -> str:
     return f"{study.routing_rank:03d}.{_deadline_ms(study):014d}.{study.id:012d}"
 
 
+def task_reading_order_key(task: hooks.ReadingOrderTask) -> str:
+    """reading_order_key for a task in the reading order (a peer review): its rank and deadline
+    in the same places, then "t" before its id, which sorts after every digit, so that at an
+    equal rank and deadline the study comes first (worklists.routing, task_position)."""
+    deadline_ms = int(task.deadline.timestamp() * 1000)
+    return f"{task.routing_rank:03d}.{deadline_ms:014d}.t{task.id:012d}"
+
+
 def study_list_order_key(study: Study) -> str:
     """A string that sorts like the list (deadline, missing last, then id)."""
     return f"{_deadline_ms(study):014d}.{study.id:012d}"

@@ -310,6 +310,15 @@ class OrderOutSerializer(serializers.Serializer):
 # Routing
 
 
+class ReadingOrderTaskOutSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text='What the task is, e.g. "peer-review".')
+    id = serializers.IntegerField(help_text="The task's id within its kind.")
+    label = serializers.CharField(  # type: ignore[assignment] # Field.label is the field's
+        help_text="What it is, in the user's language."
+    )
+    deadline = serializers.DateTimeField()
+
+
 class ClaimedOutSerializer(serializers.Serializer):
     study = StudyOutSerializer()
     bundled_study_ids = serializers.ListField(
@@ -319,6 +328,12 @@ class ClaimedOutSerializer(serializers.Serializer):
     from_queue = serializers.BooleanField(
         help_text="It was already in the reader's own queue (pushed or assigned to them), "
         "and came first in reading order; false: claimed from the pool."
+    )
+    task = ReadingOrderTaskOutSerializer(
+        allow_null=True,
+        help_text="When one of the reader's tasks (a peer review) comes first in reading "
+        "order: that task, opened at reading_url; ``study`` is the study it is about. Null: "
+        "a study to read.",
     )
 
 

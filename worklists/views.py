@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -9,19 +11,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from worklists import selectors
+from worklists import routing, selectors
 from worklists.access import (
     identifiers_visible,
     is_coordinator,
     radiologist_of,
     sites_visible_to,
     studies_of_sites,
-    studies_visible_to,
     visible_site_ids,
 )
 from worklists.actors import Actor
@@ -30,10 +30,14 @@ from worklists.console.candidates import study_candidates
 from worklists.console.holding import with_holding
 from worklists.console.surges import surges_of_worklist, surges_running
 from worklists.errors import DomainError, NotFound, NotPermitted
-from worklists.hooks import worklist_panels
+from worklists.hooks import ReadingOrderTask, reading_order_tasks, worklist_panels
 from worklists.models import UNREAD_STATUSES, AuditEvent, Modality, Study
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
-from worklists.services.claims import study_claim_next, study_coordinator_assign, study_release
+from worklists.services.claims import (
+    reading_order_next,
+    study_coordinator_assign,
+    study_release,
+)
 
 
 def _landing_tab(summaries: list[selectors.WorklistSummary], on_shift: dict[int, int]) -> str:
@@ -60,10 +64,41 @@ def _list_filters(request: HttpRequest, tab: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """One row of the reader's queue: a study they hold, or one of their tasks (``task``, a
+    peer review, about ``study``)."""
+
+    study: Study
+    risk: str
+    task: ReadingOrderTask | None = None
+
+
+def _task_risk(task: ReadingOrderTask, now: dt.datetime) -> str:
+    return "overdue" if task.deadline < now else ""
+
+
+def _reading_order(
+    studies: list[Study], tasks: list[ReadingOrderTask], *, now: dt.datetime
+) -> list[QueueEntry]:
+    """The reader's studies and tasks as one list in reading order (worklists.routing: a task
+    ranks as a routine study with its own deadline; on a tie the study first)."""
+    entries = [
+        (
+            routing.study_position(s.routing_rank, s.deadline, s.id),
+            QueueEntry(s, s.deadline_risk(now)),
+        )
+        for s in studies
+    ] + [(task.position, QueueEntry(task.study, _task_risk(task, now), task)) for task in tasks]
+    entries.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in entries]
+
+
 @login_required
 def worklist_page(request: HttpRequest) -> HttpResponse:
     # The user's scope, resolved once for the whole page.
-    visible = studies_visible_to(request.user)
+    site_ids = visible_site_ids(request.user)
+    visible = studies_of_sites(site_ids)
     coordinator = is_coordinator(request.user)
     radiologist = radiologist_of(request.user)
     summaries = selectors.worklist_summaries(
@@ -94,6 +129,12 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         if radiologist is not None
         else []
     )
+    # The reader's tasks (peer reviews) take their places in the same reading order.
+    tasks = (
+        reading_order_tasks(user=request.user, radiologist_id=radiologist.id, site_ids=site_ids)
+        if radiologist is not None
+        else []
+    )
     # Coordinators see how many alerts wait, and handle them on the console (no pile of banners),
     # and who holds each study and whether they opened it.
     open_alert_count = console_selectors.open_alert_count(user=request.user) if coordinator else 0
@@ -102,7 +143,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         with_holding(rows, now=now)
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
-        studies=[*queue, *rows],
+        studies=[*queue, *(task.study for task in tasks), *rows],
         action=AuditEvent.Action.STUDY_LIST,
     )
     shown = next((s.worklist for s in summaries if s.worklist.code == tab), None)
@@ -118,7 +159,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         request,
         "worklists/worklist.html",
         {
-            # What adapters add under the reader's queue (peer reviews...), rendered once here.
+            # What adapters add under the reader's queue (review discrepancies...), rendered once.
             "panels": [
                 html
                 for panel in worklist_panels()
@@ -135,7 +176,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "is_coordinator": coordinator,
             "show_holding": coordinator,
             "radiologist": radiologist,
-            "queue": [(study, study.deadline_risk(now)) for study in queue],
+            "queue": _reading_order(queue, tasks, now=now),
             "open_alert_count": open_alert_count,
             "surges": surges,
             "now": now,
@@ -153,10 +194,12 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
     """One study's rows for a live worklist page (static/js/live.js asks after a socket event):
-    its row in the reader's queue and in the list as filtered by the query string, each left
-    out when the study no longer belongs there, with the counts swapped in beside them.
-    Scoped (404 for a study the user may not see) and audited like the page's own rows."""
-    visible = studies_visible_to(request.user)
+    its row in the reader's queue (or their task's about it: a peer review) and in the list as
+    filtered by the query string, each left out when the study no longer belongs there, with
+    the counts swapped in beside them. Scoped (404 for a study the user may not see) and
+    audited like the page's own rows."""
+    site_ids = visible_site_ids(request.user)
+    visible = studies_of_sites(site_ids)
     try:
         study = selectors.study_get(user=request.user, study_id=study_id, withheld_ok=True)
     except Study.DoesNotExist as exc:
@@ -173,12 +216,21 @@ def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
         .filter(id=study.id)
         .first()
     )
-    queue_study, queue_count = None, 0
+    queue_study, queue_count, queue_task = None, 0, None
     if radiologist is not None:
         queue_study = selectors.reader_queue_study(
             visible=visible, radiologist_id=radiologist.id, study_id=study.id
         )
-        queue_count = selectors.reader_queue_count(visible=visible, radiologist_id=radiologist.id)
+        tasks = reading_order_tasks(
+            user=request.user, radiologist_id=radiologist.id, site_ids=site_ids
+        )
+        queue_count = selectors.reader_queue_count(
+            visible=visible, radiologist_id=radiologist.id
+        ) + len(tasks)
+        if queue_study is None:
+            # A study under the reader's review (signed, never in their queue as a study)
+            # keeps its row as their task, or loses it once scored or withdrawn.
+            queue_task = next((t for t in tasks if t.study.id == study.id), None)
     audit_study_reads(
         context=AccessContext.from_request(request, channel="web"),
         studies=[study],
@@ -198,6 +250,8 @@ def worklist_row(request: HttpRequest, study_id: int) -> HttpResponse:
             "show_holding": coordinator,
             "queue_study": queue_study,
             "queue_risk": queue_study.deadline_risk(now) if queue_study else "",
+            "queue_task": queue_task,
+            "queue_task_risk": _task_risk(queue_task, now) if queue_task else "",
             "queue_count": queue_count,
             "radiologist": radiologist,
             "on_shift": (
@@ -277,19 +331,25 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def worklist_next(request: HttpRequest) -> HttpResponse:
-    """The "Read next" button: claim the best study for this reader and open it for reading."""
+    """The "Read next" button: the first in the reader's reading order, opened for reading: a
+    study claimed for them, or their task (a peer review) when it comes first."""
     radiologist = radiologist_of(request.user)
     if radiologist is None:
         messages.error(request, _("Only radiologists read studies."))
         return redirect("worklist")
-    claimed = study_claim_next(radiologist_id=radiologist.id, actor=Actor.for_user(request.user))
-    if claimed is None:
+    answer = reading_order_next(
+        user=request.user,
+        radiologist_id=radiologist.id,
+        site_ids=visible_site_ids(request.user),
+        actor=Actor.for_user(request.user),
+    )
+    if answer is None:
         messages.info(
             request,
             _("Nothing for you to read now: no unread study in your worklists, sites and shift."),
         )
         return redirect("worklist")
-    return HttpResponseRedirect(reverse("reading", kwargs={"study_id": claimed.study_id}))
+    return HttpResponseRedirect(answer.url)
 
 
 @login_required

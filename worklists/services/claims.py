@@ -30,7 +30,9 @@ from worklists.services import routing_decisions, routing_loads
 from worklists.services.pushes import fill_queue_after_commit, route_after_commit
 from worklists.services.read_next import (
     Claimed,
+    ReadNextAnswer,
     reader_mark_active,
+    reading_order_next,
     study_claim_next,
 )
 from worklists.services.studies import (
@@ -349,11 +351,13 @@ __all__ = [
     "Claimed",
     "Expired",
     "HeldByAnother",
+    "ReadNextAnswer",
     "StudyEvent",
     "claim_touch",
     "claims_expire",
     "reader_mark_active",
     "reader_sign_in",
+    "reading_order_next",
     "study_claim",
     "study_claim_next",
     "study_coordinator_assign",

@@ -3,16 +3,22 @@ studies they may take.
 
 "Read next" follows one reading order for everything the reader may read: the first study in
 reading order among their own queue (pushed or given to them, not yet opened) and the free
-studies they may take (worklists.routing.read_next). On PostgreSQL that is one statement
-(worklists.queries): it finds the first queued study, claims a free study only if it comes
-strictly before that one (``FOR UPDATE SKIP LOCKED``, with the same patient's other unread
-studies), writes their assignments and events, and otherwise records the queue's study as the
-decision. A claim's decision is stored once, in its event; a pick from the queue as a routing
-decision; both are listed by selectors.routing_decisions. Eligibility is the reader's pull
-scope, built by worklists.routing and cached for a short while; the statement decides nothing
-once the reader's facts have changed since (see the note above the statement), so a revoked
-credential or an ended shift counts at once. SQLite serialises writers, so there the same
-rules run through worklists.routing on every claim.
+studies they may take (worklists.routing.read_next), unless one of the reader's tasks (a peer
+review, through worklists.hooks.register_reading_order_tasks) comes first: a task ranks as a
+routine study with its own deadline, and on a tie the study comes first (the rule is
+worklists.routing's, TASK_ROUTING_RANK and comes_before_task). reading_order_next asks for the
+reader's first task (one query) and claims only a study before it, else opens the task.
+
+On PostgreSQL the claim is one statement (worklists.queries): it finds the first queued study
+(before the task, if any), claims a free study only if it comes strictly before that one (``FOR
+UPDATE SKIP LOCKED``, with the same patient's other unread studies), writes their assignments
+and events, and otherwise records the queue's study as the decision. A claim's decision is
+stored once, in its event; a pick from the queue as a routing decision; both are listed by
+selectors.routing_decisions. Eligibility is the reader's pull scope, built by worklists.routing
+and cached for a short while; the statement decides nothing once the reader's facts have
+changed since (see the note above the statement), so a revoked credential or an ended shift
+counts at once. SQLite serialises writers, so there the same rules run through
+worklists.routing on every claim.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
-from worklists import live, queries, routing
+from worklists import hooks, live, queries, routing
 from worklists.actors import Actor
 from worklists.models import (
     Assignment,
@@ -98,7 +106,7 @@ def _broadcast_claimed(rows: Sequence[tuple[int, int]]) -> None:
 
 
 def _claim_next_postgresql(
-    *, radiologist_id: int, actor: Actor, now: dt.datetime
+    *, radiologist_id: int, actor: Actor, now: dt.datetime, before: routing.TaskBound | None
 ) -> Claimed | None:
     pull = routing_decisions.reader_pull_scope(radiologist_id=radiologist_id, now=now)
     rows: list[tuple[int, int, int]] = []
@@ -119,6 +127,8 @@ def _claim_next_postgresql(
             "facts_version": pull.facts_version,
             # an empty scope still answers from the reader's own queue, without walking the pool
             "any_scope": not pull.scope.is_empty,
+            "task_rank": queries.NO_TASK_RANK if before is None else before.routing_rank,
+            "task_deadline": now if before is None else before.deadline,
             **queries.scope_arrays(pull.scope),
         }
         rows = queries.claim_next(params)
@@ -146,7 +156,9 @@ def _queue_facts(*, radiologist_id: int, now: dt.datetime) -> list[routing.Study
     ]
 
 
-def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -> Claimed | None:
+def _claim_next_python(
+    *, radiologist_id: int, actor: Actor, now: dt.datetime, before: routing.TaskBound | None
+) -> Claimed | None:
     reader_mark_active(radiologist_id=radiologist_id, at=now)
     scope = routing_decisions.reader_pull_scope(
         radiologist_id=radiologist_id, now=now, fresh=True
@@ -177,6 +189,7 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
         scope=scope,
         reader_id=radiologist_id,
         member_site_ids=member_site_ids,
+        before=before,
     )
     if choice is None:
         return None
@@ -220,13 +233,67 @@ def _claim_next_python(*, radiologist_id: int, actor: Actor, now: dt.datetime) -
     return Claimed(study_ids=claimed) if claimed else None
 
 
-def study_claim_next(*, radiologist_id: int, actor: Actor) -> Claimed | None:
+def study_claim_next(
+    *, radiologist_id: int, actor: Actor, before: routing.TaskBound | None = None
+) -> Claimed | None:
     """ "Read next": the first study in reading order among the reader's own queue and the
-    free studies they may take; a free one is claimed atomically. None: nothing to read."""
+    free studies they may take; a free one is claimed atomically. None: nothing to read.
+    ``before``: the reader's first task; only a study that comes before it is given."""
     now = timezone.now()
     if queries.hand_written("claim"):
         # One statement is its own transaction (or joins the caller's): no BEGIN and COMMIT
         # round trips around it. Broadcasts still go out only once it has committed.
-        return _claim_next_postgresql(radiologist_id=radiologist_id, actor=actor, now=now)
+        return _claim_next_postgresql(
+            radiologist_id=radiologist_id, actor=actor, now=now, before=before
+        )
     with transaction.atomic():
-        return _claim_next_python(radiologist_id=radiologist_id, actor=actor, now=now)
+        return _claim_next_python(
+            radiologist_id=radiologist_id, actor=actor, now=now, before=before
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReadNextAnswer:
+    """What "read next" opens: a study (``claimed``) or one of the reader's tasks (``task``, a
+    peer review), whichever comes first in reading order; neither: nothing to read."""
+
+    claimed: Claimed | None = None
+    task: hooks.ReadingOrderTask | None = None
+
+    @property
+    def url(self) -> str:
+        if self.task is not None:
+            return self.task.url
+        assert self.claimed is not None
+        return reverse("reading", kwargs={"study_id": self.claimed.study_id})
+
+
+def reading_order_next(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    radiologist_id: int,
+    site_ids: set[int] | None,
+    actor: Actor,
+) -> ReadNextAnswer | None:
+    """ "Read next" over the whole reading order: the reader's first task (one query, through
+    worklists.hooks) bounds the claim, which gives a study only if it comes before that task
+    (worklists.routing.comes_before_task); otherwise the task opens. ``site_ids``: the
+    scoping function's answer for ``user`` (the caller has it, or needs it next)."""
+    first_task = next(
+        iter(
+            hooks.reading_order_tasks(
+                user=user, radiologist_id=radiologist_id, site_ids=site_ids, limit=1
+            )
+        ),
+        None,
+    )
+    claimed = study_claim_next(
+        radiologist_id=radiologist_id,
+        actor=actor,
+        before=first_task.bound if first_task is not None else None,
+    )
+    if claimed is not None:
+        return ReadNextAnswer(claimed=claimed)
+    if first_task is not None:
+        return ReadNextAnswer(task=first_task)
+    return None

@@ -9,6 +9,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from worklists import selectors
+from worklists.hooks import ReadingOrderTask
 from worklists.models import Study
 
 register = template.Library()
@@ -39,6 +40,11 @@ def countdown(deadline: dt.datetime | None, now: dt.datetime) -> str:
 @register.filter
 def reading_order_key(study: Study) -> str:
     return selectors.reading_order_key(study)
+
+
+@register.filter
+def task_reading_order_key(task: ReadingOrderTask) -> str:
+    return selectors.task_reading_order_key(task)
 
 
 @register.filter
