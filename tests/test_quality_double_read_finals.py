@@ -47,7 +47,8 @@ def test_a_blind_review_hides_the_section_naming_the_readers(reviewed, client_fo
     client = Client()
     client.force_login(reviewer)
 
-    page = client.get(reverse("review", args=[task.id])).content.decode()
+    page = client.get(reverse("review", args=[task.id]), follow=True).content.decode()
+    assert "data-reading-task" in page  # the reading page, for the review
     api = client_for(reviewer).get(reverse("api-review", args=[task.id])).json()
 
     for shown in (page, str(api)):

@@ -1,5 +1,6 @@
-"""The peer-review pages: the review page (the report, the author blinded as the policy says,
-the score form), the reviews list, the worklist page's panel, the figures and their CSV.
+"""The peer-review pages: the review on the reading page (the report, the author blinded as the
+policy says, the score form), the old review address leading there, the reviews list, the
+worklist page (the review in the reader's queue, the panel), the figures and their CSV.
 Scoped and audited like every study read."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from quality.models import ReviewStatus
+from quality.reading_order import review_reading_url
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
 from tests.quality_support import final_version, policy
@@ -41,13 +43,18 @@ def client_of(user) -> Client:
     return client
 
 
+def page_of(task) -> str:
+    return review_reading_url(study_id=task.study_id, review_id=task.id)
+
+
 def test_the_reviewer_reads_the_report_with_the_author_blinded_and_the_read_is_audited(
     task, other_radiologist
 ):
-    response = client_of(other_radiologist.user).get(reverse("review", args=[task.id]))
+    response = client_of(other_radiologist.user).get(page_of(task))
 
     assert response.status_code == 200
     html = response.content.decode()
+    assert "data-reading-task" in html  # the reading page, for the review
     assert "Normal CT caput." in html  # the report's conclusion
     assert "Forfattersen" not in html
     assert "the author is blinded" in html
@@ -64,31 +71,43 @@ def test_without_blinding_the_page_names_the_author(task, other_radiologist):
     task.blind_author = False
     task.save()
 
-    html = client_of(other_radiologist.user).get(reverse("review", args=[task.id])).content
+    html = client_of(other_radiologist.user).get(page_of(task)).content
 
     assert b"Forfattersen" in html
 
 
-def test_another_sites_reader_gets_a_404_and_the_refusal_is_audited(task, outsider):
-    response = client_of(outsider.user).get(reverse("review", args=[task.id]))
+def test_the_old_review_address_leads_to_the_reading_page(task, other_radiologist):
+    response = client_of(other_radiologist.user).get(reverse("review", args=[task.id]))
 
-    assert response.status_code == 404
-    assert AuditEvent.objects.filter(
-        actor=outsider.user, action="study.refused", object_id=str(task.study_id)
-    ).exists()
+    assert response.status_code == 302
+    assert response.url == page_of(task)
+
+
+def test_another_sites_reader_gets_a_404_and_the_refusal_is_audited(task, outsider):
+    for url in (reverse("review", args=[task.id]), page_of(task)):
+        response = client_of(outsider.user).get(url)
+
+        assert response.status_code == 404
+    assert (
+        AuditEvent.objects.filter(
+            actor=outsider.user, action="study.refused", object_id=str(task.study_id)
+        ).count()
+        == 2
+    )
 
 
 def test_the_author_may_not_open_the_review_of_their_report(task, owner):
     assert client_of(owner.user).get(reverse("review", args=[task.id])).status_code == 404
+    assert client_of(owner.user).get(page_of(task)).status_code == 404
 
 
-def test_the_score_form_scores_and_returns_to_the_reviews(task, other_radiologist):
+def test_the_score_form_scores_and_returns_to_the_worklist(task, other_radiologist):
     response = client_of(other_radiologist.user).post(
         reverse("review-score", args=[task.id]), {"score": "2b", "comment": "Oversett fraktur."}
     )
 
     assert response.status_code == 302
-    assert response.url == reverse("reviews")
+    assert response.url == reverse("worklist")
     task.refresh_from_db()
     assert (task.status, task.score, task.comment) == (
         ReviewStatus.SCORED,
@@ -104,18 +123,18 @@ def test_a_refused_score_shows_the_page_again_with_what_was_typed(task, other_ra
 
     assert response.status_code == 400
     assert b"a comment is needed" in response.content
+    assert b"data-reading-task" in response.content  # the reading page again
+    assert b'value="3a" required checked' in response.content
     task.refresh_from_db()
     assert task.status == ReviewStatus.ASSIGNED
 
 
-def test_the_reviewers_worklist_page_lists_their_open_review_with_its_deadline(
-    task, other_radiologist
-):
+def test_the_reviewers_queue_lists_their_open_review_with_its_deadline(task, other_radiologist):
     html = client_of(other_radiologist.user).get(reverse("worklist")).content.decode()
 
-    assert f'data-review-row="{task.id}"' in html
+    assert f'data-queue-task="peer-review:{task.id}"' in html
     assert timezone.localtime(task.deadline).isoformat()[:16] in html
-    assert reverse("review", args=[task.id]) in html
+    assert page_of(task) in html
     assert "Forfattersen" not in html
 
 
@@ -199,7 +218,7 @@ def test_the_indicators_page_links_the_figures_of_its_period(task, owner, other_
     assert len(list(csv.reader(io.StringIO(now.content.decode())))) == 3  # header, reader, worklist
 
 
-def test_the_worklist_panel_costs_the_same_queries_however_many_reviews(
+def test_the_worklist_page_costs_the_same_queries_however_many_reviews(
     task, owner, other_radiologist, site_a, neuro
 ):
     client = client_of(other_radiologist.user)
@@ -211,5 +230,5 @@ def test_the_worklist_panel_costs_the_same_queries_however_many_reviews(
     with CaptureQueriesContext(connection) as six:
         html = client.get(reverse("worklist")).content.decode()
 
-    assert html.count("data-review-row=") == 6
+    assert html.count("data-queue-task=") == 6
     assert len(six.captured_queries) == len(one.captured_queries)

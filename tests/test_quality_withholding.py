@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from quality.reading_order import review_reading_url
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
 from tests.quality_support import final_version, policy
@@ -44,7 +45,7 @@ def test_the_blind_reviewer_opening_the_study_or_reading_page_is_sent_to_the_rev
         answer = reviewer.get(url)
 
         assert answer.status_code == 302, url
-        assert answer["Location"] == reverse("review", args=[task.id])
+        assert answer["Location"] == review_reading_url(study_id=task.study_id, review_id=task.id)
     followed = reviewer.get(reverse("study", args=[task.study_id]), follow=True)
     assert "You are reviewing this report blind" in followed.content.decode()
     assert "Forfattersen" not in followed.content.decode()
@@ -61,7 +62,7 @@ def test_the_apis_refuse_the_blind_reviewer_with_where_to_read_it(
         answer = api.get(url)
 
         assert answer.status_code == 403, url
-        assert answer.json()["url"] == reverse("review", args=[task.id])
+        assert answer.json()["url"] == review_reading_url(study_id=task.study_id, review_id=task.id)
         assert "Forfattersen" not in answer.content.decode()
 
 
