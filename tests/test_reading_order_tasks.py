@@ -75,7 +75,8 @@ def test_read_next_gives_no_study_after_the_first_task():
     assert routing.read_next([later], held=[], scope=scope, before=task) is None
     assert routing.read_next([], held=[later], scope=scope, before=task) is None
     chosen = routing.read_next([later, sooner], held=[], scope=scope, before=task)
-    assert chosen is not None and chosen.study.id == sooner.id
+    assert chosen is not None
+    assert chosen.study.id == sooner.id
 
 
 def test_the_live_pages_string_keys_sort_as_the_rule():
@@ -109,7 +110,8 @@ def review(owner, other_radiologist, site_a, neuro):
     shift for neuro; due in two hours."""
     policy(neuro, share="100", blind_author=True)
     made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
-    assert made is not None and made.reviewer_id == other_radiologist.id
+    assert made is not None
+    assert made.reviewer_id == other_radiologist.id
     ReviewTask.objects.filter(id=made.id).update(deadline=timezone.now() + dt.timedelta(hours=2))
     made.refresh_from_db()
     factories.shift(other_radiologist, worklists=(neuro,))
@@ -135,7 +137,8 @@ def test_the_review_opens_before_a_routine_study_due_later_which_stays_free(
 
     answer = read_next(other_radiologist)
 
-    assert answer is not None and answer.claimed is None
+    assert answer is not None
+    assert answer.claimed is None
     assert answer.task is not None
     assert (answer.task.kind, answer.task.id, answer.task.study.id) == (
         "peer-review",
@@ -159,14 +162,19 @@ def test_a_stat_or_a_routine_study_due_sooner_is_claimed_before_the_review(
     sooner = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=1))
 
     first = read_next(other_radiologist)
-    assert first is not None and first.claimed is not None and first.claimed.study_id == stat.id
+    assert first is not None
+    assert first.claimed is not None
+    assert first.claimed.study_id == stat.id
     # the STAT is theirs now (claimed, not opened): it stays first in their reading order
     second = read_next(other_radiologist)
-    assert second is not None and second.claimed is not None
-    assert second.claimed.study_id == stat.id and second.claimed.from_queue
+    assert second is not None
+    assert second.claimed is not None
+    assert second.claimed.study_id == stat.id
+    assert second.claimed.from_queue
     Study.objects.filter(id=stat.id).update(status=StudyStatus.IN_PROGRESS)  # opened
     third = read_next(other_radiologist)
-    assert third is not None and third.claimed is not None
+    assert third is not None
+    assert third.claimed is not None
     assert third.claimed.study_id == sooner.id
 
 
@@ -181,7 +189,9 @@ def test_a_queued_study_due_after_the_review_waits_for_it(review, other_radiolog
 
     answer = read_next(other_radiologist)
 
-    assert answer is not None and answer.task is not None and answer.task.id == review.id
+    assert answer is not None
+    assert answer.task is not None
+    assert answer.task.id == review.id
     queued.refresh_from_db()
     assert queued.status == StudyStatus.ASSIGNED
 

@@ -112,6 +112,9 @@ _BEFORE_TASK = (
     """(s.routing_rank, s.deadline) <= (%(task_rank)s::smallint, %(task_deadline)s::timestamptz)"""
 )
 NO_TASK_RANK = 32767
+# The position of the row that says the statement decided nothing: the reader's facts changed
+# since their scope was built.
+STALE_FACTS = -2
 _CLAIM_SQL = f"""
 WITH current AS (
     SELECT (SELECT coalesce(max(v.version), 0) FROM worklists_readerfactsversion v
@@ -205,6 +208,8 @@ WITH current AS (
 SELECT id, site_id, pos FROM claimed
 UNION ALL
 SELECT h.id, h.site_id, -1 FROM held h JOIN from_queue q ON q.study_id = h.id
+UNION ALL
+SELECT 0, 0, {STALE_FACTS} WHERE NOT (SELECT ok FROM current)
 ORDER BY 3, 1
 """  # noqa: S608 - only this module's constants are formatted in, never input
 
@@ -247,7 +252,8 @@ def scope_arrays(scope: routing.Scope) -> dict[str, str | None]:
 
 def claim_next(params: dict[str, Any]) -> list[tuple[int, int, int]]:
     """Run the claim statement: (study id, site id, position) of each study claimed (0 the
-    first, 1 its bundle), or of the queue's study picked (-1); [] for nothing. Prepared:
+    first, 1 its bundle), or of the queue's study picked (-1); [] for nothing; one row at
+    STALE_FACTS when it decided nothing because the reader's facts changed. Prepared:
     planning this statement costs more than twice running it."""
     return [(row[0], row[1], row[2]) for row in prepared.execute(_CLAIM_SQL, params)]
 

@@ -132,7 +132,11 @@ def _claim_next_postgresql(
             **queries.scope_arrays(pull.scope),
         }
         rows = queries.claim_next(params)
-        if rows:
+        stale = any(row[2] == queries.STALE_FACTS for row in rows)
+        rows = [row for row in rows if row[2] != queries.STALE_FACTS]
+        if rows or (before is not None and not stale):
+            # Nothing before the reader's first task, on facts still current: the task is the
+            # answer, as a study found with the cached scope is (no rebuild for it).
             break
     if not rows:
         return None
