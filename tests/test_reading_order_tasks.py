@@ -180,12 +180,9 @@ def test_a_stat_or_a_routine_study_due_sooner_is_claimed_before_the_review(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_study_due_after_the_review_waits_for_it(review, other_radiologist, site_a, neuro):
-    queued = factories.held_study(
-        other_radiologist,
-        site=site_a,
-        worklist=neuro,
-        deadline=timezone.now() + dt.timedelta(hours=6),
-    )
+    queued = factories.held_study(other_radiologist, site=site_a, worklist=neuro)
+    # marking it ready gave it its contract's deadline: due after the review's
+    Study.objects.filter(id=queued.id).update(deadline=timezone.now() + dt.timedelta(hours=6))
 
     answer = read_next(other_radiologist)
 

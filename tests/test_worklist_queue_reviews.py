@@ -1,0 +1,95 @@
+"""The worklist page's queue is the reader's whole reading order: their peer reviews sit among
+their studies in their places (a routine study's rank, the review's deadline), labelled, with
+their deadlines; the live row endpoint keeps a review's row while it is open and drops it once
+scored, and the queue count counts it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from quality.models import ReviewTask
+from quality.reading_order import review_reading_url
+from quality.services.sampling import review_sample
+from quality.services.scoring import review_score
+from tests import factories
+from tests.quality_support import final_version, policy
+from worklists.models import Study
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def review(owner, other_radiologist, site_a, neuro):
+    policy(neuro, share="100", blind_author=True)
+    made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
+    assert made is not None
+    ReviewTask.objects.filter(id=made.id).update(deadline=timezone.now() + dt.timedelta(hours=5))
+    made.refresh_from_db()
+    return made
+
+
+def client_of(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def queue_order(html: str) -> list[str]:
+    """The queue's rows in page order: "study:<id>" or "task:<id>"."""
+    queue = html.split('data-live-list="queue"')[1].split("</tbody>")[0]
+    rows = re.findall(
+        r'<tr [^>]*?data-queue-study-id="(\d+)"(?: data-queue-task="[^:]+:(\d+)")?', queue
+    )
+    return [f"task:{task}" if task else f"study:{study}" for study, task in rows]
+
+
+def test_the_review_sits_between_the_studies_by_the_reading_order(
+    review, other_radiologist, site_a, neuro
+):
+    now = timezone.now()
+
+    def held(hours: float, rank: int = 3) -> Study:
+        study = factories.held_study(other_radiologist, site=site_a, worklist=neuro)
+        # marking it ready gave it its contract's deadline: set the one this test needs
+        Study.objects.filter(id=study.id).update(
+            deadline=now + dt.timedelta(hours=hours), routing_rank=rank
+        )
+        return study
+
+    sooner, later, stat = held(1), held(9), held(30, rank=0)
+
+    html = client_of(other_radiologist.user).get(reverse("worklist")).content.decode()
+
+    assert queue_order(html) == [
+        f"study:{stat.id}",
+        f"study:{sooner.id}",
+        f"task:{review.id}",
+        f"study:{later.id}",
+    ]
+    assert 'data-task-kind="peer-review">Peer review<' in html
+    assert review_reading_url(study_id=review.study_id, review_id=review.id) in html
+    assert 'id="queue-count">4<' in html
+    assert "Forfattersen" not in html
+
+
+def test_the_live_row_keeps_the_open_review_and_drops_it_once_scored(
+    review, other_radiologist, site_a, neuro
+):
+    factories.held_study(other_radiologist, site=site_a, worklist=neuro)
+    client = client_of(other_radiologist.user)
+    url = reverse("worklist-row", args=[review.study_id])
+
+    open_row = client.get(url).content.decode()
+    review_score(task_id=review.id, user=other_radiologist.user, score="1", comment="")
+    scored_row = client.get(url).content.decode()
+
+    assert f'data-queue-task="peer-review:{review.id}"' in open_row
+    assert 'id="queue-count" hx-swap-oob="true">2<' in open_row
+    assert "data-queue-task" not in scored_row
+    assert 'id="queue-count" hx-swap-oob="true">1<' in scored_row
