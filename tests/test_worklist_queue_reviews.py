@@ -9,6 +9,10 @@ import datetime as dt
 import re
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +21,7 @@ from quality.models import ReviewTask
 from quality.reading_order import review_reading_url
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
+from teleradiology.asgi import application
 from tests import factories
 from tests.quality_support import final_version, policy
 from worklists.models import Study
@@ -93,3 +98,41 @@ def test_the_live_row_keeps_the_open_review_and_drops_it_once_scored(
     assert 'id="queue-count" hx-swap-oob="true">2<' in open_row
     assert "data-queue-task" not in scored_row
     assert 'id="queue-count" hx-swap-oob="true">1<' in scored_row
+
+
+def _session_cookie(user) -> bytes:
+    client = client_of(user)
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reviewers_live_page_hears_that_a_review_was_assigned_to_them(
+    owner, other_radiologist, site_a, neuro
+):
+    policy(neuro, share="100", blind_author=True)
+    version = final_version(owner, site=site_a, worklist=neuro)
+    cookie = _session_cookie(other_radiologist.user)
+
+    async def scenario() -> list[dict]:
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/worklist/",
+            headers=[
+                (b"origin", b"http://testserver"),
+                (b"host", b"testserver"),
+                (b"cookie", cookie),
+            ],
+        )
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        await database_sync_to_async(review_sample)(version_id=version.id)
+        heard = [await communicator.receive_json_from(timeout=5)]
+        await communicator.disconnect()
+        return heard
+
+    [message] = async_to_sync(scenario)()
+
+    assert (message["type"], message["study_id"]) == ("review.changed", version.study_id)
+    task = ReviewTask.objects.get(study_id=version.study_id)
+    assert task.reviewer_id == other_radiologist.id

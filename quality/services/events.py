@@ -1,4 +1,5 @@
-"""One review task's change of state and its event row, in the caller's transaction."""
+"""One review task's change of state and its event row, in the caller's transaction, and the
+live pages told of it after commit."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import datetime as dt
 from typing import Any
 
 from quality import transitions
-from quality.models import ReviewEvent, ReviewTask
+from quality.models import ReviewEvent, ReviewStatus, ReviewTask
+from worklists import live
 from worklists.actors import Actor
+
+# The live event of a review's other changes (assigned, unassigned, withdrawn): the review is in
+# its reviewer's reading order, and their worklist page refetches the study's row, which holds
+# the review's while it is theirs (worklists.views.worklist_row). Scoring sends its own.
+CHANGED_EVENT = "review.changed"
 
 
 def transition_locked(
@@ -28,6 +35,10 @@ def transition_locked(
         setattr(task, field, value)
     task.save(update_fields=["status", *changes])
     event_record(task, from_status=from_status, actor=actor, at=at, note=note)
+    if to_status != ReviewStatus.SCORED:  # quality.services.scoring sends SCORED_EVENT
+        live.broadcast_after_commit(
+            study_id=task.study_id, site_id=task.study.site_id, event=CHANGED_EVENT
+        )
     return task
 
 
