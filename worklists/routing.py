@@ -9,6 +9,11 @@ Escalation tiers widen eligibility as a deadline nears with nobody reading:
 competent, credentialed reader on any shift; 3 as 2, and a coordinator is alerted.
 A coordinator's surge raises a worklist's studies (or every worklist's) to tier 1 or 2 at once
 until its end: a study is routed at the higher of its own tier and the surge's.
+
+One reading order (reading_order) governs "read next" and the reader's queue. A reader's tasks
+(a peer review: worklists.hooks.register_reading_order_tasks) take their place in it by one
+rule, defined here only (TASK_ROUTING_RANK, comes_before_task): a task ranks as a routine study
+with its own deadline; on an equal rank and deadline the study comes first.
 """
 
 from __future__ import annotations
