@@ -162,6 +162,10 @@ def test_a_coordinator_sees_reviews_waiting_for_a_reviewer(owner, site_a, neuro,
     assert b"data-reviews-waiting" in client.get(reverse("worklist")).content
     html = client.get(reverse("reviews")).content.decode()
     assert f'data-review-row="{waiting.id}"' in html
+    assert page_of(waiting) in html  # it opens on the reading page
+    opened = client.get(page_of(waiting)).content.decode()
+    assert "Waiting for a reviewer." in opened
+    assert "data-score-form" not in opened
 
 
 def test_a_site_user_sees_no_review_panel(task, site_user):
