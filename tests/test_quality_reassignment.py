@@ -161,7 +161,7 @@ def test_the_review_page_offers_a_coordinator_the_eligible_reviewers_and_reassig
     client = Client()
     client.force_login(coordinator)
 
-    page = client.get(reverse("review", args=[task.id])).content.decode()
+    page = client.get(reverse("review", args=[task.id]), follow=True).content.decode()
 
     assert "data-reassign-form" in page
     assert f'value="{new.id}"' in page
@@ -183,12 +183,13 @@ def test_the_review_page_shows_no_reassignment_to_the_reviewer_who_may_not_post_
     client.force_login(task.reviewer.user)
     new = _other_than(task, other_radiologist, third)
 
-    page = client.get(reverse("review", args=[task.id])).content.decode()
+    page = client.get(reverse("review", args=[task.id]), follow=True).content.decode()
     refused = client.post(
         reverse("review-reassign", args=[task.id]),
         {"reviewer_id": str(new.id), "reason": "Mine."},
     )
 
+    assert "data-score-form" in page  # the review's reading page, with its own form
     assert "data-reassign-form" not in page
     assert refused.status_code == 403
 
