@@ -240,6 +240,9 @@ class ReviewTask(models.Model):
     score = models.CharField(max_length=16, blank=True)
     comment = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # When the coordinators were told the review is past its deadline (quality.services.overdue):
+    # once per review, even if a coordinator closes the alert by hand.
+    overdue_alerted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["deadline", "id"]

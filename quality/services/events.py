@@ -7,7 +7,8 @@ import datetime as dt
 from typing import Any
 
 from quality import transitions
-from quality.models import ReviewEvent, ReviewStatus, ReviewTask
+from quality.models import OPEN_REVIEW_STATUSES, ReviewEvent, ReviewStatus, ReviewTask
+from quality.services.overdue import overdue_alert_close
 from worklists import live
 from worklists.actors import Actor
 
@@ -35,6 +36,8 @@ def transition_locked(
         setattr(task, field, value)
     task.save(update_fields=["status", *changes])
     event_record(task, from_status=from_status, actor=actor, at=at, note=note)
+    if to_status not in OPEN_REVIEW_STATUSES:
+        overdue_alert_close(task, actor=actor)
     if to_status != ReviewStatus.SCORED:  # quality.services.scoring sends SCORED_EVENT
         live.broadcast_after_commit(
             study_id=task.study_id, site_id=task.study.site_id, event=CHANGED_EVENT

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -183,6 +183,8 @@ ALERT_KIND_LABELS: dict[str, Promise] = {
     "hl7.dead_letter": _("Report delivery failed"),
     "patient.records_conflict": _("Patient records disagree"),
     "patient.identifier_refused": _("National number refused"),
+    "quality.discrepancy": _("Peer review: significant discrepancy"),
+    "quality.review_overdue": _("Peer review overdue"),
 }
 
 
@@ -222,6 +224,23 @@ def alert_message_shown(alert: CoordinatorAlert) -> str:
         ) % {"site": data["site"]}
     if alert.kind == "routing.escalation":
         return gettext("Deadline near and nobody is reading this study: assign a reader.")
+    if alert.kind == "quality.discrepancy" and data.get("score"):
+        return gettext(
+            "A peer review scored the signed report %(score)s, a significant discrepancy. The "
+            "author is told and may add an addendum."
+        ) % {"score": data["score"]}
+    if alert.kind == "quality.review_overdue" and data.get("deadline"):
+        deadline = dt.datetime.fromisoformat(data["deadline"])
+        shown = formats.date_format(timezone.localtime(deadline), "SHORT_DATETIME_FORMAT")
+        if data.get("waiting_for_reviewer"):
+            return gettext(
+                "A peer review of this study is past its deadline (%(deadline)s) and nobody "
+                "is eligible to review it: assign a reviewer."
+            ) % {"deadline": shown}
+        return gettext(
+            "A peer review of this study is past its deadline (%(deadline)s): remind the "
+            "reviewer or reassign the review."
+        ) % {"deadline": shown}
     return alert.message
 
 
