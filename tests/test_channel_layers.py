@@ -31,6 +31,29 @@ def test_the_layer_is_chosen_by_name_with_the_raised_pool(kind, backend):
     ]
 
 
+@pytest.mark.parametrize(
+    ("url", "prefix"),
+    [
+        ("redis://h:6379/3", "asgi.db3"),
+        ("redis://h:6379", "asgi.db0"),
+        ("redis://h:6379/", "asgi.db0"),
+        ("rediss://:secret@h:6380/12", "asgi.db12"),
+        ("unix:///run/redis.sock?db=5", "asgi.db5"),
+    ],
+)
+def test_each_redis_database_is_its_own_namespace_for_live_messages(url, prefix):
+    """PUBLISH/SUBSCRIBE ignores the database number: without a prefix per database, a staging
+    system on database 1 would hear the studies of production on database 0."""
+    config = channel_layers.redis_channel_layers(url, kind="pubsub", pool_size=10)
+
+    assert config["default"]["CONFIG"]["prefix"] == prefix
+
+
+def test_a_redis_url_whose_database_is_not_a_number_is_refused():
+    with pytest.raises(ValueError, match="the database must be a number"):
+        channel_layers.redis_channel_layers("redis://h:6379/live", kind="pubsub", pool_size=10)
+
+
 def test_an_unknown_layer_name_is_refused_with_the_names_that_exist():
     with pytest.raises(ValueError, match=r"CHANNEL_LAYER_KIND='redis'.*core, pubsub"):
         channel_layers.redis_channel_layers("redis://h", kind="redis", pool_size=10)

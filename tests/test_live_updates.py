@@ -174,8 +174,8 @@ def test_with_batching_a_burst_is_sent_by_the_broadcaster_after_the_interval(
     settings.LIVE_BATCH_SECONDS = 0.05
     studies = [StudyFactory(site=site_a) for _ in range(5)]
 
-    # A reader of site A, not a coordinator: a coordinator hears every site, so also what an
-    # earlier test's work sends late, and "nothing more" would not be about this burst.
+    # A reader of site A, not a coordinator: a coordinator hears every site, so anything else
+    # published meanwhile would count, and "nothing more" would not be about this burst.
     messages = _heard(owner.user, _mark_ready(*studies), expect=5)
 
     assert sorted(m["study_id"] for m in messages) == sorted(s.id for s in studies)
