@@ -18,6 +18,7 @@ class QualityConfig(AppConfig):
         from quality.reading_order import (
             KIND,
             review_on_reading_page,
+            reviews_changed,
             reviews_in_reading_order,
         )
         from quality.views import worklist_reviews_panel
@@ -26,6 +27,7 @@ class QualityConfig(AppConfig):
         from worklists.demo.extensions import register_demo_step
         from worklists.hooks import (
             WorklistPanel,
+            register_changed_studies,
             register_reading_order_tasks,
             register_studies_withholding,
             register_study_withholding,
@@ -36,6 +38,7 @@ class QualityConfig(AppConfig):
         # A reader's reviews are in their reading order, and open on the reading page.
         register_reading_order_tasks(KIND, reviews_in_reading_order)
         register_reading_task(KIND, review_on_reading_page)
+        register_changed_studies(KIND, reviews_changed)  # a reconnecting page refetches its row
         # A blind reviewer reads the study in their review only, until they have scored it;
         # as a prior of another study, its report and signer are hidden.
         register_study_withholding("blind-peer-review", blind_review_withholds)

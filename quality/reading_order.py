@@ -8,7 +8,10 @@ QualityConfig.ready."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -16,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from quality import selectors
-from quality.models import ReviewStatus, ReviewTask
+from quality.models import ReviewEvent, ReviewStatus, ReviewTask
 from quality.scales import levels_of
 from reports.hooks import ReadingTaskView
 from worklists.hooks import ReadingOrderTask
@@ -62,6 +65,18 @@ def reviews_in_reading_order(
         )
         for task in tasks
     ]
+
+
+def reviews_changed(*, visible: QuerySet[Study], after: dt.datetime, limit: int) -> set[int]:
+    """The studies among ``visible`` whose review changed since ``after`` (assigned, unassigned,
+    scored, withdrawn): their row in a reviewer's queue appears or goes, so a page that was
+    offline meanwhile refetches it (worklists.hooks.register_changed_studies)."""
+    return set(
+        ReviewEvent.objects.filter(at__gte=after, task__study_id__in=visible.values("id"))
+        .order_by()
+        .values_list("task__study_id", flat=True)
+        .distinct()[: limit + 1]
+    )
 
 
 def review_on_reading_page(

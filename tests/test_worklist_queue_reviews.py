@@ -24,7 +24,8 @@ from quality.services.scoring import review_score
 from teleradiology.asgi import application
 from tests import factories
 from tests.quality_support import final_version, policy
-from worklists.models import Study
+from worklists.models import Study, StudyEvent
+from worklists.selectors import studies_changed_since
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +137,23 @@ def test_the_reviewers_live_page_hears_that_a_review_was_assigned_to_them(
     assert (message["type"], message["study_id"]) == ("review.changed", version.study_id)
     task = ReviewTask.objects.get(study_id=version.study_id)
     assert task.reviewer_id == other_radiologist.id
+
+
+def test_a_page_offline_while_a_review_was_assigned_refetches_its_row_on_resync(
+    review, other_radiologist, outsider
+):
+    """The assignment wrote no study event and left the study row as it was: the resync lists
+    the study because of the review's own event, to those who may see it only."""
+    before = review.events.order_by("at").first()
+    assert before is not None
+    since_ms = int((before.at - dt.timedelta(minutes=5)).timestamp() * 1000)
+    now = before.at + dt.timedelta(minutes=1)
+    # The study's own changes are older than the gap: only the review's event is in it.
+    Study.objects.filter(id=review.study_id).update(updated_at=before.at - dt.timedelta(hours=1))
+    StudyEvent.objects.filter(study_id=review.study_id).update(at=before.at - dt.timedelta(hours=1))
+
+    mine = studies_changed_since(user=other_radiologist.user, since_ms=since_ms, now=now)
+    theirs = studies_changed_since(user=outsider.user, since_ms=since_ms, now=now)
+
+    assert (mine.full, mine.study_ids) == (False, [review.study_id])
+    assert theirs.study_ids == []

@@ -12,6 +12,8 @@ here from its AppConfig.ready(); the core calls whatever is registered, and work
   order beside their studies (peer reviews, each with its own deadline): the worklist page's
   queue lists them, "read next" opens one when it comes first (worklists.routing says where a
   task ranks, TASK_ROUTING_RANK), and the reading page opens it;
+- changed studies: rows a live page shows that changed through an adapter's own records (a
+  review assigned or withdrawn), which a reconnecting page's resync must refetch too;
 - home pages: where a user lands after signing in, when an adapter has a page for them (a
   site's staff: the site portal);
 - withheld studies: a study a user may see but must read elsewhere for now (a blind peer
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from worklists import routing
@@ -37,6 +40,7 @@ from worklists.actors import Actor
 from worklists.models import Study
 
 __all__ = [
+    "ChangedStudies",
     "ConsolePanel",
     "HomePage",
     "OrderImages",
@@ -48,10 +52,12 @@ __all__ = [
     "WithholdStudies",
     "WithholdStudy",
     "WorklistPanel",
+    "changed_studies",
     "console_panels",
     "home_page_for",
     "order_images",
     "reading_order_tasks",
+    "register_changed_studies",
     "register_console_panel",
     "register_home_page",
     "register_order_images",
@@ -301,6 +307,33 @@ def reading_order_tasks(
     ]
     tasks.sort(key=lambda task: task.position)
     return tasks if limit is None else tasks[:limit]
+
+
+# Changed studies ---------------------------------------------------------------------------
+
+
+class ChangedStudies(Protocol):
+    def __call__(self, *, visible: QuerySet[Study], after: dt.datetime, limit: int) -> set[int]:
+        """The ids among ``visible`` (the scoping function's studies for the user) whose row
+        on a live page changed at or after ``after`` through the adapter's own records (a
+        review assigned or withdrawn), at most ``limit`` + 1."""
+        ...
+
+
+_changed_providers: dict[str, ChangedStudies] = {}
+
+
+def register_changed_studies(name: str, provider: ChangedStudies) -> None:
+    """A reconnecting page's resync asks this too (worklists.selectors.studies_changed_since).
+    Registering the same name again replaces it."""
+    _changed_providers[name] = provider
+
+
+def changed_studies(*, visible: QuerySet[Study], after: dt.datetime, limit: int) -> set[int]:
+    found: set[int] = set()
+    for provider in _changed_providers.values():
+        found |= provider(visible=visible, after=after, limit=limit)
+    return found
 
 
 # Withheld studies --------------------------------------------------------------------------

@@ -314,8 +314,9 @@ def studies_changed_since(
 ) -> ChangedStudies:
     """The studies ``user`` may see that changed since ``since_ms`` (a live cursor): a lifecycle
     event, or a change of the row itself without one (a new deadline from an AI finding, images
-    arriving late), which moves ``updated_at``. ``full`` when the gap is too long or too busy to
-    list, or a surge started or ended in it (the notice the client missed)."""
+    arriving late), which moves ``updated_at``, or a change an adapter records itself (a review
+    assigned or withdrawn: worklists.hooks.changed_studies). ``full`` when the gap is too long
+    or too busy to list, or a surge started or ended in it (the notice the client missed)."""
     moment = now or timezone.now()
     at_ms = int(moment.timestamp() * 1000)
     since = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC)
@@ -336,7 +337,7 @@ def studies_changed_since(
     touched = set(
         visible.filter(updated_at__gte=after).order_by().values_list("id", flat=True)[: limit + 1]
     )
-    ids = with_event | touched
+    ids = with_event | touched | hooks.changed_studies(visible=visible, after=after, limit=limit)
     if len(ids) > limit:
         return ChangedStudies(full=True, study_ids=[], at_ms=at_ms)
     return ChangedStudies(full=False, study_ids=sorted(ids), at_ms=at_ms)
