@@ -20,7 +20,8 @@ from quality import selectors
 from quality.models import ReviewTask
 from quality.reading_order import KIND, review_reading_url
 from quality.services.scoring import review_score
-from reports.views import reading_task_response
+from reports.services.reading import study_read_next
+from reports.views import NOTHING_LEFT, reading_task_response
 from worklists.errors import DomainError
 from worklists.models import AuditEvent
 from worklists.services.audit import AccessContext, audit_refused_read, audit_study_reads
@@ -74,7 +75,15 @@ def review_score_view(request: HttpRequest, review_id: int) -> HttpResponse:
             status=400,
         )
     messages.success(request, _("Review scored. Thank you."))
-    return redirect("worklist")
+    if request.POST.get("then") != "next":
+        return redirect("worklist")
+    # "Score and next", as a report's "Sign and next": on by the read-next rule (the review
+    # just scored is no longer the reader's task).
+    following = study_read_next(user=request.user)  # type: ignore[arg-type]
+    if following is None:
+        messages.info(request, _(NOTHING_LEFT))
+        return redirect("worklist")
+    return redirect(following.url)
 
 
 @login_required

@@ -55,7 +55,7 @@ def browser() -> Iterator:
         yield browser
 
 
-def test_read_next_opens_the_review_first_and_scoring_it_returns_to_the_worklist(
+def test_read_next_opens_the_review_first_and_score_and_next_goes_on_to_the_study(
     other_radiologist, review_then_study, live_server, browser
 ):
     task, study = review_then_study
@@ -74,11 +74,9 @@ def test_read_next_opens_the_review_first_and_scoring_it_returns_to_the_worklist
     assert page.locator("[data-reading-task]").is_visible()
     assert "Forfattersen" not in page.content()
     page.locator('input[name=score][value="1"]').check()
-    page.locator("[data-score-form] button[type=submit]").click()
+    page.locator("[data-score-next]").click()
 
-    page.wait_for_url(f"**{reverse('worklist')}*")
+    # The reading loop goes on: the review is scored, and the study is the next in order.
+    page.wait_for_url(f"**{reverse('reading', args=[study.id])}")
     task.refresh_from_db()
     assert task.status == ReviewStatus.SCORED
-    assert page.locator("[data-queue-task]").count() == 0
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"**{reverse('reading', args=[study.id])}")

@@ -168,3 +168,29 @@ def test_withheld_priors_cost_the_same_queries_however_many(
     assert html.count("data-prior-withheld") == 5
     assert "Forkalkning" not in html
     assert len(five.captured_queries) == len(one.captured_queries)
+
+
+def test_score_returns_to_the_worklist(review, other_radiologist):
+    response = client_of(other_radiologist.user).post(
+        reverse("review-score", args=[review.id]), {"score": "1", "comment": ""}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("worklist")
+    review.refresh_from_db()
+    assert review.score == "1"
+
+
+def test_score_and_next_with_nothing_left_goes_to_the_worklist(review, other_radiologist):
+    """Nothing else waits for the reader (test_browser_review_in_reading_order goes on to a
+    study that does)."""
+    client = client_of(other_radiologist.user)
+
+    nothing = client.post(
+        reverse("review-score", args=[review.id]), {"score": "1", "comment": "", "then": "next"}
+    )
+
+    assert nothing.status_code == 302
+    assert nothing["Location"] == reverse("worklist")
+    review.refresh_from_db()
+    assert review.score == "1"
