@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.test import Client
 from django.utils import timezone
 
-from quality.models import PeerReviewPolicy
+from quality.models import PeerReviewPolicy, ReviewTask
+from quality.services.sampling import review_sample
 from reports.models import ReportVersion, VersionKind
 from reports.services.drafts import DraftInput
 from reports.services.signing import report_sign
@@ -57,3 +59,28 @@ def sign_through_the_service(author: Radiologist, *, site: Site, worklist: Workl
     )
     study.refresh_from_db()
     return study
+
+
+# The author's family name in the blind-review tests: a page that shows it has leaked the author.
+AUTHOR = "Forfattersen"
+
+
+def blind_review(
+    author: Radiologist, reviewer: Radiologist, *, site: Site, worklist: Worklist
+) -> ReviewTask:
+    """``author``'s signed final (their family name AUTHOR), sampled for a blind review that goes
+    to ``reviewer``, the only other eligible colleague."""
+    author.user.first_name, author.user.last_name = "Astrid", AUTHOR
+    author.user.save()
+    policy(worklist, share="100", blind_author=True)
+    made = review_sample(version_id=final_version(author, site=site, worklist=worklist).id)
+    assert made is not None
+    assert made.reviewer_id == reviewer.id
+    return made
+
+
+def client_of(user: object) -> Client:
+    """A test client signed in as ``user``."""
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return client

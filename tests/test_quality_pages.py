@@ -11,7 +11,6 @@ import io
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +19,7 @@ from quality.models import ReviewStatus
 from quality.reading_order import review_reading_url
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
-from tests.quality_support import final_version, policy
+from tests.quality_support import blind_review, client_of, final_version, policy
 from worklists.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -28,19 +27,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def task(owner, other_radiologist, site_a, neuro):
-    owner.user.first_name, owner.user.last_name = "Astrid", "Forfattersen"
-    owner.user.save()
-    policy(neuro, share="100", blind_author=True)
-    made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
-    assert made is not None
-    assert made.reviewer_id == other_radiologist.id
-    return made
-
-
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return blind_review(owner, other_radiologist, site=site_a, worklist=neuro)
 
 
 def page_of(task) -> str:

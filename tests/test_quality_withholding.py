@@ -5,32 +5,18 @@ pages send them to their review; the APIs refuse with where to read it."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from quality.reading_order import review_reading_url
-from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
-from tests.quality_support import final_version, policy
+from tests.quality_support import blind_review, client_of
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def task(owner, other_radiologist, site_a, neuro):
-    owner.user.last_name = "Forfattersen"
-    owner.user.save()
-    policy(neuro, share="100", blind_author=True)
-    made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
-    assert made is not None
-    assert made.reviewer_id == other_radiologist.id
-    return made
-
-
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return blind_review(owner, other_radiologist, site=site_a, worklist=neuro)
 
 
 def study_pages(study_id: int) -> list[str]:

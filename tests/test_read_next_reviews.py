@@ -8,7 +8,6 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +17,7 @@ from quality.models import ReviewTask
 from quality.reading_order import review_reading_url
 from quality.services.sampling import review_sample
 from tests import factories
-from tests.quality_support import final_version, policy
+from tests.quality_support import client_of, final_version, policy
 from worklists import hooks
 from worklists.models import Study, StudyStatus
 from worklists.services.routing import forget_coverage_cache
@@ -48,12 +47,6 @@ def review(owner, other_radiologist, site_a, neuro):
     forget_coverage_cache()
     yield made
     forget_coverage_cache()
-
-
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_worklist_button_opens_the_review_before_a_routine_study_due_later(

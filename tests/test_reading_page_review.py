@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,29 +17,15 @@ from quality.reading_order import review_reading_url
 from quality.services.sampling import review_sample
 from reports.models import ReportVersion, VersionKind
 from tests import factories
-from tests.quality_support import final_version, policy
+from tests.quality_support import AUTHOR, blind_review, client_of
 from worklists.models import AuditEvent, Patient, StudyStatus
 
 pytestmark = pytest.mark.django_db
 
-AUTHOR = "Forfattersen"
-
 
 @pytest.fixture
 def review(owner, other_radiologist, site_a, neuro):
-    owner.user.first_name, owner.user.last_name = "Astrid", AUTHOR
-    owner.user.save()
-    policy(neuro, share="100", blind_author=True)
-    made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
-    assert made is not None
-    assert made.reviewer_id == other_radiologist.id
-    return made
-
-
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return blind_review(owner, other_radiologist, site=site_a, worklist=neuro)
 
 
 def page(task: ReviewTask) -> str:

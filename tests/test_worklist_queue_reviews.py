@@ -13,7 +13,6 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +22,7 @@ from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
 from teleradiology.asgi import application
 from tests import factories
-from tests.quality_support import final_version, policy
+from tests.quality_support import client_of, final_version, policy
 from worklists.models import Study, StudyEvent
 from worklists.selectors import studies_changed_since
 
@@ -38,12 +37,6 @@ def review(owner, other_radiologist, site_a, neuro):
     ReviewTask.objects.filter(id=made.id).update(deadline=timezone.now() + dt.timedelta(hours=5))
     made.refresh_from_db()
     return made
-
-
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def queue_order(html: str) -> list[str]:
