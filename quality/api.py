@@ -137,6 +137,8 @@ class ReviewReviewersApi(APIView):
         task = selectors.review_get(viewer=viewer, task_id=review_id)
         if task is None:
             raise ReviewNotFound("No such review.")
+        if selectors.is_own_open_review(task, viewer):
+            raise NotACoordinator("You hold this review: another coordinator reassigns it.")
         control = selectors.reassign_control(task, viewer, now=timezone.now())
         if control is None:
             raise ReviewStateConflict(f"This review is {task.status}: it cannot be reassigned.")

@@ -13,10 +13,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from quality.models import OPEN_REVIEW_STATUSES, ReviewScaleLevel, ReviewStatus, ReviewTask
 from quality.scales import default_scale, level_key
 from quality.services.routing import eligible_reviewers
+from reports.models import IndependentRead
 from reports.services.arbitration import DOUBLE_READING_SECTION
 from worklists.access import is_coordinator, radiologist_of, studies_visible_to
 from worklists.models import Radiologist, Study
@@ -143,8 +145,26 @@ def report_sections_shown(task: ReviewTask, viewer: Viewer) -> list[dict[str, st
     """The reviewed report's sections as the viewer may see them: while the author is hidden,
     without the double reading's section, which names the readers who signed it."""
     hidden = author_shown_to(task, viewer) is None
+    # A joint final writes each reader's differing text under their name: while blind, the
+    # readers are "Reader 1" and "Reader 2" there (in the order they read).
+    readers = (
+        list(
+            IndependentRead.objects.filter(double_read__study_id=task.study_id)
+            .order_by("signed_at", "id")
+            .values_list("signer_name", flat=True)
+        )
+        if hidden
+        else []
+    )
+
+    def shown(text: str) -> str:
+        for number, name in enumerate(readers, start=1):
+            if name:
+                text = text.replace(name, _("Reader %(number)d") % {"number": number})
+        return text
+
     return [
-        {"key": s.get("key", ""), "title": s.get("title", ""), "text": s.get("text", "")}
+        {"key": s.get("key", ""), "title": s.get("title", ""), "text": shown(s.get("text", ""))}
         for s in task.version.sections
         if not (hidden and s.get("key") == DOUBLE_READING_SECTION)
     ]
@@ -161,8 +181,12 @@ class ReassignControl:
 def reassign_control(
     task: ReviewTask, viewer: Viewer, *, now: dt.datetime
 ) -> ReassignControl | None:
-    """The reassignment form for a coordinator and an open review; None for anyone else."""
+    """The reassignment form for a coordinator and an open review; None for anyone else, and
+    for the review's own reviewer while it is open (a blind reviewer would read the author off
+    the list: everyone eligible but them; another coordinator reassigns it)."""
     if not viewer.coordinator or task.status not in OPEN_REVIEW_STATUSES:
+        return None
+    if is_own_open_review(task, viewer):
         return None
     choices = eligible_reviewers(
         study=task.study, worklist_id=task.worklist_id, author_id=task.author_id, now=now
@@ -170,6 +194,14 @@ def reassign_control(
     if task.reviewer_id is not None:
         choices = choices.exclude(id=task.reviewer_id)
     return ReassignControl(choices=list(choices))
+
+
+def is_own_open_review(task: ReviewTask, viewer: Viewer) -> bool:
+    return (
+        viewer.radiologist_id is not None
+        and viewer.radiologist_id == task.reviewer_id
+        and task.status in OPEN_REVIEW_STATUSES
+    )
 
 
 def is_open(task: ReviewTask) -> bool:

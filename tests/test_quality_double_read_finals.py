@@ -91,3 +91,31 @@ def test_who_wrote_a_draft_of_one_of_the_reads_never_reviews_the_final():
 
     assert task is not None
     assert task.reviewer_id == cast.arbitrator.id
+
+
+def test_a_blind_review_of_a_joint_final_shows_the_readers_as_reader_1_and_2(client_for):
+    """The reads agree but are written differently: the joint final keeps both texts under
+    their readers' names, which a blind reviewer must not read."""
+    cast = make_cast()
+    study = screening_study(cast)
+    sign_read(study, cast.reader1, NORMAL, text="Ingen suspekte funn.")
+    sign_read(study, cast.reader2, NORMAL, text="Normal mammografi bilateralt.")
+    final = ReportVersion.objects.get(study=study, kind="FINAL")
+    assert cast.reader1.display_name in str(final.sections)
+    policy(cast.mamma, share="100", blind_author=True)
+    task = review_sample(version_id=final.id)
+    assert task is not None
+    assert task.reviewer is not None
+    reviewer = task.reviewer.user
+
+    api = client_for(reviewer).get(reverse("api-review", args=[task.id])).json()
+    client = Client()
+    client.force_login(reviewer)
+    page = client.get(reverse("review", args=[task.id]), follow=True).content.decode()
+
+    for shown in (page, str(api)):
+        assert cast.reader1.display_name not in shown
+        assert cast.reader2.display_name not in shown
+    texts = " ".join(s["text"] for s in api["report_sections"])
+    assert "Reader 1:\nIngen suspekte funn." in texts
+    assert "Reader 2:\nNormal mammografi bilateralt." in texts

@@ -6,6 +6,7 @@ ReviewEvent; 403 for anyone but a coordinator, 404 for no such review, 409 when 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
@@ -16,6 +17,7 @@ from reports.models import ReportVersion
 from tests import factories
 from tests.double_reading_support import NORMAL, make_cast, screening_study, sign_read
 from tests.quality_support import final_version, policy
+from worklists.access import COORDINATORS_GROUP
 
 pytestmark = pytest.mark.django_db
 
@@ -220,3 +222,24 @@ def test_the_api_lists_the_reviewers_a_coordinator_may_choose(
     review_score(task_id=task.id, user=task.reviewer.user, score="1", comment="")
     closed = client_for(coordinator).get(reverse("api-review-reviewers", args=[task.id]))
     assert closed.status_code == 409
+
+
+def test_a_coordinator_holding_a_review_may_not_reassign_it_nor_list_whom_to(task, client_for):
+    """Everyone eligible but the author: the list (or which choices are refused) would name the
+    author to a blind reviewer; another coordinator reassigns it."""
+    holder = task.reviewer_id
+    reviewer = task.reviewer.user
+    reviewer.groups.add(Group.objects.get_or_create(name=COORDINATORS_GROUP)[0])
+    client = client_for(reviewer)
+
+    listed = client.get(reverse("api-review-reviewers", args=[task.id]))
+    moved = client.post(
+        reverse("api-review-reassign", args=[task.id]),
+        {"reviewer_id": task.author_id, "reason": "Probing."},
+        format="json",
+    )
+
+    assert listed.status_code == 403
+    assert moved.status_code == 403
+    task.refresh_from_db()
+    assert task.reviewer_id == holder

@@ -26,7 +26,7 @@ from quality.services.events import transition_locked
 from quality.services.routing import eligible_ids, lock_reviewers
 from quality.services.scoring import locked_visible
 from reports.models import IndependentRead
-from worklists.access import is_coordinator
+from worklists.access import is_coordinator, radiologist_of
 from worklists.actors import Actor
 
 REASON_MAX = 500
@@ -59,6 +59,10 @@ def review_reassign(
                 _("This review is %(status)s: it cannot be reassigned.")
                 % {"status": task.get_status_display().lower()}
             )
+        holder = radiologist_of(user)
+        if holder is not None and holder.id == task.reviewer_id:
+            # Its reviewer, blind, would learn the author from which colleagues are refused.
+            raise NotACoordinator(_("You hold this review: another coordinator reassigns it."))
         if task.reviewer_id == reviewer_id:
             raise ReviewStateConflict(_("This review is already assigned to this reviewer."))
         _check_eligible(task, reviewer_id=reviewer_id, now=now)
