@@ -16,11 +16,14 @@ from rest_framework.test import APIClient
 from quality.models import ReviewTask
 from quality.reading_order import review_reading_url
 from quality.services.sampling import review_sample
+from reports.services.reading import study_read_next
 from tests import factories
 from tests.quality_support import client_of, final_version, policy
 from worklists import hooks
+from worklists.actors import Actor
 from worklists.models import Study, StudyStatus
 from worklists.services.routing import forget_coverage_cache
+from worklists.services.studies import study_assign
 from worklists.services.tokens import personal_token_issue
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +157,36 @@ def test_read_next_asks_one_query_more_for_reviews_however_many_wait(
     with django_assert_num_queries(before + 1, exact=False):
         answer = client.post(reverse("api-worklist-next"))
     assert answer.json()["task"] is not None
+
+
+def _given_to(reader, study) -> None:
+    study_assign(study_id=study.id, radiologist_id=reader.id, actor=Actor.system("test"))
+
+
+def test_after_the_study_they_are_on_the_review_comes_before_a_later_queued_study(
+    review, other_radiologist, site_a, neuro
+):
+    """The rule gives back the study the reader is on (given to them, due first): next is the
+    earlier of their review and the next study waiting in their queue."""
+    now = timezone.now()
+    current = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=1))
+    waiting = factories.ready_study(site_a, neuro, deadline=now + dt.timedelta(hours=20))
+    _given_to(other_radiologist, current)
+    _given_to(other_radiologist, waiting)
+
+    following = study_read_next(user=other_radiologist.user, after_study_id=current.id)
+
+    assert following is not None
+    assert following.url == review_reading_url(study_id=review.study_id, review_id=review.id)
+
+
+def test_after_the_study_they_are_on_a_review_is_next_when_no_study_waits(
+    review, other_radiologist, site_a, neuro
+):
+    current = factories.ready_study(site_a, neuro, deadline=timezone.now() + dt.timedelta(hours=1))
+    _given_to(other_radiologist, current)
+
+    following = study_read_next(user=other_radiologist.user, after_study_id=current.id)
+
+    assert following is not None
+    assert following.url == review_reading_url(study_id=review.study_id, review_id=review.id)

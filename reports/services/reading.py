@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.urls import reverse
 
+from worklists import routing
 from worklists.access import radiologist_of, studies_of_sites, visible_site_ids
 from worklists.actors import Actor
 from worklists.models import StudyStatus
@@ -61,5 +62,13 @@ def study_read_next(
     )
     if after_study_id is not None:
         queue = queue.exclude(id=after_study_id)
-    waiting = queue.order_by("routing_rank", "deadline", "id").values_list("id", flat=True).first()
-    return NextStudy(study_id=waiting, claimed=False) if waiting is not None else None
+    waiting = (
+        queue.order_by("routing_rank", "deadline", "id")
+        .values_list("routing_rank", "deadline", "id")
+        .first()
+    )
+    # The reader's first task (a peer review) may come before that study, or be all that is left.
+    task = answer.first_task if answer is not None else None
+    if task is not None and (waiting is None or task.position < routing.study_position(*waiting)):
+        return NextStudy(study_id=task.study.id, claimed=False, url=task.url)
+    return NextStudy(study_id=waiting[2], claimed=False) if waiting is not None else None

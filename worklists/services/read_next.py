@@ -263,6 +263,9 @@ class ReadNextAnswer:
 
     claimed: Claimed | None = None
     task: hooks.ReadingOrderTask | None = None
+    # The reader's first task whatever was opened: a caller that passes over the claimed study
+    # (the one the reader is on) weighs it against the next study waiting.
+    first_task: hooks.ReadingOrderTask | None = None
 
     @property
     def url(self) -> str:
@@ -297,7 +300,7 @@ def reading_order_next(
         before=first_task.bound if first_task is not None else None,
     )
     if claimed is not None:
-        return ReadNextAnswer(claimed=claimed)
+        return ReadNextAnswer(claimed=claimed, first_task=first_task)
     if first_task is not None:
-        return ReadNextAnswer(task=first_task)
+        return ReadNextAnswer(task=first_task, first_task=first_task)
     return None
