@@ -10,8 +10,10 @@ import pytest
 from django.utils import timezone, translation
 
 from quality.services.overdue import OVERDUE_ALERT, reviews_flag_overdue
+from quality.services.reassignment import review_reassign
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_cancel, review_score
+from tests import factories
 from tests.quality_support import final_version, policy
 from worklists.actors import Actor
 from worklists.console.selectors import alert_kind_label, alert_message_shown
@@ -94,3 +96,21 @@ def test_an_alert_closed_by_a_coordinator_is_not_raised_again(task, coordinator)
 
     assert reviews_flag_overdue(now=_after_deadline(task) + dt.timedelta(days=1)) == 0
     assert CoordinatorAlert.objects.filter(kind=OVERDUE_ALERT).count() == 1
+
+
+def test_a_reassigned_late_review_is_raised_again_for_its_new_reviewer(task, coordinator):
+    third = factories.RadiologistFactory(user__username="third")
+    factories.credential(third, task.study.site)
+    factories.competence(third, task.worklist)
+    reviews_flag_overdue(now=_after_deadline(task))
+    first = CoordinatorAlert.objects.get(kind=OVERDUE_ALERT)
+
+    review_reassign(
+        task_id=task.id, user=coordinator, reviewer_id=third.id, reason="Away for two weeks."
+    )
+    first.refresh_from_db()
+    assert first.resolved_at is not None
+    assert reviews_flag_overdue(now=_after_deadline(task) + dt.timedelta(minutes=5)) == 1
+
+    again = CoordinatorAlert.objects.get(kind=OVERDUE_ALERT, resolved_at__isnull=True)
+    assert again.data["reviewer_id"] == third.id

@@ -30,6 +30,7 @@ def transition_locked(
     """Move the task (its row locked by the caller) to ``to_status`` as the table allows, with
     the other ``changes``, and record the event. The caller owns the transaction."""
     from_status = task.status
+    from_reviewer = task.reviewer_id
     transitions.check(from_status, to_status)
     task.status = to_status
     for field, value in changes.items():
@@ -38,6 +39,12 @@ def transition_locked(
     event_record(task, from_status=from_status, actor=actor, at=at, note=note)
     if to_status not in OPEN_REVIEW_STATUSES:
         overdue_alert_close(task, actor=actor)
+    elif task.reviewer_id != from_reviewer and task.overdue_alerted_at is not None:
+        # Someone else holds it now: the alert about the last holder is done with, and the
+        # sweep tells the coordinators again if the review is still late.
+        overdue_alert_close(task, actor=actor)
+        task.overdue_alerted_at = None
+        task.save(update_fields=["overdue_alerted_at"])
     if to_status != ReviewStatus.SCORED:  # quality.services.scoring sends SCORED_EVENT
         live.broadcast_after_commit(
             study_id=task.study_id, site_id=task.study.site_id, event=CHANGED_EVENT
