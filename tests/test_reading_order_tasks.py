@@ -6,6 +6,7 @@ routine study with its own deadline; on a tie the study first) and the service
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -77,6 +78,26 @@ def test_read_next_gives_no_study_after_the_first_task():
     chosen = routing.read_next([later, sooner], held=[], scope=scope, before=task)
     assert chosen is not None
     assert chosen.study.id == sooner.id
+
+
+def test_a_study_before_the_task_brings_its_patients_later_study_with_it():
+    """The task bounds which study opens, not the bundle: the same patient's other study comes
+    along though it ranks after the task (as the PostgreSQL claim statement does)."""
+    task = routing.TaskBound(routing_rank=3, deadline=NOW + dt.timedelta(hours=2))
+    sooner = facts(1, 3, NOW + dt.timedelta(hours=1))
+    same_patient_later = dataclasses.replace(
+        facts(2, 3, NOW + dt.timedelta(hours=5)), patient_id=sooner.patient_id
+    )
+    scope = routing.Scope(
+        modalities=frozenset({"CT"}),
+        pairs_by_tier=(frozenset({(1, 1)}), frozenset(), frozenset()),
+    )
+
+    chosen = routing.read_next([same_patient_later, sooner], held=[], scope=scope, before=task)
+
+    assert chosen is not None
+    assert chosen.study.id == sooner.id
+    assert [s.id for s in chosen.bundle] == [same_patient_later.id]
 
 
 def test_the_live_pages_string_keys_sort_as_the_rule():

@@ -654,12 +654,11 @@ def read_next(
     ``before``: the reader's first task; only a study that comes before it is given (None: the
     task comes first)."""
     own = min((s for s in held if comes_before_task(s, before)), key=reading_order, default=None)
-    allowed = sorted(
+    takeable = sorted(
         (
             s
             for s in free
             if scope.allows(s)
-            and comes_before_task(s, before)
             and (
                 reader_id is None
                 or study_exclusion(reader_id=reader_id, member_site_ids=member_site_ids, study=s)
@@ -668,10 +667,13 @@ def read_next(
         ),
         key=reading_order,
     )
+    allowed = [s for s in takeable if comes_before_task(s, before)]
     if own is not None and (not allowed or reading_order(own) <= reading_order(allowed[0])):
         return ReadNext(study=own, from_queue=True)
     if not allowed:
         return None
     first = allowed[0]
-    bundle = tuple(s for s in allowed[1:] if s.patient_id == first.patient_id)
+    # The same patient's other studies are read with the first whatever their place (the task
+    # bounds which study opens, not what comes with it), as the claim statement does.
+    bundle = tuple(s for s in takeable if s.patient_id == first.patient_id and s is not first)
     return ReadNext(study=first, from_queue=False, bundle=bundle)
