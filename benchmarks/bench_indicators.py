@@ -120,7 +120,11 @@ def history(
         rows = []
         for i in range(start, start + count):
             priority, _w, hours = rng.choices(PRIORITIES, weights)[0]
-            ordered = now - dt.timedelta(minutes=rng.uniform(60, days * 24 * 60))
+            # In the order they arrive, as in production: a period's rows lie together in
+            # each table, not spread over every page of it.
+            span = days * 24 * 60 - 60
+            ago = 60 + span * (1 - (i + rng.random()) / studies)
+            ordered = now - dt.timedelta(minutes=ago)
             site = rng.choice(sites)
             rows.append(
                 Study(
@@ -210,6 +214,8 @@ def _lifecycles(rng, studies, people, slowness, now) -> None:
                 )
             )
             previous = status
+    events.sort(key=lambda event: event.at)
+    versions.sort(key=lambda version: version.signed_at)
     StudyEvent.objects.bulk_create(events, batch_size=BATCH)
     made = ReportVersion.objects.bulk_create(versions, batch_size=BATCH)
     ReferralRejection.objects.bulk_create(rejections, batch_size=BATCH)
