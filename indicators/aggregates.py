@@ -104,7 +104,10 @@ class SecondsBetween(Func):
         start_sql, start_params = compiler.compile(self.source_expressions[0])
         end_sql, end_params = compiler.compile(self.source_expressions[1])
         if connection.vendor == "postgresql":
-            sql = f"EXTRACT(EPOCH FROM ({end_sql} - {start_sql}))::double precision"
+            # date_part gives the double directly; EXTRACT gives a numeric (PostgreSQL 14 on)
+            # to be cast, a quarter of the turnaround's cost at 200,000 rows a month
+            # (docs/indicators.md, "Speed").
+            sql = f"date_part('epoch', {end_sql} - {start_sql})"
         elif connection.vendor == "sqlite":
             sql = f"((julianday({end_sql}) - julianday({start_sql})) * 86400.0)"
         else:

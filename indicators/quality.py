@@ -12,7 +12,6 @@ from indicators.groups import group_field
 from indicators.periods import GroupBy, Period
 from indicators.scope import Viewer
 from indicators.tables import keyed
-from indicators.turnaround import signed_grouped, signed_milestones
 from reports.models import CriticalCategory, CriticalFinding, ReferralRejection, ReportVersion
 from reports.models import VersionKind as Kind
 from worklists.low_value_selectors import LowValueRuleCount, low_value_counts_by_rule
@@ -121,16 +120,15 @@ def critical_findings(
     return keyed(rows)
 
 
-def amendments(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, dict[str, int]]:
+def amendments(
+    viewer: Viewer, period: Period, group_by: GroupBy, *, finals: dict[Any, int]
+) -> dict[Any, dict[str, int]]:
     """Per group: final reports, addenda and corrections signed in the period.
 
-    The finals are the studies' moves into FINAL (their milestone rows, which carry the
-    grouping: no join to the study table, whose size would set the cost); the addenda and
-    corrections, a few per hundred finals, are read from their own index and joined to their
-    studies."""
-    finals = signed_grouped(signed_milestones(viewer, period), group_by, viewer).annotate(
-        finals=Count("study_id")
-    )
+    ``finals`` are the studies signed final in the period per group, as the turnaround counts
+    them (its ``signed``, over the same milestone rows: asked once for the page, not twice,
+    docs/indicators.md "Speed"); the addenda and corrections, a few per hundred finals, are read
+    from their own index and joined to their studies."""
     field = group_field(group_by, study_path="study__", reader_field="signed_by_id")
     versions = ReportVersion.objects.filter(
         viewer.sites_q("study__"),
@@ -149,8 +147,7 @@ def amendments(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, d
         )
     )
     found = {
-        key: {"finals": row["finals"], "addenda": 0, "corrections": 0}
-        for key, row in keyed(finals).items()
+        key: {"finals": count, "addenda": 0, "corrections": 0} for key, count in finals.items()
     }
     for key, row in amended.items():
         found.setdefault(key, {"finals": 0, "addenda": 0, "corrections": 0}).update(row)

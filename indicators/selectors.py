@@ -44,17 +44,20 @@ def _indicators(*, viewer: Viewer, period: Period, group_by: GroupBy) -> Indicat
     # Every site's turnaround: the regional figure's ground, and a coordinator's own figures by
     # site (the costliest statement, so asked once).
     everywhere = turnaround.turnaround(None, period, GroupBy.SITE)
-    mine = everywhere if viewer.site_ids is None and group_by is GroupBy.SITE else None
+    if viewer.site_ids is None and group_by is GroupBy.SITE:
+        mine = everywhere
+    else:
+        mine = turnaround.turnaround(viewer, period, group_by)
     tables = [
         sites_table(viewer, everywhere),
         priorities_table(viewer, period),
-        turnaround_table(viewer, period, group_by, found=mine),
-        volumes_table(viewer, period, group_by),
+        turnaround_table(group_by, mine),
+        volumes_table(viewer, period, group_by, signed=mine),
         returned_table(viewer, period),
         low_value_table(viewer, period),
         escalations_table(viewer, period, group_by),
         critical_table(viewer, period, group_by),
-        amendments_table(viewer, period, group_by),
+        amendments_table(viewer, period, group_by, signed=mine),
     ]
     signed = workload.signed_work(viewer, period) if viewer.sees_readers else {}
     if viewer.sees_readers:
@@ -87,11 +90,8 @@ def _spans(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def turnaround_table(
-    viewer: Viewer, period: Period, group_by: GroupBy, *, found: dict[Any, Any] | None = None
-) -> Table:
-    if found is None:
-        found = turnaround.turnaround(viewer, period, group_by)
+def turnaround_table(group_by: GroupBy, found: dict[Any, dict[str, Any]]) -> Table:
+    """``found``: turnaround.turnaround for the viewer, by ``group_by``."""
     rows = [
         {
             "group": label,
@@ -123,8 +123,12 @@ def turnaround_table(
     return Table("turnaround", _("Turnaround"), columns, rows)
 
 
-def volumes_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
-    found = turnaround.volumes(viewer, period, group_by)
+def volumes_table(
+    viewer: Viewer, period: Period, group_by: GroupBy, *, signed: dict[Any, dict[str, Any]]
+) -> Table:
+    """``signed``: turnaround.turnaround for the viewer, by ``group_by`` (its finals)."""
+    finals = {key: row["signed"] for key, row in signed.items()}
+    found = turnaround.volumes(viewer, period, group_by, signed=finals)
     rows = [{"group": label, **row} for _key, label, row in _rows(group_by, found)]
     columns = [
         _group_column(group_by),
@@ -307,8 +311,12 @@ def critical_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
     return Table("critical", _("Critical findings"), columns, rows)
 
 
-def amendments_table(viewer: Viewer, period: Period, group_by: GroupBy) -> Table:
-    found = quality.amendments(viewer, period, group_by)
+def amendments_table(
+    viewer: Viewer, period: Period, group_by: GroupBy, *, signed: dict[Any, dict[str, Any]]
+) -> Table:
+    """``signed``: turnaround.turnaround for the viewer, by ``group_by`` (its finals)."""
+    finals = {key: row["signed"] for key, row in signed.items()}
+    found = quality.amendments(viewer, period, group_by, finals=finals)
     rows = []
     for _key, label, row in _rows(group_by, found):
         per_100 = share(100, row["finals"])

@@ -46,31 +46,40 @@ def _grouped(
     return cast(QuerySet[StudyEvent, dict[str, Any]], events.values(key=F(field)).order_by())
 
 
-def volumes(viewer: Viewer, period: Period, group_by: GroupBy) -> dict[Any, dict[str, int]]:
-    """Per group: studies ordered, signed final, cancelled and returned in the period."""
+def volumes(
+    viewer: Viewer, period: Period, group_by: GroupBy, *, signed: dict[Any, int]
+) -> dict[Any, dict[str, int]]:
+    """Per group: studies ordered, signed final, cancelled and returned in the period.
+
+    ``signed``: the studies signed final in the period per group, as ``turnaround`` counts them
+    (over the same milestone rows: asked once for the page, docs/indicators.md "Speed"); grouped
+    by reader it is not used (the readers' volumes are the events each of them recorded)."""
     if group_by is GroupBy.READER:
         return _volumes_per_reader(viewer, period)
     # From the milestone rows, which carry the study's grouping columns: no join to the study
     # table (docs/indicators.md, "Speed"). Each is a study's one move into the status (FINAL,
     # CANCELLED and REJECTED are terminal; an event that keeps the status is none), so a count
     # of rows is the count of distinct studies the events give.
-    ordered, final, cancelled, returned = (
+    ordered, cancelled, returned = (
         Q(**{f"{column}__gte": period.start, f"{column}__lt": period.end})
-        for column in ("ordered_at", "final_at", "cancelled_at", "rejected_at")
+        for column in ("ordered_at", "cancelled_at", "rejected_at")
     )
     rows = (
-        StudyMilestones.objects.filter(ordered | final | cancelled | returned)
+        StudyMilestones.objects.filter(ordered | cancelled | returned)
         .filter(viewer.sites_q(""))
         .values(key=F(group_field(group_by, study_path="", reader_field="")))
         .order_by()
         .annotate(
             received=Count("pk", filter=ordered),
-            reported=Count("pk", filter=final),
             cancelled=Count("pk", filter=cancelled),
             returned=Count("pk", filter=returned),
         )
     )
-    return keyed(rows)
+    found = {key: {**row, "reported": 0} for key, row in keyed(rows).items()}
+    for key, count in signed.items():
+        none = {"received": 0, "reported": 0, "cancelled": 0, "returned": 0}
+        found.setdefault(key, none)["reported"] = count
+    return found
 
 
 def _volumes_per_reader(viewer: Viewer, period: Period) -> dict[Any, dict[str, int]]:
