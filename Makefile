@@ -23,6 +23,7 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py seed_demo --history-days $(HISTORY_DAYS) --host $(HOST) --port $(PORT)
+	$(PY) manage.py keep_indicator_days  # the history's closed days counted once (docs/indicators.md)
 
 run: demo
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Aggregate, Expression, F, FloatField, Func
+from django.db.models import Aggregate, Expression, F, FloatField, Func, IntegerField
 from django.db.models.sql.compiler import SQLCompiler
 
 SQLITE_PERCENTILE = "TR_PERCENTILE_CONT"
@@ -37,6 +37,28 @@ def percentile_of_sorted(values: list[float], fraction: float) -> float | None:
     if lower == upper:
         return values[lower]
     return values[lower] + (values[upper] - values[lower]) * (position - lower)
+
+
+def percentile_of_counts(counts: list[tuple[int, int]], fraction: float) -> float | None:
+    """percentile_cont of the values ``counts`` holds as (value, how many) pairs sorted by
+    value: the same figure as percentile_of_sorted of those values written out."""
+    total = sum(many for _value, many in counts)
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    lower = math.floor(position)
+    low, high = _value_at(counts, lower), _value_at(counts, math.ceil(position))
+    return low + (high - low) * (position - lower)
+
+
+def _value_at(counts: list[tuple[int, int]], rank: int) -> int:
+    """The value at ``rank`` (from 0) of the values ``counts`` writes out in order."""
+    seen = 0
+    for value, many in counts:
+        seen += many
+        if seen > rank:
+            return value
+    raise IndexError(f"rank {rank} of {seen} values")
 
 
 class _SqlitePercentile:
@@ -113,6 +135,35 @@ class SecondsBetween(Func):
         else:
             raise NotImplementedError(f"SecondsBetween on {connection.vendor}")
         return sql, [*end_params, *start_params]
+
+
+class WholeMinutes(Func):
+    """The minutes from ``start`` to ``end``, rounded to the whole minute (a half minute up);
+    NULL when either is NULL. The turnaround's unit (docs/indicators.md)."""
+
+    output_field = IntegerField()
+    arity = 2
+
+    def __init__(self, start: Expression | F | str, end: Expression | F | str) -> None:
+        super().__init__(start, end)
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> SqlParams:
+        seconds, params = compiler.compile(SecondsBetween(*self.source_expressions))
+        half_up = f"({seconds}) / 60.0 + 0.5"
+        if connection.vendor == "postgresql":
+            return f"floor({half_up})::integer", params
+        if connection.vendor == "sqlite":
+            # julianday's seconds are off by some microseconds (30 s may come out 29.99995):
+            # to the millisecond first, so a half minute is one. floor() is not in every SQLite
+            # build: a cast truncates towards zero, one less below zero where that went up.
+            half_up = f"round({seconds}, 3) / 60.0 + 0.5"
+            return (
+                f"(CAST({half_up} AS INTEGER) - (({half_up}) < CAST({half_up} AS INTEGER)))",
+                [*params, *params, *params],
+            )
+        raise NotImplementedError(f"WholeMinutes on {connection.vendor}")
 
 
 # The sorts of one page's percentiles: the period's rows (about 200,000 a month at regional

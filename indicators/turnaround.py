@@ -11,23 +11,16 @@ from typing import Any, cast
 
 from django.db.models import Count, F, Q, QuerySet
 
-from indicators.aggregates import Percentile, SecondsBetween
+from indicators.aggregates import Percentile, WholeMinutes
 from indicators.groups import group_field
 from indicators.periods import GroupBy, Period
+from indicators.rollup import SPANS, turnaround_by
 from indicators.scope import Viewer
 from indicators.tables import keyed
 from worklists.models import Priority, StudyEvent, StudyMilestones, StudyStatus
 
 EVENT_READER = "actor__radiologist__id"
 SIGNER = "signed_by__radiologist__id"
-
-# The spans measured (milestone columns): each from the first event of its start.
-SPANS: dict[str, tuple[str, str]] = {
-    "order_to_final": ("ordered_at", "final_at"),
-    "ready_to_final": ("first_ready_at", "final_at"),
-    "ready_to_opened": ("first_ready_at", "first_opened_at"),
-    "preliminary_to_final": ("first_preliminary_at", "final_at"),
-}
 
 
 def _events(viewer: Viewer | None, period: Period) -> QuerySet[StudyEvent]:
@@ -136,15 +129,20 @@ def turnaround(
     spans: tuple[str, ...] = tuple(SPANS),
 ) -> dict[Any, dict[str, Any]]:
     """Per group, over the studies signed final in the period: the median and 90th percentile
-    in seconds of ``spans`` (default all of SPANS), and how many were signed within their
-    deadline (all priorities, and the cancer pathway on its own). ``viewer`` None: every site
-    and reader (the region). Each span is a sort of the period's rows: ask only for those shown."""
+    in seconds of ``spans`` (default all of SPANS; each span in whole minutes), and how many
+    were signed within their deadline (all priorities, and the cancer pathway on its own).
+    ``viewer`` None: every site and reader (the region). By site and by priority from the
+    closed days kept (indicators.rollup) and the rest of the period's milestone rows; by the
+    others each span is a sort of the period's rows: ask only for those shown."""
+    if group_by in (GroupBy.SITE, GroupBy.PRIORITY):
+        key = group_field(group_by, study_path="", reader_field="")
+        return turnaround_by(viewer, period, key, spans)
     measures: dict[str, Any] = {}
     for name in spans:
         start, end = SPANS[name]
-        seconds = SecondsBetween(F(start), F(end))
-        measures[f"{name}_p50"] = Percentile(seconds, 0.5)
-        measures[f"{name}_p90"] = Percentile(seconds, 0.9)
+        whole = WholeMinutes(F(start), F(end))
+        measures[f"{name}_p50"] = Percentile(whole, 0.5)
+        measures[f"{name}_p90"] = Percentile(whole, 0.9)
     has_deadline = Q(deadline__isnull=False)
     within = Q(final_at__lte=F("deadline"))
     cancer = Q(priority=Priority.CANCER_PATHWAY)
@@ -157,4 +155,8 @@ def turnaround(
         cancer_with_deadline=Count("pk", filter=has_deadline & cancer),
         cancer_within_deadline=Count("pk", filter=has_deadline & within & cancer),
     )
-    return keyed(rows)
+    found = keyed(rows)
+    for row in found.values():
+        for name in measures:  # minutes to seconds, as the kept days give them
+            row[name] = None if row[name] is None else row[name] * 60
+    return found

@@ -11,14 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import F, Sum, Value
 from django.db.models.functions import Greatest, Least
 
 from indicators.aggregates import SecondsBetween
 from indicators.periods import Period
+from indicators.rollup import signer_counts, signers
 from indicators.scope import Viewer
 from indicators.turnaround import signed_milestones
-from worklists.models import Priority, Radiologist, Shift
+from worklists.models import Radiologist, Shift
 
 
 def high_work_units() -> Decimal:
@@ -66,38 +67,35 @@ def signed_work(viewer: Viewer, period: Period) -> dict[tuple[int | None, int], 
     one signature: a patient merge's event is none), their work units, the heavy and the STAT
     ones (worklist None: studies on no worklist). From the milestone rows, which carry the
     study's worklist, work units and priority (no join to the study table, docs/indicators.md
-    "Speed"). One statement serves both the per-reader table and the spread per worklist."""
-    heavy = Q(work_units__gte=high_work_units())
-    # Grouped by the signing user, the few users then matched to their readers: the join to
-    # the readers for each of the month's rows cost a third of the statement (docs/indicators.md,
-    # "Speed"). A signer who is no reader is left out, as the join left them out.
-    rows = list(
-        signed_milestones(viewer, period)
-        .filter(signed_by__isnull=False)
-        .values(group_worklist=F("worklist_id"), signer=F("signed_by_id"))
-        .order_by()
-        .annotate(
-            signed=Count("pk"),
-            units=Sum("work_units"),  # a name of its own: "work_units" is the row's column
-            heavy=Count("pk", filter=heavy),
-            stat=Count("pk", filter=Q(priority=Priority.STAT)),
-        )
-    )
+    "Speed"), counted per signer and work units; for a viewer of every site the closed days from
+    their kept counts (indicators.rollup). One statement serves both the per-reader table and
+    the spread per worklist; signers who are no readers are left out."""
+    if viewer.site_ids is None:
+        rows = signers(period)
+    else:
+        rows = list(signer_counts(signed_milestones(viewer, period)))
     readers = dict(
-        Radiologist.objects.filter(user_id__in={row["signer"] for row in rows}).values_list(
+        Radiologist.objects.filter(user_id__in={row["signed_by_id"] for row in rows}).values_list(
             "user_id", "id"
         )
     )
-    return {
-        (row["group_worklist"], readers[row["signer"]]): {
-            "signed": row["signed"],
-            "work_units": row["units"],
-            "heavy": row["heavy"],
-            "stat": row["stat"],
-        }
-        for row in rows
-        if row["signer"] in readers
-    }
+    heavy_from = high_work_units()
+    found: dict[tuple[int | None, int], dict[str, Any]] = {}
+    for row in rows:
+        reader = readers.get(row["signed_by_id"])
+        if reader is None:
+            continue
+        total = found.setdefault(
+            (row["worklist_id"], reader), {"signed": 0, "work_units": None, "heavy": 0, "stat": 0}
+        )
+        total["signed"] += row["signed"]
+        total["stat"] += row["stat"]
+        units = row["work_units"]
+        if units is not None:
+            total["work_units"] = (total["work_units"] or Decimal(0)) + units * row["signed"]
+            if units >= heavy_from:
+                total["heavy"] += row["signed"]
+    return found
 
 
 def reader_work(

@@ -589,6 +589,13 @@ for _access_logger in ("uvicorn.access", "django.server", "django.request"):
     # Propagate to the root handler: django.setup() may run after uvicorn set up its loggers.
     _loggers[_access_logger] = {"filters": ["redact_query"], "propagate": True}
 
+# Indicators: each closed day's turnaround is counted once (docs/indicators.md, "Closed days
+# kept"); a day changed since is counted again on the next run.
+CELERY_BEAT_SCHEDULE["indicators-keep-closed-days"] = {
+    "task": "indicators.tasks.keep_closed_days_task",
+    "schedule": env.float("INDICATORS_KEEP_DAYS_EVERY_SECONDS", default=3600.0),
+}
+
 # Peer review (quality): reviews waiting for a reviewer are routed again as readers become
 # eligible (a credential begins, a competence is added).
 CELERY_BEAT_SCHEDULE["quality-route-waiting-reviews"] = {

@@ -1,0 +1,253 @@
+"""Closed days kept (indicators.rollup): a kept day gives the figures its milestone rows give,
+a change to one of its rows drops it in the same statement, today's signatures leave the kept
+days alone, and a day being kept waits for a change in flight (PostgreSQL, real threads)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from indicators.aggregates import percentile_of_counts, percentile_of_sorted
+from indicators.models import DaySigned, DaySigner, DaySpan, KeptDay
+from indicators.periods import GroupBy, Period
+from indicators.rollup import keep_closed_days, keep_day, signed_in, span_minutes
+from indicators.scope import viewer_of
+from indicators.selectors import indicators
+from indicators.tasks import keep_closed_days_task
+from tests import factories
+from tests import indicators_support as support
+from worklists.models import Study, StudyEvent, StudyMilestones, StudyStatus
+
+pytestmark = pytest.mark.django_db
+
+KEPT_TABLES = ("sites", "priorities", "turnaround", "volumes", "amendments", "readers", "fairness")
+NOVEMBER_10 = dt.date(2026, 11, 10)
+
+
+@pytest.fixture
+def scenario(site_a, site_b, neuro, owner, other_radiologist, outsider):
+    return support.build(
+        site_a=site_a, site_b=site_b, neuro=neuro, owner=owner, other=other_radiologist,
+        outsider=outsider,
+    )  # fmt: skip
+
+
+def tables(user, group_by=GroupBy.SITE):
+    found = indicators(viewer=viewer_of(user), period=support.NOVEMBER, group_by=group_by)
+    return {table.key: table.rows for table in found.tables if table.key in KEPT_TABLES}
+
+
+def keep_november():
+    return sum(keep_day(support.NOVEMBER.first_day + dt.timedelta(days=n)) for n in range(30))
+
+
+def test_percentile_of_counts_is_the_percentile_of_the_values_written_out():
+    rng = random.Random(7)
+    for _ in range(200):
+        values = sorted(rng.choice(range(-3, 40)) for _ in range(rng.randint(1, 30)))
+        counts = sorted({v: values.count(v) for v in values}.items())
+        for fraction in (0, 0.5, 0.9, 1):
+            assert percentile_of_counts(counts, fraction) == pytest.approx(
+                percentile_of_sorted([float(v) for v in values], fraction)
+            )
+    assert percentile_of_counts([], 0.5) is None
+
+
+def test_spans_are_counted_in_whole_minutes_a_half_minute_up(scenario):
+    milestones = StudyMilestones.objects.get(study=scenario.studies["S1"])
+    base = milestones.final_at
+    for seconds, minute in ((29, 0), (30, 1), (89, 1), (90, 2), (-29, 0), (-31, -1), (-90, -1)):
+        milestones.ordered_at = base - dt.timedelta(seconds=seconds)
+        milestones.save(update_fields=["ordered_at"])
+        rows = span_minutes(
+            StudyMilestones.objects.filter(pk=milestones.pk), "order_to_final", "site_id"
+        )
+        assert [row["minute"] for row in rows] == [minute], seconds
+
+
+@pytest.mark.parametrize("group_by", [GroupBy.SITE, GroupBy.PRIORITY])
+def test_kept_days_give_the_figures_of_their_milestone_rows(
+    scenario, coordinator, site_user, group_by
+):
+    live = {user: tables(user, group_by) for user in (coordinator, site_user)}
+
+    assert keep_november() == 30
+    assert KeptDay.objects.count() == 30
+    assert DaySigned.objects.filter(day=NOVEMBER_10).count() == 4  # alfa x 3 priorities, bravo
+    assert DaySigner.objects.filter(day=NOVEMBER_10).count() == 4  # owner 1.0 and 2.0, other, out
+
+    for user, figures in live.items():
+        assert tables(user, group_by) == figures
+
+
+def test_kept_figures_match_the_hand_worked_ones(scenario, coordinator):
+    keep_november()
+    sites = {row["group"]: row for row in tables(coordinator)["turnaround"]}
+
+    assert sites["Alfa sjukehus"]["ready_to_final_p50"] == pytest.approx(70)  # 60, 70, 120
+    assert sites["Alfa sjukehus"]["ready_to_final_p90"] == pytest.approx(110)
+    assert sites["Alfa sjukehus"]["preliminary_to_final_p50"] == pytest.approx(80)
+    assert sites["Bravo røntgeninstitutt"]["within_deadline"] == 0
+
+
+def test_the_command_and_the_task_keep_the_closed_days_not_kept(scenario):
+    out = io.StringIO()
+    call_command("keep_indicator_days", "--days", "40", stdout=out)
+    KeptDay.objects.filter(day=NOVEMBER_10).delete()
+    keep_closed_days_task()
+
+    assert out.getvalue().strip() == "40 day(s) kept"
+    assert KeptDay.objects.filter(day=NOVEMBER_10).exists() == (
+        timezone.localdate() - NOVEMBER_10 <= dt.timedelta(days=366)
+    )
+
+
+def test_the_day_not_over_is_not_kept(scenario):
+    today = timezone.localdate()
+
+    assert keep_day(today) is False
+    assert not KeptDay.objects.filter(day=today).exists()
+
+
+def test_keeping_the_closed_days_again_keeps_only_those_dropped_since(scenario, site_b):
+    first = keep_closed_days()
+    again = keep_closed_days()
+    scenario.studies["S1"].site = site_b
+    scenario.studies["S1"].save(update_fields=["site"])  # a late correction of its site
+
+    assert first >= 30
+    assert again == 0
+    assert not KeptDay.objects.filter(day=NOVEMBER_10).exists()
+    assert keep_closed_days() == 1
+
+
+def test_a_late_change_to_a_kept_day_drops_it_and_the_figures_follow(scenario, coordinator, site_b):
+    keep_november()
+    s3 = scenario.studies["S3"]
+    s3.site = site_b
+    s3.save(update_fields=["site"])
+
+    assert not KeptDay.objects.filter(day=NOVEMBER_10).exists()
+    assert KeptDay.objects.count() == 29
+    changed = tables(coordinator)
+    KeptDay.objects.all().delete()
+    assert changed == tables(coordinator)
+    bravo = {row["group"]: row for row in changed["turnaround"]}["Bravo røntgeninstitutt"]
+    assert bravo["signed"] == 2
+
+
+def test_a_change_of_a_kept_days_work_units_drops_it_and_the_readers_figures_follow(
+    scenario, coordinator
+):
+    keep_november()
+    s1 = scenario.studies["S1"]
+    s1.work_units = Decimal("2.50")
+    s1.save(update_fields=["work_units"])
+
+    assert not KeptDay.objects.filter(day=NOVEMBER_10).exists()
+    owner = {row["group"]: row for row in tables(coordinator)["readers"]}[
+        scenario.owner.display_name
+    ]
+    assert owner["work_units"] == 4.5  # S1 2.5 + S2 2.0
+    assert owner["heavy"] == 2
+
+
+def test_a_signature_recorded_late_for_a_kept_day_drops_it(scenario, owner):
+    keep_november()
+    study = factories.StudyFactory(site=scenario.site_a, worklist=scenario.neuro)
+    StudyEvent.objects.create(
+        study=study, from_status="", to_status=StudyStatus.ORDERED, actor_label="ris",
+        at=support.at(0),
+    )  # fmt: skip
+    assert KeptDay.objects.filter(day=NOVEMBER_10).exists()  # ordered, not signed: kept
+
+    StudyEvent.objects.create(
+        study=study,
+        from_status=StudyStatus.ORDERED,
+        to_status=StudyStatus.FINAL,
+        actor=owner.user,
+        actor_label=owner.display_name,
+        at=support.at(90),
+    )
+
+    assert not KeptDay.objects.filter(day=NOVEMBER_10).exists()
+    assert KeptDay.objects.count() == 29
+
+
+def test_a_signature_today_leaves_the_kept_days_kept(scenario, owner):
+    keep_november()
+    study = factories.StudyFactory(site=scenario.site_a, worklist=scenario.neuro)
+    now = dt.datetime.now(dt.UTC)
+    for previous, status in (("", StudyStatus.ORDERED), (StudyStatus.ORDERED, StudyStatus.FINAL)):
+        StudyEvent.objects.create(
+            study=study, from_status=previous, to_status=status, actor=owner.user,
+            actor_label=owner.display_name, at=now,
+        )  # fmt: skip
+
+    assert KeptDay.objects.count() == 30
+
+
+def test_the_kept_counts_of_a_dropped_day_are_not_read(scenario, coordinator):
+    keep_november()
+    live = tables(coordinator)
+    KeptDay.objects.filter(day=NOVEMBER_10).delete()  # as the trigger drops it
+    DaySpan.objects.filter(day=NOVEMBER_10).update(minute=9999)
+
+    assert tables(coordinator) == live
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's locks")
+@pytest.mark.django_db(transaction=True)
+def test_keeping_a_day_waits_for_a_change_to_it_in_flight_and_counts_it(
+    site_a, site_b, neuro, owner, other_radiologist, outsider
+):
+    scenario = support.build(
+        site_a=site_a, site_b=site_b, neuro=neuro, owner=owner, other=other_radiologist,
+        outsider=outsider,
+    )  # fmt: skip
+    changed, kept = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def change_then_wait():
+        try:
+            with transaction.atomic():
+                s3 = Study.objects.get(pk=scenario.studies["S3"].pk)
+                s3.site = site_b
+                s3.save(update_fields=["site"])  # its milestone row: the day's shared lock
+                changed.set()
+                kept.wait(timeout=2)  # keep_day must not finish while this is open
+                finished.append(kept.is_set())
+        finally:
+            connection.close()
+
+    def keep():
+        try:
+            changed.wait(timeout=10)
+            keep_day(NOVEMBER_10)
+            kept.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=change_then_wait), threading.Thread(target=keep)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert finished == [False]  # keep_day waited for the change to commit
+    assert KeptDay.objects.filter(day=NOVEMBER_10).exists()
+    day = Period(first_day=NOVEMBER_10, last_day=NOVEMBER_10)
+    on_bravo = signed_in(day.start, day.end).filter(site=site_b).count()
+    assert on_bravo == 2
+    assert (
+        sum(DaySigned.objects.filter(day=NOVEMBER_10, site=site_b).values_list("signed", flat=True))
+        == on_bravo
+    )
