@@ -5,7 +5,7 @@ volume); a closed day's spans no longer change, so each closed day keeps them on
 whole minute, and a period's percentiles are taken from the kept counts of its closed days and
 the milestone rows of the rest (today, and a day changed since it was kept). A day is kept by
 ``indicators.rollup.keep_day``; a change to one of its milestone rows makes the database drop
-its ``KeptDay`` (a trigger, indicators/migrations/0001), so its figures come from its rows again
+its ``KeptDay`` (a trigger, indicators/migrations/0002), so its figures come from its rows again
 until it is kept anew. The counts are only read through a ``KeptDay``: those of a dropped day
 wait, unread, to be replaced.
 """

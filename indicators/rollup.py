@@ -27,8 +27,10 @@ SPANS: dict[str, tuple[str, str]] = {
     "preliminary_to_final": ("first_preliminary_at", "final_at"),
 }
 COUNTS = ("signed", "with_preliminary", "with_deadline", "within_deadline")
-# pg_advisory_xact_lock's first key: this module's locks, one per UTC day (the second key).
+# pg_advisory_xact_lock's first key: this module's locks, one per UTC day (the second key);
+# indicators/migrations/0002's trigger takes them shared.
 DAY_LOCKS = 1717
+SECONDS_A_DAY = 86400
 
 
 def signed_in(start: dt.datetime, end: dt.datetime) -> QuerySet[StudyMilestones]:
@@ -76,13 +78,17 @@ def signer_counts(signed: QuerySet[StudyMilestones]) -> QuerySet[Any, dict[str, 
 
 
 def keep_day(day: dt.date, *, now: dt.datetime | None = None) -> bool:
-    """Count ``day``'s studies signed final into DaySigned and DaySpan and mark it kept; False
-    (nothing written) while the day is not over."""
+    """Count ``day``'s studies signed final into DaySigned, DaySpan and DaySigner and mark it
+    kept. False, nothing written, while the day can not be kept yet: it is not over in UTC
+    (below), or a change to one of its rows is in flight (the next run keeps it)."""
     period = Period(first_day=day, last_day=day)
-    if period.end > (now or timezone.now()):
+    utc_days = _utc_days(period)
+    if (utc_days.stop * SECONDS_A_DAY) > (now or timezone.now()).timestamp():
         return False
     with transaction.atomic():
-        _wait_for_writers(period)
+        if not _lock_out_writers(utc_days):
+            transaction.set_rollback(True)  # and with it the locks already taken
+            return False
         DaySigned.objects.filter(day=day).delete()
         DaySpan.objects.filter(day=day).delete()
         DaySigner.objects.filter(day=day).delete()
@@ -103,29 +109,59 @@ def keep_day(day: dt.date, *, now: dt.datetime | None = None) -> bool:
     return True
 
 
-def _wait_for_writers(period: Period) -> None:
-    """PostgreSQL: wait for every transaction that changed a milestone row signed in the period
-    and has not committed (each holds a shared lock on the UTC day of its row, taken by the
-    trigger that drops a kept day), and keep new ones waiting until this one commits: so no
-    change is counted neither here nor by the trigger dropping what is written here."""
+def _utc_days(period: Period) -> range:
+    """The UTC days (days since 1970) the period's moments fall on: the keys of its locks."""
+    first = int(period.start.timestamp()) // SECONDS_A_DAY
+    last = (int(period.end.timestamp()) - 1) // SECONDS_A_DAY
+    return range(first, last + 1)
+
+
+def _lock_out_writers(utc_days: range) -> bool:
+    """PostgreSQL: the exclusive lock on each UTC day, if no transaction that changed a
+    milestone row signed on it is still open (each holds the day's shared lock, taken by the
+    trigger that drops a kept day); then a change to come waits for this transaction and drops
+    what it wrote, so no change is missed by both. False, at once, if a day's lock is held:
+    never waiting, this neither stalls the writers queued behind it nor deadlocks with one.
+    A day is kept once its UTC days are over, so the writers of today's rows never meet it."""
     if connection.vendor != "postgresql":
-        return  # SQLite: one writer at a time
-    first = int(period.start.timestamp()) // 86400
-    last = (int(period.end.timestamp()) - 1) // 86400
+        return True  # SQLite: one writer at a time
     with connection.cursor() as cursor:
-        for utc_day in range(first, last + 1):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [DAY_LOCKS, utc_day])
+        for utc_day in utc_days:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [DAY_LOCKS, utc_day])
+            if not cursor.fetchone()[0]:
+                return False
+    return True
 
 
 def keep_closed_days(*, days: int = LONGEST_DAYS, now: dt.datetime | None = None) -> int:
-    """Keep every closed day of the last ``days`` that is not kept (new, or changed since it
-    was kept), each in its own transaction; how many were kept."""
+    """Keep every day of the last ``days`` before today that is not kept (new, changed since it
+    was kept, or kept with other bounds: another TIME_ZONE), each in its own transaction, and
+    forget the kept counts of days before them; how many were kept."""
     now = now or timezone.now()
     yesterday = timezone.localdate(now) - dt.timedelta(days=1)
     first = yesterday - dt.timedelta(days=days - 1)
-    kept = set(KeptDay.objects.filter(day__gte=first).values_list("day", flat=True))
+    _forget_before(first)
+    kept = {
+        day
+        for day, starts, ends in KeptDay.objects.values_list("day", "starts_at", "ends_at")
+        if _bounds_now(day, starts, ends)
+    }
     wanted = [first + dt.timedelta(days=n) for n in range(days)]
     return sum(keep_day(day, now=now) for day in wanted if day not in kept)
+
+
+def _forget_before(first: dt.date) -> None:
+    """The kept counts of days before ``first``: a period that far back reads its rows."""
+    with transaction.atomic():
+        KeptDay.objects.filter(day__lt=first).delete()
+        for counts in (DaySigned, DaySpan, DaySigner):
+            counts.objects.filter(day__lt=first).delete()
+
+
+def _bounds_now(day: dt.date, starts: dt.datetime, ends: dt.datetime) -> bool:
+    """Whether a kept day's moments are its local midnights under the TIME_ZONE of now."""
+    period = Period(first_day=day, last_day=day)
+    return (starts, ends) == (period.start, period.end)
 
 
 def signers(period: Period) -> list[dict[str, Any]]:
@@ -146,13 +182,15 @@ def signers(period: Period) -> list[dict[str, Any]]:
 
 
 def _kept(period: Period) -> list[tuple[dt.date, dt.datetime, dt.datetime]]:
-    """The period's kept days: (day, starts_at, ends_at). By their moments, not their dates: a
-    day kept under another TIME_ZONE is not the period's day of that date."""
-    return list(
-        KeptDay.objects.filter(starts_at__gte=period.start, ends_at__lte=period.end).values_list(
-            "day", "starts_at", "ends_at"
-        )
-    )
+    """The period's kept days: (day, starts_at, ends_at); a day kept under another TIME_ZONE
+    (other moments for the same date, which may overlap its neighbours) is not one of them."""
+    return [
+        (day, starts, ends)
+        for day, starts, ends in KeptDay.objects.filter(
+            day__gte=period.first_day, day__lte=period.last_day
+        ).values_list("day", "starts_at", "ends_at")
+        if _bounds_now(day, starts, ends)
+    ]
 
 
 def turnaround_by(

@@ -1,6 +1,6 @@
 """Closed days kept (indicators.rollup): a kept day gives the figures its milestone rows give,
 a change to one of its rows drops it in the same statement, today's signatures leave the kept
-days alone, and a day being kept waits for a change in flight (PostgreSQL, real threads)."""
+days alone, and keeping and changing a day never miss each other (PostgreSQL, real threads)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import datetime as dt
 import io
 import random
 import threading
+import time
 from decimal import Decimal
+from typing import cast
 
 import pytest
 from django.core.management import call_command
@@ -18,13 +20,19 @@ from django.utils import timezone
 from indicators.aggregates import percentile_of_counts, percentile_of_sorted
 from indicators.models import DaySigned, DaySigner, DaySpan, KeptDay
 from indicators.periods import GroupBy, Period
-from indicators.rollup import keep_closed_days, keep_day, signed_in, span_minutes
+from indicators.rollup import (
+    _lock_out_writers,
+    _utc_days,
+    keep_closed_days,
+    keep_day,
+    span_minutes,
+)
 from indicators.scope import viewer_of
 from indicators.selectors import indicators
 from indicators.tasks import keep_closed_days_task
 from tests import factories
 from tests import indicators_support as support
-from worklists.models import Study, StudyEvent, StudyMilestones, StudyStatus
+from worklists.models import Priority, Study, StudyEvent, StudyMilestones, StudyStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +94,92 @@ def test_kept_days_give_the_figures_of_their_milestone_rows(
 
     for user, figures in live.items():
         assert tables(user, group_by) == figures
+
+
+def _signed_around_midnights(sites, neuro, readers) -> None:
+    """120 studies signed within an hour and a half of a local midnight, 19-31 October 2026
+    (summer time ends on the 25th), at random sites, priorities, deadlines and work units."""
+    rng = random.Random(3)
+    priorities = [Priority.STAT, Priority.URGENT, Priority.CANCER_PATHWAY, Priority.ROUTINE]
+    for _ in range(120):
+        day = dt.date(2026, 10, rng.randint(19, 31))
+        midnight = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+        final = midnight + dt.timedelta(seconds=rng.randint(-5400, 5400))
+        ordered = final - dt.timedelta(seconds=rng.randint(0, 20000))
+        study = cast(
+            Study,
+            factories.StudyFactory(
+                site=rng.choice(sites),
+                worklist=neuro,
+                ordered_at=ordered,
+                priority=rng.choice(priorities),
+                deadline=final + dt.timedelta(seconds=rng.randint(-3000, 3000)),
+                work_units=Decimal(rng.choice(["1.00", "2.00", "3.50"])),
+            ),
+        )
+        reader = rng.choice(readers)
+        steps = [
+            (StudyStatus.ORDERED, ordered, None),
+            (StudyStatus.READY, ordered + (final - ordered) / 4, None),
+            (StudyStatus.IN_PROGRESS, ordered + (final - ordered) / 2, reader),
+        ]
+        if rng.random() < 0.5:
+            steps.append((StudyStatus.PRELIMINARY, ordered + (final - ordered) * 3 / 4, reader))
+        steps.append((StudyStatus.FINAL, final, reader))
+        previous = ""
+        for status, at, actor in steps:
+            StudyEvent.objects.create(
+                study=study, from_status=previous, to_status=status,
+                actor=actor.user if actor else None, actor_label="bench", at=at,
+            )  # fmt: skip
+            previous = status
+        study.status = StudyStatus.FINAL
+        study.save(update_fields=["status"])
+
+
+@pytest.mark.parametrize("group_by", list(GroupBy))
+def test_kept_days_around_midnights_and_the_clock_change_give_every_viewer_the_rows_figures(
+    site_a, site_b, neuro, owner, other_radiologist, outsider, coordinator, site_user, group_by
+):
+    _signed_around_midnights([site_a, site_b], neuro, [owner, other_radiologist, outsider])
+    october = Period(first_day=dt.date(2026, 10, 20), last_day=dt.date(2026, 10, 30))
+    viewers = [coordinator, site_user, owner.user, outsider.user]  # owner: alfa; outsider: bravo
+
+    def shown(user):
+        found = indicators(viewer=viewer_of(user), period=october, group_by=group_by)
+        return {table.key: table.rows for table in found.tables if table.key in KEPT_TABLES}
+
+    live = {user.pk: shown(user) for user in viewers}
+    for n in range(0, 13, 2):  # every other day kept: the rest read from the rows
+        assert keep_day(dt.date(2026, 10, 19) + dt.timedelta(days=n))
+
+    for user in viewers:
+        assert shown(user) == live[user.pk], user.username
+
+
+def test_a_signature_moved_from_one_kept_day_to_another_drops_both(scenario):
+    keep_november()
+    row = StudyMilestones.objects.get(study=scenario.studies["S1"])
+
+    StudyMilestones.objects.filter(pk=row.pk).update(final_at=row.final_at + dt.timedelta(days=2))
+
+    assert set(KeptDay.objects.filter(day__gte=NOVEMBER_10).values_list("day", flat=True)) == {
+        NOVEMBER_10 + dt.timedelta(days=n) for n in range(1, 21) if n != 2
+    }
+
+
+def test_a_day_kept_under_another_time_zone_is_not_read_and_is_kept_again(scenario, coordinator):
+    keep_closed_days()
+    live = tables(coordinator)
+    shifted = KeptDay.objects.get(day=NOVEMBER_10)
+    shifted.starts_at -= dt.timedelta(hours=1)  # kept under UTC: an hour of the 9th in it
+    shifted.ends_at -= dt.timedelta(hours=1)
+    shifted.save()
+    DaySpan.objects.filter(day=NOVEMBER_10).update(minute=9999)
+
+    assert tables(coordinator) == live
+    assert keep_closed_days() == 1
+    assert tables(coordinator) == live
 
 
 def test_kept_figures_match_the_hand_worked_ones(scenario, coordinator):
@@ -204,50 +298,90 @@ def test_the_kept_counts_of_a_dropped_day_are_not_read(scenario, coordinator):
     assert tables(coordinator) == live
 
 
+def _change_then(scenario, site, *, meanwhile) -> None:
+    """S3 moved to ``site`` in a transaction that calls ``meanwhile`` before it commits."""
+    with transaction.atomic():
+        s3 = Study.objects.get(pk=scenario.studies["S3"].pk)
+        s3.site = site
+        s3.save(update_fields=["site"])  # its milestone row: the day's shared lock
+        meanwhile()
+
+
+def _in_thread(work) -> threading.Thread:
+    def run():
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's locks")
 @pytest.mark.django_db(transaction=True)
-def test_keeping_a_day_waits_for_a_change_to_it_in_flight_and_counts_it(
+def test_a_day_with_a_change_in_flight_is_kept_only_after_the_change_commits(
     site_a, site_b, neuro, owner, other_radiologist, outsider
 ):
     scenario = support.build(
         site_a=site_a, site_b=site_b, neuro=neuro, owner=owner, other=other_radiologist,
         outsider=outsider,
     )  # fmt: skip
-    changed, kept = threading.Event(), threading.Event()
-    finished: list[bool] = []
+    changed, tried = threading.Event(), threading.Event()
 
-    def change_then_wait():
-        try:
-            with transaction.atomic():
-                s3 = Study.objects.get(pk=scenario.studies["S3"].pk)
-                s3.site = site_b
-                s3.save(update_fields=["site"])  # its milestone row: the day's shared lock
-                changed.set()
-                kept.wait(timeout=2)  # keep_day must not finish while this is open
-                finished.append(kept.is_set())
-        finally:
-            connection.close()
+    def meanwhile():
+        changed.set()
+        tried.wait(timeout=10)
 
-    def keep():
-        try:
-            changed.wait(timeout=10)
-            keep_day(NOVEMBER_10)
-            kept.set()
-        finally:
-            connection.close()
+    change = _in_thread(lambda: _change_then(scenario, site_b, meanwhile=meanwhile))
+    changed.wait(timeout=10)
+    started = time.monotonic()
+    during = keep_day(NOVEMBER_10)
+    waited = time.monotonic() - started
+    tried.set()
+    change.join(timeout=30)
 
-    threads = [threading.Thread(target=change_then_wait), threading.Thread(target=keep)]
-    for thread in threads:
-        thread.start()
+    assert during is False  # at once, not waiting: the change holds the day's lock
+    assert waited < 1
+    assert not KeptDay.objects.filter(day=NOVEMBER_10).exists()
+    assert keep_day(NOVEMBER_10) is True
+    bravo = DaySigned.objects.filter(day=NOVEMBER_10, site=site_b)
+    assert sum(bravo.values_list("signed", flat=True)) == 2  # S5 and the moved S3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's locks")
+@pytest.mark.django_db(transaction=True)
+def test_a_change_while_a_day_is_being_kept_waits_and_drops_what_was_kept(
+    site_a, site_b, neuro, owner, other_radiologist, outsider
+):
+    scenario = support.build(
+        site_a=site_a, site_b=site_b, neuro=neuro, owner=owner, other=other_radiologist,
+        outsider=outsider,
+    )  # fmt: skip
+    day = Period(first_day=NOVEMBER_10, last_day=NOVEMBER_10)
+    locked = threading.Event()
+    took: list[float] = []
+
+    def keeping():  # keep_day's transaction, held open a second after its locks
+        with transaction.atomic():
+            assert _lock_out_writers(_utc_days(day))
+            KeptDay.objects.create(
+                day=NOVEMBER_10, starts_at=day.start, ends_at=day.end, kept_at=timezone.now()
+            )
+            locked.set()
+            time.sleep(1)
+
+    def change():
+        locked.wait(timeout=10)
+        started = time.monotonic()
+        _change_then(scenario, site_b, meanwhile=lambda: None)
+        took.append(time.monotonic() - started)
+
+    threads = [_in_thread(keeping), _in_thread(change)]
     for thread in threads:
         thread.join(timeout=30)
 
-    assert finished == [False]  # keep_day waited for the change to commit
-    assert KeptDay.objects.filter(day=NOVEMBER_10).exists()
-    day = Period(first_day=NOVEMBER_10, last_day=NOVEMBER_10)
-    on_bravo = signed_in(day.start, day.end).filter(site=site_b).count()
-    assert on_bravo == 2
-    assert (
-        sum(DaySigned.objects.filter(day=NOVEMBER_10, site=site_b).values_list("signed", flat=True))
-        == on_bravo
-    )
+    assert len(took) == 1
+    assert took[0] > 0.5  # the change waited for the keeping to commit
+    assert not KeptDay.objects.filter(day=NOVEMBER_10).exists()  # and then dropped it

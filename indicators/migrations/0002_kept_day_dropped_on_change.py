@@ -4,11 +4,12 @@ figures come from its milestone rows again until indicators.rollup.keep_day coun
 (docs/indicators.md, "Closed days kept").
 
 The columns the kept counts read (READ): a change to any other (the modality, the cancellation or
-return of a study not signed) leaves the day kept. On PostgreSQL the trigger first takes a shared lock on the row's UTC
-day (pg_advisory_xact_lock_shared(1717, day), indicators.rollup.DAY_LOCKS): keep_day takes the
-same locks exclusively before it counts, so a change is either counted by it or drops what it
-wrote, never neither. Shared locks do not wait for each other: writers of today's rows, which
-no keep_day touches, never wait.
+return of a study not signed) leaves the day kept. On PostgreSQL the trigger first takes a
+shared lock on the row's UTC day (pg_advisory_xact_lock_shared(1717, day),
+indicators.rollup.DAY_LOCKS): keep_day tries the same locks exclusively before it counts and
+gives the day up if one is held, so a change is either counted by it or drops what it wrote,
+never neither. Shared locks do not wait for each other, and a day is kept only once its UTC
+days are over: writers of today's rows never wait.
 """
 
 from django.db import migrations
