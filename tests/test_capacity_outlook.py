@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests import factories
 from worklists import capacity
@@ -313,11 +314,15 @@ def test_the_page_marks_the_short_hours_for_a_day_and_for_a_week(
 
 
 def test_the_console_loads_the_panel_which_marks_short_hours(
-    client, coordinator, owner, site_a, neuro
+    client, coordinator, owner, site_a, neuro, monkeypatch
 ):
     factories.shift(owner, target_work_units=Decimal("80"))
     factories.ready_study(site_a, neuro, work_units=1)
     client.force_login(coordinator)
+    # Ten minutes into the hour: in an hour's last six minutes the shift's 10 WU an hour cannot
+    # read the backlog's 1 WU before the hour ends, which is a short hour (as it should be).
+    ten_past = timezone.now().replace(minute=10, second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: ten_past)
 
     console = client.get(reverse("console"))
     panel = client.get(reverse("console-outlook-panel"))
