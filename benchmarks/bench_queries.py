@@ -77,7 +77,7 @@ def routing_statements(rng: random.Random) -> dict[str, float]:
     forget_coverage_cache()
     _readers, sites, worklists = populate(rng, prefix="rq", hpr_base=8500000)
     figures: dict[str, float] = {}
-    [claimer] = broad_readers(1, "bq-claim", sites, worklists)
+    [claimer] = broad_readers(1, "bq-claim", sites, worklists, hpr_base=7200000)
     actor = Actor(user_id=claimer.user_id, label="bench")
 
     def claim() -> object:

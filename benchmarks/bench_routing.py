@@ -165,15 +165,16 @@ def populate(
 
 
 def broad_readers(
-    count: int, prefix: str, sites: list[Site], worklists: list[Worklist]
+    count: int, prefix: str, sites: list[Site], worklists: list[Worklist], *, hpr_base: int
 ) -> list[Radiologist]:
-    """Readers who may read everything: the claim benchmarks measure the claim, not scarcity."""
+    """Readers who may read everything: the claim benchmarks measure the claim, not scarcity.
+    ``hpr_base`` keeps each section's readers' HPR numbers apart (unique in the database)."""
     now = timezone.now()
     made = []
     for i in range(count):
         user = get_user_model().objects.create(username=f"{prefix}{i}")
         reader = Radiologist.objects.create(
-            user=user, hpr_number=f"{7000000 + len(prefix) * 1000 + i}", modalities=MODALITIES
+            user=user, hpr_number=f"{hpr_base + i}", modalities=MODALITIES
         )
         Competence.objects.bulk_create(
             Competence(radiologist=reader, worklist=w) for w in worklists
@@ -362,7 +363,7 @@ def run(rng: random.Random) -> dict[str, float]:
     _readers, sites, worklists = populate(rng)
     print(f"routing: populated in {time.perf_counter() - start:.1f} s", flush=True)
     figures = bench_decisions(rng, sites)
-    claimers = broad_readers(CLAIM_THREADS, "rb-claim", sites, worklists)
+    claimers = broad_readers(CLAIM_THREADS, "rb-claim", sites, worklists, hpr_base=7100000)
     figures.update(bench_claims(claimers, sites, worklists))
     reset_claims()
     return figures
