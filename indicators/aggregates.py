@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Aggregate, Expression, F, FloatField, Func, IntegerField
+from django.db.models import Aggregate, Expression, F, Field, FloatField, Func, IntegerField
 from django.db.models.sql.compiler import SQLCompiler
 
 SQLITE_PERCENTILE = "TR_PERCENTILE_CONT"
@@ -114,7 +114,7 @@ class Percentile(Aggregate):
 class SecondsBetween(Func):
     """``end`` minus ``start`` in seconds (a float); NULL when either is NULL."""
 
-    output_field = FloatField()
+    output_field: Field[Any, Any] = FloatField()
     arity = 2
 
     def __init__(self, start: Expression | F | str, end: Expression | F | str) -> None:
@@ -137,20 +137,16 @@ class SecondsBetween(Func):
         return sql, [*end_params, *start_params]
 
 
-class WholeMinutes(Func):
+class WholeMinutes(SecondsBetween):
     """The minutes from ``start`` to ``end``, rounded to the whole minute (a half minute up);
     NULL when either is NULL. The turnaround's unit (docs/indicators.md)."""
 
-    output_field = IntegerField()
-    arity = 2
-
-    def __init__(self, start: Expression | F | str, end: Expression | F | str) -> None:
-        super().__init__(start, end)
+    output_field: Field[Any, Any] = IntegerField()
 
     def as_sql(  # type: ignore[override]
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
     ) -> SqlParams:
-        seconds, params = compiler.compile(SecondsBetween(*self.source_expressions))
+        seconds, params = super().as_sql(compiler, connection, **extra)
         half_up = f"({seconds}) / 60.0 + 0.5"
         if connection.vendor == "postgresql":
             return f"floor({half_up})::integer", params

@@ -32,9 +32,8 @@ class KeptDay(models.Model):
         return str(self.day)
 
 
-class DaySigned(models.Model):
-    """A kept day's studies signed final, per site and priority: how many, with a preliminary,
-    with a deadline, within it."""
+class _DayGroup(models.Model):
+    """A kept day's studies signed final of one site and priority (the milestones' copies)."""
 
     day = models.DateField()
     site = models.ForeignKey(
@@ -45,6 +44,15 @@ class DaySigned(models.Model):
         related_name="+",
     )
     priority = models.CharField(max_length=20, null=True)  # noqa: DJ001 (the milestones' copy)
+
+    class Meta:
+        abstract = True
+
+
+class DaySigned(_DayGroup):
+    """A kept day's studies signed final, per site and priority: how many, with a preliminary,
+    with a deadline, within it."""
+
     signed = models.PositiveIntegerField()
     with_preliminary = models.PositiveIntegerField()
     with_deadline = models.PositiveIntegerField()
@@ -57,19 +65,10 @@ class DaySigned(models.Model):
         return f"{self.day} {self.site_id} {self.priority}: {self.signed}"
 
 
-class DaySpan(models.Model):
+class DaySpan(_DayGroup):
     """A kept day's studies signed final, per site and priority, whose ``span`` (one of
     indicators.rollup.SPANS) took ``minute`` whole minutes."""
 
-    day = models.DateField()
-    site = models.ForeignKey(
-        "worklists.Site",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        related_name="+",
-    )
-    priority = models.CharField(max_length=20, null=True)  # noqa: DJ001 (the milestones' copy)
     span = models.CharField(max_length=24)
     minute = models.IntegerField()
     studies = models.PositiveIntegerField()
@@ -78,9 +77,7 @@ class DaySpan(models.Model):
         indexes = [models.Index(fields=["day", "span"], name="day_span_day_span")]
 
     def __str__(self) -> str:
-        return (
-            f"{self.day} {self.site_id} {self.priority} {self.span} {self.minute}: {self.studies}"
-        )
+        return f"{self.day} {self.site_id} {self.priority} {self.span} {self.minute}'"
 
 
 class DaySigner(models.Model):

@@ -321,13 +321,7 @@ def _in_thread(work) -> threading.Thread:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's locks")
 @pytest.mark.django_db(transaction=True)
-def test_a_day_with_a_change_in_flight_is_kept_only_after_the_change_commits(
-    site_a, site_b, neuro, owner, other_radiologist, outsider
-):
-    scenario = support.build(
-        site_a=site_a, site_b=site_b, neuro=neuro, owner=owner, other=other_radiologist,
-        outsider=outsider,
-    )  # fmt: skip
+def test_a_day_with_a_change_in_flight_is_kept_only_after_the_change_commits(scenario, site_b):
     changed, tried = threading.Event(), threading.Event()
 
     def meanwhile():
@@ -352,13 +346,7 @@ def test_a_day_with_a_change_in_flight_is_kept_only_after_the_change_commits(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's locks")
 @pytest.mark.django_db(transaction=True)
-def test_a_change_while_a_day_is_being_kept_waits_and_drops_what_was_kept(
-    site_a, site_b, neuro, owner, other_radiologist, outsider
-):
-    scenario = support.build(
-        site_a=site_a, site_b=site_b, neuro=neuro, owner=owner, other=other_radiologist,
-        outsider=outsider,
-    )  # fmt: skip
+def test_a_change_while_a_day_is_being_kept_waits_and_drops_what_was_kept(scenario, site_b):
     day = Period(first_day=NOVEMBER_10, last_day=NOVEMBER_10)
     locked = threading.Event()
     took: list[float] = []
