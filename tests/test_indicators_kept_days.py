@@ -192,16 +192,23 @@ def test_kept_figures_match_the_hand_worked_ones(scenario, coordinator):
     assert sites["Bravo røntgeninstitutt"]["within_deadline"] == 0
 
 
-def test_the_command_and_the_task_keep_the_closed_days_not_kept(scenario):
+def test_the_command_and_the_task_keep_the_closed_days_not_kept(scenario, monkeypatch):
+    # At noon: between Oslo's midnight and UTC's, yesterday is not over in UTC and waits.
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC))
     out = io.StringIO()
     call_command("keep_indicator_days", "--days", "40", stdout=out)
     KeptDay.objects.filter(day=NOVEMBER_10).delete()
     keep_closed_days_task()
 
     assert out.getvalue().strip() == "40 day(s) kept"
-    assert KeptDay.objects.filter(day=NOVEMBER_10).exists() == (
-        timezone.localdate() - NOVEMBER_10 <= dt.timedelta(days=366)
-    )
+    assert KeptDay.objects.filter(day=NOVEMBER_10).exists()
+
+
+def test_yesterday_waits_until_it_is_over_in_utc_too(scenario):
+    oslo_midnight = dt.datetime(2026, 12, 3, 23, tzinfo=dt.UTC)  # 4 December begins in Oslo
+
+    assert keep_day(dt.date(2026, 12, 3), now=oslo_midnight + dt.timedelta(minutes=30)) is False
+    assert keep_day(dt.date(2026, 12, 3), now=oslo_midnight + dt.timedelta(hours=1)) is True
 
 
 def test_the_day_not_over_is_not_kept(scenario):
