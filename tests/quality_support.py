@@ -65,6 +65,23 @@ def sign_through_the_service(author: Radiologist, *, site: Site, worklist: Workl
 AUTHOR = "Forfattersen"
 
 
+def sampled_review(
+    author: Radiologist,
+    reviewer: Radiologist,
+    *,
+    site: Site,
+    worklist: Worklist,
+    **policy_options: object,
+) -> ReviewTask:
+    """``author``'s signed final, sampled (a policy of every final on ``worklist``) for a review
+    that goes to ``reviewer``, the only other eligible colleague."""
+    policy(worklist, share="100", **policy_options)
+    made = review_sample(version_id=final_version(author, site=site, worklist=worklist).id)
+    assert made is not None
+    assert made.reviewer_id == reviewer.id
+    return made
+
+
 def blind_review(
     author: Radiologist, reviewer: Radiologist, *, site: Site, worklist: Worklist
 ) -> ReviewTask:
@@ -72,11 +89,7 @@ def blind_review(
     to ``reviewer``, the only other eligible colleague."""
     author.user.first_name, author.user.last_name = "Astrid", AUTHOR
     author.user.save()
-    policy(worklist, share="100", blind_author=True)
-    made = review_sample(version_id=final_version(author, site=site, worklist=worklist).id)
-    assert made is not None
-    assert made.reviewer_id == reviewer.id
-    return made
+    return sampled_review(author, reviewer, site=site, worklist=worklist, blind_author=True)
 
 
 def client_of(user: object) -> Client:

@@ -10,7 +10,7 @@ from hl7_interface.models import OutboundMessage
 from quality.models import ReviewStatus
 from quality.services.sampling import review_sample
 from quality.services.scoring import review_score
-from tests.quality_support import final_version, policy
+from tests.quality_support import final_version, policy, sampled_review
 from worklists.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -18,11 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def task(owner, other_radiologist, site_a, neuro):
-    policy(neuro, share="100", blind_author=True)
-    made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
-    assert made is not None
-    assert made.reviewer_id == other_radiologist.id
-    return made
+    return sampled_review(owner, other_radiologist, site=site_a, worklist=neuro, blind_author=True)
 
 
 def test_the_reviewer_lists_their_reviews_blinded_and_the_list_is_audited(

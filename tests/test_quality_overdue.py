@@ -11,10 +11,9 @@ from django.utils import timezone, translation
 
 from quality.services.overdue import OVERDUE_ALERT, reviews_flag_overdue
 from quality.services.reassignment import review_reassign
-from quality.services.sampling import review_sample
 from quality.services.scoring import review_cancel, review_score
 from tests import factories
-from tests.quality_support import final_version, policy
+from tests.quality_support import sampled_review
 from worklists.actors import Actor
 from worklists.console.selectors import alert_kind_label, alert_message_shown
 from worklists.models import CoordinatorAlert
@@ -26,11 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def task(owner, other_radiologist, site_a, neuro):
     """The owner's report, under review by the other radiologist (deadline in 14 days)."""
-    policy(neuro, share="100")
-    made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
-    assert made is not None
-    assert made.reviewer_id == other_radiologist.id
-    return made
+    return sampled_review(owner, other_radiologist, site=site_a, worklist=neuro)
 
 
 def _after_deadline(task) -> dt.datetime:

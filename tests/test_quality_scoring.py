@@ -16,12 +16,11 @@ from quality.services.errors import (
     ReviewNotFound,
     ReviewStateConflict,
 )
-from quality.services.sampling import review_sample
 from quality.services.scoring import DISCREPANCY_ALERT, review_cancel, review_score
 from reports.models import ReportVersion
 from reports.services.signing import report_amend
 from tests import factories
-from tests.quality_support import final_version, policy, sign_through_the_service
+from tests.quality_support import policy, sampled_review, sign_through_the_service
 from worklists.models import CoordinatorAlert
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +29,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def task(owner, other_radiologist, site_a, neuro):
     """The owner's report, under review by the other radiologist."""
-    policy(neuro, share="100")
-    made = review_sample(version_id=final_version(owner, site=site_a, worklist=neuro).id)
-    assert made is not None
-    assert made.reviewer_id == other_radiologist.id
-    return made
+    return sampled_review(owner, other_radiologist, site=site_a, worklist=neuro)
 
 
 def test_the_reviewer_scores_concur_and_the_review_is_done(task, other_radiologist):
