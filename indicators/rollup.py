@@ -167,18 +167,24 @@ def _bounds_now(day: dt.date, starts: dt.datetime, ends: dt.datetime) -> bool:
 def signers(period: Period) -> list[dict[str, Any]]:
     """``signer_counts`` over the period, every site: kept days from their counts, the rest of
     the period from its milestone rows (a row for the kept days and one for the rest)."""
-    kept = _kept(period)
+    kept, rest = _split(period)
     rows = [
         dict(row)
-        for row in DaySigner.objects.filter(day__in=[day for day, _s, _e in kept])
+        for row in DaySigner.objects.filter(day__in=kept)
         .values("worklist_id", "signed_by_id", "work_units")
         .order_by()
         .annotate(signed=Sum("signed"), stat=Sum("stat"))
     ]
-    gaps = _not_kept(period, [(starts, ends) for _d, starts, ends in kept])
-    if gaps:
-        rows += signer_counts(StudyMilestones.objects.filter(_any_of(gaps)))
+    if rest is not None:
+        rows += signer_counts(StudyMilestones.objects.filter(rest))
     return rows
+
+
+def _split(period: Period) -> tuple[list[dt.date], Q | None]:
+    """The period's kept days, and the milestone rows of the rest of it (None: all kept)."""
+    kept = _kept(period)
+    gaps = _not_kept(period, [(starts, ends) for _d, starts, ends in kept])
+    return [day for day, _s, _e in kept], (_any_of(gaps) if gaps else None)
 
 
 def _kept(period: Period) -> list[tuple[dt.date, dt.datetime, dt.datetime]]:
@@ -200,10 +206,10 @@ def turnaround_by(
     period: the counts of ``signed_counts``, the cancer pathway's own deadline counts, and the
     median and 90th percentile in seconds of each of ``spans`` (whole minutes). Kept days from
     their counts, the rest of the period from its milestone rows."""
-    kept = _kept(period)
+    kept, rest = _split(period)
     scope = Q() if viewer is None else viewer.sites_q("")
-    counted = DaySigned.objects.filter(scope, day__in=[day for day, _s, _e in kept])
-    minutes = DaySpan.objects.filter(scope, day__in=[day for day, _s, _e in kept])
+    counted = DaySigned.objects.filter(scope, day__in=kept)
+    minutes = DaySpan.objects.filter(scope, day__in=kept)
     signed_rows = list(
         counted.values(key, "priority").order_by().annotate(**{n: Sum(n) for n in COUNTS})
     )
@@ -213,9 +219,8 @@ def turnaround_by(
         .order_by()
         .annotate(studies=Sum("studies"))
     )
-    gaps = _not_kept(period, [(starts, ends) for _d, starts, ends in kept])
-    if gaps:
-        live = StudyMilestones.objects.filter(_any_of(gaps)).filter(scope)
+    if rest is not None:
+        live = StudyMilestones.objects.filter(rest).filter(scope)
         signed_rows += list(signed_counts(live, key, "priority"))
         for span in spans:
             span_rows += [{**row, "span": span} for row in span_minutes(live, span, key)]

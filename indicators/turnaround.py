@@ -14,7 +14,7 @@ from django.db.models import Count, F, Q, QuerySet
 from indicators.aggregates import Percentile, WholeMinutes
 from indicators.groups import group_field
 from indicators.periods import GroupBy, Period
-from indicators.rollup import SPANS, turnaround_by
+from indicators.rollup import SPANS, signed_in, turnaround_by
 from indicators.scope import Viewer
 from indicators.tables import keyed
 from worklists.models import Priority, StudyEvent, StudyMilestones, StudyStatus
@@ -106,7 +106,7 @@ def _volumes_per_reader(viewer: Viewer, period: Period) -> dict[Any, dict[str, i
 def signed_milestones(viewer: Viewer | None, period: Period) -> QuerySet[StudyMilestones]:
     """The studies signed final in the period: their milestones' rows (index on final_at),
     scoped by the site the row carries (a copy of its study's: no join to the study table)."""
-    signed = StudyMilestones.objects.filter(final_at__gte=period.start, final_at__lt=period.end)
+    signed = signed_in(period.start, period.end)
     return signed if viewer is None else signed.filter(viewer.sites_q(""))
 
 
